@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Configures and builds LIP into build/ (override with LIP_BUILD_DIR).
+# Extra arguments are passed to CMake's configure step.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD_DIR=${LIP_BUILD_DIR:-build}
+JOBS=${LIP_JOBS:-$(nproc)}
+if [ ! -f "$BUILD_DIR/build.ninja" ] || [ $# -gt 0 ]; then
+  cmake -S . -B "$BUILD_DIR" -G Ninja "$@"
+fi
+cmake --build "$BUILD_DIR" -j "$JOBS"

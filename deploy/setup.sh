@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package LIP needs to build, test and run.
+# Idempotent and non-interactive: packages already present are skipped, so a
+# second run does nothing. Runs apt as root, or through sudo when not root.
+set -euo pipefail
+
+PACKAGES=(
+  # toolchain
+  build-essential cmake ninja-build pkg-config git ca-certificates
+  clang libclang-rt-14-dev            # libFuzzer target
+  # libraries
+  libtorch-dev                        # LibTorch 1.13 (CPU)
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  libabsl-dev libssl-dev openssl
+  libgtest-dev libgmock-dev libbenchmark-dev
+  libcivetweb-dev nlohmann-json3-dev libsentencepiece-dev libsqlite3-dev libicu-dev
+  # tests in another language: decode golden packets with Python protobuf
+  python3 python3-protobuf
+)
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$pkg")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "setup: all ${#PACKAGES[@]} packages present"
+  exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+echo "setup: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
