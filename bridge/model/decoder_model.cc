@@ -1,0 +1,381 @@
+// Follows transformers/models/llama/modeling_llama.py (eager attention) step by step; the
+// mistral and qwen2 files differ from it only in the sliding window and q/k/v bias.
+#include "bridge/model/decoder_model.h"
+
+#include <cmath>
+#include <limits>
+#include <map>
+#include <mutex>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "bridge/model/checkpoint_dir.h"
+#include "common/sha256.h"
+
+namespace lip {
+namespace {
+
+std::string ShapeString(torch::IntArrayRef shape) { return absl::StrCat("[", absl::StrJoin(shape, ","), "]"); }
+
+// RMSNorm in fp32, scaled by the weight in the model dtype (LlamaRMSNorm.forward).
+torch::Tensor rms_norm(const torch::Tensor& x, const torch::Tensor& weight, double eps) {
+  torch::Tensor x32 = x.to(torch::kFloat32);
+  torch::Tensor variance = x32.pow(2).mean(-1, /*keepdim=*/true);
+  x32 = x32 * torch::rsqrt(variance + eps);
+  return weight * x32.to(x.scalar_type());
+}
+
+torch::Tensor linear(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b) {
+  return b.defined() ? torch::linear(x, w, b) : torch::linear(x, w);
+}
+
+// [.., D] -> [-x2, x1] with x1, x2 the two halves.
+torch::Tensor rotate_half(const torch::Tensor& x) {
+  const int64_t half = x.size(-1) / 2;
+  torch::Tensor x1 = x.narrow(-1, 0, half);
+  torch::Tensor x2 = x.narrow(-1, half, half);
+  return torch::cat({-x2, x1}, -1);
+}
+
+// x [B,heads,T,D], cos/sin [B,1,T,D].
+torch::Tensor rope(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin) {
+  return x * cos + rotate_half(x) * sin;
+}
+
+// [B,Hkv,S,D] -> [B,Hkv*n_rep,S,D]; query head h reads key/value head h / n_rep.
+torch::Tensor repeat_kv(const torch::Tensor& x, int64_t n_rep) {
+  if (n_rep == 1) return x;
+  return x.repeat_interleave(n_rep, /*dim=*/1);
+}
+
+}  // namespace
+
+struct DecoderModel::Layer {
+  torch::Tensor input_layernorm, post_attention_layernorm;
+  torch::Tensor q_proj, k_proj, v_proj, o_proj;
+  torch::Tensor q_bias, k_bias, v_bias, o_bias;  // undefined when the config has none
+  torch::Tensor gate_proj, up_proj, down_proj;
+  torch::Tensor gate_bias, up_bias, down_bias;
+  int64_t sliding_window = 0;  // 0 = full causal attention
+};
+
+DecoderModel::DecoderModel(const ModelConfig& config, const LoadOptions& options)
+    : config_(config), options_(options) {}
+
+DecoderModel::~DecoderModel() = default;
+
+// inv_freq exactly as transformers' rope init functions compute it (fp32 throughout).
+torch::Tensor DecoderModel::RopeInvFreq() const {
+  const int64_t dim = config_.head_dim;
+  const RopeConfig& r = config_.rope;
+  torch::Tensor exponent = torch::arange(0, dim, 2, torch::kInt64).to(torch::kFloat32) / static_cast<double>(dim);
+  torch::Tensor inv_freq = torch::reciprocal(torch::pow(r.theta, exponent));
+  if (r.type == "linear") {
+    inv_freq = inv_freq / r.factor;
+  } else if (r.type == "llama3") {
+    const double old_context_len = static_cast<double>(r.original_max_position_embeddings);
+    const double low_freq_wavelen = old_context_len / r.low_freq_factor;
+    const double high_freq_wavelen = old_context_len / r.high_freq_factor;
+    torch::Tensor wavelen = torch::reciprocal(inv_freq) * (2 * M_PI);
+    torch::Tensor inv_freq_llama = torch::where(wavelen > low_freq_wavelen, inv_freq / r.factor, inv_freq);
+    torch::Tensor smooth_factor =
+        (torch::reciprocal(wavelen) * old_context_len - r.low_freq_factor) / (r.high_freq_factor - r.low_freq_factor);
+    torch::Tensor smoothed = (1 - smooth_factor) * inv_freq_llama / r.factor + smooth_factor * inv_freq_llama;
+    torch::Tensor is_medium = (wavelen >= high_freq_wavelen).logical_and(wavelen <= low_freq_wavelen);
+    inv_freq_llama = torch::where(is_medium, smoothed, inv_freq_llama);
+    inv_freq = inv_freq_llama;
+  }
+  return inv_freq;
+}
+
+absl::StatusOr<std::unique_ptr<DecoderModel>> DecoderModel::Load(const std::string& checkpoint_dir,
+                                                                 const LoadOptions& options) {
+  absl::StatusOr<std::unique_ptr<CheckpointDir>> ckpt = CheckpointDir::Open(checkpoint_dir);
+  if (!ckpt.ok()) return ckpt.status();
+  const ModelConfig& c = (*ckpt)->config();
+  std::unique_ptr<DecoderModel> model(new DecoderModel(c, options));
+  try {
+    // Fetches a weight, checks its shape and converts it to the model's device/dtype
+    // (no copy when both already match: the tensor stays a view over the mapping).
+    auto get = [&](const std::string& name, std::vector<int64_t> shape) -> absl::StatusOr<torch::Tensor> {
+      absl::StatusOr<torch::Tensor> t = (*ckpt)->Tensor(name);
+      if (!t.ok()) return t.status();
+      if (t->sizes() != torch::IntArrayRef(shape)) {
+        return absl::InvalidArgumentError(absl::StrCat("weight \"", name, "\" in ", checkpoint_dir, " has shape ",
+                                                       ShapeString(t->sizes()), ", expected ",
+                                                       ShapeString(shape)));
+      }
+      if (!t->is_floating_point()) {
+        return absl::InvalidArgumentError(absl::StrCat("weight \"", name, "\" has dtype ",
+                                                       std::string(c10::toString(t->scalar_type())),
+                                                       ", expected a floating-point type"));
+      }
+      return t->to(options.device, options.dtype);
+    };
+#define LIP_MODEL_ASSIGN_OR_RETURN(lhs, expr) \
+  {                                     \
+    auto _r = (expr);                   \
+    if (!_r.ok()) return _r.status();   \
+    lhs = *std::move(_r);               \
+  }
+    const int64_t H = c.hidden_size, V = c.vocab_size, I = c.intermediate_size, D = c.head_dim;
+    const int64_t q_out = c.num_attention_heads * D, kv_out = c.num_key_value_heads * D;
+    LIP_MODEL_ASSIGN_OR_RETURN(model->embed_tokens_, get("model.embed_tokens.weight", {V, H}));
+    LIP_MODEL_ASSIGN_OR_RETURN(model->final_norm_, get("model.norm.weight", {H}));
+    if (c.tie_word_embeddings) {
+      model->lm_head_ = model->embed_tokens_;
+    } else {
+      LIP_MODEL_ASSIGN_OR_RETURN(model->lm_head_, get("lm_head.weight", {V, H}));
+    }
+    const bool qkv_bias = c.qkv_bias || c.attention_bias;
+    model->layers_.resize(c.num_hidden_layers);
+    for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
+      Layer& l = model->layers_[i];
+      const std::string p = absl::StrCat("model.layers.", i, ".");
+      LIP_MODEL_ASSIGN_OR_RETURN(l.input_layernorm, get(p + "input_layernorm.weight", {H}));
+      LIP_MODEL_ASSIGN_OR_RETURN(l.post_attention_layernorm, get(p + "post_attention_layernorm.weight", {H}));
+      LIP_MODEL_ASSIGN_OR_RETURN(l.q_proj, get(p + "self_attn.q_proj.weight", {q_out, H}));
+      LIP_MODEL_ASSIGN_OR_RETURN(l.k_proj, get(p + "self_attn.k_proj.weight", {kv_out, H}));
+      LIP_MODEL_ASSIGN_OR_RETURN(l.v_proj, get(p + "self_attn.v_proj.weight", {kv_out, H}));
+      LIP_MODEL_ASSIGN_OR_RETURN(l.o_proj, get(p + "self_attn.o_proj.weight", {H, q_out}));
+      if (qkv_bias) {
+        LIP_MODEL_ASSIGN_OR_RETURN(l.q_bias, get(p + "self_attn.q_proj.bias", {q_out}));
+        LIP_MODEL_ASSIGN_OR_RETURN(l.k_bias, get(p + "self_attn.k_proj.bias", {kv_out}));
+        LIP_MODEL_ASSIGN_OR_RETURN(l.v_bias, get(p + "self_attn.v_proj.bias", {kv_out}));
+      }
+      if (c.attention_bias) LIP_MODEL_ASSIGN_OR_RETURN(l.o_bias, get(p + "self_attn.o_proj.bias", {H}));
+      LIP_MODEL_ASSIGN_OR_RETURN(l.gate_proj, get(p + "mlp.gate_proj.weight", {I, H}));
+      LIP_MODEL_ASSIGN_OR_RETURN(l.up_proj, get(p + "mlp.up_proj.weight", {I, H}));
+      LIP_MODEL_ASSIGN_OR_RETURN(l.down_proj, get(p + "mlp.down_proj.weight", {H, I}));
+      if (c.mlp_bias) {
+        LIP_MODEL_ASSIGN_OR_RETURN(l.gate_bias, get(p + "mlp.gate_proj.bias", {I}));
+        LIP_MODEL_ASSIGN_OR_RETURN(l.up_bias, get(p + "mlp.up_proj.bias", {I}));
+        LIP_MODEL_ASSIGN_OR_RETURN(l.down_bias, get(p + "mlp.down_proj.bias", {H}));
+      }
+      l.sliding_window = c.layer_sliding_window[i];
+    }
+#undef LIP_MODEL_ASSIGN_OR_RETURN
+    model->inv_freq_ = model->RopeInvFreq().to(options.device);
+  } catch (const c10::Error& e) {
+    return absl::InternalError(absl::StrCat("loading ", checkpoint_dir, ": ", e.what_without_backtrace()));
+  }
+  model->weight_files_ = (*ckpt)->shard_paths();
+  return model;
+}
+
+absl::StatusOr<std::unique_ptr<DecoderModel>> DecoderModel::RandomInit(const ModelConfig& config,
+                                                                       const LoadOptions& options,
+                                                                       uint64_t seed) {
+  if (auto s = ValidateModelConfig(config); !s.ok()) return s;
+  std::unique_ptr<DecoderModel> model(new DecoderModel(config, options));
+  try {
+    torch::manual_seed(seed);
+    const double std = config.initializer_range;
+    // Drawn directly on the target device (fast for multi-GB configs), in fp32 on CPU.
+    const auto draw_opts = torch::TensorOptions()
+                               .device(options.device)
+                               .dtype(options.device.is_cpu() ? torch::kFloat32 : options.dtype);
+    auto normal = [&](std::vector<int64_t> shape) {
+      return (torch::randn(shape, draw_opts) * std).to(options.dtype);
+    };
+    auto ones = [&](int64_t n) { return torch::ones({n}, draw_opts).to(options.dtype); };
+    auto zeros = [&](int64_t n) { return torch::zeros({n}, draw_opts).to(options.dtype); };
+    const int64_t H = config.hidden_size, V = config.vocab_size, I = config.intermediate_size,
+                  D = config.head_dim;
+    const int64_t q_out = config.num_attention_heads * D, kv_out = config.num_key_value_heads * D;
+    model->embed_tokens_ = normal({V, H});
+    model->final_norm_ = ones(H);
+    model->lm_head_ = config.tie_word_embeddings ? model->embed_tokens_ : normal({V, H});
+    model->layers_.resize(config.num_hidden_layers);
+    for (int64_t i = 0; i < config.num_hidden_layers; ++i) {
+      Layer& l = model->layers_[i];
+      l.input_layernorm = ones(H);
+      l.post_attention_layernorm = ones(H);
+      l.q_proj = normal({q_out, H});
+      l.k_proj = normal({kv_out, H});
+      l.v_proj = normal({kv_out, H});
+      l.o_proj = normal({H, q_out});
+      if (config.qkv_bias || config.attention_bias) {
+        l.q_bias = zeros(q_out);
+        l.k_bias = zeros(kv_out);
+        l.v_bias = zeros(kv_out);
+      }
+      if (config.attention_bias) l.o_bias = zeros(H);
+      l.gate_proj = normal({I, H});
+      l.up_proj = normal({I, H});
+      l.down_proj = normal({H, I});
+      if (config.mlp_bias) {
+        l.gate_bias = zeros(I);
+        l.up_bias = zeros(I);
+        l.down_bias = zeros(H);
+      }
+      l.sliding_window = config.layer_sliding_window[i];
+    }
+    model->inv_freq_ = model->RopeInvFreq().to(options.device);
+  } catch (const c10::Error& e) {
+    return absl::InternalError(absl::StrCat("random init: ", e.what_without_backtrace()));
+  }
+  model->random_init_recipe_ =
+      absl::StrCat("lip-random-init:", config.model_type, ":V", config.vocab_size, ":H", config.hidden_size, ":I",
+                   config.intermediate_size, ":L", config.num_hidden_layers, ":A", config.num_attention_heads,
+                   ":KV", config.num_key_value_heads, ":D", config.head_dim, ":seed", seed);
+  return model;
+}
+
+std::string DecoderModel::weights_digest() const {
+  std::call_once(digest_once_, [this] {
+    if (!weight_files_.empty()) {
+      absl::StatusOr<std::string> d = Sha256DigestOfFiles(weight_files_);
+      digest_ = d.ok() ? *d : std::string();
+    } else {
+      digest_ = Sha256Digest(random_init_recipe_);
+    }
+  });
+  return digest_;
+}
+
+torch::Tensor DecoderModel::EmbedTokens(const torch::Tensor& ids) const {
+  // Range check on CPU ids only: it is free there, while on the device it would force a
+  // synchronisation per decoding step (device ids come from our own argmax/sampling).
+  if (ids.device().is_cpu() && ids.numel() > 0) {
+    torch::Tensor cpu = ids.to(torch::kInt64);
+    const int64_t lo = cpu.min().item<int64_t>(), hi = cpu.max().item<int64_t>();
+    TORCH_CHECK(lo >= 0 && hi < config_.vocab_size, "token id out of range [0, ", config_.vocab_size,
+                "): min ", lo, ", max ", hi);
+  }
+  return torch::embedding(embed_tokens_, ids.to(options_.device, torch::kInt64));
+}
+
+torch::Tensor DecoderModel::embedding_weight() const { return embed_tokens_; }
+torch::Tensor DecoderModel::lm_head_weight() const { return lm_head_; }
+
+absl::Status DecoderModel::CheckForwardInput(const ForwardInput& in) const {
+  if (!in.inputs_embeds.defined() || in.inputs_embeds.dim() != 3 || in.inputs_embeds.size(2) != hidden_size()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "inputs_embeds has shape ", in.inputs_embeds.defined() ? ShapeString(in.inputs_embeds.sizes()) : "undefined",
+        ", expected [B,T,", hidden_size(), "]"));
+  }
+  if (in.inputs_embeds.size(1) == 0) return absl::InvalidArgumentError("inputs_embeds has no positions (T = 0)");
+  if (in.inputs_embeds.device() != options_.device || in.inputs_embeds.scalar_type() != options_.dtype) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "inputs_embeds is ", std::string(c10::toString(in.inputs_embeds.scalar_type())), " on ",
+        in.inputs_embeds.device().str(), ", the model is ", std::string(c10::toString(options_.dtype)), " on ",
+        options_.device.str()));
+  }
+  const int64_t B = in.inputs_embeds.size(0), T = in.inputs_embeds.size(1);
+  if (in.attention_mask.defined() &&
+      (in.attention_mask.dim() != 2 || in.attention_mask.size(0) != B || in.attention_mask.size(1) != T)) {
+    return absl::InvalidArgumentError(absl::StrCat("attention_mask has shape ", ShapeString(in.attention_mask.sizes()),
+                                                   ", expected [", B, ",", T, "]"));
+  }
+  if (in.cache != nullptr && !in.cache->empty() && in.cache->batch_size() != B) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cache holds batch ", in.cache->batch_size(), ", inputs have batch ", B));
+  }
+  if (in.stop_after_layer < -1 || in.stop_after_layer > num_layers()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("stop_after_layer ", in.stop_after_layer, " outside [-1, ", num_layers(), "]"));
+  }
+  return absl::OkStatus();
+}
+
+ForwardOutput DecoderModel::Forward(const ForwardInput& in) const {
+  const ModelConfig& c = config_;
+  torch::Tensor hidden = in.inputs_embeds;
+  const int64_t B = hidden.size(0), T = hidden.size(1);
+  const int64_t n_heads = c.num_attention_heads, n_kv = c.num_key_value_heads, D = c.head_dim;
+  const auto dev = hidden.device();
+  const auto long_opts = torch::TensorOptions().device(dev).dtype(torch::kInt64);
+
+  // Positions: real tokens are numbered consecutively per row, padding does not count, and a
+  // cached prefix continues the numbering (padded rows equal unpadded ones).
+  torch::Tensor step_mask = in.attention_mask.defined() ? in.attention_mask.to(dev, torch::kInt64)
+                                                        : torch::ones({B, T}, long_opts);
+  KvCache* cache = in.cache;
+  const int64_t past = cache != nullptr ? cache->length() : 0;
+  torch::Tensor start = (cache != nullptr && past > 0) ? cache->next_positions() : torch::zeros({B}, long_opts);
+  torch::Tensor position_ids = start.unsqueeze(1) + step_mask.cumsum(1) - 1;
+  position_ids = position_ids.masked_fill(step_mask == 0, 1);
+  torch::Tensor next_positions = start + step_mask.sum(1);
+
+  // Rotary tables [B,1,T,D] (LlamaRotaryEmbedding.forward: fp32, then cast to the model dtype).
+  torch::Tensor freqs = position_ids.to(torch::kFloat32).unsqueeze(-1) * inv_freq_.view({1, 1, -1});
+  torch::Tensor emb = torch::cat({freqs, freqs}, -1);
+  torch::Tensor cos = emb.cos().to(hidden.scalar_type()).unsqueeze(1);
+  torch::Tensor sin = emb.sin().to(hidden.scalar_type()).unsqueeze(1);
+
+  // Additive attention masks [B,1,T,S] per sliding-window size: causal over absolute cache
+  // indices, keys that are padding masked out, and (for windows) q - k < window.
+  const int64_t S = past + T;
+  torch::Tensor key_mask = past > 0 ? torch::cat({cache->attention_mask().to(dev, torch::kInt64), step_mask}, 1)
+                                    : step_mask;
+  torch::Tensor q_idx = torch::arange(past, S, long_opts).view({T, 1});
+  torch::Tensor k_idx = torch::arange(0, S, long_opts).view({1, S});
+  const double mask_min = hidden.scalar_type() == torch::kFloat32 ? std::numeric_limits<float>::lowest()
+                          : hidden.scalar_type() == torch::kBFloat16
+                              ? -3.3895313892515355e38  // finfo(bfloat16).min
+                              : -65504.0;               // finfo(float16).min
+  std::map<int64_t, torch::Tensor> masks;
+  auto mask_for = [&](int64_t window) -> const torch::Tensor& {
+    auto it = masks.find(window);
+    if (it != masks.end()) return it->second;
+    torch::Tensor allowed = (k_idx <= q_idx).unsqueeze(0) & (key_mask != 0).view({B, 1, S});
+    if (window > 0) allowed = allowed & ((q_idx - k_idx) < window).unsqueeze(0);
+    torch::Tensor additive = torch::zeros({B, 1, T, S}, hidden.options())
+                                 .masked_fill(allowed.unsqueeze(1).logical_not(), mask_min);
+    return masks.emplace(window, additive).first->second;
+  };
+
+  ForwardOutput out;
+  const int64_t n_layers = num_layers();
+  const int64_t run_layers = in.stop_after_layer >= 0 ? in.stop_after_layer : n_layers;
+  if (in.output_hidden_states) out.hidden_states.push_back(hidden);
+  const double scaling = 1.0 / std::sqrt(static_cast<double>(D));
+
+  for (int64_t i = 0; i < run_layers; ++i) {
+    const Layer& l = layers_[i];
+    // Self-attention block.
+    torch::Tensor residual = hidden;
+    torch::Tensor x = rms_norm(hidden, l.input_layernorm, c.rms_norm_eps);
+    torch::Tensor q = linear(x, l.q_proj, l.q_bias).view({B, T, n_heads, D}).transpose(1, 2);
+    torch::Tensor k = linear(x, l.k_proj, l.k_bias).view({B, T, n_kv, D}).transpose(1, 2);
+    torch::Tensor v = linear(x, l.v_proj, l.v_bias).view({B, T, n_kv, D}).transpose(1, 2);
+    q = rope(q, cos, sin);
+    k = rope(k, cos, sin);
+    if (cache != nullptr) std::tie(k, v) = cache->AppendLayer(i, k, v);
+    k = repeat_kv(k, n_heads / n_kv);
+    v = repeat_kv(v, n_heads / n_kv);
+    torch::Tensor scores = torch::matmul(q, k.transpose(2, 3)) * scaling + mask_for(l.sliding_window);
+    torch::Tensor probs = torch::softmax(scores, -1, torch::kFloat32).to(q.scalar_type());
+    torch::Tensor attn = torch::matmul(probs, v).transpose(1, 2).reshape({B, T, n_heads * D});
+    hidden = residual + linear(attn, l.o_proj, l.o_bias);
+    // MLP block (SwiGLU).
+    residual = hidden;
+    x = rms_norm(hidden, l.post_attention_layernorm, c.rms_norm_eps);
+    torch::Tensor gate = torch::silu(linear(x, l.gate_proj, l.gate_bias));
+    torch::Tensor up = linear(x, l.up_proj, l.up_bias);
+    hidden = residual + linear(gate * up, l.down_proj, l.down_bias);
+    if (in.output_hidden_states && i + 1 < n_layers) out.hidden_states.push_back(hidden);
+  }
+  if (cache != nullptr) {
+    if (run_layers == n_layers) {
+      cache->CommitStep(step_mask, next_positions);
+    } else {
+      cache->Reset();  // an early exit leaves the upper layers without K/V: the cache is unusable
+    }
+  }
+
+  if (run_layers < n_layers) {
+    out.last_hidden = hidden;
+    return out;
+  }
+  hidden = rms_norm(hidden, final_norm_, c.rms_norm_eps);
+  if (in.output_hidden_states) out.hidden_states.push_back(hidden);
+  out.last_hidden = hidden;
+  if (in.stop_after_layer == n_layers) return out;
+  torch::Tensor h = in.logits_last_only ? hidden.narrow(1, T - 1, 1) : hidden;
+  out.logits = linear(h, lm_head_, torch::Tensor()).to(torch::kFloat32);
+  return out;
+}
+
+}  // namespace lip

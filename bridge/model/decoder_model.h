@@ -1,0 +1,108 @@
+// A frozen Llama-family decoder (llama, mistral, qwen2) that follows transformers'
+// modeling_llama.py step by step: embed -> N x [rms_norm -> attention(rope, GQA, mask)
+// -> residual -> rms_norm -> swiglu mlp -> residual] -> rms_norm -> lm_head.
+#ifndef LIP_BRIDGE_MODEL_DECODER_MODEL_H_
+#define LIP_BRIDGE_MODEL_DECODER_MODEL_H_
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "bridge/model/kv_cache.h"
+#include "bridge/model/model_config.h"
+#include "bridge/torch_compat.h"
+
+namespace lip {
+
+struct LoadOptions {
+  torch::Device device = torch::kCPU;  // kCPU or kCUDA
+  // Compute dtype of the weights. kFloat32 on CPU; kBFloat16/kHalf on CUDA. Norms, rope and
+  // softmax are computed in fp32 whatever this is, as transformers does.
+  torch::Dtype dtype = torch::kFloat32;
+};
+
+struct ForwardInput {
+  torch::Tensor inputs_embeds;   // [B,T,H] in the model dtype/device (EmbedTokens, soft tokens spliced in)
+  torch::Tensor attention_mask;  // [B,T] 1/0 (any integer or bool dtype); left padding allowed; undefined = all ones
+  KvCache* cache = nullptr;      // if set: appends this step's K/V; positions continue after the cached tokens
+  int stop_after_layer = -1;     // early exit: run blocks [0, k) only, return hidden_states[k] (no logits)
+  bool output_hidden_states = false;  // transformers numbering: 0 = embeddings, i = after block i, last = after final norm
+  bool logits_last_only = false;      // logits for the final position only ([B,1,V])
+};
+
+struct ForwardOutput {
+  torch::Tensor logits;                       // [B,T,V] (or [B,1,V]) in fp32; undefined with stop_after_layer
+  std::vector<torch::Tensor> hidden_states;   // num_hidden_layers + 1 entries when requested
+  torch::Tensor last_hidden;                  // after the final norm, or hidden_states[k] with stop_after_layer = k
+};
+
+// The model. Weights are held as tensors with requires_grad = false; Forward is differentiable
+// with respect to inputs_embeds (no NoGradGuard inside; callers that do not train should hold
+// one). Loading a CPU fp32 checkpoint into CPU fp32 keeps the weights as views over the
+// memory-mapped files; other device/dtype combinations convert once at load.
+//
+// Forward and the accessors are const and safe to call from several threads at once as long
+// as each call uses its own KvCache. Invalid inputs (wrong shapes/devices) are programming
+// errors reported as c10::Error by LibTorch; use CheckForwardInput first when inputs come
+// from outside.
+class DecoderModel {
+ public:
+  // Loads a checkpoint directory (see checkpoint_dir.h). NOT_FOUND / INVALID_ARGUMENT /
+  // UNIMPLEMENTED with a message naming the file, tensor or field at fault (e.g. a weight with
+  // the wrong shape); INTERNAL when LibTorch fails (e.g. CUDA unavailable).
+  static absl::StatusOr<std::unique_ptr<DecoderModel>> Load(const std::string& checkpoint_dir,
+                                                            const LoadOptions& options);
+  // For tests/benchmarks: weights ~ N(0, initializer_range), norms = 1, from `seed`.
+  static absl::StatusOr<std::unique_ptr<DecoderModel>> RandomInit(const ModelConfig& config,
+                                                                  const LoadOptions& options,
+                                                                  uint64_t seed);
+  ~DecoderModel();
+
+  const ModelConfig& config() const { return config_; }
+  torch::Device device() const { return options_.device; }
+  torch::Dtype dtype() const { return options_.dtype; }
+  int64_t num_layers() const { return config_.num_hidden_layers; }
+  int64_t hidden_size() const { return config_.hidden_size; }
+
+  // [B,T] int64 ids -> [B,T,H] embeddings on the model's device/dtype. CPU ids are range-checked
+  // (c10::Error naming the bad id); ids already on the model's device are trusted (no sync).
+  torch::Tensor EmbedTokens(const torch::Tensor& ids) const;
+  // [V,H] input embedding matrix (for energy matching: E_ref, RMS).
+  torch::Tensor embedding_weight() const;
+  // [V,H] output projection (the embedding matrix when tie_word_embeddings).
+  torch::Tensor lm_head_weight() const;
+
+  // OK, or INVALID_ARGUMENT naming the offending shape/device/layer.
+  absl::Status CheckForwardInput(const ForwardInput& in) const;
+  ForwardOutput Forward(const ForwardInput& in) const;
+
+  // "sha256:<hex>" of the weight files (Sha256DigestOfFiles over the shards, in index order),
+  // or of the random-init recipe (config sizes + seed) for RandomInit models. Computed on the
+  // first call (it reads every shard: seconds for multi-GB checkpoints), then cached; empty when
+  // a shard can no longer be read. Thread-safe.
+  std::string weights_digest() const;
+
+ private:
+  struct Layer;
+  DecoderModel(const ModelConfig& config, const LoadOptions& options);
+  torch::Tensor RopeInvFreq() const;
+
+  ModelConfig config_;
+  LoadOptions options_;
+  torch::Tensor embed_tokens_;  // [V,H]
+  std::vector<Layer> layers_;
+  torch::Tensor final_norm_;    // [H]
+  torch::Tensor lm_head_;       // [V,H]
+  torch::Tensor inv_freq_;      // [head_dim/2] fp32 on device (rope, scaled as the config says)
+  std::vector<std::string> weight_files_;  // shards, for weights_digest()
+  std::string random_init_recipe_;
+  mutable std::once_flag digest_once_;
+  mutable std::string digest_;
+};
+
+}  // namespace lip
+
+#endif  // LIP_BRIDGE_MODEL_DECODER_MODEL_H_

@@ -1,0 +1,55 @@
+// Key/value cache of a DecoderModel for incremental decoding.
+#ifndef LIP_BRIDGE_MODEL_KV_CACHE_H_
+#define LIP_BRIDGE_MODEL_KV_CACHE_H_
+
+#include <cstdint>
+#include <vector>
+
+#include "bridge/torch_compat.h"
+
+namespace lip {
+
+// Holds, per layer, the keys and values of every position seen so far
+// ([B, num_key_value_heads, L, head_dim], after rope), the attention mask of those L
+// positions ([B, L], 1 = real token, 0 = padding) and, per row, the position id the next
+// real token gets (= number of real tokens so far; left padding does not advance it).
+//
+// DecoderModel::Forward appends to it when ForwardInput::cache points at it; the caller owns it.
+// A cache belongs to one model and one batch; Reset() empties it. Not thread-safe.
+class KvCache {
+ public:
+  KvCache() = default;
+
+  // Number of cached positions L (0 when empty).
+  int64_t length() const { return mask_.defined() ? mask_.size(1) : 0; }
+  int64_t batch_size() const { return mask_.defined() ? mask_.size(0) : 0; }
+  bool empty() const { return length() == 0; }
+  void Reset();
+
+  // [B, L] int64 mask of the cached positions; undefined when empty.
+  const torch::Tensor& attention_mask() const { return mask_; }
+  // [B] int64 position of the next real token of each row; undefined when empty.
+  const torch::Tensor& next_positions() const { return next_positions_; }
+
+  // Makes every row appear `n` times in a row (row b becomes rows b*n .. b*n+n-1), e.g. to
+  // score several continuations of one primed prefix. Keeps autograd history.
+  void RepeatInterleave(int64_t n);
+
+  // Used by DecoderModel::Forward. `layer` in [0, num_layers); keys/values [B, Hkv, T, D].
+  // Returns the full keys/values (cached + new) for attention.
+  std::pair<torch::Tensor, torch::Tensor> AppendLayer(int64_t layer, const torch::Tensor& keys,
+                                                      const torch::Tensor& values);
+  // Used by DecoderModel::Forward once per step, after all layers: records the step's mask
+  // [B, T] and advances next_positions.
+  void CommitStep(const torch::Tensor& step_mask, const torch::Tensor& next_positions);
+
+ private:
+  std::vector<torch::Tensor> keys_;
+  std::vector<torch::Tensor> values_;
+  torch::Tensor mask_;
+  torch::Tensor next_positions_;
+};
+
+}  // namespace lip
+
+#endif  // LIP_BRIDGE_MODEL_KV_CACHE_H_

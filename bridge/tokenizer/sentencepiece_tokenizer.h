@@ -1,0 +1,36 @@
+// SentencePieceTokenizer: a Tokenizer over a sentencepiece tokenizer.model (libsentencepiece), for
+// checkpoint folders that ship no tokenizer.json. Encode with add_special_tokens prepends the
+// model's BOS, as the Llama-2 "slow" tokenizer does (no EOS). Decode with skip_special_tokens drops
+// control tokens (<s>, </s>); without it they are written out as their piece text.
+// See tokenizer.h for the contract. Immutable; thread-safe.
+#ifndef LIP_BRIDGE_TOKENIZER_SENTENCEPIECE_TOKENIZER_H_
+#define LIP_BRIDGE_TOKENIZER_SENTENCEPIECE_TOKENIZER_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "bridge/tokenizer/sentencepiece_processor_bridge.h"
+#include "bridge/tokenizer/tokenizer.h"
+
+namespace lip {
+
+class SentencePieceTokenizer final : public Tokenizer {
+ public:
+  // NOT_FOUND if `path` does not exist; INVALID_ARGUMENT if it is not a sentencepiece model.
+  static absl::StatusOr<std::unique_ptr<SentencePieceTokenizer>> Load(const std::string& path);
+
+  absl::StatusOr<std::vector<int32_t>> Encode(std::string_view text, bool add_special_tokens = true) const override;
+  absl::StatusOr<std::string> Decode(const std::vector<int32_t>& ids, bool skip_special_tokens = true) const override;
+  int32_t vocab_size() const override;
+  std::optional<int32_t> TokenToId(std::string_view token) const override;
+  std::optional<std::string> IdToToken(int32_t id) const override;
+
+ private:
+  explicit SentencePieceTokenizer(std::unique_ptr<SentencePieceProcessorBridge> processor);
+  std::unique_ptr<SentencePieceProcessorBridge> processor_;
+};
+
+}  // namespace lip
+
+#endif  // LIP_BRIDGE_TOKENIZER_SENTENCEPIECE_TOKENIZER_H_

@@ -1,0 +1,423 @@
+// lip-model: run the C++ model runtime from the command line and print JSON, so anyone can
+// check it against transformers.
+//
+//   lip-model tokenize --model DIR (--text T | --input FILE)
+//   lip-model forward  --model DIR (--text T | --ids 1,2,3 | --input FILE) [--layer K]
+//   lip-model generate --model DIR (--text T | --ids 1,2,3) --max-new-tokens N [--ignore-eos]
+//   lip-model bench    --config config.json [--batch B] [--prompt-len T] [--new-tokens N] [--iters I]
+// Common: --device cpu|cuda (default cpu), --dtype fp32|bf16|fp16 (default fp32).
+// --input FILE reads JSON lines ({"text": ...} or {"ids": [...]}) and prints one result per line.
+// forward prints {"ids", "logits_last" (full vocabulary), "hidden_last" (hidden_states[K] at the
+// last position; K in transformers' output_hidden_states numbering, default the final norm),
+// "top1" (argmax at every position)}. Errors go to stderr with exit status 1.
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "bridge/model/decoder_model.h"
+#include "bridge/model/generation.h"
+#include "nlohmann/json.hpp"
+
+#if !defined(LIP_MODEL_NO_TOKENIZER) && __has_include("bridge/tokenizer/tokenizer.h")
+#include "bridge/tokenizer/tokenizer.h"
+#define LIP_MODEL_HAS_TOKENIZER 1
+#else
+#define LIP_MODEL_HAS_TOKENIZER 0
+#endif
+
+namespace lip {
+namespace {
+
+using Json = nlohmann::json;
+
+struct Args {
+  std::string command;
+  std::map<std::string, std::string> flags;  // --name value; boolean flags map to "true"
+  std::string Get(const std::string& name, const std::string& fallback = "") const {
+    auto it = flags.find(name);
+    return it == flags.end() ? fallback : it->second;
+  }
+  bool Has(const std::string& name) const { return flags.count(name) > 0; }
+};
+
+absl::StatusOr<Args> ParseArgs(int argc, char** argv) {
+  static const std::vector<std::string> kBoolean = {"ignore-eos"};
+  if (argc < 2) return absl::InvalidArgumentError("usage: lip-model tokenize|forward|generate|bench --model DIR ...");
+  Args args;
+  args.command = argv[1];
+  for (int i = 2; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a.rfind("--", 0) != 0) return absl::InvalidArgumentError(absl::StrCat("unexpected argument \"", a, "\""));
+    a = a.substr(2);
+    if (auto eq = a.find('='); eq != std::string::npos) {
+      args.flags[a.substr(0, eq)] = a.substr(eq + 1);
+    } else if (std::find(kBoolean.begin(), kBoolean.end(), a) != kBoolean.end()) {
+      args.flags[a] = "true";
+    } else if (i + 1 < argc) {
+      args.flags[a] = argv[++i];
+    } else {
+      return absl::InvalidArgumentError(absl::StrCat("flag --", a, " needs a value"));
+    }
+  }
+  return args;
+}
+
+absl::StatusOr<int64_t> IntFlag(const Args& args, const std::string& name, int64_t fallback) {
+  if (!args.Has(name)) return fallback;
+  int64_t v = 0;
+  if (!absl::SimpleAtoi(args.Get(name), &v)) {
+    return absl::InvalidArgumentError(absl::StrCat("--", name, " \"", args.Get(name), "\" is not an integer"));
+  }
+  return v;
+}
+
+absl::StatusOr<LoadOptions> ParseLoadOptions(const Args& args) {
+  LoadOptions o;
+  const std::string device = args.Get("device", "cpu");
+  if (device == "cuda") {
+    if (!torch::cuda::is_available()) return absl::FailedPreconditionError("--device cuda: no CUDA device available");
+    o.device = torch::Device(torch::kCUDA, 0);
+  } else if (device != "cpu") {
+    return absl::InvalidArgumentError(absl::StrCat("--device \"", device, "\": expected cpu or cuda"));
+  }
+  const std::string dtype = args.Get("dtype", "fp32");
+  if (dtype == "fp32") {
+    o.dtype = torch::kFloat32;
+  } else if (dtype == "bf16") {
+    o.dtype = torch::kBFloat16;
+  } else if (dtype == "fp16") {
+    o.dtype = torch::kHalf;
+  } else {
+    return absl::InvalidArgumentError(absl::StrCat("--dtype \"", dtype, "\": expected fp32, bf16 or fp16"));
+  }
+  return o;
+}
+
+// Lazily loaded tokenizer of --model DIR.
+class TextCodec {
+ public:
+  explicit TextCodec(std::string dir) : dir_(std::move(dir)) {}
+  absl::StatusOr<std::vector<int64_t>> Encode(const std::string& text) {
+#if LIP_MODEL_HAS_TOKENIZER
+    if (auto s = Load(); !s.ok()) return s;
+    auto ids = tokenizer_->Encode(text, /*add_special_tokens=*/true);
+    if (!ids.ok()) return ids.status();
+    return std::vector<int64_t>(ids->begin(), ids->end());
+#else
+    (void)text;
+    return absl::UnimplementedError("this lip-model was built without the tokenizer; pass --ids");
+#endif
+  }
+  // Decoded text, or nullopt-like empty status when no tokenizer files exist.
+  absl::StatusOr<std::string> Decode(const std::vector<int64_t>& ids) {
+#if LIP_MODEL_HAS_TOKENIZER
+    if (auto s = Load(); !s.ok()) return s;
+    return tokenizer_->Decode(std::vector<int32_t>(ids.begin(), ids.end()), /*skip_special_tokens=*/true);
+#else
+    (void)ids;
+    return absl::UnimplementedError("built without the tokenizer");
+#endif
+  }
+
+ private:
+#if LIP_MODEL_HAS_TOKENIZER
+  absl::Status Load() {
+    if (tokenizer_) return absl::OkStatus();
+    auto t = Tokenizer::FromDirectory(dir_);
+    if (!t.ok()) return t.status();
+    tokenizer_ = *std::move(t);
+    return absl::OkStatus();
+  }
+  std::unique_ptr<Tokenizer> tokenizer_;
+#endif
+  std::string dir_;
+};
+
+absl::StatusOr<std::vector<int64_t>> ParseIdList(const std::string& text) {
+  std::vector<int64_t> ids;
+  for (absl::string_view piece : absl::StrSplit(text, ',', absl::SkipWhitespace())) {
+    int64_t v = 0;
+    if (!absl::SimpleAtoi(piece, &v)) {
+      return absl::InvalidArgumentError(absl::StrCat("--ids: \"", std::string(piece), "\" is not an integer"));
+    }
+    ids.push_back(v);
+  }
+  if (ids.empty()) return absl::InvalidArgumentError("--ids is empty");
+  return ids;
+}
+
+// The requests of one invocation: --text / --ids, or one per JSON line of --input.
+struct Request {
+  std::string text;
+  std::vector<int64_t> ids;  // set directly by --ids or {"ids": [...]}
+  bool has_ids = false;
+};
+
+absl::StatusOr<std::vector<Request>> ReadRequests(const Args& args) {
+  std::vector<Request> out;
+  if (args.Has("input")) {
+    std::ifstream in(args.Get("input"));
+    if (!in) return absl::NotFoundError(absl::StrCat("--input file not found: ", args.Get("input")));
+    std::string line;
+    int line_no = 0;
+    while (std::getline(in, line)) {
+      ++line_no;
+      if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+      Json j = Json::parse(line, nullptr, /*allow_exceptions=*/false);
+      Request r;
+      if (!j.is_discarded() && j.is_object() && j.contains("text") && j["text"].is_string()) {
+        r.text = j["text"].get<std::string>();
+      } else if (!j.is_discarded() && j.is_object() && j.contains("ids") && j["ids"].is_array()) {
+        for (const Json& e : j["ids"]) {
+          if (!e.is_number_integer()) return absl::InvalidArgumentError(absl::StrCat("--input line ", line_no, ": ids must be integers"));
+          r.ids.push_back(e.get<int64_t>());
+        }
+        r.has_ids = true;
+      } else {
+        return absl::InvalidArgumentError(
+            absl::StrCat("--input line ", line_no, ": expected {\"text\": ...} or {\"ids\": [...]}"));
+      }
+      out.push_back(std::move(r));
+    }
+    return out;
+  }
+  Request r;
+  if (args.Has("ids")) {
+    auto ids = ParseIdList(args.Get("ids"));
+    if (!ids.ok()) return ids.status();
+    r.ids = *ids;
+    r.has_ids = true;
+  } else if (args.Has("text")) {
+    r.text = args.Get("text");
+  } else {
+    return absl::InvalidArgumentError("give --text, --ids or --input");
+  }
+  out.push_back(std::move(r));
+  return out;
+}
+
+absl::StatusOr<std::vector<int64_t>> IdsOf(Request& r, TextCodec& codec, const DecoderModel* model) {
+  if (!r.has_ids) {
+    auto ids = codec.Encode(r.text);
+    if (!ids.ok()) return ids.status();
+    r.ids = *ids;
+    r.has_ids = true;
+  }
+  if (r.ids.empty()) return absl::InvalidArgumentError("the input has no tokens");
+  if (model != nullptr) {
+    for (int64_t id : r.ids) {
+      if (id < 0 || id >= model->config().vocab_size) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("token id ", id, " is outside the vocabulary [0, ", model->config().vocab_size, ")"));
+      }
+    }
+  }
+  return r.ids;
+}
+
+Json ToJson(const torch::Tensor& t) {
+  torch::Tensor c = t.detach().to(torch::kCPU, torch::kFloat32).contiguous();
+  return Json(std::vector<float>(c.data_ptr<float>(), c.data_ptr<float>() + c.numel()));
+}
+
+absl::Status RunTokenize(const Args& args) {
+  TextCodec codec(args.Get("model"));
+  auto requests = ReadRequests(args);
+  if (!requests.ok()) return requests.status();
+  for (Request& r : *requests) {
+    if (r.has_ids) return absl::InvalidArgumentError("tokenize takes text, not ids");
+    auto ids = codec.Encode(r.text);
+    if (!ids.ok()) return ids.status();
+    std::cout << Json{{"ids", *ids}}.dump() << "\n";
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<DecoderModel>> LoadModel(const Args& args) {
+  if (!args.Has("model")) return absl::InvalidArgumentError("--model DIR is required");
+  auto options = ParseLoadOptions(args);
+  if (!options.ok()) return options.status();
+  return DecoderModel::Load(args.Get("model"), *options);
+}
+
+absl::Status RunForward(const Args& args) {
+  auto model = LoadModel(args);
+  if (!model.ok()) return model.status();
+  auto layer = IntFlag(args, "layer", (*model)->num_layers());
+  if (!layer.ok()) return layer.status();
+  if (*layer < 0 || *layer > (*model)->num_layers()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--layer ", *layer, " outside [0, ", (*model)->num_layers(), "]"));
+  }
+  TextCodec codec(args.Get("model"));
+  auto requests = ReadRequests(args);
+  if (!requests.ok()) return requests.status();
+  torch::NoGradGuard no_grad;
+  for (Request& r : *requests) {
+    auto ids = IdsOf(r, codec, model->get());
+    if (!ids.ok()) return ids.status();
+    ForwardInput in;
+    in.inputs_embeds = (*model)->EmbedTokens(torch::tensor(*ids, torch::kInt64).view({1, -1}));
+    in.output_hidden_states = true;
+    ForwardOutput out = (*model)->Forward(in);
+    const int64_t T = static_cast<int64_t>(ids->size());
+    torch::Tensor top1 = out.logits[0].argmax(-1).to(torch::kCPU).contiguous();
+    Json j;
+    j["ids"] = *ids;
+    j["logits_last"] = ToJson(out.logits[0][T - 1]);
+    j["hidden_last"] = ToJson(out.hidden_states[*layer][0][T - 1]);
+    j["top1"] = std::vector<int64_t>(top1.data_ptr<int64_t>(), top1.data_ptr<int64_t>() + T);
+    std::cout << j.dump() << "\n";
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RunGenerate(const Args& args) {
+  auto model = LoadModel(args);
+  if (!model.ok()) return model.status();
+  auto max_new = IntFlag(args, "max-new-tokens", 32);
+  if (!max_new.ok()) return max_new.status();
+  GenerationOptions opts;
+  opts.max_new_tokens = *max_new;
+  if (!args.Has("ignore-eos")) {
+    // Stop tokens as transformers' generate uses them: generation_config.json, else config.json.
+    std::ifstream gen(args.Get("model") + "/generation_config.json");
+    std::vector<int64_t> eos = (*model)->config().eos_token_ids;
+    if (gen) {
+      Json g = Json::parse(gen, nullptr, false);
+      if (!g.is_discarded() && g.contains("eos_token_id")) {
+        eos.clear();
+        if (g["eos_token_id"].is_number_integer()) eos.push_back(g["eos_token_id"].get<int64_t>());
+        if (g["eos_token_id"].is_array()) {
+          for (const Json& e : g["eos_token_id"]) {
+            if (e.is_number_integer()) eos.push_back(e.get<int64_t>());
+          }
+        }
+      }
+    }
+    opts.stop_token_ids = eos;
+  }
+  TextCodec codec(args.Get("model"));
+  auto requests = ReadRequests(args);
+  if (!requests.ok()) return requests.status();
+  for (Request& r : *requests) {
+    auto ids = IdsOf(r, codec, model->get());
+    if (!ids.ok()) return ids.status();
+    auto result = GenerateFromIds(**model, torch::tensor(*ids, torch::kInt64).view({1, -1}), {}, opts);
+    if (!result.ok()) return result.status();
+    Json j;
+    j["ids"] = result->tokens[0];
+    auto text = codec.Decode(result->tokens[0]);
+    j["text"] = text.ok() ? *text : "";
+    std::cout << j.dump() << "\n";
+  }
+  return absl::OkStatus();
+}
+
+// Prefill and decode speed of a config.json with random weights.
+absl::Status RunBench(const Args& args) {
+  if (!args.Has("config")) return absl::InvalidArgumentError("--config config.json is required");
+  auto config = ReadModelConfig(args.Get("config"));
+  if (!config.ok()) return config.status();
+  auto options = ParseLoadOptions(args);
+  if (!options.ok()) return options.status();
+  auto batch = IntFlag(args, "batch", 1);
+  auto prompt_len = IntFlag(args, "prompt-len", 512);
+  auto new_tokens = IntFlag(args, "new-tokens", 128);
+  auto iters = IntFlag(args, "iters", 3);
+  for (auto* v : {&batch, &prompt_len, &new_tokens, &iters}) {
+    if (!v->ok()) return v->status();
+    if (**v <= 0) return absl::InvalidArgumentError("--batch/--prompt-len/--new-tokens/--iters must be > 0");
+  }
+  const auto load_start = std::chrono::steady_clock::now();
+  auto model = DecoderModel::RandomInit(*config, *options, /*seed=*/0);
+  if (!model.ok()) return model.status();
+  const bool cuda = options->device.is_cuda();
+  auto sync = [&] {
+    if (cuda) torch::cuda::synchronize();
+  };
+  sync();
+  const double init_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count();
+  torch::NoGradGuard no_grad;
+  torch::Tensor ids = torch::randint(0, config->vocab_size, {*batch, *prompt_len}, torch::kInt64);
+  std::vector<double> prefill_ms, decode_ms;
+  for (int64_t it = 0; it <= *iters; ++it) {  // iteration 0 warms up
+    KvCache cache;
+    ForwardInput in;
+    in.inputs_embeds = (*model)->EmbedTokens(ids);
+    in.cache = &cache;
+    in.logits_last_only = true;
+    sync();
+    auto t0 = std::chrono::steady_clock::now();
+    torch::Tensor next = (*model)->Forward(in).logits.select(1, 0).argmax(-1);
+    sync();
+    auto t1 = std::chrono::steady_clock::now();
+    for (int64_t s = 0; s < *new_tokens; ++s) {
+      ForwardInput step;
+      step.inputs_embeds = (*model)->EmbedTokens(next.view({*batch, 1}));
+      step.cache = &cache;
+      step.logits_last_only = true;
+      next = (*model)->Forward(step).logits.select(1, 0).argmax(-1);
+    }
+    sync();
+    auto t2 = std::chrono::steady_clock::now();
+    if (it == 0) continue;
+    prefill_ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+    decode_ms.push_back(std::chrono::duration<double, std::milli>(t2 - t1).count());
+  }
+  std::sort(prefill_ms.begin(), prefill_ms.end());
+  std::sort(decode_ms.begin(), decode_ms.end());
+  const double p = prefill_ms[prefill_ms.size() / 2], d = decode_ms[decode_ms.size() / 2];
+  Json j;
+  j["config"] = args.Get("config");
+  j["device"] = options->device.str();
+  j["dtype"] = args.Get("dtype", "fp32");
+  j["batch"] = *batch;
+  j["prompt_len"] = *prompt_len;
+  j["new_tokens"] = *new_tokens;
+  j["iters"] = *iters;
+  j["random_init_s"] = init_s;
+  j["prefill_ms_median"] = p;
+  j["prefill_tokens_per_s"] = (*batch) * (*prompt_len) / (p / 1000.0);
+  j["decode_ms_per_step_median"] = d / (*new_tokens);
+  j["decode_tokens_per_s"] = (*batch) * (*new_tokens) / (d / 1000.0);
+  j["torch_version"] = TORCH_VERSION;
+  std::cout << j.dump() << "\n";
+  return absl::OkStatus();
+}
+
+absl::Status Main(int argc, char** argv) {
+  auto args = ParseArgs(argc, argv);
+  if (!args.ok()) return args.status();
+  try {
+    if (args->command == "tokenize") return RunTokenize(*args);
+    if (args->command == "forward") return RunForward(*args);
+    if (args->command == "generate") return RunGenerate(*args);
+    if (args->command == "bench") return RunBench(*args);
+  } catch (const c10::Error& e) {
+    return absl::InternalError(e.what_without_backtrace());
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown command \"", args->command, "\" (tokenize, forward, generate, bench)"));
+}
+
+}  // namespace
+}  // namespace lip
+
+int main(int argc, char** argv) {
+  absl::Status s = lip::Main(argc, argv);
+  if (!s.ok()) {
+    std::cerr << "lip-model: " << s << "\n";
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,394 @@
+#include "bridge/train/bridge_trainer.h"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "bridge/latent/bridge_checkpoint.h"
+#include "bridge/latent/statistical_normalizer.h"
+#include "bridge/latent/status_macros.h"
+#include "bridge/train/losses.h"
+
+namespace lip {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr char kTrainerStateFile[] = "trainer_state.json";
+constexpr char kOptimizerFile[] = "optimizer.pt";
+constexpr char kRngFile[] = "rng.pt";
+constexpr char kBridgeSubdir[] = "bridge";
+
+// Config keys that may change between a checkpoint and its resumption.
+const std::set<std::string> kResumableKeys = {"steps", "eval_every", "checkpoint_every", "log_every"};
+
+nlohmann::json ComparableConfig(const TrainConfig& config) {
+  nlohmann::json j = TrainConfigToJson(config);
+  for (const std::string& key : kResumableKeys) j.erase(key);
+  return j;
+}
+
+std::string BaseName(const std::string& dir) {
+  fs::path path = fs::path(dir).lexically_normal();
+  if (path.filename().empty()) path = path.parent_path();
+  return path.filename().string();
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<BridgeTrainer>> BridgeTrainer::Create(const TrainConfig& config,
+                                                                     BridgeEndpoints endpoints,
+                                                                     TextDataset train,
+                                                                     TextDataset validation) {
+  if (!endpoints.sender_model || !endpoints.receiver_model || !endpoints.sender_tokenizer ||
+      !endpoints.receiver_tokenizer) {
+    return absl::InvalidArgumentError("trainer needs both models and both tokenizers");
+  }
+  if (train.label_names != config.label_names) {
+    return absl::InvalidArgumentError("training data labels differ from the config's label_names");
+  }
+  auto trainer = std::unique_ptr<BridgeTrainer>(new BridgeTrainer());
+  trainer->config_ = config;
+  const DecoderModel& sender = *endpoints.sender_model;
+  const DecoderModel& receiver = *endpoints.receiver_model;
+
+  BridgeMetadata& m = trainer->metadata_;
+  m.name = config.name;
+  m.kind = "perceiver";
+  m.sender_model = endpoints.sender_id;
+  m.sender_model.family = sender.config().model_type;
+  m.sender_model.weights_digest = sender.weights_digest();
+  m.receiver_model = endpoints.receiver_id;
+  m.receiver_model.family = receiver.config().model_type;
+  m.receiver_model.weights_digest = receiver.weights_digest();
+  m.sender.source_layer = config.source_layer >= 0 ? config.source_layer : sender.num_layers() / 2 + 1;
+  if (m.sender.source_layer > sender.num_layers()) {
+    return absl::InvalidArgumentError(absl::StrCat("source_layer ", m.sender.source_layer,
+                                                   " exceeds the sender's ", sender.num_layers(), " layers"));
+  }
+  m.sender.max_text_tokens = config.max_text_tokens;
+  m.sender.perceiver = config.perceiver;
+  m.sender.perceiver.input_width = sender.hidden_size();
+  m.receiver.adapter = config.adapter;
+  m.receiver.adapter.input_width = m.sender.perceiver.output_width;
+  m.receiver.adapter.output_width = receiver.hidden_size();
+  LIP_ASSIGN_OR_RETURN(EnergyReference energy, MeasureEnergy(receiver.embedding_weight()));
+  m.receiver.energy.mode = config.energy_mode;
+  m.receiver.energy.reference_energy = energy.reference_energy;
+  m.receiver.energy.reference_rms = energy.reference_rms;
+  m.priming = config.priming;
+  m.task = config.task;
+  m.labels = Verbalizers(config);
+  m.training = TrainConfigToJson(config);
+  LIP_RETURN_IF_ERROR(ValidateBridgeMetadata(m));
+
+  // Each class is recognized by the first receiver token of its verbalizer: they must differ.
+  std::set<int64_t> seen;
+  for (size_t c = 0; c < m.labels.size(); ++c) {
+    LIP_ASSIGN_OR_RETURN(std::vector<int32_t> ids,
+                         endpoints.receiver_tokenizer->Encode(m.labels[c], /*add_special_tokens=*/false));
+    if (ids.empty()) return absl::InvalidArgumentError(absl::StrCat("verbalizer \"", m.labels[c], "\" has no tokens"));
+    if (!seen.insert(ids[0]).second) {
+      return absl::InvalidArgumentError(absl::StrCat("verbalizer \"", m.labels[c],
+                                                     "\" starts with the same receiver token (", ids[0],
+                                                     ") as another label; choose distinct verbalizers"));
+    }
+    trainer->answer_first_tokens_.push_back(ids[0]);
+  }
+
+  torch::manual_seed(config.seed);
+  trainer->encoder_ = SenderEncoder(m.sender);
+  trainer->adapter_ = ReceiverAdapter(m.receiver.adapter);
+  trainer->energy_matcher_ = std::make_unique<EnergyMatcher>(m.receiver.energy);
+  LIP_ASSIGN_OR_RETURN(PrimingTokens priming, TokenizePriming(*endpoints.receiver_tokenizer, m.priming));
+  trainer->primer_ = std::make_unique<ContextPrimer>(priming);
+  LIP_ASSIGN_OR_RETURN(trainer->sender_pipeline_,
+                       SenderPipeline::Create(endpoints.sender_model, endpoints.sender_tokenizer,
+                                              SenderHalf{m, trainer->encoder_}));
+  LIP_ASSIGN_OR_RETURN(trainer->receiver_pipeline_,
+                       ReceiverPipeline::Create(endpoints.receiver_model, endpoints.receiver_tokenizer,
+                                                ReceiverHalf{m, trainer->adapter_}));
+
+  std::vector<torch::Tensor> parameters = trainer->encoder_->parameters();
+  for (const torch::Tensor& p : trainer->adapter_->parameters()) parameters.push_back(p);
+  trainer->optimizer_ = std::make_unique<torch::optim::AdamW>(
+      parameters, torch::optim::AdamWOptions(config.learning_rate).weight_decay(config.weight_decay));
+
+  std::vector<int32_t> labels;
+  for (const LabelledText& e : train.examples) labels.push_back(e.label);
+  LIP_ASSIGN_OR_RETURN(ClassBalancedSampler sampler,
+                       ClassBalancedSampler::Create(labels, int32_t(config.label_names.size()), config.seed));
+  trainer->sampler_ = std::make_unique<ClassBalancedSampler>(std::move(sampler));
+  trainer->endpoints_ = std::move(endpoints);
+  trainer->train_ = std::move(train);
+  trainer->validation_ = std::move(validation);
+  return trainer;
+}
+
+absl::Status BridgeTrainer::FitNormalizer() {
+  NormalizerStatistics statistics(metadata_.sender.perceiver.input_width);
+  const int64_t count = std::min<int64_t>(config_.normalizer_texts, train_.examples.size());
+  for (int64_t begin = 0; begin < count; begin += 32) {
+    std::vector<std::string> texts;
+    for (int64_t i = begin; i < std::min<int64_t>(begin + 32, count); ++i) texts.push_back(train_.examples[i].text);
+    LIP_ASSIGN_OR_RETURN(SourceStates source, sender_pipeline_->ReadSourceStates(texts));
+    LIP_RETURN_IF_ERROR(statistics.Add(source.states, source.mask));
+  }
+  torch::Tensor mean, std;
+  LIP_RETURN_IF_ERROR(statistics.Finish(&mean, &std));
+  LIP_RETURN_IF_ERROR(encoder_->normalizer()->SetStatistics(mean, std));
+  normalizer_fitted_ = true;
+  return absl::OkStatus();
+}
+
+double BridgeTrainer::LearningRateAt(int64_t step) const {
+  const double base = config_.learning_rate;
+  if (config_.warmup_steps > 0 && step <= config_.warmup_steps) {
+    return base * double(step) / double(config_.warmup_steps);
+  }
+  const double span = std::max<int64_t>(1, config_.steps - config_.warmup_steps);
+  const double progress = std::clamp(double(step - config_.warmup_steps) / span, 0.0, 1.0);
+  const double floor = config_.min_learning_rate_ratio;
+  return base * (floor + (1.0 - floor) * 0.5 * (1.0 + std::cos(M_PI * progress)));
+}
+
+absl::StatusOr<StepResult> BridgeTrainer::Step() {
+  if (!normalizer_fitted_) LIP_RETURN_IF_ERROR(FitNormalizer());
+  const std::vector<int64_t> batch = sampler_->Next(config_.batch_size);
+  std::vector<std::string> texts;
+  std::vector<int64_t> labels;
+  for (int64_t index : batch) {
+    texts.push_back(train_.examples[index].text);
+    labels.push_back(train_.examples[index].label);
+  }
+  StepResult result;
+  result.step = step_ + 1;
+  result.learning_rate = LearningRateAt(result.step);
+  for (auto& group : optimizer_->param_groups()) {
+    static_cast<torch::optim::AdamWOptions&>(group.options()).lr(result.learning_rate);
+  }
+  LIP_ASSIGN_OR_RETURN(SourceStates source, sender_pipeline_->ReadSourceStates(texts));
+  const DecoderModel& receiver = *endpoints_.receiver_model;
+  try {
+    encoder_->train();
+    adapter_->train();
+    torch::Tensor z = encoder_->forward(source.states, source.mask);
+    torch::Tensor soft = energy_matcher_->Match(adapter_->forward(z)).to(receiver.dtype());
+    LIP_ASSIGN_OR_RETURN(PrimedSequence primed, primer_->Prime(soft, receiver.embedding_weight()));
+    ForwardInput input;
+    input.inputs_embeds = primed.inputs_embeds;
+    input.attention_mask = primed.attention_mask;
+    input.logits_last_only = true;
+    torch::Tensor logits = receiver.Forward(input).logits.select(1, 0);  // (B, V)
+
+    const torch::Device device = logits.device();
+    torch::Tensor label_tensor = torch::tensor(labels, torch::kInt64).to(device);
+    torch::Tensor class_tokens = torch::tensor(answer_first_tokens_, torch::kInt64).to(device);
+    torch::Tensor answer_tokens = class_tokens.index_select(0, label_tensor);
+    torch::Tensor first_token = FirstTokenLoss(logits, answer_tokens);
+    torch::Tensor label_loss = LabelCrossEntropy(logits, class_tokens, label_tensor);
+    torch::Tensor loss = config_.first_token_weight * first_token + config_.label_ce_weight * label_loss;
+    torch::Tensor diversity = torch::zeros({});
+    if (config_.label_names.size() > 2 && config_.diversity_weight > 0) {
+      diversity = DiversityLoss(z);
+      loss = loss + config_.diversity_weight * diversity;
+    }
+    if (config_.scale_reg_weight > 0) loss = loss + config_.scale_reg_weight * adapter_->ScaleRegularizer();
+
+    optimizer_->zero_grad();
+    loss.backward();
+    if (config_.max_grad_norm > 0) {
+      std::vector<torch::Tensor> parameters = encoder_->parameters();
+      for (const torch::Tensor& p : adapter_->parameters()) parameters.push_back(p);
+      torch::nn::utils::clip_grad_norm_(parameters, config_.max_grad_norm);
+    }
+    optimizer_->step();
+
+    torch::NoGradGuard no_grad;
+    torch::Tensor predicted = logits.index_select(1, class_tokens).argmax(1);
+    result.accuracy = (predicted == label_tensor).to(torch::kFloat64).mean().item<double>();
+    result.loss = loss.item<double>();
+    result.first_token_loss = first_token.item<double>();
+    result.label_loss = label_loss.item<double>();
+    result.diversity_loss = diversity.item<double>();
+    result.adapter_scale = adapter_->scale_value();
+  } catch (const c10::Error& e) {
+    return absl::InternalError(absl::StrCat("training step ", result.step, " failed: ", e.what_without_backtrace()));
+  }
+  encoder_->eval();
+  adapter_->eval();
+  if (!std::isfinite(result.loss)) {
+    return absl::InternalError(absl::StrCat("training step ", result.step, " produced a non-finite loss"));
+  }
+  step_ = result.step;
+  return result;
+}
+
+absl::StatusOr<StepResult> BridgeTrainer::Train(int64_t until_step, ProgressBar* progress,
+                                                const std::string& checkpoint_dir) {
+  if (until_step > config_.steps) {
+    return absl::InvalidArgumentError(absl::StrCat("until_step ", until_step, " exceeds steps ", config_.steps));
+  }
+  StepResult last;
+  last.step = step_;
+  double loss_sum = 0, accuracy_sum = 0;
+  int64_t since_update = 0;
+  while (step_ < until_step) {
+    LIP_ASSIGN_OR_RETURN(last, Step());
+    loss_sum += last.loss;
+    accuracy_sum += last.accuracy;
+    ++since_update;
+    if (progress != nullptr) {
+      progress->Update(step_, loss_sum / since_update, accuracy_sum / since_update, last.learning_rate);
+      if (step_ % std::max<int64_t>(1, config_.log_every) == 0) loss_sum = accuracy_sum = since_update = 0;
+    }
+    const bool last_step = step_ == config_.steps;
+    if (!validation_.examples.empty() &&
+        ((config_.eval_every > 0 && step_ % config_.eval_every == 0) || last_step)) {
+      LIP_ASSIGN_OR_RETURN(EvaluationResult eval, Evaluate(validation_));
+      metadata_.training["validation_history"].push_back({{"step", step_}, {"accuracy", eval.accuracy}});
+      if (progress != nullptr) {
+        progress->Note(absl::StrFormat("step %d: validation accuracy %.4f on %d held-out training examples",
+                                       step_, eval.accuracy, eval.examples));
+      }
+    }
+    if (!checkpoint_dir.empty() && config_.checkpoint_every > 0 && step_ % config_.checkpoint_every == 0) {
+      LIP_RETURN_IF_ERROR(SaveTrainingCheckpoint(checkpoint_dir));
+    }
+  }
+  if (progress != nullptr) progress->Finish();
+  return last;
+}
+
+absl::StatusOr<EvaluationResult> BridgeTrainer::Evaluate(const TextDataset& dataset, int64_t limit,
+                                                         int64_t batch_size) {
+  if (!normalizer_fitted_) LIP_RETURN_IF_ERROR(FitNormalizer());
+  EvaluationResult result;
+  const int64_t count = limit > 0 ? std::min<int64_t>(limit, dataset.examples.size()) : dataset.examples.size();
+  int64_t correct = 0;
+  encoder_->eval();
+  adapter_->eval();
+  for (int64_t begin = 0; begin < count; begin += batch_size) {
+    const int64_t end = std::min(begin + batch_size, count);
+    std::vector<std::string> texts;
+    for (int64_t i = begin; i < end; ++i) texts.push_back(dataset.examples[i].text);
+    LIP_ASSIGN_OR_RETURN(std::vector<EncodedText> encoded, sender_pipeline_->Encode(texts));
+    std::vector<LatentMessage> messages(encoded.size());
+    for (size_t j = 0; j < encoded.size(); ++j) {
+      messages[j].z = std::move(encoded[j].z);
+      messages[j].num_soft_tokens = encoded[j].num_soft_tokens;
+      messages[j].width = encoded[j].width;
+    }
+    LIP_ASSIGN_OR_RETURN(auto answers, receiver_pipeline_->Answer(messages));
+    for (size_t j = 0; j < answers.size(); ++j) {
+      if (!answers[j].ok()) return answers[j].status();
+      if (answers[j]->label_index == dataset.examples[begin + j].label) ++correct;
+    }
+  }
+  result.examples = count;
+  result.accuracy = count > 0 ? double(correct) / count : 0;
+  return result;
+}
+
+BridgeMetadata BridgeTrainer::metadata() const {
+  BridgeMetadata m = metadata_;
+  m.training["steps_done"] = step_;
+  return m;
+}
+
+absl::Status BridgeTrainer::SaveBridge(const std::string& dir, const nlohmann::json& evaluation) {
+  BridgeMetadata m = metadata();
+  m.evaluation = evaluation;
+  return SaveBridgeCheckpoint(dir, m, *encoder_, *adapter_);
+}
+
+absl::Status BridgeTrainer::SaveTrainingCheckpoint(const std::string& dir) {
+  std::error_code error;
+  fs::create_directories(dir, error);
+  if (error) return absl::InternalError(absl::StrCat("cannot create ", dir, ": ", error.message()));
+  LIP_RETURN_IF_ERROR(SaveBridge((fs::path(dir) / kBridgeSubdir).string(), nlohmann::json::object()));
+  try {
+    torch::save(*optimizer_, (fs::path(dir) / kOptimizerFile).string());
+    torch::Tensor rng_state;
+    {
+      auto generator = at::detail::getDefaultCPUGenerator();
+      std::lock_guard<std::mutex> lock(generator.mutex());
+      rng_state = generator.get_state();
+    }
+    torch::save(rng_state, (fs::path(dir) / kRngFile).string());
+  } catch (const c10::Error& e) {
+    return absl::InternalError(absl::StrCat("saving optimizer/RNG state to ", dir, ": ", e.what_without_backtrace()));
+  }
+  const SamplerState& sampler = sampler_->state();
+  nlohmann::json state = {
+      {"format", "lip-trainer-state"},
+      {"format_version", 1},
+      {"step", step_},
+      {"normalizer_fitted", normalizer_fitted_},
+      {"sampler", {{"seed", sampler.seed}, {"epoch", sampler.epoch}, {"position", sampler.position}}},
+      {"sender_weights_digest", metadata_.sender_model.weights_digest},
+      {"receiver_weights_digest", metadata_.receiver_model.weights_digest},
+      {"validation_history", metadata_.training.value("validation_history", nlohmann::json::array())},
+      {"config", TrainConfigToJson(config_)},
+  };
+  const std::string path = (fs::path(dir) / kTrainerStateFile).string();
+  std::ofstream out(path + ".tmp", std::ios::trunc);
+  out << state.dump(2) << "\n";
+  out.close();
+  if (!out) return absl::InternalError(absl::StrCat("cannot write ", path));
+  fs::rename(path + ".tmp", path, error);
+  if (error) return absl::InternalError(absl::StrCat("cannot rename ", path, ": ", error.message()));
+  return absl::OkStatus();
+}
+
+absl::Status BridgeTrainer::RestoreTrainingCheckpoint(const std::string& dir) {
+  const std::string state_path = (fs::path(dir) / kTrainerStateFile).string();
+  std::ifstream in(state_path);
+  if (!in) return absl::NotFoundError(absl::StrCat(state_path, " does not exist"));
+  std::stringstream text;
+  text << in.rdbuf();
+  nlohmann::json state = nlohmann::json::parse(text.str(), nullptr, false);
+  if (state.is_discarded() || !state.is_object() || state.value("format", "") != "lip-trainer-state") {
+    return absl::InvalidArgumentError(absl::StrCat(state_path, " is not a LIP trainer state"));
+  }
+  auto saved_config = TrainConfigFromJson(state["config"]);
+  if (!saved_config.ok()) return saved_config.status();
+  if (ComparableConfig(*saved_config) != ComparableConfig(config_)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(dir, " was trained with another config; only ", "steps, eval_every, checkpoint_every and log_every may change on resume"));
+  }
+  if (state.value("sender_weights_digest", "") != metadata_.sender_model.weights_digest ||
+      state.value("receiver_weights_digest", "") != metadata_.receiver_model.weights_digest) {
+    return absl::FailedPreconditionError(absl::StrCat(dir, " was trained with other sender/receiver weights"));
+  }
+  const std::string bridge_dir = (fs::path(dir) / kBridgeSubdir).string();
+  LIP_RETURN_IF_ERROR(LoadModuleTensors((fs::path(bridge_dir) / kSenderHalfFile).string(), *encoder_));
+  LIP_RETURN_IF_ERROR(LoadModuleTensors((fs::path(bridge_dir) / kReceiverHalfFile).string(), *adapter_, "adapter."));
+  try {
+    torch::load(*optimizer_, (fs::path(dir) / kOptimizerFile).string());
+    torch::Tensor rng_state;
+    torch::load(rng_state, (fs::path(dir) / kRngFile).string());
+    auto generator = at::detail::getDefaultCPUGenerator();
+    std::lock_guard<std::mutex> lock(generator.mutex());
+    generator.set_state(rng_state);
+  } catch (const c10::Error& e) {
+    return absl::InternalError(absl::StrCat("restoring optimizer/RNG state from ", dir, ": ", e.what_without_backtrace()));
+  }
+  SamplerState sampler;
+  const nlohmann::json& s = state["sampler"];
+  sampler.seed = s.value("seed", uint64_t(0));
+  sampler.epoch = s.value("epoch", int64_t(0));
+  sampler.position = s.value("position", int64_t(0));
+  LIP_RETURN_IF_ERROR(sampler_->Restore(sampler));
+  step_ = state.value("step", int64_t(0));
+  normalizer_fitted_ = state.value("normalizer_fitted", false);
+  metadata_.training["validation_history"] = state.value("validation_history", nlohmann::json::array());
+  return absl::OkStatus();
+}
+
+}  // namespace lip

@@ -1,0 +1,73 @@
+#include "bridge/train/text_dataset.h"
+
+#include <algorithm>
+#include <fstream>
+#include <numeric>
+#include <random>
+
+#include "absl/strings/str_cat.h"
+#include "nlohmann/json.hpp"
+
+namespace lip {
+
+std::vector<int64_t> TextDataset::LabelCounts() const {
+  std::vector<int64_t> counts(label_names.size(), 0);
+  for (const LabelledText& e : examples) ++counts[e.label];
+  return counts;
+}
+
+absl::StatusOr<TextDataset> ReadJsonlDataset(const std::string& path,
+                                             const std::vector<std::string>& label_names,
+                                             int64_t limit) {
+  if (label_names.empty()) return absl::InvalidArgumentError("dataset needs at least one label name");
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat("dataset file ", path, " does not exist"));
+  TextDataset dataset;
+  dataset.label_names = label_names;
+  std::string line;
+  int64_t line_number = 0;
+  while (std::getline(in, line)) {
+    ++line_number;
+    if (line.empty()) continue;
+    nlohmann::json row = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (row.is_discarded() || !row.is_object() || !row.contains("text") || !row.contains("label") ||
+        !row["text"].is_string() || !row["label"].is_string()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ":", line_number, ": expected {\"text\": string, \"label\": string}"));
+    }
+    const std::string label = row["label"].get<std::string>();
+    auto it = std::find(label_names.begin(), label_names.end(), label);
+    if (it == label_names.end()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ":", line_number, ": label \"", label, "\" is not one of the task's labels"));
+    }
+    dataset.examples.push_back({row["text"].get<std::string>(), int32_t(it - label_names.begin())});
+    if (limit > 0 && int64_t(dataset.examples.size()) >= limit) break;
+  }
+  if (dataset.examples.empty()) return absl::InvalidArgumentError(absl::StrCat(path, " has no examples"));
+  return dataset;
+}
+
+absl::Status SplitValidation(const TextDataset& all, int64_t validation_size, uint64_t seed,
+                             TextDataset* train, TextDataset* validation) {
+  const int64_t n = all.examples.size();
+  if (validation_size < 0 || validation_size >= n) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("validation size ", validation_size, " must be in [0, ", n, ")"));
+  }
+  std::vector<int64_t> order(n);
+  std::iota(order.begin(), order.end(), 0);
+  std::mt19937_64 rng(seed);
+  std::shuffle(order.begin(), order.end(), rng);
+  std::vector<bool> is_validation(n, false);
+  for (int64_t i = 0; i < validation_size; ++i) is_validation[order[i]] = true;
+  train->label_names = validation->label_names = all.label_names;
+  train->examples.clear();
+  validation->examples.clear();
+  for (int64_t i = 0; i < n; ++i) {
+    (is_validation[i] ? validation : train)->examples.push_back(all.examples[i]);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace lip

@@ -1,0 +1,43 @@
+// A labelled text-classification dataset read from JSONL ({"text": ..., "label": ...} per line,
+// the format of ../shared/data), with labels mapped to indices of a fixed label list.
+// No LibTorch. Immutable after loading; thread-safe to read.
+#ifndef LIP_BRIDGE_TRAIN_TEXT_DATASET_H_
+#define LIP_BRIDGE_TRAIN_TEXT_DATASET_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace lip {
+
+struct LabelledText {
+  std::string text;
+  int32_t label = 0;  // index into TextDataset::label_names
+};
+
+struct TextDataset {
+  std::vector<std::string> label_names;  // e.g. {"World", "Sports", "Business", "Sci/Tech"}
+  std::vector<LabelledText> examples;
+
+  // Number of examples per label index.
+  std::vector<int64_t> LabelCounts() const;
+};
+
+// Reads `path`. `label_names` fixes the label order; a label not in it is INVALID_ARGUMENT naming
+// the line. `limit` > 0 keeps the first `limit` examples. NOT_FOUND when the file is missing;
+// INVALID_ARGUMENT for malformed lines (naming the line number).
+absl::StatusOr<TextDataset> ReadJsonlDataset(const std::string& path,
+                                             const std::vector<std::string>& label_names,
+                                             int64_t limit = 0);
+
+// Splits off a validation set from a training set, deterministically from `seed`: every
+// `validation_size`-th example of a seeded permutation goes to validation. The two parts are
+// disjoint and together are the input. INVALID_ARGUMENT when validation_size >= the dataset size.
+absl::Status SplitValidation(const TextDataset& all, int64_t validation_size, uint64_t seed,
+                             TextDataset* train, TextDataset* validation);
+
+}  // namespace lip
+
+#endif  // LIP_BRIDGE_TRAIN_TEXT_DATASET_H_

@@ -1,0 +1,365 @@
+#include "client/lip_client.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+#include "common/grpc_status.h"
+#include "common/sha256.h"
+
+namespace lip {
+namespace fs = std::filesystem;
+namespace {
+
+template <typename Stub, typename Request, typename Response>
+absl::StatusOr<Response> Unary(
+    grpc::ClientContext& context, Stub* stub,
+    grpc::Status (Stub::*method)(grpc::ClientContext*, const Request&, Response*),
+    const Request& request) {
+  Response response;
+  grpc::Status status = (stub->*method)(&context, request, &response);
+  if (!status.ok()) return FromGrpcStatus(status, &context);
+  return response;
+}
+
+void SetDeadline(grpc::ClientContext& context, absl::Duration timeout) {
+  context.set_deadline(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(timeout));
+}
+
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeClientChannel(const ClientOptions& options) {
+  return MakeChannel(options.address, options.tls);
+}
+
+// ---- RegistryClient ------------------------------------------------------------
+
+absl::StatusOr<std::unique_ptr<RegistryClient>> RegistryClient::Connect(const ClientOptions& options) {
+  auto channel = MakeClientChannel(options);
+  if (!channel.ok()) return channel.status();
+  return std::make_unique<RegistryClient>(*channel, options);
+}
+
+RegistryClient::RegistryClient(std::shared_ptr<grpc::Channel> channel, ClientOptions options)
+    : channel_(std::move(channel)),
+      options_(std::move(options)),
+      stub_(lip::v1::Registry::NewStub(channel_)) {}
+
+void RegistryClient::Prepare(grpc::ClientContext& context) const {
+  SetDeadline(context, options_.timeout);
+}
+
+absl::StatusOr<lip::v1::BridgeRecord> RegistryClient::PutBridgeFiles(
+    lip::v1::BridgeRecord header, const std::vector<std::string>& paths) {
+  header.clear_files();
+  for (const std::string& path : paths) {
+    std::error_code error;
+    const uint64_t size = fs::file_size(path, error);
+    if (error) return absl::NotFoundError(absl::StrCat("cannot stat \"", path, "\": ", error.message()));
+    auto digest = Sha256DigestOfFile(path);
+    if (!digest.ok()) return digest.status();
+    lip::v1::BridgeFile* file = header.add_files();
+    file->set_name(fs::path(path).filename().string());
+    file->set_size_bytes(size);
+    file->set_digest(*digest);
+  }
+  grpc::ClientContext context;
+  Prepare(context);
+  lip::v1::PutBridgeResponse response;
+  std::unique_ptr<grpc::ClientWriter<lip::v1::PutBridgeChunk>> writer =
+      stub_->PutBridge(&context, &response);
+  lip::v1::PutBridgeChunk chunk;
+  *chunk.mutable_header() = header;
+  bool open = writer->Write(chunk);
+  std::string buffer(options_.upload_chunk_bytes, '\0');
+  for (size_t i = 0; open && i < paths.size(); ++i) {
+    std::ifstream in(paths[i], std::ios::binary);
+    if (!in) {
+      context.TryCancel();
+      return absl::NotFoundError(absl::StrCat("cannot read \"", paths[i], "\""));
+    }
+    while (open && in) {
+      in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+      const std::streamsize got = in.gcount();
+      if (got <= 0) break;
+      lip::v1::PutBridgeChunk data;
+      data.set_data(buffer.data(), static_cast<size_t>(got));
+      open = writer->Write(data);
+    }
+  }
+  writer->WritesDone();
+  grpc::Status status = writer->Finish();
+  if (!status.ok()) return FromGrpcStatus(status, &context);
+  return response.record();
+}
+
+absl::StatusOr<lip::v1::BridgeRecord> RegistryClient::UploadBridgeDirectory(
+    const std::string& dir, lip::v1::BridgeRecord header) {
+  std::vector<std::string> paths;
+  std::error_code error;
+  for (const auto& entry : fs::directory_iterator(dir, error)) {
+    if (entry.is_regular_file()) paths.push_back(entry.path().string());
+  }
+  if (error) return absl::NotFoundError(absl::StrCat("cannot list \"", dir, "\": ", error.message()));
+  if (paths.empty()) return absl::InvalidArgumentError(absl::StrCat("\"", dir, "\" holds no files"));
+  std::sort(paths.begin(), paths.end());
+  if (header.metadata_json().empty() && fs::exists(fs::path(dir) / "bridge.json")) {
+    auto text = ReadFileToString((fs::path(dir) / "bridge.json").string());
+    if (!text.ok()) return text.status();
+    header.set_metadata_json(*text);
+  }
+  return PutBridgeFiles(std::move(header), paths);
+}
+
+absl::StatusOr<lip::v1::BridgeRecord> RegistryClient::DownloadBridge(
+    const std::string& name, uint32_t version, const std::vector<std::string>& files,
+    const std::string& out_dir) {
+  std::error_code error;
+  fs::create_directories(out_dir, error);
+  if (error) return absl::InternalError(absl::StrCat("cannot create \"", out_dir, "\": ", error.message()));
+  lip::v1::GetBridgeRequest request;
+  request.set_name(name);
+  request.set_version(version);
+  for (const auto& file : files) request.add_files(file);
+  grpc::ClientContext context;
+  Prepare(context);
+  std::unique_ptr<grpc::ClientReader<lip::v1::BridgeChunk>> reader = stub_->GetBridge(&context, request);
+
+  lip::v1::BridgeChunk chunk;
+  lip::v1::BridgeRecord record;
+  bool have_header = false;
+  size_t file_index = 0;
+  uint64_t written = 0;
+  std::unique_ptr<std::ofstream> out;
+  std::unique_ptr<Sha256> sha;
+  std::vector<std::string> temp_paths;
+  auto cleanup = [&temp_paths] {
+    std::error_code ignored;
+    for (const auto& path : temp_paths) fs::remove(path, ignored);
+  };
+  auto finish_file = [&]() -> absl::Status {
+    const lip::v1::BridgeFile& file = record.files(file_index);
+    out->close();
+    const std::string digest = sha->FinishDigest();
+    if (digest != file.digest()) {
+      return absl::DataLossError(absl::StrCat("downloaded \"", file.name(), "\" has digest ", digest,
+                                              ", registry declared ", file.digest()));
+    }
+    out.reset();
+    ++file_index;
+    written = 0;
+    return absl::OkStatus();
+  };
+  auto open_file = [&]() -> absl::Status {
+    const std::string path = (fs::path(out_dir) / (record.files(file_index).name() + ".part")).string();
+    temp_paths.push_back(path);
+    out = std::make_unique<std::ofstream>(path, std::ios::binary | std::ios::trunc);
+    if (!*out) return absl::InternalError(absl::StrCat("cannot write \"", path, "\""));
+    sha = std::make_unique<Sha256>();
+    return absl::OkStatus();
+  };
+  absl::Status status;
+  while (status.ok() && reader->Read(&chunk)) {
+    if (chunk.has_header()) {
+      if (have_header) status = absl::InternalError("registry sent two headers");
+      record = chunk.header();
+      have_header = true;
+      continue;
+    }
+    if (!have_header) {
+      status = absl::InternalError("registry sent data before the header");
+      break;
+    }
+    absl::string_view data = chunk.data();
+    while (status.ok() && !data.empty()) {
+      while (status.ok() && out == nullptr && file_index < static_cast<size_t>(record.files_size()) &&
+             record.files(file_index).size_bytes() == 0) {
+        status = open_file();
+        if (status.ok()) status = finish_file();
+      }
+      if (!status.ok()) break;
+      if (file_index >= static_cast<size_t>(record.files_size())) {
+        status = absl::DataLossError("registry sent more bytes than its header declared");
+        break;
+      }
+      if (out == nullptr) status = open_file();
+      if (!status.ok()) break;
+      const uint64_t room = record.files(file_index).size_bytes() - written;
+      const size_t take = static_cast<size_t>(std::min<uint64_t>(room, data.size()));
+      out->write(data.data(), static_cast<std::streamsize>(take));
+      sha->Update(data.data(), take);
+      written += take;
+      data.remove_prefix(take);
+      if (written == record.files(file_index).size_bytes()) status = finish_file();
+    }
+  }
+  if (!status.ok()) {
+    context.TryCancel();
+    reader->Finish();
+    cleanup();
+    return status;
+  }
+  grpc::Status finished = reader->Finish();
+  if (!finished.ok()) {
+    cleanup();
+    return FromGrpcStatus(finished, &context);
+  }
+  while (out == nullptr && file_index < static_cast<size_t>(record.files_size()) &&
+         record.files(file_index).size_bytes() == 0) {
+    status = open_file();
+    if (status.ok()) status = finish_file();
+    if (!status.ok()) break;
+  }
+  if (status.ok() && (!have_header || file_index != static_cast<size_t>(record.files_size()))) {
+    status = absl::DataLossError(absl::StrCat("download of \"", name, "\" ended after ", file_index,
+                                              " of ", record.files_size(), " files"));
+  }
+  if (!status.ok()) {
+    cleanup();
+    return status;
+  }
+  for (const auto& file : record.files()) {
+    const fs::path final_path = fs::path(out_dir) / file.name();
+    fs::rename(fs::path(out_dir) / (file.name() + ".part"), final_path, error);
+    if (error) {
+      cleanup();
+      return absl::InternalError(absl::StrCat("cannot rename into \"", final_path.string(), "\": ",
+                                              error.message()));
+    }
+  }
+  return record;
+}
+
+absl::StatusOr<lip::v1::BridgeRecord> RegistryClient::ResolveBridge(
+    const lip::v1::ResolveBridgeRequest& request) {
+  grpc::ClientContext context;
+  Prepare(context);
+  return Unary(context, stub_.get(), &lip::v1::Registry::Stub::ResolveBridge, request);
+}
+
+absl::StatusOr<std::vector<lip::v1::BridgeRecord>> RegistryClient::ListBridges(const std::string& name) {
+  grpc::ClientContext context;
+  Prepare(context);
+  lip::v1::ListBridgesRequest request;
+  request.set_name(name);
+  auto response = Unary(context, stub_.get(), &lip::v1::Registry::Stub::ListBridges, request);
+  if (!response.ok()) return response.status();
+  return std::vector<lip::v1::BridgeRecord>(response->bridges().begin(), response->bridges().end());
+}
+
+absl::StatusOr<lip::v1::RegisterNodeResponse> RegistryClient::RegisterNode(const lip::v1::NodeInfo& node) {
+  grpc::ClientContext context;
+  Prepare(context);
+  lip::v1::RegisterNodeRequest request;
+  *request.mutable_node() = node;
+  return Unary(context, stub_.get(), &lip::v1::Registry::Stub::RegisterNode, request);
+}
+
+absl::Status RegistryClient::Heartbeat(const std::string& node_id) {
+  grpc::ClientContext context;
+  Prepare(context);
+  lip::v1::HeartbeatRequest request;
+  request.set_node_id(node_id);
+  return Unary(context, stub_.get(), &lip::v1::Registry::Stub::Heartbeat, request).status();
+}
+
+absl::StatusOr<std::vector<lip::v1::NodeInfo>> RegistryClient::ListNodes(lip::v1::NodeRole role) {
+  grpc::ClientContext context;
+  Prepare(context);
+  lip::v1::ListNodesRequest request;
+  request.set_role(role);
+  auto response = Unary(context, stub_.get(), &lip::v1::Registry::Stub::ListNodes, request);
+  if (!response.ok()) return response.status();
+  return std::vector<lip::v1::NodeInfo>(response->nodes().begin(), response->nodes().end());
+}
+
+absl::Status RegistryClient::ReportLinkStats(const std::vector<lip::v1::LinkStats>& links) {
+  grpc::ClientContext context;
+  Prepare(context);
+  lip::v1::ReportLinkStatsRequest request;
+  for (const auto& link : links) *request.add_links() = link;
+  return Unary(context, stub_.get(), &lip::v1::Registry::Stub::ReportLinkStats, request).status();
+}
+
+absl::StatusOr<std::vector<lip::v1::LinkStats>> RegistryClient::GetLinkStats() {
+  grpc::ClientContext context;
+  Prepare(context);
+  auto response = Unary(context, stub_.get(), &lip::v1::Registry::Stub::GetLinkStats,
+                        lip::v1::GetLinkStatsRequest());
+  if (!response.ok()) return response.status();
+  return std::vector<lip::v1::LinkStats>(response->links().begin(), response->links().end());
+}
+
+// ---- ReceiverClient ------------------------------------------------------------
+
+absl::StatusOr<std::unique_ptr<ReceiverClient>> ReceiverClient::Connect(const ClientOptions& options) {
+  auto channel = MakeClientChannel(options);
+  if (!channel.ok()) return channel.status();
+  return std::make_unique<ReceiverClient>(*channel, options);
+}
+
+ReceiverClient::ReceiverClient(std::shared_ptr<grpc::Channel> channel, ClientOptions options)
+    : channel_(std::move(channel)),
+      options_(std::move(options)),
+      stub_(lip::v1::LatentReceiver::NewStub(channel_)) {}
+
+void ReceiverClient::Prepare(grpc::ClientContext& context) const {
+  SetDeadline(context, options_.timeout);
+}
+
+absl::StatusOr<lip::v1::SendLatentResponse> ReceiverClient::SendLatent(const lip::v1::LipPacket& packet) {
+  grpc::ClientContext context;
+  Prepare(context);
+  lip::v1::SendLatentRequest request;
+  *request.mutable_packet() = packet;
+  return Unary(context, stub_.get(), &lip::v1::LatentReceiver::Stub::SendLatent, request);
+}
+
+absl::StatusOr<lip::v1::SendLatentResponse> ReceiverClient::SendText(
+    const lip::v1::SendTextRequest& request) {
+  grpc::ClientContext context;
+  Prepare(context);
+  return Unary(context, stub_.get(), &lip::v1::LatentReceiver::Stub::SendText, request);
+}
+
+// ---- SenderClient --------------------------------------------------------------
+
+absl::StatusOr<std::unique_ptr<SenderClient>> SenderClient::Connect(const ClientOptions& options) {
+  auto channel = MakeClientChannel(options);
+  if (!channel.ok()) return channel.status();
+  return std::make_unique<SenderClient>(*channel, options);
+}
+
+SenderClient::SenderClient(std::shared_ptr<grpc::Channel> channel, ClientOptions options)
+    : channel_(std::move(channel)),
+      options_(std::move(options)),
+      stub_(lip::v1::Sender::NewStub(channel_)) {}
+
+void SenderClient::Prepare(grpc::ClientContext& context) const {
+  SetDeadline(context, options_.timeout);
+}
+
+absl::StatusOr<lip::v1::EncodeResponse> SenderClient::Encode(const lip::v1::EncodeRequest& request) {
+  grpc::ClientContext context;
+  Prepare(context);
+  return Unary(context, stub_.get(), &lip::v1::Sender::Stub::Encode, request);
+}
+
+absl::StatusOr<lip::v1::SendResponse> SenderClient::Send(const lip::v1::SendRequest& request) {
+  grpc::ClientContext context;
+  Prepare(context);
+  return Unary(context, stub_.get(), &lip::v1::Sender::Stub::Send, request);
+}
+
+absl::StatusOr<lip::v1::RelayTextResponse> SenderClient::RelayText(
+    const lip::v1::RelayTextRequest& request) {
+  grpc::ClientContext context;
+  Prepare(context);
+  return Unary(context, stub_.get(), &lip::v1::Sender::Stub::RelayText, request);
+}
+
+}  // namespace lip

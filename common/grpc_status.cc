@@ -1,0 +1,40 @@
+#include "common/grpc_status.h"
+
+#include "absl/strings/cord.h"
+#include "common/packet_error.h"
+
+namespace lip {
+
+absl::Status WithErrorReason(absl::Status status, absl::string_view reason) {
+  if (status.ok() || reason.empty()) return status;
+  status.SetPayload(absl::string_view(kPacketErrorReasonTypeUrl.data(), kPacketErrorReasonTypeUrl.size()), absl::Cord(std::string(reason)));
+  return status;
+}
+
+std::string ErrorReasonOf(const absl::Status& status) {
+  return PacketErrorReason(status);
+}
+
+grpc::Status ToGrpcStatus(const absl::Status& status, grpc::ServerContextBase* context) {
+  if (status.ok()) return grpc::Status::OK;
+  const std::string reason = ErrorReasonOf(status);
+  if (context != nullptr && !reason.empty()) {
+    context->AddTrailingMetadata(kErrorReasonMetadataKey, reason);
+  }
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
+}
+
+absl::Status FromGrpcStatus(const grpc::Status& status, const grpc::ClientContext* context) {
+  if (status.ok()) return absl::OkStatus();
+  absl::Status out(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
+  if (context != nullptr) {
+    const auto& trailers = context->GetServerTrailingMetadata();
+    auto it = trailers.find(kErrorReasonMetadataKey);
+    if (it != trailers.end()) {
+      out = WithErrorReason(std::move(out), absl::string_view(it->second.data(), it->second.size()));
+    }
+  }
+  return out;
+}
+
+}  // namespace lip

@@ -1,0 +1,70 @@
+// TLS material for LIP nodes and clients, loaded from PEM files and checked
+// with OpenSSL before gRPC sees it, so that a bad file fails at startup with a
+// message naming the file instead of as an opaque handshake failure later.
+//
+// Servers REQUIRE a client certificate and VERIFY it against the CA (mutual
+// TLS); the caller's role is then read from that certificate (peer_identity.h).
+// Plaintext exists only behind an explicit `insecure` switch for local
+// development.
+//
+// Errors: NOT_FOUND for a missing file, PERMISSION_DENIED for an unreadable
+// one, INVALID_ARGUMENT for bad PEM, a key that does not match the
+// certificate, or a certificate not signed by the CA. Thread-safety: the
+// functions are pure; results may be shared.
+#ifndef LIP_COMMON_TLS_CREDENTIALS_H_
+#define LIP_COMMON_TLS_CREDENTIALS_H_
+
+#include <memory>
+#include <string>
+
+#include <grpcpp/security/credentials.h>
+#include <grpcpp/security/server_credentials.h>
+
+#include "absl/status/statusor.h"
+
+namespace lip {
+
+// Paths of one node's TLS files. All three are required unless `insecure`.
+struct TlsOptions {
+  std::string cert_file;  // this node's certificate chain (PEM)
+  std::string key_file;   // its private key (PEM)
+  std::string ca_file;    // CA certificate(s) that sign every LIP node (PEM)
+  // Plaintext, no authentication: only for local development. Default false.
+  bool insecure = false;
+  // Client only: the name to verify in the server certificate instead of the
+  // host of the address (e.g. "localhost"). Empty = the address's host.
+  std::string server_name_override;
+};
+
+// The PEM texts after validation.
+struct TlsMaterial {
+  std::string cert_chain_pem;
+  std::string private_key_pem;
+  std::string ca_pem;
+};
+
+// Reads a whole file. NOT_FOUND / PERMISSION_DENIED / INTERNAL naming the path.
+absl::StatusOr<std::string> ReadFileToString(const std::string& path);
+
+// Loads and validates the three files: each parses as PEM, the key matches the
+// certificate, and the certificate verifies against the CA.
+absl::StatusOr<TlsMaterial> LoadTlsMaterial(const TlsOptions& options);
+
+// Server credentials that require and verify client certificates.
+// With options.insecure: grpc::InsecureServerCredentials().
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
+    const TlsOptions& options);
+
+// Client credentials presenting this node's certificate and trusting the CA.
+// With options.insecure: grpc::InsecureChannelCredentials().
+absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> MakeChannelCredentials(
+    const TlsOptions& options);
+
+// A channel to `address` with MakeChannelCredentials(options), honouring
+// server_name_override. The channel connects lazily.
+absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(const std::string& address,
+                                                           const TlsOptions& options);
+
+}  // namespace lip
+
+#endif  // LIP_COMMON_TLS_CREDENTIALS_H_

@@ -1,0 +1,97 @@
+// RegistryService: the gRPC face of the registry node (lip.v1.Registry).
+// Thin, like route_guide's server: it checks the caller's role, calls the
+// BridgeStore / NodeDirectory, and maps their absl::Status to grpc::Status.
+//
+// Role policy (roles come from the verified client certificate, see
+// common/peer_identity.h):
+//   PutBridge                      admin only
+//   RegisterNode                   a node may register only its own role (admin: any)
+//   Heartbeat                      admin, registry, sender, receiver
+//   ReportLinkStats                admin, sender, receiver
+//   Get/Resolve/ListBridges, ListNodes, GetLinkStats   any LIP role
+// Everything else gets PERMISSION_DENIED.
+//
+// Metrics (besides lip_rpc_*): lip_registry_bridges (gauge),
+// lip_registry_upload_bytes_total, lip_registry_download_bytes_total, and per
+// link {from, to}: lip_registry_link_messages_total, _errors_total,
+// _bytes_total, _latency_ms_sum_total, lip_registry_link_latency_ms_mean,
+// lip_registry_link_latency_ms_max, lip_registry_link_bandwidth_bytes_per_second
+// (bytes / summed latency).
+//
+// Ownership: store, directory and metrics registry are borrowed and must
+// outlive the service. Thread-safety: gRPC calls it from many threads; it is safe.
+#ifndef LIP_SERVER_REGISTRY_REGISTRY_SERVICE_H_
+#define LIP_SERVER_REGISTRY_REGISTRY_SERVICE_H_
+
+#include <memory>
+
+#include "common/metrics.h"
+#include "common/peer_identity.h"
+#include "absl/types/span.h"
+#include "lip/v1/registry.grpc.pb.h"
+#include "server/registry/bridge_store.h"
+#include "server/registry/node_directory.h"
+#include "server/rpc_metrics.h"
+
+namespace lip {
+
+struct RegistryServiceOptions {
+  bool insecure = false;                 // server runs without TLS: every caller has all roles
+  size_t download_chunk_bytes = 1 << 20; // GetBridge data chunk size
+};
+
+class RegistryService final : public lip::v1::Registry::Service {
+ public:
+  RegistryService(BridgeStore* store, NodeDirectory* directory, metrics::Registry* metrics,
+                  RegistryServiceOptions options);
+
+  grpc::Status PutBridge(grpc::ServerContext* context,
+                         grpc::ServerReader<lip::v1::PutBridgeChunk>* reader,
+                         lip::v1::PutBridgeResponse* response) override;
+  grpc::Status GetBridge(grpc::ServerContext* context, const lip::v1::GetBridgeRequest* request,
+                         grpc::ServerWriter<lip::v1::BridgeChunk>* writer) override;
+  grpc::Status ResolveBridge(grpc::ServerContext* context,
+                             const lip::v1::ResolveBridgeRequest* request,
+                             lip::v1::BridgeRecord* response) override;
+  grpc::Status ListBridges(grpc::ServerContext* context, const lip::v1::ListBridgesRequest* request,
+                           lip::v1::ListBridgesResponse* response) override;
+  grpc::Status RegisterNode(grpc::ServerContext* context,
+                            const lip::v1::RegisterNodeRequest* request,
+                            lip::v1::RegisterNodeResponse* response) override;
+  grpc::Status Heartbeat(grpc::ServerContext* context, const lip::v1::HeartbeatRequest* request,
+                         lip::v1::HeartbeatResponse* response) override;
+  grpc::Status ListNodes(grpc::ServerContext* context, const lip::v1::ListNodesRequest* request,
+                         lip::v1::ListNodesResponse* response) override;
+  grpc::Status ReportLinkStats(grpc::ServerContext* context,
+                               const lip::v1::ReportLinkStatsRequest* request,
+                               lip::v1::ReportLinkStatsResponse* response) override;
+  grpc::Status GetLinkStats(grpc::ServerContext* context,
+                            const lip::v1::GetLinkStatsRequest* request,
+                            lip::v1::GetLinkStatsResponse* response) override;
+
+  // Sets lip_registry_bridges from the store (called at startup and after uploads).
+  void RefreshBridgeCount();
+
+ private:
+  absl::Status Authorize(grpc::ServerContext* context, absl::Span<const Role> allowed,
+                         const char* action, PeerIdentity* peer = nullptr);
+
+  BridgeStore* store_;
+  NodeDirectory* directory_;
+  const RegistryServiceOptions options_;
+  RpcMetrics rpc_metrics_;
+  metrics::Gauge& bridges_;
+  metrics::Counter& upload_bytes_;
+  metrics::Counter& download_bytes_;
+  metrics::Family<metrics::Counter>& link_messages_;
+  metrics::Family<metrics::Counter>& link_errors_;
+  metrics::Family<metrics::Counter>& link_bytes_;
+  metrics::Family<metrics::Counter>& link_latency_sum_;
+  metrics::Family<metrics::Gauge>& link_latency_mean_;
+  metrics::Family<metrics::Gauge>& link_latency_max_;
+  metrics::Family<metrics::Gauge>& link_bandwidth_;
+};
+
+}  // namespace lip
+
+#endif  // LIP_SERVER_REGISTRY_REGISTRY_SERVICE_H_

@@ -1,0 +1,46 @@
+#include "server/rpc_metrics.h"
+
+namespace lip {
+
+RpcMetrics::RpcMetrics(metrics::Registry& registry, std::string service)
+    : service_(std::move(service)),
+      requests_(metrics::BuildCounter()
+                    .Name("lip_rpc_requests_total")
+                    .Help("RPCs handled, by service, method and gRPC status code")
+                    .Register(registry)),
+      latency_(metrics::BuildHistogram()
+                   .Name("lip_rpc_latency_ms")
+                   .Help("RPC handling time in milliseconds, by service and method")
+                   .Register(registry)) {}
+
+void RpcMetrics::Record(const std::string& method, grpc::StatusCode code, double latency_ms) {
+  requests_.Add({{"service", service_}, {"method", method}, {"code", GrpcCodeName(code)}})
+      .Increment();
+  latency_.Add({{"service", service_}, {"method", method}}, metrics::DefaultLatencyBucketsMs())
+      .Observe(latency_ms);
+}
+
+const char* GrpcCodeName(grpc::StatusCode code) {
+  switch (code) {
+    case grpc::StatusCode::OK: return "OK";
+    case grpc::StatusCode::CANCELLED: return "CANCELLED";
+    case grpc::StatusCode::UNKNOWN: return "UNKNOWN";
+    case grpc::StatusCode::INVALID_ARGUMENT: return "INVALID_ARGUMENT";
+    case grpc::StatusCode::DEADLINE_EXCEEDED: return "DEADLINE_EXCEEDED";
+    case grpc::StatusCode::NOT_FOUND: return "NOT_FOUND";
+    case grpc::StatusCode::ALREADY_EXISTS: return "ALREADY_EXISTS";
+    case grpc::StatusCode::PERMISSION_DENIED: return "PERMISSION_DENIED";
+    case grpc::StatusCode::RESOURCE_EXHAUSTED: return "RESOURCE_EXHAUSTED";
+    case grpc::StatusCode::FAILED_PRECONDITION: return "FAILED_PRECONDITION";
+    case grpc::StatusCode::ABORTED: return "ABORTED";
+    case grpc::StatusCode::OUT_OF_RANGE: return "OUT_OF_RANGE";
+    case grpc::StatusCode::UNIMPLEMENTED: return "UNIMPLEMENTED";
+    case grpc::StatusCode::INTERNAL: return "INTERNAL";
+    case grpc::StatusCode::UNAVAILABLE: return "UNAVAILABLE";
+    case grpc::StatusCode::DATA_LOSS: return "DATA_LOSS";
+    case grpc::StatusCode::UNAUTHENTICATED: return "UNAUTHENTICATED";
+    default: return "UNKNOWN";
+  }
+}
+
+}  // namespace lip

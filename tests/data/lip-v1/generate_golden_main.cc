@@ -1,0 +1,35 @@
+// lip_golden_gen <dir>: writes the LIP v1 golden vectors (the *.bin packets,
+// expected.json and sample_soft_tokens_8x512.npy) into <dir>, normally
+// tests/data/lip-v1. Run it after a deliberate change to the codec or the
+// cases, then review the diff; golden_vectors_test fails until you do.
+#include <cstdio>
+#include <string>
+
+#include "common/binary_file.h"
+#include "golden_packets.h"
+
+int main(int argc, char** argv) {
+  if (argc != 2) {
+    std::fprintf(stderr, "usage: %s <output-dir>\n", argv[0]);
+    return 2;
+  }
+  const std::string dir = argv[1];
+  const std::vector<lip::GoldenCase> cases = lip::BuildGoldenCases();
+  for (const lip::GoldenCase& c : cases) {
+    if (absl::Status s = lip::WriteBinaryFile(dir + "/" + c.file, c.wire); !s.ok()) {
+      std::fprintf(stderr, "%s\n", s.ToString().c_str());
+      return 1;
+    }
+  }
+  const std::string expected = lip::BuildExpectedJson(cases).dump(1) + "\n";
+  if (absl::Status s = lip::WriteBinaryFile(dir + "/expected.json", expected); !s.ok()) {
+    std::fprintf(stderr, "%s\n", s.ToString().c_str());
+    return 1;
+  }
+  if (absl::Status s = lip::WriteNpyFile(dir + "/sample_soft_tokens_8x512.npy", lip::SampleSoftTokens()); !s.ok()) {
+    std::fprintf(stderr, "%s\n", s.ToString().c_str());
+    return 1;
+  }
+  std::printf("wrote %zu packets, expected.json and sample_soft_tokens_8x512.npy to %s\n", cases.size(), dir.c_str());
+  return 0;
+}

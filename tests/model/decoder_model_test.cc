@@ -1,0 +1,190 @@
+// DecoderModel parity against transformers 5 golden outputs (tests/data/models/*/golden.safetensors)
+// for llama (GQA; MQA + explicit head_dim + llama3 rope + biases, sharded), mistral (sliding
+// window) and qwen2 (q/k/v bias, tied embeddings), all fp32 on CPU.
+#include "bridge/model/decoder_model.h"
+
+#include "gtest/gtest.h"
+#include "tests/model/test_util.h"
+
+namespace lip {
+namespace {
+
+using testing::FixtureDir;
+using testing::FixtureNames;
+using testing::Golden;
+using testing::LoadGolden;
+using testing::RelativeError;
+
+constexpr double kTol = 1e-4;
+
+class FixtureTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    auto model = DecoderModel::Load(FixtureDir(GetParam()), LoadOptions{});
+    ASSERT_TRUE(model.ok()) << model.status();
+    model_ = *std::move(model);
+    golden_ = LoadGolden(GetParam());
+  }
+  ForwardOutput Run(const torch::Tensor& ids, const torch::Tensor& mask = {}, bool hidden = false) {
+    ForwardInput in;
+    in.inputs_embeds = model_->EmbedTokens(ids);
+    in.attention_mask = mask;
+    in.output_hidden_states = hidden;
+    EXPECT_TRUE(model_->CheckForwardInput(in).ok());
+    return model_->Forward(in);
+  }
+  std::unique_ptr<DecoderModel> model_;
+  Golden golden_;
+  torch::NoGradGuard no_grad_;
+};
+
+TEST_P(FixtureTest, LogitsAndHiddenStatesMatchTransformers) {
+  torch::Tensor ids = golden_.Get("ids");
+  ForwardOutput out = Run(ids, {}, /*hidden=*/true);
+  torch::Tensor logits = golden_.Get("logits");
+  EXPECT_LT(RelativeError(out.logits.select(1, -1), logits.select(1, -1)), kTol) << "last-position logits";
+  EXPECT_LT(RelativeError(out.logits, logits), kTol) << "all-position logits";
+  EXPECT_TRUE(torch::equal(out.logits.argmax(-1), logits.argmax(-1)));
+  ASSERT_EQ(static_cast<int64_t>(out.hidden_states.size()), model_->num_layers() + 1);
+  for (int64_t i = 0; i <= model_->num_layers(); ++i) {
+    EXPECT_LT(RelativeError(out.hidden_states[i], golden_.Get("hidden_" + std::to_string(i))), kTol)
+        << "hidden state " << i;
+  }
+  EXPECT_TRUE(torch::equal(out.last_hidden, out.hidden_states.back()));
+}
+
+TEST_P(FixtureTest, EarlyExitReturnsThatLayersHiddenStateOnly) {
+  torch::Tensor ids = golden_.Get("ids");
+  for (int k = 0; k <= model_->num_layers(); ++k) {
+    ForwardInput in;
+    in.inputs_embeds = model_->EmbedTokens(ids);
+    in.stop_after_layer = k;
+    ForwardOutput out = model_->Forward(in);
+    EXPECT_FALSE(out.logits.defined());
+    EXPECT_LT(RelativeError(out.last_hidden, golden_.Get("hidden_" + std::to_string(k))), kTol) << "layer " << k;
+  }
+}
+
+TEST_P(FixtureTest, LeftPaddedRowsEqualUnpaddedRows) {
+  torch::Tensor ids = golden_.Get("batch_ids");
+  torch::Tensor mask = golden_.Get("batch_mask");
+  ForwardOutput out = Run(ids, mask);
+  torch::Tensor expected = golden_.Get("batch_last_logits");
+  for (int64_t r = 0; r < ids.size(0); ++r) {
+    EXPECT_LT(RelativeError(out.logits[r][-1], expected[r]), kTol) << "row " << r;
+  }
+}
+
+TEST_P(FixtureTest, SoftTokensSplicedBetweenTokenEmbeddings) {
+  torch::Tensor ids = golden_.Get("ids");
+  torch::Tensor soft = golden_.Get("soft_embeds");
+  ForwardInput in;
+  in.inputs_embeds = torch::cat({model_->EmbedTokens(ids.narrow(1, 0, 6)), soft,
+                                 model_->EmbedTokens(ids.narrow(1, 6, 6))},
+                                1);
+  in.logits_last_only = true;
+  ForwardOutput out = model_->Forward(in);
+  ASSERT_EQ(out.logits.size(1), 1);
+  EXPECT_LT(RelativeError(out.logits.select(1, 0), golden_.Get("soft_logits_last")), kTol);
+}
+
+TEST_P(FixtureTest, IncrementalDecodeWithCacheEqualsFullRecompute) {
+  torch::Tensor ids = golden_.Get("batch_ids");
+  torch::Tensor mask = golden_.Get("batch_mask");
+  ForwardOutput full = Run(ids, mask);
+  // Prefill 12 positions, then 3 steps of one token, then the remaining 5 at once.
+  KvCache cache;
+  std::vector<torch::Tensor> pieces;
+  int64_t pos = 0;
+  for (int64_t len : {12, 1, 1, 1, 5}) {
+    ForwardInput in;
+    in.inputs_embeds = model_->EmbedTokens(ids.narrow(1, pos, len));
+    in.attention_mask = mask.narrow(1, pos, len);
+    in.cache = &cache;
+    pieces.push_back(model_->Forward(in).logits);
+    pos += len;
+  }
+  EXPECT_EQ(cache.length(), ids.size(1));
+  torch::Tensor incremental = torch::cat(pieces, 1);
+  torch::Tensor real = mask.to(torch::kBool);
+  EXPECT_LT(RelativeError(incremental.index({real}), full.logits.index({real})), 1e-5);
+}
+
+INSTANTIATE_TEST_SUITE_P(Fixtures, FixtureTest, ::testing::ValuesIn(FixtureNames()),
+                         [](const auto& info) { return info.param; });
+
+TEST(DecoderModelTest, ForwardIsDifferentiableWithRespectToInputsEmbeds) {
+  auto model = DecoderModel::Load(FixtureDir("qwen2_tied"), LoadOptions{});
+  ASSERT_TRUE(model.ok()) << model.status();
+  EXPECT_FALSE((*model)->embedding_weight().requires_grad());
+  torch::Tensor embeds = torch::randn({2, 5, (*model)->hidden_size()}).set_requires_grad(true);
+  ForwardInput in;
+  in.inputs_embeds = embeds;
+  in.attention_mask = torch::tensor({{0, 1, 1, 1, 1}, {1, 1, 1, 1, 1}});
+  ForwardOutput out = (*model)->Forward(in);
+  out.logits.select(1, -1).logsumexp(-1).sum().backward();
+  ASSERT_TRUE(embeds.grad().defined());
+  EXPECT_GT(embeds.grad().abs().sum().item<double>(), 0.0);
+  // A left-padding position cannot influence anything.
+  EXPECT_EQ(embeds.grad()[0][0].abs().sum().item<double>(), 0.0);
+}
+
+TEST(DecoderModelTest, LoadKeepsFp32WeightsAsViewsAndComputesDigest) {
+  auto model = DecoderModel::Load(FixtureDir("llama_gqa"), LoadOptions{});
+  ASSERT_TRUE(model.ok()) << model.status();
+  auto again = DecoderModel::Load(FixtureDir("llama_gqa"), LoadOptions{});
+  ASSERT_TRUE(again.ok());
+  const std::string digest = (*model)->weights_digest();
+  EXPECT_EQ(digest.rfind("sha256:", 0), 0u);
+  EXPECT_EQ(digest, (*again)->weights_digest());
+  auto other = DecoderModel::Load(FixtureDir("mistral_sw"), LoadOptions{});
+  ASSERT_TRUE(other.ok());
+  EXPECT_NE(digest, (*other)->weights_digest());
+}
+
+TEST(DecoderModelTest, RejectsBadInputsAndCheckpoints) {
+  auto model = DecoderModel::Load(FixtureDir("llama_gqa"), LoadOptions{});
+  ASSERT_TRUE(model.ok());
+  ForwardInput in;
+  in.inputs_embeds = torch::zeros({1, 3, 7});
+  EXPECT_EQ((*model)->CheckForwardInput(in).code(), absl::StatusCode::kInvalidArgument);
+  in.inputs_embeds = torch::zeros({1, 3, 64});
+  in.attention_mask = torch::ones({1, 4});
+  EXPECT_EQ((*model)->CheckForwardInput(in).code(), absl::StatusCode::kInvalidArgument);
+  in.attention_mask = torch::Tensor();
+  in.stop_after_layer = 9;
+  EXPECT_EQ((*model)->CheckForwardInput(in).code(), absl::StatusCode::kInvalidArgument);
+  in.inputs_embeds = torch::zeros({1, 3, 64}, torch::kFloat64);
+  in.stop_after_layer = -1;
+  EXPECT_EQ((*model)->CheckForwardInput(in).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THROW((*model)->EmbedTokens(torch::tensor({{1, 384}})), c10::Error);
+  EXPECT_EQ(DecoderModel::Load(FixtureDir("nope"), LoadOptions{}).status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST(DecoderModelTest, RandomInitBuildsARunnableModelDeterministically) {
+  ModelConfig c;
+  c.vocab_size = 50;
+  c.hidden_size = 32;
+  c.intermediate_size = 48;
+  c.num_hidden_layers = 2;
+  c.num_attention_heads = 4;
+  c.num_key_value_heads = 2;
+  c.head_dim = 8;
+  c.layer_sliding_window = {0, 3};
+  auto a = DecoderModel::RandomInit(c, LoadOptions{}, 7);
+  auto b = DecoderModel::RandomInit(c, LoadOptions{}, 7);
+  ASSERT_TRUE(a.ok() && b.ok()) << a.status();
+  torch::NoGradGuard no_grad;
+  ForwardInput in;
+  in.inputs_embeds = (*a)->EmbedTokens(torch::tensor({{1, 2, 3, 4, 5}}));
+  ForwardOutput oa = (*a)->Forward(in);
+  ForwardOutput ob = (*b)->Forward(in);
+  EXPECT_EQ(oa.logits.sizes(), torch::IntArrayRef({1, 5, 50}));
+  EXPECT_TRUE(torch::equal(oa.logits, ob.logits));
+  EXPECT_EQ((*a)->weights_digest(), (*b)->weights_digest());
+  c.num_key_value_heads = 3;
+  EXPECT_FALSE(DecoderModel::RandomInit(c, LoadOptions{}, 7).ok());
+}
+
+}  // namespace
+}  // namespace lip
