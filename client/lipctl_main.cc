@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "client/lipctl_command.h"
+#include "client/lipctl_node_commands.h"
 
 namespace lip {
 namespace {
@@ -20,6 +21,23 @@ const LipctlCommand kCommands[] = {
      "validate a packet and print its header as JSON; exit 1 with the reason if it is bad", &RunPacketInspect},
     {"packet", "decode", "PACKET.bin --out TENSOR.npy",
      "validate a packet and write its dequantized tensor as .npy (fp32)", &RunPacketDecode},
+#define LIP_NODE_FLAGS "--registry|--sender|--receiver HOST:PORT --cert F --key F --ca F [--insecure]"
+    {"registry", "upload", "DIR [--name N --sender-model M --receiver-model M --task T] " LIP_NODE_FLAGS,
+     "upload a bridge checkpoint directory (defaults from its bridge.json); admin only", &RunRegistryUpload},
+    {"registry", "download", "NAME --out DIR [--version V] [--files a,b] " LIP_NODE_FLAGS,
+     "download and verify a bridge checkpoint", &RunRegistryDownload},
+    {"registry", "list", "[--name N] " LIP_NODE_FLAGS, "list stored bridges as JSON", &RunRegistryList},
+    {"registry", "resolve", "--sender-model M --receiver-model M [--task T] " LIP_NODE_FLAGS,
+     "the newest bridge for a model pair (and task)", &RunRegistryResolve},
+    {"registry", "nodes", "[--role sender|receiver|registry] " LIP_NODE_FLAGS,
+     "registered nodes with liveness", &RunRegistryNodes},
+    {"registry", "links", LIP_NODE_FLAGS, "link statistics (messages, bytes, latency)", &RunRegistryLinks},
+    {"node", "send", "TEXT --sender HOST:PORT [--to RECEIVER] [--labels a,b | --max-new-tokens N] [--dtype D]",
+     "send a text through a sender to a receiver; prints answer, timings and bytes", &RunNodeSend},
+    {"node", "relay", "TEXT --sender HOST:PORT [--to RECEIVER] [--generate-tokens N] [--labels a,b]",
+     "the text-relay baseline through a sender", &RunNodeRelay},
+    {"node", "send-packet", "PACKET.bin --receiver HOST:PORT (sender certificate)",
+     "send a packet file to a receiver", &RunNodeSendPacket},
 };
 
 void PrintHelp(std::FILE* out) {

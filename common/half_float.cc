@@ -97,32 +97,41 @@ uint16_t FloatToBfloat16Bits(float value) {
 
 float Bfloat16BitsToFloat(uint16_t bits) { return BitsToFloat(static_cast<uint32_t>(bits) << 16); }
 
-void FloatsToHalfBytes(const float* values, size_t count, unsigned char* bytes) {
+namespace {
+
+// The bulk forms share one loop each way; `convert` is the per-value function.
+template <typename Convert>
+void FloatsTo16BitBytes(const float* values, size_t count, unsigned char* bytes, Convert convert) {
   for (size_t i = 0; i < count; ++i) {
-    const uint16_t h = FloatToHalfBits(values[i]);
-    bytes[2 * i] = static_cast<unsigned char>(h & 0xFFu);
-    bytes[2 * i + 1] = static_cast<unsigned char>(h >> 8);
+    const uint16_t bits = convert(values[i]);
+    bytes[2 * i] = static_cast<unsigned char>(bits & 0xFFu);
+    bytes[2 * i + 1] = static_cast<unsigned char>(bits >> 8);
   }
+}
+
+template <typename Convert>
+void SixteenBitBytesToFloats(const unsigned char* bytes, size_t count, float* values, Convert convert) {
+  for (size_t i = 0; i < count; ++i) {
+    values[i] = convert(static_cast<uint16_t>(bytes[2 * i] | (bytes[2 * i + 1] << 8)));
+  }
+}
+
+}  // namespace
+
+void FloatsToHalfBytes(const float* values, size_t count, unsigned char* bytes) {
+  FloatsTo16BitBytes(values, count, bytes, FloatToHalfBits);
 }
 
 void HalfBytesToFloats(const unsigned char* bytes, size_t count, float* values) {
-  for (size_t i = 0; i < count; ++i) {
-    values[i] = HalfBitsToFloat(static_cast<uint16_t>(bytes[2 * i] | (bytes[2 * i + 1] << 8)));
-  }
+  SixteenBitBytesToFloats(bytes, count, values, HalfBitsToFloat);
 }
 
 void FloatsToBfloat16Bytes(const float* values, size_t count, unsigned char* bytes) {
-  for (size_t i = 0; i < count; ++i) {
-    const uint16_t b = FloatToBfloat16Bits(values[i]);
-    bytes[2 * i] = static_cast<unsigned char>(b & 0xFFu);
-    bytes[2 * i + 1] = static_cast<unsigned char>(b >> 8);
-  }
+  FloatsTo16BitBytes(values, count, bytes, FloatToBfloat16Bits);
 }
 
 void Bfloat16BytesToFloats(const unsigned char* bytes, size_t count, float* values) {
-  for (size_t i = 0; i < count; ++i) {
-    values[i] = Bfloat16BitsToFloat(static_cast<uint16_t>(bytes[2 * i] | (bytes[2 * i + 1] << 8)));
-  }
+  SixteenBitBytesToFloats(bytes, count, values, Bfloat16BitsToFloat);
 }
 
 }  // namespace lip

@@ -10,14 +10,17 @@
 Run on the GPU machine (it has torch, transformers and tokenizers), from the repository root:
 
   bash demo/pack_corpus.sh                      # here: packs the text into .device/demo (git-ignored)
-  python3 demo/make_demo_models.py run --data .device/demo --work /tmp/demo --budget 540 --pack OUTDIR
+  python3 demo/make_demo_models.py run --data .device/demo --work /tmp/demo --pack OUTDIR
 
-`run` starts, all at once: a tiny end-to-end smoke job per model (it aborts everything on any error) and
-the full job per model (tokenizer training, encoding, pretraining until a step count that fits the
-budget, saving with save_pretrained, evaluation, greedy continuations, golden outputs for the C++ parity
-tests). Both models train concurrently on the one GPU. The step count is chosen from the measured speed;
-it is written to results.json, and `--sender-steps N --receiver-steps M` reproduces a run exactly
-(same input text + seed + steps => same tokenizers and, up to GPU kernel nondeterminism, same weights).
+`run` starts, all at once: a tiny end-to-end smoke job per model (its log shows within a minute whether
+every stage works) and the full job per model (tokenizer training, encoding, pretraining until a step
+count that fits the budget, saving with save_pretrained, evaluation, greedy continuations, golden outputs
+for the C++ parity tests). Both models train concurrently on the one GPU. The step count is chosen from
+the measured speed; it is written to OUTDIR/result-ROLE.json, and `--sender-steps N --receiver-steps M`
+reproduces a run (same input text + seed + steps => the same tokenizers and, up to GPU kernel
+nondeterminism, the same weights). The model files go to OUTDIR as tar parts below 15 MiB as soon as they
+are saved. Errors: each stage after saving is checked on its own; failures are listed under "errors" in
+the result file and make the job exit non-zero.
 """
 
 import argparse
@@ -555,6 +558,7 @@ def save_all(model, tok_spec, info, out_dir, smoke):
             unk_token=info['unk'], pad_token=info['pad']))
     # tokenizer.json exactly as designed (string merges, the reference layout).
     write_json(os.path.join(out_dir, 'tokenizer.json'), tok_spec, indent=2)
+    prefer_generic_tokenizer_class(out_dir)
     return model
 
 
@@ -827,21 +831,26 @@ def run_role(args):
     in_memory = model.to(device).float().eval()   # the saved bf16 values, in fp32
 
     def reload_and_compare():
-        # Reload what was written, exactly as a user would, and compare with the in-memory model.
+        # Reload what was written, exactly as a user would: every parameter must equal the in-memory
+        # (bf16-rounded) one bit for bit, and the rotary frequencies must follow rope_theta. (Comparing
+        # logits instead would be wrong: .to(bfloat16) also rounded the in-memory model's non-persistent
+        # inv_freq buffer, which the reloaded model recomputes in fp32; that alone moves logits by ~3e-3.)
         reloaded = load_saved(out_dir, device)
-        probe = torch.tensor([tok.encode(GOLDEN_TEXTS[2]).ids], device=device)
-        with torch.no_grad():
-            ref = in_memory(input_ids=probe, use_cache=False).logits
-            got = reloaded(input_ids=probe, use_cache=False).logits
-        result['reload_max_abs_logit_diff'] = float((ref - got).abs().max())
-        if result['reload_max_abs_logit_diff'] > 1e-3:
-            raise RuntimeError('reloaded model differs: %g' % result['reload_max_abs_logit_diff'])
+        mine = dict(in_memory.named_parameters())
+        theirs = dict(reloaded.named_parameters())
+        if sorted(mine) != sorted(theirs):
+            raise RuntimeError('parameter names differ: %s' % sorted(set(mine) ^ set(theirs)))
+        diff = max(float((mine[k] - theirs[k]).abs().max()) for k in mine)
+        result['reload_max_abs_parameter_diff'] = diff
+        if diff != 0.0:
+            raise RuntimeError('reloaded parameters differ by up to %g' % diff)
+        check_rope(reloaded, spec['rope_theta'], spec['hidden_size'] // spec['num_attention_heads']
+                   if not args.smoke else SMOKE_SHAPE['hidden_size'] // SMOKE_SHAPE['num_attention_heads'])
         return reloaded
     reloaded = stage('reload', reload_and_compare) or in_memory
 
     def check_autotokenizer():
         import transformers
-        prefer_generic_tokenizer_class(out_dir)
         auto = transformers.AutoTokenizer.from_pretrained(out_dir)
         result['autotokenizer_class'] = type(auto).__name__
         result['autotokenizer_mismatches'] = [

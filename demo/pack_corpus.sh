@@ -4,7 +4,7 @@
 #   bash demo/pack_corpus.sh [SHARED_DIR]      (default: ../shared, relative to the repository root)
 # Output (all xz): books train (whole file), speeches train (whole file), the first whole articles of the
 # Wikipedia train file up to ENWIKI_BYTES raw bytes, the train splits of the three classification data sets,
-# and the valid files used for evaluation. Deterministic: same input files => same output bytes.
+# and the valid files used for evaluation. Deterministic: same input files => the same text inside.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SHARED="${1:-../shared}"

@@ -5,6 +5,7 @@
 #include <unicode/uchar.h>
 #include <unicode/unistr.h>
 
+#include <algorithm>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -27,6 +28,10 @@ class UnicodeNormalization final : public Normalizer {
  public:
   explicit UnicodeNormalization(const icu::Normalizer2* normalizer) : normalizer_(normalizer) {}
   std::string Normalize(std::string_view text) const override {
+    // ASCII is unchanged by all four forms; skip the UTF-16 round trip for it.
+    if (std::all_of(text.begin(), text.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; })) {
+      return std::string(text);
+    }
     UErrorCode status = U_ZERO_ERROR;
     icu::UnicodeString normalized = normalizer_->normalize(
         icu::UnicodeString::fromUTF8(icu::StringPiece(text.data(), static_cast<int32_t>(text.size()))),

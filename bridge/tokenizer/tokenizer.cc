@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "bridge/tokenizer/json_tokenizer.h"
@@ -22,8 +21,8 @@ class TokenizerSpecialIds {
     for (int32_t id : json.TemplateSuffixIds()) AddEos(id, t);
   }
 
-  // tokenizer_config.json: bos_token / eos_token as "text" or {"content": "text"}.
-  // generation_config.json: bos_token_id / eos_token_id as an int or a list of ints.
+  // tokenizer_config.json: bos_token / eos_token as "text" or {"content": "text"}; BOS only when it
+  // also says add_bos_token: true. generation_config.json: eos_token_id as an int or a list of ints.
   static void FromSideFiles(const std::filesystem::path& dir, Tokenizer* t) {
     const nlohmann::json tokenizer_config = ReadJson(dir / "tokenizer_config.json");
     const nlohmann::json generation_config = ReadJson(dir / "generation_config.json");
@@ -33,11 +32,10 @@ class TokenizerSpecialIds {
     for (int32_t id : t->eos_ids_) eos.push_back(id);
     t->eos_ids_.clear();
     for (int32_t id : eos) AddEos(id, t);
-    if (!t->bos_id_) t->bos_id_ = TokenIdOf(tokenizer_config, "bos_token", *t);
-    if (!t->bos_id_) {
-      std::vector<int32_t> bos = IdList(generation_config, "bos_token_id");
-      if (!bos.empty()) t->bos_id_ = bos.front();
-    }
+    const bool add_bos = tokenizer_config.is_object() && tokenizer_config.contains("add_bos_token") &&
+                         tokenizer_config["add_bos_token"].is_boolean() &&
+                         tokenizer_config["add_bos_token"].get<bool>();
+    if (!t->bos_id_ && add_bos) t->bos_id_ = TokenIdOf(tokenizer_config, "bos_token", *t);
   }
 
  private:
@@ -79,11 +77,14 @@ class TokenizerSpecialIds {
 };
 
 absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::FromTokenizerJson(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
   if (!in) return absl::NotFoundError(absl::StrCat("cannot open tokenizer file ", path));
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  auto json = JsonTokenizer::FromJsonText(buffer.str(), path);
+  std::string contents(static_cast<size_t>(in.tellg()), '\0');
+  in.seekg(0);
+  if (!in.read(contents.data(), static_cast<std::streamsize>(contents.size()))) {
+    return absl::DataLossError(absl::StrCat("cannot read tokenizer file ", path));
+  }
+  auto json = JsonTokenizer::FromJsonText(contents, path);
   if (!json.ok()) return json.status();
   TokenizerSpecialIds::FromTemplate(**json, json->get());
   return std::unique_ptr<Tokenizer>(std::move(*json));

@@ -67,9 +67,12 @@ class Tokenizer {
   // The token string of an id, or nullopt when the id is unknown.
   virtual std::optional<std::string> IdToToken(int32_t id) const = 0;
 
-  // The beginning-of-sequence id: the special token the post-processor puts before the text if it
-  // has one, else tokenizer_config.json's bos_token, else generation_config.json's bos_token_id.
-  // Encode(text, true) already adds it when the post-processor does; callers must not add it again.
+  // The beginning-of-sequence id the model's tokenizer puts in front of a text: the special token the
+  // post-processor places before the sequence (sentencepiece: the model's BOS); without one,
+  // tokenizer_config.json's bos_token only when that file says add_bos_token: true. nullopt when
+  // the tokenizer adds none (Qwen2.5, phi-2), even if generation_config.json names a bos_token_id,
+  // so that callers framing ids by hand (bos + prefix + text) reproduce transformers' inputs.
+  // Encode(text, true) already adds it; do not add it again to such ids.
   std::optional<int32_t> bos_id() const { return bos_id_; }
 
   // Ids that end generation, in order, without duplicates: generation_config.json's eos_token_id

@@ -86,12 +86,21 @@ absl::Status SqliteError(sqlite3* db, absl::string_view what) {
   return absl::InternalError(absl::StrCat("sqlite ", what, ": ", sqlite3_errmsg(db)));
 }
 
-// Bridge digest: sha256 over the file digests in ascending file-name order.
+// Bridge digest, the same as bridge.json's "digest" (docs/checkpoint.md): the
+// digest of the concatenated file digests of sender.safetensors then
+// receiver.safetensors (those present). A checkpoint with neither file uses
+// all its files in ascending name order.
 std::string BridgeDigest(const lip::v1::BridgeRecord& record) {
   std::map<std::string, std::string> by_name;
   for (const auto& file : record.files()) by_name[file.name()] = file.digest();
   std::string joined;
-  for (const auto& [name, digest] : by_name) joined += digest;
+  for (const char* half : {"sender.safetensors", "receiver.safetensors"}) {
+    auto it = by_name.find(half);
+    if (it != by_name.end()) joined += it->second;
+  }
+  if (joined.empty()) {
+    for (const auto& [name, digest] : by_name) joined += digest;
+  }
   return Sha256Digest(joined);
 }
 

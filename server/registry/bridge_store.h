@@ -9,10 +9,11 @@
 // also after `kill -9` at any point. Open() removes what a crash can leave
 // behind: everything under tmp/ and blob directories without a row.
 //
-// The bridge digest (BridgeId.digest) is "sha256:<hex>" of the concatenation
-// of the file digest strings ("sha256:<hex>") in ascending file-name order;
-// an uploader that sets it gets it checked, one that leaves it empty gets it
-// filled in.
+// The bridge digest (BridgeId.digest) is the one bridge.json records and
+// packets carry: "sha256:<hex>" of the concatenated file digest strings of
+// sender.safetensors then receiver.safetensors (whichever are present; a
+// checkpoint with neither uses all files in ascending name order). An uploader
+// that sets it gets it checked, one that leaves it empty gets it filled in.
 //
 // Knows nothing of gRPC. Errors: INVALID_ARGUMENT for bad headers or data
 // (naming the value), ALREADY_EXISTS for a taken (name, version), NOT_FOUND for

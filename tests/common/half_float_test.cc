@@ -101,53 +101,105 @@ class NearestSearch {
   uint16_t inf_ = 0;
 };
 
-// ---- fp16 ------------------------------------------------------------------
+// One 16-bit wire format and the conversions under test.
+struct Codec16 {
+  Format format;
+  uint16_t (*encode)(float);
+  float (*decode)(uint16_t);
+};
+const Codec16 kHalfCodec{kHalf, FloatToHalfBits, HalfBitsToFloat};
+const Codec16 kBfloat16Codec{kBfloat16, FloatToBfloat16Bits, Bfloat16BitsToFloat};
 
-TEST(HalfFloatTest, HalfToFloatMatchesExactArithmeticForAllPatterns) {
+uint16_t InfPattern(const Format& f) {
+  return static_cast<uint16_t>(((1u << f.exponent_bits) - 1) << f.mantissa_bits);
+}
+
+// 16 bit -> float equals the exact value of every pattern; NaNs stay NaN
+// with their sign.
+void CheckDecodeMatchesExactArithmetic(const Codec16& codec) {
   for (uint32_t h = 0; h <= 0xFFFF; ++h) {
-    const float got = HalfBitsToFloat(static_cast<uint16_t>(h));
-    if (IsNanPattern(kHalf, static_cast<uint16_t>(h))) {
+    const uint16_t pattern = static_cast<uint16_t>(h);
+    const float got = codec.decode(pattern);
+    if (IsNanPattern(codec.format, pattern)) {
       ASSERT_TRUE(std::isnan(got)) << std::hex << h;
-      EXPECT_EQ(std::signbit(got), (h & 0x8000u) != 0) << std::hex << h;
-      EXPECT_EQ((Bits(got) >> 13) & 0x3FFu, h & 0x3FFu) << "NaN payload kept, pattern " << std::hex << h;
+      ASSERT_EQ(std::signbit(got), (h & 0x8000u) != 0) << std::hex << h;
       continue;
     }
-    const double want = ReferenceValue(kHalf, static_cast<uint16_t>(h));
+    const double want = ReferenceValue(codec.format, pattern);
     ASSERT_EQ(static_cast<double>(got), want) << "pattern 0x" << std::hex << h;
     ASSERT_EQ(std::signbit(got), std::signbit(want)) << "pattern 0x" << std::hex << h;
   }
 }
 
-TEST(HalfFloatTest, FloatToHalfRoundTripsEveryPattern) {
+// float -> 16 bit returns every finite pattern from its exact value, inf
+// from inf, and a NaN (same sign) from every NaN.
+void CheckEncodeRoundTripsEveryPattern(const Codec16& codec) {
   for (uint32_t h = 0; h <= 0xFFFF; ++h) {
     const uint16_t pattern = static_cast<uint16_t>(h);
-    if (IsNanPattern(kHalf, pattern)) {
-      const uint16_t back = FloatToHalfBits(FromBits(Bits(HalfBitsToFloat(pattern))));
-      EXPECT_TRUE(IsNanPattern(kHalf, back)) << std::hex << h;
-      EXPECT_EQ(back & 0x8000u, h & 0x8000u);
+    if (IsNanPattern(codec.format, pattern)) {
+      const uint16_t back = codec.encode(codec.decode(pattern));
+      ASSERT_TRUE(IsNanPattern(codec.format, back)) << std::hex << h;
+      ASSERT_EQ(back & 0x8000u, h & 0x8000u) << std::hex << h;
       continue;
     }
-    const float f = static_cast<float>(ReferenceValue(kHalf, pattern));
-    ASSERT_EQ(FloatToHalfBits(f), pattern) << "pattern 0x" << std::hex << h;
+    ASSERT_EQ(codec.encode(static_cast<float>(ReferenceValue(codec.format, pattern))), pattern)
+        << "pattern 0x" << std::hex << h;
   }
 }
 
-TEST(HalfFloatTest, MidpointsRoundToEvenAndNeighboursToNearest) {
-  for (uint32_t h = 0; h < 0x7C00; ++h) {  // every non-negative finite value and its upper neighbour
-    const double lo = ReferenceValue(kHalf, static_cast<uint16_t>(h));
-    const double hi = h + 1 < 0x7C00 ? ReferenceValue(kHalf, static_cast<uint16_t>(h + 1)) : 65536.0;
-    const float mid = static_cast<float>((lo + hi) / 2);  // exact: 12 significant bits
-    ASSERT_EQ(static_cast<double>(mid), (lo + hi) / 2);
-    const uint16_t even = (h & 1u) == 0 ? static_cast<uint16_t>(h) : static_cast<uint16_t>(h + 1);
+// For every pair of neighbours (h, h+1) of either sign, the midpoint goes
+// to the even one and the floats just below / above it to h / h+1. Above
+// the largest finite value the neighbour is the virtual max + ulp, whose
+// pattern is inf (the IEEE overflow rule).
+void CheckMidpointsRoundToEven(const Codec16& codec) {
+  const uint16_t inf = InfPattern(codec.format);
+  for (uint32_t h = 0; h < inf; ++h) {
+    const double lo = ReferenceValue(codec.format, static_cast<uint16_t>(h));
+    const double hi = h + 1 < inf ? ReferenceValue(codec.format, static_cast<uint16_t>(h + 1))
+                                  : 2 * lo - ReferenceValue(codec.format, static_cast<uint16_t>(h - 1));
+    const double mid_exact = (lo + hi) / 2;
+    const float mid = static_cast<float>(mid_exact);
+    ASSERT_EQ(static_cast<double>(mid), mid_exact) << "midpoint not exact in binary32";
+    const uint16_t even = static_cast<uint16_t>((h & 1u) == 0 ? h : h + 1);
     for (float sign : {1.0f, -1.0f}) {
       const uint16_t s = sign < 0 ? 0x8000u : 0;
-      ASSERT_EQ(FloatToHalfBits(sign * mid), s | even) << "midpoint above 0x" << std::hex << h;
-      ASSERT_EQ(FloatToHalfBits(sign * std::nextafter(mid, 0.0f)), s | h) << "below midpoint of 0x" << std::hex << h;
-      ASSERT_EQ(FloatToHalfBits(sign * std::nextafter(mid, 1e30f)), s | (h + 1))
-          << "above midpoint of 0x" << std::hex << h;
+      ASSERT_EQ(codec.encode(sign * mid), s | even) << "midpoint above 0x" << std::hex << h;
+      ASSERT_EQ(codec.encode(sign * std::nextafter(mid, 0.0f)), s | h) << "below midpoint of 0x" << std::hex << h;
+      const float above = std::nextafter(mid, std::numeric_limits<float>::infinity());
+      if (std::isfinite(above)) {
+        ASSERT_EQ(codec.encode(sign * above), s | (h + 1)) << "above midpoint of 0x" << std::hex << h;
+      }
     }
   }
 }
+
+// ~1M float patterns spread over all 2^32 (stride 4099) against the
+// exhaustive nearest-value search.
+void CheckStridedSweep(const Codec16& codec) {
+  const NearestSearch search(codec.format);
+  for (uint64_t b = 0; b <= 0xFFFFFFFFull; b += 4099) {
+    const float f = FromBits(static_cast<uint32_t>(b));
+    if (std::isnan(f)) continue;
+    ASSERT_EQ(codec.encode(f), search.Nearest(f)) << "float bits 0x" << std::hex << b;
+  }
+}
+
+TEST(HalfFloatTest, HalfToFloatMatchesExactArithmeticForAllPatterns) {
+  CheckDecodeMatchesExactArithmetic(kHalfCodec);
+  for (uint32_t h = 0x7C01; h <= 0x7FFF; ++h) {  // fp16 NaN payload moves to the top of the float's
+    EXPECT_EQ((Bits(HalfBitsToFloat(static_cast<uint16_t>(h))) >> 13) & 0x3FFu, h & 0x3FFu) << std::hex << h;
+  }
+}
+TEST(HalfFloatTest, FloatToHalfRoundTripsEveryPattern) { CheckEncodeRoundTripsEveryPattern(kHalfCodec); }
+TEST(HalfFloatTest, MidpointsRoundToEvenAndNeighboursToNearest) { CheckMidpointsRoundToEven(kHalfCodec); }
+TEST(HalfFloatTest, StridedFloatSweepMatchesNearestSearch) { CheckStridedSweep(kHalfCodec); }
+
+TEST(Bfloat16Test, Bfloat16ToFloatMatchesExactArithmeticForAllPatterns) {
+  CheckDecodeMatchesExactArithmetic(kBfloat16Codec);
+}
+TEST(Bfloat16Test, FloatToBfloat16RoundTripsEveryPattern) { CheckEncodeRoundTripsEveryPattern(kBfloat16Codec); }
+TEST(Bfloat16Test, MidpointsRoundToEvenAndNeighboursToNearest) { CheckMidpointsRoundToEven(kBfloat16Codec); }
+TEST(Bfloat16Test, StridedFloatSweepMatchesNearestSearch) { CheckStridedSweep(kBfloat16Codec); }
 
 TEST(HalfFloatTest, SpecialValues) {
   EXPECT_EQ(FloatToHalfBits(0.0f), 0x0000);
@@ -169,14 +221,16 @@ TEST(HalfFloatTest, SpecialValues) {
   EXPECT_EQ(FloatToHalfBits(FromBits(0xFF800001u)) & 0x8000u, 0x8000u);
 }
 
-TEST(HalfFloatTest, StridedFloatSweepMatchesNearestSearch) {
-  const NearestSearch search(kHalf);
-  // 2^32 / 4099 ~ 1.05M float patterns spread over the whole range.
-  for (uint64_t b = 0; b <= 0xFFFFFFFFull; b += 4099) {
-    const float f = FromBits(static_cast<uint32_t>(b));
-    if (std::isnan(f)) continue;
-    ASSERT_EQ(FloatToHalfBits(f), search.Nearest(f)) << "float bits 0x" << std::hex << b;
-  }
+TEST(Bfloat16Test, SpecialValues) {
+  EXPECT_EQ(FloatToBfloat16Bits(1.0f), 0x3F80);
+  EXPECT_EQ(FloatToBfloat16Bits(-0.0f), 0x8000);
+  EXPECT_EQ(FloatToBfloat16Bits(std::numeric_limits<float>::max()), 0x7F80);  // rounds up to inf
+  EXPECT_EQ(FloatToBfloat16Bits(-std::numeric_limits<float>::infinity()), 0xFF80);
+  EXPECT_EQ(FloatToBfloat16Bits(std::numeric_limits<float>::denorm_min()), 0x0000);
+  EXPECT_EQ(FloatToBfloat16Bits(FromBits(0x00008000u)), 0x0000);  // tie, even = 0
+  EXPECT_EQ(FloatToBfloat16Bits(FromBits(0x00018000u)), 0x0002);  // tie, even = 2
+  EXPECT_TRUE(IsNanPattern(kBfloat16, FloatToBfloat16Bits(FromBits(0x7F800001u))));  // would truncate to inf
+  EXPECT_TRUE(IsNanPattern(kBfloat16, FloatToBfloat16Bits(FromBits(0xFFFFFFFFu))));
 }
 
 #if defined(__FLT16_MANT_DIG__)
@@ -206,77 +260,6 @@ TEST(HalfFloatTest, MatchesCompilerFloat16OnAllPatterns) {
   }
 }
 #endif
-
-// ---- bf16 ------------------------------------------------------------------
-
-TEST(Bfloat16Test, Bfloat16ToFloatMatchesExactArithmeticForAllPatterns) {
-  for (uint32_t h = 0; h <= 0xFFFF; ++h) {
-    const float got = Bfloat16BitsToFloat(static_cast<uint16_t>(h));
-    if (IsNanPattern(kBfloat16, static_cast<uint16_t>(h))) {
-      ASSERT_TRUE(std::isnan(got)) << std::hex << h;
-      continue;
-    }
-    const double want = ReferenceValue(kBfloat16, static_cast<uint16_t>(h));
-    ASSERT_EQ(static_cast<double>(got), want) << "pattern 0x" << std::hex << h;
-    ASSERT_EQ(std::signbit(got), std::signbit(want));
-  }
-}
-
-TEST(Bfloat16Test, FloatToBfloat16RoundTripsEveryPattern) {
-  for (uint32_t h = 0; h <= 0xFFFF; ++h) {
-    const uint16_t pattern = static_cast<uint16_t>(h);
-    if (IsNanPattern(kBfloat16, pattern)) {
-      const uint16_t back = FloatToBfloat16Bits(Bfloat16BitsToFloat(pattern));
-      EXPECT_TRUE(IsNanPattern(kBfloat16, back)) << std::hex << h;
-      EXPECT_EQ(back & 0x8000u, h & 0x8000u);
-      continue;
-    }
-    const float f = static_cast<float>(ReferenceValue(kBfloat16, pattern));
-    ASSERT_EQ(FloatToBfloat16Bits(f), pattern) << "pattern 0x" << std::hex << h;
-  }
-}
-
-TEST(Bfloat16Test, MidpointsRoundToEvenAndNeighboursToNearest) {
-  for (uint32_t h = 0; h < 0x7F80; ++h) {
-    const double lo = ReferenceValue(kBfloat16, static_cast<uint16_t>(h));
-    const double hi = h + 1 < 0x7F80 ? ReferenceValue(kBfloat16, static_cast<uint16_t>(h + 1)) : std::ldexp(1.0, 128);
-    const double mid_exact = (lo + hi) / 2;
-    const float mid = static_cast<float>(mid_exact);
-    ASSERT_EQ(static_cast<double>(mid), mid_exact);
-    const uint16_t even = (h & 1u) == 0 ? static_cast<uint16_t>(h) : static_cast<uint16_t>(h + 1);
-    for (float sign : {1.0f, -1.0f}) {
-      const uint16_t s = sign < 0 ? 0x8000u : 0;
-      ASSERT_EQ(FloatToBfloat16Bits(sign * mid), s | even) << "midpoint above 0x" << std::hex << h;
-      ASSERT_EQ(FloatToBfloat16Bits(sign * std::nextafter(mid, 0.0f)), s | h) << std::hex << h;
-      if (h + 1 < 0x7F80) {
-        ASSERT_EQ(FloatToBfloat16Bits(sign * std::nextafter(mid, std::numeric_limits<float>::infinity())),
-                  s | (h + 1))
-            << std::hex << h;
-      }
-    }
-  }
-}
-
-TEST(Bfloat16Test, SpecialValues) {
-  EXPECT_EQ(FloatToBfloat16Bits(1.0f), 0x3F80);
-  EXPECT_EQ(FloatToBfloat16Bits(-0.0f), 0x8000);
-  EXPECT_EQ(FloatToBfloat16Bits(std::numeric_limits<float>::max()), 0x7F80);  // rounds up to inf
-  EXPECT_EQ(FloatToBfloat16Bits(-std::numeric_limits<float>::infinity()), 0xFF80);
-  EXPECT_EQ(FloatToBfloat16Bits(std::numeric_limits<float>::denorm_min()), 0x0000);
-  EXPECT_EQ(FloatToBfloat16Bits(FromBits(0x00008000u)), 0x0000);  // tie, even = 0
-  EXPECT_EQ(FloatToBfloat16Bits(FromBits(0x00018000u)), 0x0002);  // tie, even = 2
-  EXPECT_TRUE(IsNanPattern(kBfloat16, FloatToBfloat16Bits(FromBits(0x7F800001u))));  // would truncate to inf
-  EXPECT_TRUE(IsNanPattern(kBfloat16, FloatToBfloat16Bits(FromBits(0xFFFFFFFFu))));
-}
-
-TEST(Bfloat16Test, StridedFloatSweepMatchesNearestSearch) {
-  const NearestSearch search(kBfloat16);
-  for (uint64_t b = 0; b <= 0xFFFFFFFFull; b += 4099) {
-    const float f = FromBits(static_cast<uint32_t>(b));
-    if (std::isnan(f)) continue;
-    ASSERT_EQ(FloatToBfloat16Bits(f), search.Nearest(f)) << "float bits 0x" << std::hex << b;
-  }
-}
 
 TEST(HalfFloatTest, BulkFormsAreLittleEndian) {
   const float values[2] = {1.0f, -2.0f};

@@ -1,4 +1,6 @@
 // bridge.json round trip and the bridge checkpoint: save, load each half alone, integrity checks.
+#include <unistd.h>
+
 #include <cstdio>
 #include <filesystem>
 #include <fstream>

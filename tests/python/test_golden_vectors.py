@@ -13,6 +13,8 @@ import struct
 import sys
 import unittest
 
+import lip_v1_decoder  # beside this file
+
 ARGS = None
 
 
@@ -23,12 +25,8 @@ def same_float(a: float, b: float) -> bool:
 class GoldenVectorsTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        sys.path.insert(0, ARGS.proto_python_dir)
-        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-        from lip.v1 import packet_pb2  # generated at build time
-        import lip_v1_decoder
-        cls.pb2 = packet_pb2
         cls.decoder = lip_v1_decoder
+        cls.pb2 = lip_v1_decoder.import_packet_pb2(ARGS.proto_python_dir)
         with open(os.path.join(ARGS.golden_dir, "expected.json"), encoding="utf-8") as f:
             cls.expected = json.load(f)
 

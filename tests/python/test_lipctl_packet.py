@@ -15,6 +15,8 @@ import sys
 import tempfile
 import unittest
 
+import lip_v1_decoder  # beside this file
+
 ARGS = None
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 SAMPLE = os.path.join(ROOT, "tests", "data", "lip-v1", "sample_soft_tokens_8x512.npy")
@@ -34,12 +36,8 @@ def read_npy_f32(path):
 class LipctlPacketTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        sys.path.insert(0, ARGS.proto_python_dir)
-        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-        from lip.v1 import packet_pb2
-        import lip_v1_decoder
-        cls.pb2 = packet_pb2
         cls.decoder = lip_v1_decoder
+        cls.pb2 = lip_v1_decoder.import_packet_pb2(ARGS.proto_python_dir)
         cls.tmp = tempfile.TemporaryDirectory()
         cls.sample = read_npy_f32(SAMPLE)
 

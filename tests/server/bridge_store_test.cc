@@ -64,6 +64,11 @@ TEST_F(BridgeStoreTest, PublishesVersionsAndServesFiles) {
   EXPECT_EQ(v1->id().version(), 1u);
   EXPECT_EQ(v1->id().digest(),
             Sha256Digest(Sha256Digest("{}") + Sha256Digest("") + Sha256Digest("0123456789")));
+  // With bridge halves, the digest is bridge.json's: sender then receiver file digests.
+  auto halves = Put(**store, Header("h", "other", {{"bridge.json", "{}"}, {"receiver.safetensors", "R"},
+                                                  {"sender.safetensors", "S"}}), "{}RS");
+  ASSERT_TRUE(halves.ok()) << halves.status();
+  EXPECT_EQ(halves->id().digest(), Sha256Digest(Sha256Digest("S") + Sha256Digest("R")));
   auto path = (*store)->FilePath(*v1, "w.bin");
   ASSERT_TRUE(path.ok());
   std::ifstream in(*path);
@@ -88,7 +93,7 @@ TEST_F(BridgeStoreTest, PublishesVersionsAndServesFiles) {
 
   auto list = (*store)->List("");
   ASSERT_TRUE(list.ok());
-  EXPECT_EQ(list->size(), 2u);
+  EXPECT_EQ(list->size(), 3u);
   lip::v1::ModelId s, r;
   s.set_name("s");
   r.set_name("r");

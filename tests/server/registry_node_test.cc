@@ -363,7 +363,8 @@ TEST_F(RegistryNodeTest, HealthCheckServes) {
   grpc::GenericStub stub(*channel);
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-  grpc::ByteBuffer request;  // empty HealthCheckRequest = overall server health
+  grpc::Slice empty_message("");  // empty HealthCheckRequest = overall server health
+  grpc::ByteBuffer request(&empty_message, 1);
   grpc::ByteBuffer response;
   std::promise<grpc::Status> done;
   stub.UnaryCall(&context, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &request, &response,

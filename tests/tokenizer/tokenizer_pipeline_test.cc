@@ -4,11 +4,13 @@
 // round trips and concurrent use. Tests that need the real files in ../shared skip loudly without them.
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <thread>
 
 #include "bridge/tokenizer/json_tokenizer.h"
 #include "bridge/tokenizer/split_pattern.h"
 #include "bridge/tokenizer/tokenizer.h"
+#include "bridge/tokenizer/unicode_text.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
@@ -231,14 +233,20 @@ TEST(RealTokenizerTest, SpecialIdsComeFromTemplateAndSideFiles) {
   for (const Want& w : std::vector<Want>{
            {"meta-llama--Llama-3.1-8B-Instruct", 128000, {128001, 128008, 128009}},
            {"mistralai--Mistral-7B-v0.1", 1, {2}},
-           {"Qwen--Qwen2.5-0.5B-Instruct", 151643, {151645, 151643}},
+           {"Qwen--Qwen2.5-0.5B-Instruct", std::nullopt, {151645, 151643}},  // adds no BOS
            {"TinyLlama--TinyLlama-1.1B-Chat-v1.0", 1, {2}},
-           {"microsoft--phi-2", 50256, {50256}},
+           {"microsoft--phi-2", std::nullopt, {50256}},  // adds no BOS either
        }) {
     auto t = LoadShared(w.model);
     ASSERT_NE(t, nullptr);
     EXPECT_EQ(t->bos_id(), w.bos) << w.model;
     EXPECT_EQ(t->eos_ids(), w.eos) << w.model;
+    // bos_id() is exactly what Encode puts in front.
+    auto ids = t->Encode("x", true);
+    auto plain = t->Encode("x", false);
+    ASSERT_TRUE(ids.ok() && plain.ok());
+    EXPECT_EQ(ids->size() - plain->size(), w.bos ? 1u : 0u) << w.model;
+    if (w.bos) EXPECT_EQ(ids->front(), *w.bos) << w.model;
   }
 }
 
@@ -290,6 +298,40 @@ TEST(RealTokenizerTest, ByteLevelTokenizersRoundTripText) {
       ASSERT_TRUE(back.ok()) << back.status();
       EXPECT_EQ(*back, text) << model;  // (all texts here are already NFC, so Qwen's NFC changes nothing)
     }
+  }
+}
+
+// Random valid UTF-8 (any code point but surrogates, long whitespace and digit runs): never an
+// error, and byte-level BPE gives the text back exactly.
+TEST(RealTokenizerTest, RandomTextNeverFailsAndByteLevelRoundTrips) {
+  SKIP_WITHOUT_SHARED();
+  auto llama = LoadShared("meta-llama--Llama-3.1-8B-Instruct");
+  auto mistral = LoadShared("mistralai--Mistral-7B-v0.1");
+  ASSERT_NE(llama, nullptr);
+  ASSERT_NE(mistral, nullptr);
+  std::mt19937 rng(4);
+  const std::vector<std::pair<char32_t, char32_t>> ranges = {
+      {0x20, 0x7E}, {0x09, 0x0D}, {0x00, 0x1F}, {0x300, 0x36F}, {0x4E00, 0x9FFF},
+      {0x1F300, 0x1FAFF}, {0xE000, 0xF8FF}, {0x10000, 0x10FFFF}, {0x200B, 0x200D}, {0x30, 0x39}};
+  for (int round = 0; round < 300; ++round) {
+    std::string text;
+    const int length = round == 0 ? 0 : static_cast<int>(rng() % 64);
+    for (int k = 0; k < length; ++k) {
+      const auto& [lo, hi] = ranges[rng() % ranges.size()];
+      const char32_t cp = lo + rng() % (hi - lo + 1);
+      const int repeat = rng() % 8 == 0 ? 1 + rng() % 40 : 1;
+      for (int r = 0; r < repeat; ++r) {
+        AppendUtf8(cp, &text);  // no surrogates in the ranges above
+      }
+    }
+    auto ids = llama->Encode(text, false);
+    ASSERT_TRUE(ids.ok()) << ids.status();
+    auto back = llama->Decode(*ids, false);
+    ASSERT_TRUE(back.ok()) << back.status();
+    EXPECT_EQ(*back, text) << "round " << round;
+    auto sp_ids = mistral->Encode(text);
+    ASSERT_TRUE(sp_ids.ok()) << sp_ids.status();
+    EXPECT_TRUE(mistral->Decode(*sp_ids).ok());
   }
 }
 

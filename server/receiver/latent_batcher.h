@@ -1,0 +1,89 @@
+// LatentBatcher: dynamic batching in front of a ReceiverPipeline.
+//
+// Requests from many RPCs are queued; one worker thread takes the oldest and
+// waits at most `max_wait` for more, up to `max_batch_size`, then answers them
+// with one ReceiverPipeline::Answer (or AnswerText) call. Past `queue_limit`
+// waiting jobs, Submit refuses with RESOURCE_EXHAUSTED at once — the receiver
+// never hangs or drops silently. Jobs whose deadline has passed or whose
+// caller cancelled are answered DEADLINE_EXCEEDED / CANCELLED without running.
+//
+// Knows nothing of gRPC. Ownership: the pipeline is borrowed and must outlive
+// the batcher. Thread-safety: Submit* may be called from any thread; each
+// callback is called exactly once, on the worker thread (or on the caller's
+// thread when Submit fails — then it is not called and the status is returned).
+#ifndef LIP_SERVER_RECEIVER_LATENT_BATCHER_H_
+#define LIP_SERVER_RECEIVER_LATENT_BATCHER_H_
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <variant>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "bridge/latent/receiver_pipeline.h"
+#include "common/metrics.h"
+
+namespace lip {
+
+struct LatentBatcherOptions {
+  int max_batch_size = 8;                           // messages per pipeline call
+  absl::Duration max_wait = absl::Milliseconds(5);  // how long the oldest job waits for company
+  int queue_limit = 64;                             // waiting jobs before RESOURCE_EXHAUSTED
+};
+
+struct BatchedAnswer {
+  absl::StatusOr<ReceiverAnswer> answer;
+  double queue_ms = 0;   // from Submit to the start of its batch
+  int batch_size = 0;    // jobs in the pipeline call it ran in
+};
+
+class LatentBatcher {
+ public:
+  using Callback = std::function<void(BatchedAnswer)>;
+
+  LatentBatcher(const ReceiverPipeline* pipeline, LatentBatcherOptions options,
+                metrics::Registry* metrics);
+  // Answers every queued job UNAVAILABLE and joins the worker.
+  ~LatentBatcher();
+
+  // `cancelled` (may be null) is polled before the job runs.
+  absl::Status Submit(LatentMessage message, absl::Time deadline,
+                      std::shared_ptr<std::atomic<bool>> cancelled, Callback done);
+  absl::Status SubmitText(TextMessage message, absl::Time deadline,
+                          std::shared_ptr<std::atomic<bool>> cancelled, Callback done);
+
+  const LatentBatcherOptions& options() const { return options_; }
+
+ private:
+  struct Job {
+    std::variant<LatentMessage, TextMessage> message;
+    absl::Time deadline;
+    absl::Time enqueued;
+    std::shared_ptr<std::atomic<bool>> cancelled;
+    Callback done;
+  };
+  absl::Status Enqueue(Job job);
+  void Loop();
+  void RunBatch(std::vector<Job> jobs);
+
+  const ReceiverPipeline* pipeline_;
+  const LatentBatcherOptions options_;
+  std::mutex mu_;
+  std::condition_variable wake_;
+  std::deque<Job> queue_;
+  bool stop_ = false;
+  std::thread worker_;
+
+  metrics::Histogram& batch_sizes_;
+  metrics::Gauge& queue_depth_;
+  metrics::Counter& rejected_;
+};
+
+}  // namespace lip
+
+#endif  // LIP_SERVER_RECEIVER_LATENT_BATCHER_H_

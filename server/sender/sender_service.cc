@@ -1,0 +1,265 @@
+#include "server/sender/sender_service.h"
+
+#include <algorithm>
+#include <atomic>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/grpc_status.h"
+#include "common/logging.h"
+#include "common/packet_codec.h"
+#include "common/peer_identity.h"
+
+namespace lip {
+namespace {
+
+lip::v1::ModelId ModelIdToProto(const BridgeModelId& id) {
+  lip::v1::ModelId out;
+  out.set_family(id.family);
+  out.set_name(id.name);
+  out.set_revision(id.revision);
+  out.set_weights_digest(id.weights_digest);
+  return out;
+}
+
+double MsSince(absl::Time start) { return absl::ToDoubleMilliseconds(absl::Now() - start); }
+
+}  // namespace
+
+SenderService::SenderService(const SenderPipeline* pipeline, RegistryClient* registry,
+                             metrics::Registry* metrics, SenderServiceOptions options)
+    : pipeline_(pipeline),
+      registry_(registry),
+      options_(std::move(options)),
+      rpc_metrics_(*metrics, "lip.v1.Sender"),
+      messages_(metrics::BuildCounter().Name("lip_sender_messages_total")
+                    .Help("Messages handled, by RPC and status code").Register(*metrics)),
+      stage_ms_(metrics::BuildHistogram().Name("lip_stage_ms")
+                    .Help("Per-message time in each stage (ms)").Register(*metrics)),
+      wire_bytes_(metrics::BuildCounter().Name("lip_sender_wire_bytes_total")
+                      .Help("Bytes sent to receivers: serialized packets (latent) or relayed text")
+                      .Register(*metrics)),
+      soft_tokens_(metrics::BuildHistogram().Name("lip_sender_soft_tokens")
+                       .Help("Soft tokens (M) per encoded message").Register(*metrics)
+                       .Add({}, metrics::Histogram::BucketBoundaries{1, 2, 4, 8, 16, 32, 64, 128})) {}
+
+absl::Status SenderService::Authorize(grpc::ServerContext* context) const {
+  auto peer = PeerIdentityFromContext(*context, options_.insecure);
+  if (!peer.ok()) return peer.status();
+  return RequireRole(*peer, {Role::kAdmin, Role::kSender}, "use a sender");
+}
+
+void SenderService::Count(const char* rpc, const absl::Status& status) {
+  messages_.Add({{"rpc", rpc}, {"code", GrpcCodeName(static_cast<grpc::StatusCode>(status.code()))}})
+      .Increment();
+}
+
+absl::StatusOr<lip::v1::EncodeResponse> SenderService::EncodeText(
+    const lip::v1::EncodeRequest& request) const {
+  if (request.text().empty()) return absl::InvalidArgumentError("Encode: text is empty");
+  const absl::Time start = absl::Now();
+  auto encoded = pipeline_->Encode({request.text()});
+  if (!encoded.ok()) return encoded.status();
+  const EncodedText& z = encoded->front();
+  const BridgeMetadata& bridge = pipeline_->bridge();
+
+  PacketMetadata meta;
+  meta.conversation_id = request.conversation_id();
+  meta.sequence = request.sequence();
+  meta.sender_model = ModelIdToProto(pipeline_->model_id());
+  if (!request.receiver_model().name().empty()) {
+    meta.receiver_models.push_back(request.receiver_model());
+  } else {
+    meta.receiver_models.push_back(ModelIdToProto(bridge.receiver_model));
+  }
+  meta.bridge.set_name(bridge.name);
+  meta.bridge.set_version(bridge.version);
+  meta.bridge.set_digest(bridge.digest);
+  meta.source_layer = static_cast<uint32_t>(z.source_layer);
+  meta.calibration.set_energy_mode(static_cast<lip::v1::EnergyMode>(static_cast<int>(z.energy_mode)));
+  meta.calibration.set_target_reference_energy(static_cast<float>(z.target_reference_energy));
+  meta.priming = request.priming();  // empty = the receiver uses the bridge's trained priming
+  if (request.task().has_classify() || request.task().has_generate()) {
+    meta.task = request.task();
+  } else {
+    for (const auto& label : bridge.labels) meta.task.mutable_classify()->add_labels(label);
+  }
+  const lip::v1::DType dtype = request.wire_dtype() == lip::v1::DTYPE_UNSPECIFIED
+                                   ? options_.default_dtype
+                                   : request.wire_dtype();
+  auto packet = BuildPacket(meta, z.z, static_cast<int>(z.num_soft_tokens),
+                            static_cast<int>(z.width), dtype);
+  if (!packet.ok()) return packet.status();
+  lip::v1::EncodeResponse response;
+  *response.mutable_packet() = *std::move(packet);
+  response.set_encode_ms(MsSince(start));
+  return response;
+}
+
+absl::StatusOr<SenderService::Target> SenderService::ResolveReceiver(
+    const std::string& address, const lip::v1::ModelId& receiver_model) {
+  if (!address.empty()) return Target{address, address};
+  if (registry_ == nullptr) {
+    return absl::FailedPreconditionError(
+        "no receiver_address given and this sender has no registry to resolve one");
+  }
+  const std::string wanted =
+      receiver_model.name().empty() ? pipeline_->bridge().receiver_model.name : receiver_model.name();
+  auto nodes = registry_->ListNodes(lip::v1::NODE_ROLE_RECEIVER);
+  if (!nodes.ok()) return nodes.status();
+  std::vector<Target> candidates;
+  for (const auto& node : *nodes) {
+    if (node.alive() && node.model().name() == wanted) candidates.push_back({node.address(), node.node_id()});
+  }
+  if (candidates.empty()) {
+    return absl::UnavailableError(
+        absl::StrCat("the registry knows no alive receiver with model \"", wanted, "\""));
+  }
+  // Spread messages over the candidates.
+  static std::atomic<uint64_t> next{0};
+  return candidates[next.fetch_add(1) % candidates.size()];
+}
+
+absl::StatusOr<ReceiverClient*> SenderService::ClientFor(const std::string& address) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = clients_.find(address);
+  if (it != clients_.end()) return it->second.get();
+  ClientOptions options;
+  options.address = address;
+  options.tls = options_.outbound_tls;
+  options.timeout = options_.receiver_timeout;
+  auto client = ReceiverClient::Connect(options);
+  if (!client.ok()) return client.status();
+  ReceiverClient* raw = client->get();
+  clients_[address] = *std::move(client);
+  return raw;
+}
+
+void SenderService::RecordLink(const Target& target, bool ok, uint64_t bytes, double latency_ms) {
+  std::lock_guard<std::mutex> lock(mu_);
+  lip::v1::LinkStats& link = links_[target.node_id];
+  link.set_from_node(options_.node_id);
+  link.set_to_node(target.node_id);
+  link.set_messages(link.messages() + 1);
+  if (!ok) link.set_errors(link.errors() + 1);
+  link.set_bytes(link.bytes() + bytes);
+  link.set_latency_ms_sum(link.latency_ms_sum() + latency_ms);
+  link.set_latency_ms_max(std::max(link.latency_ms_max(), latency_ms));
+}
+
+std::vector<lip::v1::LinkStats> SenderService::TakeLinkStats() {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<lip::v1::LinkStats> out;
+  for (auto& [id, link] : links_) out.push_back(link);
+  links_.clear();
+  return out;
+}
+
+grpc::Status SenderService::Encode(grpc::ServerContext* context, const lip::v1::EncodeRequest* request,
+                                   lip::v1::EncodeResponse* response) {
+  RpcTimer timer(rpc_metrics_, "Encode");
+  absl::Status status = Authorize(context);
+  if (!status.ok()) return timer.Finish(ToGrpcStatus(status, context));
+  auto encoded = EncodeText(*request);
+  Count("Encode", encoded.status());
+  if (!encoded.ok()) return timer.Finish(ToGrpcStatus(encoded.status(), context));
+  soft_tokens_.Observe(encoded->packet().soft_token_count());
+  stage_ms_.Add({{"stage", "encode"}}, metrics::DefaultLatencyBucketsMs()).Observe(encoded->encode_ms());
+  *response = *std::move(encoded);
+  return timer.Finish(grpc::Status::OK);
+}
+
+grpc::Status SenderService::Send(grpc::ServerContext* context, const lip::v1::SendRequest* request,
+                                 lip::v1::SendResponse* response) {
+  RpcTimer timer(rpc_metrics_, "Send");
+  const absl::Time start = absl::Now();
+  absl::Status status = Authorize(context);
+  if (!status.ok()) return timer.Finish(ToGrpcStatus(status, context));
+  auto fail = [&](const absl::Status& error) {
+    Count("Send", error);
+    return timer.Finish(ToGrpcStatus(error, context));
+  };
+  auto encoded = EncodeText(request->encode());
+  if (!encoded.ok()) return fail(encoded.status());
+  auto target = ResolveReceiver(request->receiver_address(), request->encode().receiver_model());
+  if (!target.ok()) return fail(target.status());
+  auto client = ClientFor(target->address);
+  if (!client.ok()) return fail(client.status());
+  const uint64_t wire_bytes = encoded->packet().ByteSizeLong();
+  const absl::Time sent = absl::Now();
+  auto answer = (*client)->SendLatent(encoded->packet());
+  const double round_trip_ms = MsSince(sent);
+  RecordLink(*target, answer.ok(), wire_bytes, round_trip_ms);
+  if (!answer.ok()) return fail(answer.status());
+
+  wire_bytes_.Add({{"path", "latent"}}).Increment(static_cast<double>(wire_bytes));
+  soft_tokens_.Observe(encoded->packet().soft_token_count());
+  *response->mutable_answer() = *answer;
+  lip::v1::StageTimings* timings = response->mutable_timings();
+  *timings = answer->timings();
+  timings->set_encode_ms(encoded->encode_ms());
+  timings->set_wire_ms(std::max(0.0, round_trip_ms - answer->timings().total_ms()));
+  timings->set_total_ms(MsSince(start));
+  response->set_wire_bytes(wire_bytes);
+  response->set_text_bytes(request->encode().text().size());
+  response->set_receiver_address(target->address);
+  const auto buckets = metrics::DefaultLatencyBucketsMs();
+  stage_ms_.Add({{"stage", "encode"}}, buckets).Observe(timings->encode_ms());
+  stage_ms_.Add({{"stage", "wire"}}, buckets).Observe(timings->wire_ms());
+  stage_ms_.Add({{"stage", "total"}}, buckets).Observe(timings->total_ms());
+  Count("Send", absl::OkStatus());
+  return timer.Finish(grpc::Status::OK);
+}
+
+grpc::Status SenderService::RelayText(grpc::ServerContext* context,
+                                      const lip::v1::RelayTextRequest* request,
+                                      lip::v1::RelayTextResponse* response) {
+  RpcTimer timer(rpc_metrics_, "RelayText");
+  const absl::Time start = absl::Now();
+  absl::Status status = Authorize(context);
+  if (!status.ok()) return timer.Finish(ToGrpcStatus(status, context));
+  auto fail = [&](const absl::Status& error) {
+    Count("RelayText", error);
+    return timer.Finish(ToGrpcStatus(error, context));
+  };
+  if (request->text().empty()) return fail(absl::InvalidArgumentError("RelayText: text is empty"));
+  std::string relayed = request->text();
+  double generate_ms = 0;
+  if (request->max_new_tokens() > 0) {
+    auto generated = pipeline_->GenerateText(request->text(), static_cast<int>(request->max_new_tokens()));
+    if (!generated.ok()) return fail(generated.status());
+    relayed = generated->text;
+    generate_ms = generated->generate_ms;
+  }
+  auto target = ResolveReceiver(request->receiver_address(), request->receiver_model());
+  if (!target.ok()) return fail(target.status());
+  auto client = ClientFor(target->address);
+  if (!client.ok()) return fail(client.status());
+  lip::v1::SendTextRequest text_request;
+  text_request.set_text(relayed);
+  if (request->task().has_classify() || request->task().has_generate()) {
+    *text_request.mutable_task() = request->task();
+  } else {
+    for (const auto& label : pipeline_->bridge().labels) {
+      text_request.mutable_task()->mutable_classify()->add_labels(label);
+    }
+  }
+  const absl::Time sent = absl::Now();
+  auto answer = (*client)->SendText(text_request);
+  const double round_trip_ms = MsSince(sent);
+  RecordLink(*target, answer.ok(), relayed.size(), round_trip_ms);
+  if (!answer.ok()) return fail(answer.status());
+  wire_bytes_.Add({{"path", "text"}}).Increment(static_cast<double>(relayed.size()));
+  response->set_relayed_text(relayed);
+  *response->mutable_answer() = *answer;
+  lip::v1::StageTimings* timings = response->mutable_timings();
+  *timings = answer->timings();
+  timings->set_encode_ms(generate_ms);
+  timings->set_wire_ms(std::max(0.0, round_trip_ms - answer->timings().total_ms()));
+  timings->set_total_ms(MsSince(start));
+  response->set_wire_bytes(relayed.size());
+  Count("RelayText", absl::OkStatus());
+  return timer.Finish(grpc::Status::OK);
+}
+
+}  // namespace lip

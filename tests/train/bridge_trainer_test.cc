@@ -1,0 +1,172 @@
+// The trainer end to end on tiny random models with real tokenizers and SST-2 training rows:
+// a run resumed from step N/2 reaches exactly the step-N loss and weights of an uninterrupted run.
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "bridge/latent/bridge_checkpoint.h"
+#include "bridge/train/bridge_trainer.h"
+#include "gtest/gtest.h"
+#include "tests/latent/test_models.h"
+
+namespace lip {
+namespace {
+
+namespace fs = std::filesystem;
+
+class BridgeTrainerTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    torch::set_num_threads(1);  // deterministic reductions
+    auto sender = testing_models::TinySender();
+    auto receiver = testing_models::TinyReceiver();
+    endpoints_ = new BridgeEndpoints;
+    endpoints_->sender_model = sender.model;
+    endpoints_->sender_tokenizer = sender.tokenizer;
+    endpoints_->sender_id.name = "tiny-sender";
+    endpoints_->receiver_model = receiver.model;
+    endpoints_->receiver_tokenizer = receiver.tokenizer;
+    endpoints_->receiver_id.name = "tiny-receiver";
+  }
+  static void TearDownTestSuite() { delete endpoints_; }
+
+  static TrainConfig Config() {
+    TrainConfig c;
+    c.name = "resume-test";
+    c.task = "sst2";
+    c.label_names = {"negative", "positive"};
+    c.priming = {"Review:", "\nSentiment:"};
+    c.source_layer = 1;
+    c.max_text_tokens = 16;
+    c.perceiver.num_queries = 4;
+    c.perceiver.width = 16;
+    c.perceiver.num_heads = 2;
+    c.perceiver.depth = 1;
+    c.perceiver.output_width = 12;
+    c.adapter.hidden_width = 32;
+    c.steps = 6;
+    c.batch_size = 4;
+    c.learning_rate = 3e-3;
+    c.warmup_steps = 2;
+    c.validation_size = 6;
+    c.eval_every = 0;
+    c.normalizer_texts = 16;
+    return c;
+  }
+
+  static void Data(TextDataset* train, TextDataset* validation) {
+    auto all = ReadJsonlDataset("../shared/data/sst2/train.jsonl", {"negative", "positive"}, 60);
+    ASSERT_TRUE(all.ok()) << all.status();
+    ASSERT_TRUE(SplitValidation(*all, 6, 1, train, validation).ok());
+  }
+
+  static std::unique_ptr<BridgeTrainer> MakeTrainer(const TrainConfig& config) {
+    TextDataset train, validation;
+    Data(&train, &validation);
+    auto trainer = BridgeTrainer::Create(config, *endpoints_, train, validation);
+    EXPECT_TRUE(trainer.ok()) << trainer.status();
+    return trainer.ok() ? std::move(*trainer) : nullptr;
+  }
+
+  std::string TempDir(const std::string& name) {
+    std::string dir = (fs::temp_directory_path() / ("lip_trainer_test_" + std::to_string(::getpid()) + "_" + name)).string();
+    fs::remove_all(dir);
+    dirs_.push_back(dir);
+    return dir;
+  }
+  void TearDown() override {
+    for (const std::string& dir : dirs_) fs::remove_all(dir);
+  }
+
+  static BridgeEndpoints* endpoints_;
+  std::vector<std::string> dirs_;
+};
+BridgeEndpoints* BridgeTrainerTest::endpoints_ = nullptr;
+
+TEST_F(BridgeTrainerTest, ResumedRunReachesTheSameStepNLossAsAnUninterruptedRun) {
+  const TrainConfig config = Config();
+  auto uninterrupted = MakeTrainer(config);
+  ASSERT_NE(uninterrupted, nullptr);
+  auto full = uninterrupted->Train(6, nullptr, "");
+  ASSERT_TRUE(full.ok()) << full.status();
+  EXPECT_EQ(full->step, 6);
+
+  const std::string checkpoint = TempDir("resume");
+  auto first_half = MakeTrainer(config);
+  ASSERT_TRUE(first_half->Train(3, nullptr, "").ok());
+  ASSERT_TRUE(first_half->SaveTrainingCheckpoint(checkpoint).ok());
+  first_half.reset();
+
+  auto resumed = MakeTrainer(config);
+  ASSERT_TRUE(resumed->RestoreTrainingCheckpoint(checkpoint).ok());
+  EXPECT_EQ(resumed->step(), 3);
+  auto second_half = resumed->Train(6, nullptr, "");
+  ASSERT_TRUE(second_half.ok()) << second_half.status();
+  EXPECT_EQ(second_half->step, 6);
+  EXPECT_DOUBLE_EQ(second_half->loss, full->loss);
+  EXPECT_DOUBLE_EQ(second_half->accuracy, full->accuracy);
+
+  // And the weights are identical.
+  const std::string a = TempDir("a"), b = TempDir("b");
+  ASSERT_TRUE(uninterrupted->SaveBridge(a, {}).ok());
+  ASSERT_TRUE(resumed->SaveBridge(b, {}).ok());
+  EXPECT_EQ(ReadBridgeMetadata(a)->digest, ReadBridgeMetadata(b)->digest);
+
+}
+
+TEST_F(BridgeTrainerTest, ResumeRefusesAnotherConfigAndTheBridgeLoadsAsHalves) {
+  const std::string checkpoint = TempDir("config");
+  auto trainer = MakeTrainer(Config());
+  ASSERT_TRUE(trainer->Train(2, nullptr, "").ok());
+  ASSERT_TRUE(trainer->SaveTrainingCheckpoint(checkpoint).ok());
+
+  TrainConfig other = Config();
+  other.learning_rate = 1e-2;
+  auto different = MakeTrainer(other);
+  EXPECT_EQ(different->RestoreTrainingCheckpoint(checkpoint).code(), absl::StatusCode::kFailedPrecondition);
+  TrainConfig longer = Config();
+  longer.steps = 12;  // extending a run is allowed
+  EXPECT_TRUE(MakeTrainer(longer)->RestoreTrainingCheckpoint(checkpoint).ok());
+
+  auto sender_half = LoadSenderHalf(checkpoint + "/bridge");
+  ASSERT_TRUE(sender_half.ok()) << sender_half.status();
+  EXPECT_EQ(sender_half->metadata.labels, (std::vector<std::string>{" negative", " positive"}));
+  EXPECT_EQ(sender_half->metadata.sender_model.weights_digest, endpoints_->sender_model->weights_digest());
+  EXPECT_GT(sender_half->metadata.receiver.energy.reference_energy, 0);
+  EXPECT_TRUE(LoadReceiverHalf(checkpoint + "/bridge").ok());
+}
+
+TEST_F(BridgeTrainerTest, TrainingLowersTheLossOnARepeatedBatch) {
+  TrainConfig config = Config();
+  config.steps = 40;
+  config.learning_rate = 1e-2;
+  config.warmup_steps = 0;
+  config.min_learning_rate_ratio = 1.0;
+  TextDataset train, validation;
+  Data(&train, &validation);
+  // A tiny training set the bridge can fit: 4 examples of each class.
+  std::vector<LabelledText> tiny;
+  int per_class[2] = {0, 0};
+  for (const LabelledText& e : train.examples) {
+    if (per_class[e.label] < 4) {
+      tiny.push_back(e);
+      ++per_class[e.label];
+    }
+  }
+  ASSERT_EQ(tiny.size(), 8u);
+  train.examples = tiny;
+  auto trainer = BridgeTrainer::Create(config, *endpoints_, train, validation);
+  ASSERT_TRUE(trainer.ok());
+  auto first = (*trainer)->Step();
+  ASSERT_TRUE(first.ok());
+  double late_loss = 0;
+  for (int i = 2; i <= 40; ++i) {
+    auto r = (*trainer)->Step();
+    ASSERT_TRUE(r.ok()) << r.status();
+    if (i > 30) late_loss += r->loss / 10;
+  }
+  EXPECT_LT(late_loss, first->loss * 0.8) << "first " << first->loss << " late mean " << late_loss;
+}
+
+}  // namespace
+}  // namespace lip
