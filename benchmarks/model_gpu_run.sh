@@ -21,7 +21,7 @@ BIN=""
 if cmake -S "$ROOT" -B /tmp/build-cuda -G Ninja -DCMAKE_BUILD_TYPE=Release -DLIP_CUDA=ON -DLIP_WITH_GRPC=OFF \
      -DLIP_BUILD_TESTS=OFF -DLIP_BUILD_BENCHMARKS=OFF -DCMAKE_PREFIX_PATH="$TORCH_CMAKE;$PREFIX/usr" \
      -DCMAKE_CXX_FLAGS="-isystem $PREFIX/usr/include" > "$OUT/cmake.log" 2>&1 &&
-   ninja -C /tmp/build-cuda -j16 lip-model > "$OUT/build.log" 2>&1; then
+   timeout 240 ninja -C /tmp/build-cuda -j16 lip-model > "$OUT/build.log" 2>&1; then
   BIN=/tmp/build-cuda/bridge/lip-model
   echo "built with CMake (LIP_CUDA=ON)"
 else

@@ -2,6 +2,7 @@
 // mistral and qwen2 files differ from it only in the sliding window and q/k/v bias.
 #include "bridge/model/decoder_model.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <map>
@@ -355,6 +356,13 @@ ForwardOutput DecoderModel::Forward(const ForwardInput& in) const {
     torch::Tensor gate = torch::silu(linear(x, l.gate_proj, l.gate_bias));
     torch::Tensor up = linear(x, l.up_proj, l.up_bias);
     hidden = residual + linear(gate * up, l.down_proj, l.down_bias);
+    if (in.blend != nullptr && in.blend->end > in.blend->begin &&
+        std::find(in.blend->layers.begin(), in.blend->layers.end(), i) != in.blend->layers.end()) {
+      const LayerBlend& b = *in.blend;  // h' = (1 - alpha) h + alpha v at positions [begin, end)
+      torch::Tensor blended = hidden.narrow(1, b.begin, b.end - b.begin) * (1.0 - b.alpha) +
+                              b.vector.unsqueeze(1) * b.alpha;
+      hidden = torch::cat({hidden.narrow(1, 0, b.begin), blended, hidden.narrow(1, b.end, T - b.end)}, 1);
+    }
     if (in.output_hidden_states && i + 1 < n_layers) out.hidden_states.push_back(hidden);
   }
   if (cache != nullptr) {

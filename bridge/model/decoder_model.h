@@ -24,13 +24,27 @@ struct LoadOptions {
   torch::Dtype dtype = torch::kFloat32;
 };
 
+// Blends a vector into the residual stream (bridge/latent/blend_injection.h): after block i (0-based)
+// for every i in `layers`, positions [begin, end) of this step's T inputs become
+// (1 - alpha) * h + alpha * vector. The blended states are what later blocks and hidden_states see.
+struct LayerBlend {
+  std::vector<int64_t> layers;  // 0-based block indices
+  int64_t begin = 0;            // positions within this step, 0 <= begin <= end <= T
+  int64_t end = 0;
+  double alpha = 0.0;
+  torch::Tensor vector;         // [B,H] in the model dtype/device
+};
+
 struct ForwardInput {
   torch::Tensor inputs_embeds;   // [B,T,H] in the model dtype/device (EmbedTokens, soft tokens spliced in)
   torch::Tensor attention_mask;  // [B,T] 1/0 (any integer or bool dtype); left padding allowed; undefined = all ones
   KvCache* cache = nullptr;      // if set: appends this step's K/V; positions continue after the cached tokens
-  int stop_after_layer = -1;     // early exit: run blocks [0, k) only, return hidden_states[k] (no logits)
+                                 // (an early exit below the last layer empties it: upper layers lack K/V)
+  int stop_after_layer = -1;     // early exit: run blocks [0, k) only, return hidden_states[k] (no logits);
+                                 // k = num_hidden_layers gives the final-norm output without lm_head
   bool output_hidden_states = false;  // transformers numbering: 0 = embeddings, i = after block i, last = after final norm
   bool logits_last_only = false;      // logits for the final position only ([B,1,V])
+  const LayerBlend* blend = nullptr;  // optional residual-stream blending; nullptr = none
 };
 
 struct ForwardOutput {

@@ -143,6 +143,28 @@ void BpeModel::InitialSymbols(std::string_view word, std::vector<int32_t>* symbo
 
 void BpeModel::Tokenize(std::string_view word, std::vector<int32_t>* ids) const {
   if (word.empty()) return;
+  if (word.size() > kMaxCachedWordBytes) {
+    MergeWord(word, ids);
+    return;
+  }
+  const absl::string_view key(word.data(), word.size());
+  CacheShard& shard = cache_[absl::Hash<absl::string_view>()(key) % kCacheShards];
+  {
+    absl::MutexLock lock(&shard.mutex);
+    auto it = shard.words.find(key);
+    if (it != shard.words.end()) {
+      ids->insert(ids->end(), it->second.begin(), it->second.end());
+      return;
+    }
+  }
+  const size_t first = ids->size();
+  MergeWord(word, ids);
+  absl::MutexLock lock(&shard.mutex);
+  if (shard.words.size() >= kCacheShardCapacity) shard.words.clear();
+  shard.words.try_emplace(std::string(word), ids->begin() + first, ids->end());
+}
+
+void BpeModel::MergeWord(std::string_view word, std::vector<int32_t>* ids) const {
   if (ignore_merges_) {
     if (auto id = TokenToId(word)) {
       ids->push_back(*id);

@@ -8,8 +8,9 @@
 // dropout > 0, non-empty continuing_subword_prefix / end_of_word_suffix. A merge naming a token
 // that is not in the vocabulary is INVALID_ARGUMENT. Characters that are neither in the vocabulary,
 // nor byte-fallback-able, nor covered by an unk token are dropped, exactly as `tokenizers` does.
-// Memory: O(vocab + merges); merging a word of n symbols is O(n log n).
-// Immutable after construction; Tokenize is thread-safe.
+// Memory: O(vocab + merges) plus a bounded cache of recent words; merging a word of n symbols is
+// O(n log n). Thread-safe: the vocabulary is immutable after construction and the word cache is
+// sharded behind mutexes.
 #ifndef LIP_BRIDGE_TOKENIZER_BPE_MODEL_H_
 #define LIP_BRIDGE_TOKENIZER_BPE_MODEL_H_
 
@@ -22,6 +23,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "nlohmann/json_fwd.hpp"
 
 namespace lip {
@@ -50,6 +52,18 @@ class BpeModel {
   }
   // The initial symbols of `word`: one per character, byte-fallback or unk as configured.
   void InitialSymbols(std::string_view word, std::vector<int32_t>* symbols) const;
+  // Tokenize without the cache.
+  void MergeWord(std::string_view word, std::vector<int32_t>* ids) const;
+
+  // Words up to kMaxCachedWordBytes; a shard that reaches kCacheShardCapacity is emptied.
+  static constexpr size_t kCacheShards = 16;
+  static constexpr size_t kCacheShardCapacity = 4096;
+  static constexpr size_t kMaxCachedWordBytes = 64;
+  struct CacheShard {
+    absl::Mutex mutex;
+    absl::flat_hash_map<std::string, std::vector<int32_t>> words ABSL_GUARDED_BY(mutex);
+  };
+  mutable std::unique_ptr<CacheShard[]> cache_ = std::make_unique<CacheShard[]>(kCacheShards);
 
   absl::flat_hash_map<std::string, int32_t> vocab_;
   std::vector<std::string> id_to_token_;      // "" where an id is unused

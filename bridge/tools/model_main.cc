@@ -10,6 +10,7 @@
 // forward prints {"ids", "logits_last" (full vocabulary), "hidden_last" (hidden_states[K] at the
 // last position; K in transformers' output_hidden_states numbering, default the final norm),
 // "top1" (argmax at every position)}. Errors go to stderr with exit status 1.
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -23,6 +24,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "bridge/model/checkpoint_dir.h"
 #include "bridge/model/decoder_model.h"
 #include "bridge/model/generation.h"
 #include "nlohmann/json.hpp"
@@ -290,21 +292,9 @@ absl::Status RunGenerate(const Args& args) {
   opts.max_new_tokens = *max_new;
   if (!args.Has("ignore-eos")) {
     // Stop tokens as transformers' generate uses them: generation_config.json, else config.json.
-    std::ifstream gen(args.Get("model") + "/generation_config.json");
-    std::vector<int64_t> eos = (*model)->config().eos_token_ids;
-    if (gen) {
-      Json g = Json::parse(gen, nullptr, false);
-      if (!g.is_discarded() && g.contains("eos_token_id")) {
-        eos.clear();
-        if (g["eos_token_id"].is_number_integer()) eos.push_back(g["eos_token_id"].get<int64_t>());
-        if (g["eos_token_id"].is_array()) {
-          for (const Json& e : g["eos_token_id"]) {
-            if (e.is_number_integer()) eos.push_back(e.get<int64_t>());
-          }
-        }
-      }
-    }
-    opts.stop_token_ids = eos;
+    auto checkpoint = CheckpointDir::Open(args.Get("model"));
+    if (!checkpoint.ok()) return checkpoint.status();
+    opts.stop_token_ids = (*checkpoint)->generation().eos_token_ids;
   }
   TextCodec codec(args.Get("model"));
   auto requests = ReadRequests(args);

@@ -3,6 +3,8 @@
 // window) and qwen2 (q/k/v bias, tied embeddings), all fp32 on CPU.
 #include "bridge/model/decoder_model.h"
 
+#include <cstdio>
+
 #include "gtest/gtest.h"
 #include "tests/model/test_util.h"
 
@@ -42,7 +44,9 @@ TEST_P(FixtureTest, LogitsAndHiddenStatesMatchTransformers) {
   torch::Tensor ids = golden_.Get("ids");
   ForwardOutput out = Run(ids, {}, /*hidden=*/true);
   torch::Tensor logits = golden_.Get("logits");
-  EXPECT_LT(RelativeError(out.logits.select(1, -1), logits.select(1, -1)), kTol) << "last-position logits";
+  const double last_error = RelativeError(out.logits.select(1, -1), logits.select(1, -1));
+  EXPECT_LT(last_error, kTol) << "last-position logits";
+  std::printf("%s: last-position logits relative error %.2e\n", GetParam().c_str(), last_error);
   EXPECT_LT(RelativeError(out.logits, logits), kTol) << "all-position logits";
   EXPECT_TRUE(torch::equal(out.logits.argmax(-1), logits.argmax(-1)));
   ASSERT_EQ(static_cast<int64_t>(out.hidden_states.size()), model_->num_layers() + 1);

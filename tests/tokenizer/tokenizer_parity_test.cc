@@ -86,7 +86,7 @@ TEST_P(TokenizerParityTest, HardCasesAndDecodeCasesMatchExactly) {
                     << absl::StrJoin(problems, "\n  ");
     }
   }
-  std::cout << "[ parity ] " << GetParam().golden << ": hard/decode cases " << (checked - failed) << "/" << checked
+  std::cout << "[ parity ] " << GetParam().model_dir << ": hard/decode cases " << (checked - failed) << "/" << checked
             << " exact\n";
 }
 
@@ -120,7 +120,7 @@ TEST_P(TokenizerParityTest, EveryDatasetTestTextMatches) {
     }
   }
   for (const auto& [set, counts] : encode_ok) {
-    std::cout << "[ parity ] " << GetParam().golden << " " << set << ": encode " << counts.first << "/"
+    std::cout << "[ parity ] " << GetParam().model_dir << " " << set << ": encode " << counts.first << "/"
               << counts.second << ", decode " << decode_ok[set].first << "/" << decode_ok[set].second << "\n";
     EXPECT_EQ(counts.first, counts.second) << set;
     EXPECT_EQ(decode_ok[set].first, decode_ok[set].second) << set;

@@ -1,0 +1,202 @@
+// lip-vector-bridge: trains and evaluates the single-vector bridge kinds between two frozen models
+// on a classification task, reusing a lip-train run config for the models, data, labels and
+// priming:
+//
+//   lip-vector-bridge --config=bridge/configs/demo_sst2.json --kind=bottleneck \
+//       --out=/tmp/sst2-bottleneck --train_limit=2000 --test_file=../shared/data/sst2/test.jsonl
+//
+//   bottleneck:       sender pooled last hidden state -> bottleneck adapter -> energy matching
+//                     -> ONE soft token in [BOS, prefix, v, anchor] -> label scoring
+//   dual_translator:  sender vector -> A->B translator -> blended into the receiver's last three
+//                     layers over [BOS, prefix, anchor] -> label scoring
+//
+// Both are trained on paired vectors of the same training texts (never the test split). Writes the
+// bridge checkpoint (docs/checkpoint.md, "Single-vector kinds") with the test accuracy and, for
+// reference, the accuracy of the receiver on the bare frame (no message: the majority-guess level).
+#include <cstdio>
+#include <filesystem>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "bridge/latent/blend_injection.h"
+#include "bridge/latent/bottleneck_adapter.h"
+#include "bridge/latent/context_primer.h"
+#include "bridge/latent/energy_matcher.h"
+#include "bridge/latent/status_macros.h"
+#include "bridge/latent/text_vector.h"
+#include "bridge/latent/vector_bridge_checkpoint.h"
+#include "bridge/train/text_dataset.h"
+#include "bridge/train/train_config.h"
+#include "bridge/train/vector_pair_trainer.h"
+
+ABSL_FLAG(std::string, config, "", "lip-train run config (JSON): models, train_file, labels, priming");
+ABSL_FLAG(std::string, kind, "bottleneck", "bottleneck | dual_translator");
+ABSL_FLAG(std::string, out, "", "directory for the trained bridge checkpoint");
+ABSL_FLAG(int64_t, train_limit, 2000, "training texts (the first N of train_file; 0 = all)");
+ABSL_FLAG(int64_t, steps, 600, "optimizer steps");
+ABSL_FLAG(int64_t, batch_size, 64, "pairs per step");
+ABSL_FLAG(double, learning_rate, 1e-3, "AdamW learning rate");
+ABSL_FLAG(uint64_t, seed, 1, "seed of the initialization and the batches");
+ABSL_FLAG(std::string, pooling, "mean", "mean | last: how each model's hidden states are pooled");
+ABSL_FLAG(int64_t, receiver_layer, 99,
+          "hidden_states index of the receiver's target vectors (negative from the end); 99 = the kind's "
+          "default: -1 (last hidden state) for bottleneck, -2 (residual stream) for dual_translator");
+ABSL_FLAG(double, alpha, 0.3, "dual_translator: blending weight");
+ABSL_FLAG(std::string, test_file, "", "held-out test JSONL (optional)");
+ABSL_FLAG(int64_t, test_limit, 0, "evaluate on at most this many test examples (0 = all)");
+ABSL_FLAG(int, threads, 0, "LibTorch intra-op threads (0 = LibTorch's default)");
+
+namespace lip {
+namespace {
+
+std::vector<std::string> Texts(const TextDataset& data) {
+  std::vector<std::string> texts;
+  for (const LabelledText& e : data.examples) texts.push_back(e.text);
+  return texts;
+}
+
+absl::Status Run() {
+  const std::string kind = absl::GetFlag(FLAGS_kind);
+  const std::string out_dir = absl::GetFlag(FLAGS_out);
+  if (absl::GetFlag(FLAGS_config).empty() || out_dir.empty()) {
+    return absl::InvalidArgumentError("--config and --out are required");
+  }
+  if (kind != kBottleneckKind && kind != kDualTranslatorKind) {
+    return absl::InvalidArgumentError("--kind must be bottleneck or dual_translator, got " + kind);
+  }
+  if (absl::GetFlag(FLAGS_threads) > 0) torch::set_num_threads(absl::GetFlag(FLAGS_threads));
+  LIP_ASSIGN_OR_RETURN(TrainConfig config, ReadTrainConfig(absl::GetFlag(FLAGS_config)));
+  LIP_ASSIGN_OR_RETURN(std::unique_ptr<DecoderModel> sender, DecoderModel::Load(config.sender_model_dir, LoadOptions()));
+  LIP_ASSIGN_OR_RETURN(std::unique_ptr<Tokenizer> sender_tokenizer, Tokenizer::FromDirectory(config.sender_model_dir));
+  LIP_ASSIGN_OR_RETURN(std::unique_ptr<DecoderModel> receiver,
+                       DecoderModel::Load(config.receiver_model_dir, LoadOptions()));
+  LIP_ASSIGN_OR_RETURN(std::unique_ptr<Tokenizer> receiver_tokenizer,
+                       Tokenizer::FromDirectory(config.receiver_model_dir));
+  LIP_ASSIGN_OR_RETURN(TextDataset train,
+                       ReadJsonlDataset(config.train_file, config.label_names, absl::GetFlag(FLAGS_train_limit)));
+
+  VectorBridgeMetadata m;
+  m.name = config.name + "-" + kind;
+  m.kind = kind;
+  m.task = config.task;
+  m.priming = config.priming;
+  m.sender_model = {sender->config().model_type, config.sender_model_name, "", sender->weights_digest()};
+  m.receiver_model = {receiver->config().model_type, config.receiver_model_name, "", receiver->weights_digest()};
+  LIP_ASSIGN_OR_RETURN(VectorPooling pooling, ParseVectorPooling(absl::GetFlag(FLAGS_pooling)));
+  m.sender_vector = {-1, pooling, config.max_text_tokens};
+  // The bottleneck's target is the receiver's last hidden state; the blend writes into the
+  // residual stream, so the translator's targets are taken there (entering the last block).
+  m.receiver_vector = {kind == kBottleneckKind ? -1 : -2, pooling, config.max_text_tokens};
+  if (kind == kDualTranslatorKind) m.sender_vector.layer = -2;
+  if (absl::GetFlag(FLAGS_receiver_layer) != 99) m.receiver_vector.layer = absl::GetFlag(FLAGS_receiver_layer);
+  for (size_t i = 0; i < config.label_names.size(); ++i) {
+    m.labels.push_back(i < config.verbalizers.size() ? config.verbalizers[i] : " " + config.label_names[i]);
+  }
+
+  std::fprintf(stderr, "lip-vector-bridge: encoding %zu training texts with both models\n", train.examples.size());
+  LIP_ASSIGN_OR_RETURN(torch::Tensor a, EncodeTextVectors(*sender, *sender_tokenizer, Texts(train), m.sender_vector));
+  LIP_ASSIGN_OR_RETURN(torch::Tensor b,
+                       EncodeTextVectors(*receiver, *receiver_tokenizer, Texts(train), m.receiver_vector));
+
+  VectorPairTrainingOptions options;
+  options.steps = absl::GetFlag(FLAGS_steps);
+  options.batch_size = absl::GetFlag(FLAGS_batch_size);
+  options.learning_rate = absl::GetFlag(FLAGS_learning_rate);
+  options.seed = absl::GetFlag(FLAGS_seed);
+  options.report_every = 100;
+  options.on_report = [](int64_t step, double loss) {
+    std::fprintf(stderr, "lip-vector-bridge: step %lld loss %.5f\n", static_cast<long long>(step), loss);
+  };
+  torch::manual_seed(options.seed);
+
+  LIP_ASSIGN_OR_RETURN(PrimingTokens priming_tokens, TokenizePriming(*receiver_tokenizer, m.priming));
+  ContextPrimer primer(priming_tokens);
+  std::vector<std::vector<int64_t>> label_ids;
+  for (const std::string& label : m.labels) {
+    LIP_ASSIGN_OR_RETURN(std::vector<int32_t> ids, receiver_tokenizer->Encode(label, /*add_special_tokens=*/false));
+    label_ids.emplace_back(ids.begin(), ids.end());
+  }
+  const std::vector<int32_t> bare_frame = primer.FrameText({});
+
+  BottleneckAdapter adapter{nullptr};
+  DualTranslator translator{nullptr};
+  VectorPairTrainingReport report;
+  if (kind == kBottleneckKind) {
+    m.bottleneck = {sender->hidden_size(), 512, receiver->hidden_size()};
+    LIP_ASSIGN_OR_RETURN(EnergyReference reference, MeasureEnergy(receiver->embedding_weight()));
+    m.energy.mode = config.energy_mode;
+    m.energy.reference_energy = reference.reference_energy;
+    m.energy.reference_rms = reference.reference_rms;
+    adapter = BottleneckAdapter(m.bottleneck);
+    LIP_ASSIGN_OR_RETURN(report, TrainBottleneckAdapter(adapter, a, b, options));
+  } else {
+    m.translator = {sender->hidden_size(), receiver->hidden_size(), 512, 8, 16};
+    m.blend.alpha = absl::GetFlag(FLAGS_alpha);
+    translator = DualTranslator(m.translator);
+    LIP_ASSIGN_OR_RETURN(report, TrainDualTranslator(translator, a, b, options));
+  }
+  std::fprintf(stderr, "lip-vector-bridge: loss over all pairs %.5f -> %.5f\n", report.initial_loss,
+               report.final_loss);
+  m.training = {{"train_file", config.train_file}, {"train_examples", train.examples.size()},
+                {"steps", options.steps},         {"batch_size", options.batch_size},
+                {"learning_rate", options.learning_rate}, {"seed", options.seed},
+                {"initial_loss", report.initial_loss},    {"final_loss", report.final_loss}};
+
+  const std::string test_file = absl::GetFlag(FLAGS_test_file);
+  if (!test_file.empty()) {
+    LIP_ASSIGN_OR_RETURN(TextDataset test,
+                         ReadJsonlDataset(test_file, config.label_names, absl::GetFlag(FLAGS_test_limit)));
+    torch::NoGradGuard no_grad;
+    LIP_ASSIGN_OR_RETURN(torch::Tensor test_a, EncodeTextVectors(*sender, *sender_tokenizer, Texts(test), m.sender_vector));
+    int64_t correct = 0, bare_correct = 0;
+    const int64_t chunk = 32;
+    for (int64_t begin = 0; begin < test_a.size(0); begin += chunk) {
+      const int64_t n = std::min(chunk, test_a.size(0) - begin);
+      torch::Tensor x = test_a.narrow(0, begin, n);
+      torch::Tensor scores;
+      if (kind == kBottleneckKind) {
+        LIP_ASSIGN_OR_RETURN(scores, ScoreLabelsWithSoftVector(*receiver, primer, EnergyMatcher(m.energy),
+                                                               adapter->forward(x), label_ids));
+      } else {
+        LIP_ASSIGN_OR_RETURN(scores, ScoreLabelsWithBlend(*receiver, bare_frame, translator->a_to_b(x), label_ids,
+                                                          m.blend));
+      }
+      torch::Tensor predicted = scores.argmax(1);
+      for (int64_t i = 0; i < n; ++i) correct += predicted[i].item<int64_t>() == test.examples[begin + i].label;
+    }
+    // The receiver on the bare frame (no message) predicts one label for everything.
+    BlendConfig no_blend;
+    no_blend.alpha = 0.0;
+    LIP_ASSIGN_OR_RETURN(torch::Tensor bare, ScoreLabelsWithBlend(*receiver, bare_frame,
+                                                                  torch::zeros({1, receiver->hidden_size()}),
+                                                                  label_ids, no_blend));
+    const int64_t bare_label = bare.argmax(1)[0].item<int64_t>();
+    for (const LabelledText& e : test.examples) bare_correct += e.label == bare_label;
+    const double accuracy = double(correct) / double(test.examples.size());
+    const double bare_accuracy = double(bare_correct) / double(test.examples.size());
+    m.evaluation = {{"test", {{"file", test_file}, {"examples", test.examples.size()}, {"accuracy", accuracy}}},
+                    {"bare_frame_accuracy", bare_accuracy}};
+    std::fprintf(stderr, "lip-vector-bridge: %s test accuracy %.4f on %zu examples (bare frame %.4f)\n", kind.c_str(),
+                 accuracy, test.examples.size(), bare_accuracy);
+  }
+  if (kind == kBottleneckKind) {
+    LIP_RETURN_IF_ERROR(SaveVectorBridge(out_dir, m, *adapter));
+  } else {
+    LIP_RETURN_IF_ERROR(SaveVectorBridge(out_dir, m, *translator));
+  }
+  std::fprintf(stderr, "lip-vector-bridge: wrote %s\n", out_dir.c_str());
+  return absl::OkStatus();
+}
+
+}  // namespace
+}  // namespace lip
+
+int main(int argc, char** argv) {
+  absl::ParseCommandLine(argc, argv);
+  absl::Status status = lip::Run();
+  if (!status.ok()) {
+    std::fprintf(stderr, "lip-vector-bridge: %s\n", status.ToString().c_str());
+    return 1;
+  }
+  return 0;
+}
