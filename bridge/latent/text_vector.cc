@@ -13,7 +13,7 @@ absl::StatusOr<VectorPooling> ParseVectorPooling(std::string_view name) {
   if (name == "mean") return VectorPooling::kMean;
   if (name == "last") return VectorPooling::kLast;
   return absl::InvalidArgumentError(
-      absl::StrCat("pooling \"", name, "\" is not one of \"mean\", \"last\""));
+      absl::StrCat("pooling \"", std::string(name), "\" is not one of \"mean\", \"last\""));
 }
 
 absl::StatusOr<int64_t> ResolveHiddenStateLayer(int64_t layer, int64_t num_layers) {
