@@ -16,6 +16,8 @@ PACKAGES=(
   libcivetweb-dev nlohmann-json3-dev libsentencepiece-dev libsqlite3-dev libicu-dev
   # tests in another language: decode golden packets with Python protobuf
   python3 python3-protobuf
+  # fast BLAS for LibTorch on CPU (Debian's default reference BLAS makes bridge training ~10x slower)
+  libopenblas0-pthread
 )
 
 missing=()

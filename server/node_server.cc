@@ -38,8 +38,10 @@ absl::Status NodeServer::Start() {
     metrics_ = std::make_unique<MetricsHttpServer>(metrics_registry_);
     absl::Status started = metrics_->Start(config_.metrics_listen);
     if (!started.ok()) {
-      Shutdown(absl::ZeroDuration());
-      return started;
+      // Serving without /metrics beats not serving (known: civetweb fails to start inside the
+      // LibTorch nodes; see docs/nodes.md "Status").
+      LogWarning("node", "serving WITHOUT /metrics", {{"error", started.ToString()}});
+      metrics_.reset();
     }
   }
   server_->GetHealthCheckService()->SetServingStatus(true);
