@@ -87,6 +87,13 @@ rows = [json.loads(l) for l in open("demo/messages.jsonl") if l.strip()]
 rows = [r for r in rows if not task or r["task"] == task][:count]
 if not rows:
     sys.exit(f"nodes_demo: no messages for task {task!r} in demo/messages.jsonl")
+# Dataset class order = the bridge's verbalizer order (answers carry label_index).
+CLASSES = {"ag_news": ["World", "Sports", "Business", "Sci/Tech"], "sst2": ["negative", "positive"]}
+def right_answer(classification, gold):
+    classes = CLASSES.get(task)
+    if classes and gold in classes:
+        return int(classification.get("label_index", 0)) == classes.index(gold)
+    return classification["label"].strip().lower() == gold.strip().lower()
 def call(kind, text):
     out = subprocess.run([lipctl, "node", kind, text, "--sender", sender] + tls,
                          capture_output=True, text=True, timeout=120)
@@ -100,9 +107,8 @@ for i, row in enumerate(rows):
     s = call("send", row["text"])
     r = call("relay", row["text"])
     answer = s["answer"]["classification"]["label"].strip()
-    relay_answer = r["answer"]["classification"]["label"].strip()
-    ok = answer == row["label"]
-    right += ok; relay_right += relay_answer == row["label"]
+    ok = right_answer(s["answer"]["classification"], row["label"])
+    right += ok; relay_right += right_answer(r["answer"]["classification"], row["label"])
     wire, relay_wire = int(s["wire_bytes"]), int(r["wire_bytes"])
     latent_bytes += wire; text_bytes += relay_wire
     lt, rt = s["timings"]["total_ms"], r["timings"]["total_ms"]
