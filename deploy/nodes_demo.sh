@@ -6,14 +6,14 @@
 # receiver's answer, whether it is right, the latency, and the bytes on the
 # wire next to what text relay needed; stops everything cleanly at the end.
 #
-#   bash deploy/nodes_demo.sh [BRIDGE_DIR]      (default: $LIP_DEMO_BRIDGE or demo/bridges/sst2)
+#   bash deploy/nodes_demo.sh [BRIDGE_DIR]      (default: $LIP_DEMO_BRIDGE or demo/bridges/demo-ag_news)
 #
 # Fails loudly: any node that does not come up, any failed message, or a node
 # that does not stop cleanly makes the script exit non-zero.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${LIP_BUILD_DIR:-build}
-BRIDGE_DIR=${1:-${LIP_DEMO_BRIDGE:-demo/bridges/sst2}}
+BRIDGE_DIR=${1:-${LIP_DEMO_BRIDGE:-demo/bridges/demo-ag_news}}
 MESSAGES=${LIP_DEMO_MESSAGES:-36}
 PY=/usr/bin/python3
 
