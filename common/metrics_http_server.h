@@ -1,22 +1,28 @@
 // MetricsHttpServer serves GET /metrics (Prometheus text exposition of one
-// metrics::Registry) over plain HTTP using civetweb. Every LIP node runs one
-// beside its gRPC port; the address is "host:port" and port 0 asks the OS for
-// a free port (read it back with port()).
+// metrics::Registry) over plain HTTP/1.1. Every LIP node runs one beside its
+// gRPC port; the address is "host:port" and port 0 asks the OS for a free port
+// (read it back with port()).
+//
+// Why not civetweb: civetweb creates its threads with a fixed 100 KiB stack,
+// and in a process that also loads LibTorch + OpenBLAS the static TLS of those
+// libraries alone exceeds that, so pthread_create fails and no /metrics is
+// served. This server is a single accept thread with an ordinary std::thread
+// stack; scrapes are tiny and rare, so serving them one at a time is enough.
 //
 // Ownership: holds a shared_ptr to the registry. Errors: Start() returns
-// UNAVAILABLE when the address cannot be bound. Thread-safety: Start/Stop from
-// one thread; requests are served on civetweb's threads.
+// INVALID_ARGUMENT for an unparsable address and UNAVAILABLE when it cannot be
+// bound. Thread-safety: Start/Stop from one thread; requests are served on the
+// server's own thread. A client that sends no complete request within 2 s is
+// dropped, so one stuck client delays other scrapes by at most that.
 #ifndef LIP_COMMON_METRICS_HTTP_SERVER_H_
 #define LIP_COMMON_METRICS_HTTP_SERVER_H_
 
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "absl/status/status.h"
 #include "common/metrics.h"
-
-struct mg_context;
-struct mg_connection;
 
 namespace lip {
 
@@ -27,18 +33,22 @@ class MetricsHttpServer {
   MetricsHttpServer(const MetricsHttpServer&) = delete;
   MetricsHttpServer& operator=(const MetricsHttpServer&) = delete;
 
-  // Binds `address` ("127.0.0.1:9100", "0.0.0.0:0", or ":0") and starts serving.
+  // Binds `address` ("127.0.0.1:9100", "0.0.0.0:0", "[::1]:0" or ":0", which
+  // means 127.0.0.1) and starts serving.
   absl::Status Start(const std::string& address);
   // The bound port; 0 before Start().
   int port() const { return port_; }
-  // Stops serving; waits for in-flight requests. Idempotent.
+  // Stops serving; waits for the request in progress. Idempotent.
   void Stop();
 
  private:
-  static int HandleMetrics(::mg_connection* conn, void* self);
+  void ServeLoop();
+  void ServeOne(int client_fd);
 
   std::shared_ptr<metrics::Registry> registry_;
-  mg_context* context_ = nullptr;
+  int listen_fd_ = -1;
+  int wake_fds_[2] = {-1, -1};  // a pipe: Stop() writes to wake the accept loop
+  std::thread thread_;
   int port_ = 0;
 };
 

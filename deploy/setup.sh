@@ -13,7 +13,7 @@ PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libssl-dev openssl
   libgtest-dev libgmock-dev libbenchmark-dev
-  libcivetweb-dev nlohmann-json3-dev libsentencepiece-dev libsqlite3-dev libicu-dev
+  nlohmann-json3-dev libsentencepiece-dev libsqlite3-dev libicu-dev
   # tests in another language: decode golden packets with Python protobuf
   python3 python3-protobuf
   # fast BLAS for LibTorch on CPU (Debian's default reference BLAS makes bridge training ~10x slower)

@@ -38,8 +38,8 @@ absl::Status NodeServer::Start() {
     metrics_ = std::make_unique<MetricsHttpServer>(metrics_registry_);
     absl::Status started = metrics_->Start(config_.metrics_listen);
     if (!started.ok()) {
-      // Serving without /metrics beats not serving (known: civetweb fails to start inside the
-      // LibTorch nodes; see docs/nodes.md "Status").
+      // Serving without /metrics beats not serving (e.g. the metrics port is taken); the
+      // warning says why.
       LogWarning("node", "serving WITHOUT /metrics", {{"error", started.ToString()}});
       metrics_.reset();
     }

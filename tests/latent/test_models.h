@@ -1,5 +1,6 @@
-// Tiny random-weight sender/receiver pairs with real tokenizers (TinyLlama's and Qwen2.5's, from
-// ../shared/models), for tests of the bridge pipelines and the trainer.
+// Tiny random-weight sender/receiver pairs with real tokenizers (the demo pair's, shipped in demo/models:
+// a sentencepiece-style BPE with BOS and a byte-level BPE without), for tests of the bridge pipelines
+// and the trainer.
 #ifndef LIP_TESTS_LATENT_TEST_MODELS_H_
 #define LIP_TESTS_LATENT_TEST_MODELS_H_
 
@@ -14,8 +15,8 @@
 namespace lip {
 namespace testing_models {
 
-inline const char kSenderTokenizerDir[] = "../shared/models/TinyLlama--TinyLlama-1.1B-Chat-v1.0";
-inline const char kReceiverTokenizerDir[] = "../shared/models/Qwen--Qwen2.5-0.5B-Instruct";
+inline const char kSenderTokenizerDir[] = "demo/models/sender-llama";
+inline const char kReceiverTokenizerDir[] = "demo/models/receiver-qwen2";
 
 inline ModelConfig TinyConfig(const std::string& type, int64_t vocab, int64_t hidden, int64_t layers) {
   ModelConfig c;
@@ -41,11 +42,11 @@ struct ModelAndTokenizer {
   std::shared_ptr<const Tokenizer> tokenizer;
 };
 
-// A 2-layer llama (width 32) with TinyLlama's tokenizer.
+// A 2-layer llama (width 32) with the demo sender's tokenizer (<s> = 1, </s> = 2).
 inline ModelAndTokenizer TinySender(uint64_t seed = 1) {
   auto tokenizer = Tokenizer::FromDirectory(kSenderTokenizerDir);
   EXPECT_TRUE(tokenizer.ok()) << tokenizer.status();
-  ModelConfig config = TinyConfig("llama", 32000, 32, 2);
+  ModelConfig config = TinyConfig("llama", 8192, 32, 2);
   config.bos_token_ids = {1};
   config.eos_token_ids = {2};
   auto model = DecoderModel::RandomInit(config, LoadOptions(), seed);
@@ -53,12 +54,12 @@ inline ModelAndTokenizer TinySender(uint64_t seed = 1) {
   return {std::move(*model), std::move(*tokenizer)};
 }
 
-// A 2-layer qwen2 (width 24, tied embeddings) with Qwen2.5's tokenizer (no BOS).
+// A 2-layer qwen2 (width 24, tied embeddings) with the demo receiver's tokenizer (no BOS).
 inline ModelAndTokenizer TinyReceiver(uint64_t seed = 2) {
   auto tokenizer = Tokenizer::FromDirectory(kReceiverTokenizerDir);
   EXPECT_TRUE(tokenizer.ok()) << tokenizer.status();
-  ModelConfig config = TinyConfig("qwen2", 151936, 24, 2);
-  config.eos_token_ids = {151645};
+  ModelConfig config = TinyConfig("qwen2", 12288, 24, 2);
+  config.eos_token_ids = {12285};
   auto model = DecoderModel::RandomInit(config, LoadOptions(), seed);
   EXPECT_TRUE(model.ok()) << model.status();
   return {std::move(*model), std::move(*tokenizer)};

@@ -340,9 +340,7 @@ TEST_F(NodesEndToEndTest, RefusesWrongRolesAndMissingCertificates) {
   EXPECT_EQ(anonymous.SendLatent(packet->packet()).status().code(), absl::StatusCode::kUnavailable);
 }
 
-// DISABLED: civetweb's mg_start fails inside the LibTorch node processes (the registry serves
-// /metrics fine), so the receiver and sender run without /metrics for now; see docs/nodes.md.
-TEST_F(NodesEndToEndTest, DISABLED_MetricsAndLinkStatsMoveWithTraffic) {
+TEST_F(NodesEndToEndTest, MetricsAndLinkStatsMoveWithTraffic) {
   auto client = SenderClient::Connect(Options("admin", sender_->port()));
   auto before_text = testing::HttpGet(receiver_->metrics_port(), "/metrics");
   ASSERT_TRUE(before_text.ok());

@@ -55,7 +55,7 @@ class BridgeTrainerTest : public ::testing::Test {
   }
 
   static void Data(TextDataset* train, TextDataset* validation) {
-    auto all = ReadJsonlDataset("../shared/data/sst2/train.jsonl", {"negative", "positive"}, 60);
+    auto all = ReadJsonlDataset("tests/data/sst2-train-head100.jsonl", {"negative", "positive"}, 60);
     ASSERT_TRUE(all.ok()) << all.status();
     ASSERT_TRUE(SplitValidation(*all, 6, 1, train, validation).ok());
   }

@@ -85,8 +85,8 @@ TEST(TrainConfigTest, ParsesKnownKeysAndRefusesUnknownOnes) {
   EXPECT_EQ(TrainConfigFromJson(j).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
-TEST(TextDatasetTest, ReadsSharedJsonlAndSplitsValidationDisjointly) {
-  auto data = ReadJsonlDataset("../shared/data/sst2/train.jsonl", {"negative", "positive"}, 100);
+TEST(TextDatasetTest, ReadsJsonlAndSplitsValidationDisjointly) {
+  auto data = ReadJsonlDataset("tests/data/sst2-train-head100.jsonl", {"negative", "positive"}, 100);
   ASSERT_TRUE(data.ok()) << data.status();
   EXPECT_EQ(data->examples.size(), 100u);
   EXPECT_EQ(data->examples[0].text, "hide new secretions from the parental units");
@@ -99,7 +99,7 @@ TEST(TextDatasetTest, ReadsSharedJsonlAndSplitsValidationDisjointly) {
   for (const auto& e : train.examples) train_texts.insert(e.text);
   for (const auto& e : validation.examples) EXPECT_EQ(train_texts.count(e.text), 0u) << e.text;
 
-  EXPECT_EQ(ReadJsonlDataset("../shared/data/sst2/train.jsonl", {"negative"}, 10).status().code(),
+  EXPECT_EQ(ReadJsonlDataset("tests/data/sst2-train-head100.jsonl", {"negative"}, 10).status().code(),
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(ReadJsonlDataset("missing.jsonl", {"a", "b"}).status().code(), absl::StatusCode::kNotFound);
 }
