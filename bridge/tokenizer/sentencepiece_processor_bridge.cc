@@ -5,6 +5,10 @@
 
 namespace lip {
 
+const char kProtobufConflict[] =
+    "libsentencepiece's bundled protobuf runtime conflicts with the system libprotobuf in this process; "
+    "use the model's tokenizer.json instead";
+
 SentencePieceProcessorBridge::SentencePieceProcessorBridge()
     : processor_(std::make_unique<sentencepiece::SentencePieceProcessor>()) {}
 
@@ -12,13 +16,21 @@ SentencePieceProcessorBridge::~SentencePieceProcessorBridge() = default;
 
 std::unique_ptr<SentencePieceProcessorBridge> SentencePieceProcessorBridge::Load(const std::string& path,
                                                                                  std::string* error) {
-  std::unique_ptr<SentencePieceProcessorBridge> bridge(new SentencePieceProcessorBridge());
-  const auto status = bridge->processor_->Load(path);
-  if (!status.ok()) {
-    *error = status.ToString();
+  // Debian's libsentencepiece carries its own protobuf runtime (3.14). In a binary that also links
+  // the system libprotobuf (3.21) first — which every LIP binary must, see bridge/CMakeLists.txt —
+  // its version check fails and throws; report that instead of letting it escape.
+  try {
+    std::unique_ptr<SentencePieceProcessorBridge> bridge(new SentencePieceProcessorBridge());
+    const auto status = bridge->processor_->Load(path);
+    if (!status.ok()) {
+      *error = status.ToString();
+      return nullptr;
+    }
+    return bridge;
+  } catch (const std::exception& e) {
+    *error = std::string(kProtobufConflict) + ": " + e.what();
     return nullptr;
   }
-  return bridge;
 }
 
 bool SentencePieceProcessorBridge::Encode(std::string_view text, std::vector<int>* ids, std::string* error) const {

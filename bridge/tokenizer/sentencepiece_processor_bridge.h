@@ -19,6 +19,9 @@ class SentencePieceProcessor;
 
 namespace lip {
 
+// Prefix of the error Load() reports when libsentencepiece cannot run in this process.
+extern const char kProtobufConflict[];
+
 class SentencePieceProcessorBridge {
  public:
   ~SentencePieceProcessorBridge();
