@@ -17,8 +17,8 @@ every stage works) and the full job per model (tokenizer training, encoding, pre
 count that fits the budget, saving with save_pretrained, evaluation, greedy continuations, golden outputs
 for the C++ parity tests). Both models train concurrently on the one GPU. The step count is chosen from
 the measured speed; it is written to OUTDIR/result-ROLE.json, and `--sender-steps N --receiver-steps M`
-reproduces a run (same input text + seed + steps => the same tokenizers and, up to GPU kernel
-nondeterminism, the same weights). The model files go to OUTDIR as tar parts below 15 MiB as soon as they
+reproduces a run: same input text + seed + steps => bit-identical tokenizers and weights (deterministic
+alphabet choice, deterministic CUDA kernels; `repro` checks it by training both models twice). The model files go to OUTDIR as tar parts below 15 MiB as soon as they
 are saved. Errors: each stage after saving is checked on its own; failures are listed under "errors" in
 the result file and make the job exit non-zero.
 """
@@ -157,14 +157,22 @@ def train_sender_tokenizer(sample_docs, vocab_size):
     # so '\n' is never merged and always falls back to <0x0A>, as in Llama-2.
     trainer_tok = Tokenizer(models.BPE())
     trainer_tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement='\u2581', prepend_scheme='always', split=True)
-    trainer = trainers.BpeTrainer(vocab_size=n_learned, min_frequency=2, limit_alphabet=250,
-                                  special_tokens=[], show_progress=False)
-
     def lines():
         for d in sample_docs:
             for line in d.split('\n'):
                 if line.strip():
                     yield line
+
+    # The alphabet: the 250 most frequent characters (as the pre-tokenizer sees them), ties broken by
+    # code point. Chosen here rather than by the trainer's limit_alphabet, which cuts ties in hash-map
+    # order and so gave different alphabets (and merges) from run to run on the same text.
+    counts = {}
+    for line in lines():
+        for ch in '\u2581' + line.replace(' ', '\u2581'):
+            counts[ch] = counts.get(ch, 0) + 1
+    alphabet = sorted(counts, key=lambda ch: (-counts[ch], ord(ch)))[:250]
+    trainer = trainers.BpeTrainer(vocab_size=n_learned, min_frequency=2, limit_alphabet=len(alphabet),
+                                  initial_alphabet=alphabet, special_tokens=[], show_progress=False)
     trainer_tok.train_from_iterator(lines(), trainer=trainer)
     learned = json.loads(trainer_tok.to_str())['model']
     vocab = {tok: i for i, tok in enumerate(specials)}
@@ -448,7 +456,7 @@ def train(model, tokens, spec, args, role_name, work):
     ready_other = os.path.join(work, 'ready-' + ('receiver' if role_name == 'sender' else 'sender'))
     calib_from = None   # (step, time) where both jobs were training
     first_ready_time = None
-    losses = []
+    losses, first_losses = [], []
     loss_acc = torch.zeros((), device=dev)
     t_start = time.time()
     step = 0
@@ -481,6 +489,8 @@ def train(model, tokens, spec, args, role_name, work):
         opt.step()
         opt.zero_grad(set_to_none=True)
         loss_acc += loss.detach()
+        if step < 8:
+            first_losses.append(float(loss.detach()))   # exact values: where two runs part, if they do
         step += 1
         if step == 3 and not args.smoke:
             torch.cuda.synchronize()
@@ -506,7 +516,7 @@ def train(model, tokens, spec, args, role_name, work):
             log('%s step %d/%s loss %.4f lr %.2e %.1f tok/s/1e3' % (
                 role_name, step, total, mean, lr, step * batch * seq / (time.time() - t_start) / 1e3))
     torch.cuda.synchronize()
-    return dict(steps=step, planned_steps=total, batch=batch, seq_len=seq, tokens_seen=step * batch * seq,
+    return dict(first_losses=first_losses, steps=step, planned_steps=total, batch=batch, seq_len=seq, tokens_seen=step * batch * seq,
                 train_seconds=round(time.time() - t_start, 1), compiled=compiled, loss_curve=losses,
                 epochs=round(step * batch * (seq + 1) / len(tokens), 3), stopped_by_deadline=stopped_by_deadline)
 
@@ -743,7 +753,25 @@ def version(mod):
 # ----------------------------------------------------------------------------------------------------
 # One model, end to end
 
+def make_deterministic(torch):
+    """Same input + seed + steps => bit-identical weights: every CUDA kernel on its deterministic path
+    (cuBLAS with a fixed workspace, flash-attention backward without atomics, deterministic embedding
+    and index backward; torch.compile's inductor honours the same switch). It costs some speed."""
+    # warn_only must stay False: with warn_only=True the fused attention backward kernels (flash,
+    # memory-efficient, cuDNN) only warn and keep their nondeterministic atomics (measured: two runs
+    # part at step 2). An op with no deterministic implementation raises instead.
+    torch.use_deterministic_algorithms(True)
+    # Under torch.compile the math SDPA path (fused by inductor) measured faster than the cuDNN and
+    # memory-efficient kernels for these small heads; flash remains for bf16 inputs.
+    torch.backends.cuda.enable_cudnn_sdp(False)
+    torch.backends.cuda.enable_mem_efficient_sdp(False)
+    torch.backends.cudnn.deterministic = True
+    torch.backends.cudnn.benchmark = False
+
+
 def run_role(args):
+    # Must be in the environment before CUDA starts (cuBLAS reads it once).
+    os.environ.setdefault('CUBLAS_WORKSPACE_CONFIG', ':4096:8')
     import numpy as np
     import torch
     from tokenizers import Tokenizer
@@ -752,9 +780,11 @@ def run_role(args):
     work = args.work
     os.makedirs(work, exist_ok=True)
     torch.manual_seed(SEED)
+    if not args.nondeterministic:
+        make_deterministic(torch)
     torch.backends.cuda.matmul.allow_tf32 = True
     torch.set_num_threads(8)
-    result = dict(role=args.role, smoke=args.smoke, seed=SEED, versions=dict(
+    result = dict(role=args.role, smoke=args.smoke, seed=SEED, deterministic=not args.nondeterministic, versions=dict(
         torch=torch.__version__, transformers=version('transformers'), tokenizers=version('tokenizers')))
 
     sources = load_training_documents(args.data, args.smoke)
@@ -793,6 +823,13 @@ def run_role(args):
     result['config'] = {k: v for k, v in spec.items() if k != 'dirname'}
     log(args.role, 'parameters: %d' % result['parameters'])
 
+    import hashlib
+    result['data']['tokens_sha256'] = hashlib.sha256(tokens.tobytes()).hexdigest()
+    init = hashlib.sha256()
+    for name, p in sorted(model.state_dict().items()):
+        init.update(name.encode())
+        init.update(p.detach().float().cpu().numpy().tobytes())
+    result['initial_weights_sha256'] = init.hexdigest()
     result['training'] = train(model, tokens, spec, args, args.role, work)
     del tokens
 
@@ -811,6 +848,8 @@ def run_role(args):
         spec['dirname'], os.path.abspath(pack_dir), spec['dirname']), shell=True, check=True,
         cwd=os.path.dirname(out_dir))
     log(args.role, 'packed', sorted(os.listdir(pack_dir)))
+    if args.skip_checks:
+        return
 
     # Everything below is checked stage by stage: a failing stage is recorded and the others still run.
     errors = result.setdefault('errors', {})
@@ -955,6 +994,68 @@ def run_all(args):
     return 1 if failed else 0
 
 
+def file_digests(folder):
+    import hashlib
+    out = {}
+    for name in sorted(os.listdir(folder)):
+        with open(os.path.join(folder, name), 'rb') as f:
+            out[name] = hashlib.sha256(f.read()).hexdigest()
+    return out
+
+
+def run_repro(args):
+    """The reproducibility check: both roles trained twice from the same input, seed and step count (all
+    four jobs at once on the one GPU), then every saved file compared by SHA-256. Prints one JSON object;
+    exit 0 only when every file of both models is bit-identical between the two runs."""
+    t0 = time.time()
+    me = os.path.abspath(__file__)
+    work = os.path.abspath(args.work)
+    if os.path.exists(work):
+        shutil.rmtree(work)
+    os.makedirs(os.path.join(work, 'logs'))
+    env = dict(os.environ, PYTHONUNBUFFERED='1', RAYON_RS_NUM_CPUS='4', RAYON_NUM_THREADS='4',
+               TOKENIZERS_PARALLELISM='true', OMP_NUM_THREADS='4')
+    procs = []
+    for run in ('a', 'b'):
+        for role in ('sender', 'receiver'):
+            cmd = [sys.executable, me, 'role', '--role', role, '--data', os.path.abspath(args.data),
+                   '--work', os.path.join(work, run), '--steps', str(args.steps), '--skip-checks']
+            if not args.no_compile:
+                cmd.append('--compile')
+            if args.nondeterministic:
+                cmd.append('--nondeterministic')
+            logf = open(os.path.join(work, 'logs', '%s-%s.log' % (run, role)), 'w')
+            procs.append(('%s-%s' % (run, role), subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT, env=env)))
+    failed = [name for name, p in procs if p.wait() != 0]
+    report = dict(steps=args.steps, compile=not args.no_compile, deterministic=not args.nondeterministic,
+                  data=sorted(os.listdir(args.data)), failed=failed, seconds=round(time.time() - t0, 1), models={})
+    for name, _ in procs:
+        print(tail(os.path.join(work, 'logs', name + '.log'), 12), file=sys.stderr, flush=True)
+    identical = not failed
+    for spec in ROLES.values():
+        digests = {}
+        for run in ('a', 'b'):
+            folder = os.path.join(work, run, 'models', spec['dirname'])
+            digests[run] = file_digests(folder) if os.path.isdir(folder) else {}
+        same = bool(digests['a']) and digests['a'] == digests['b']
+        identical = identical and same
+        report['models'][spec['dirname']] = dict(identical=same, run_a=digests['a'],
+                                                 differing=sorted(k for k in set(digests['a']) | set(digests['b'])
+                                                                  if digests['a'].get(k) != digests['b'].get(k)))
+        for run in ('a', 'b'):
+            result = os.path.join(work, run, 'result-%s.json' % spec['dirname'].split('-')[0])
+            if os.path.exists(result):
+                with open(result, encoding='utf-8') as f:
+                    r = json.load(f)
+                report['models'][spec['dirname']]['run_' + run + '_trace'] = dict(
+                    tokens_sha256=r['data'].get('tokens_sha256'), initial_weights_sha256=r.get('initial_weights_sha256'),
+                    first_losses=r['training'].get('first_losses'),
+                    final_loss=(r['training'].get('loss_curve') or [None])[-1])
+    report['identical'] = identical
+    print(json.dumps(report, indent=1))
+    return 0 if identical else 1
+
+
 def tail(path, n):
     try:
         return ''.join(open(path, encoding='utf-8', errors='replace').readlines()[-n:])
@@ -988,6 +1089,12 @@ def main():
     r.add_argument('--receiver-steps', type=int, default=0, help='fixed step count (reproduction)')
     r.add_argument('--no-compile', action='store_true')
     r.add_argument('--smoke-only', action='store_true')
+    q = sub.add_parser('repro', help='train both models twice (same input, seed, steps) and compare the files')
+    q.add_argument('--data', default='.device/demo')
+    q.add_argument('--work', default='/tmp/demo-repro')
+    q.add_argument('--steps', type=int, default=300)
+    q.add_argument('--no-compile', action='store_true')
+    q.add_argument('--nondeterministic', action='store_true', help='to show what the switch buys')
     o = sub.add_parser('role', help='one model end to end (used by run)')
     o.add_argument('--role', choices=sorted(ROLES), required=True)
     o.add_argument('--data', required=True)
@@ -998,9 +1105,13 @@ def main():
     o.add_argument('--train-until', type=float, default=0)
     o.add_argument('--hard-deadline', type=float, default=float('inf'))
     o.add_argument('--pack', default=None, help='folder for result-ROLE.json and model tar parts')
+    o.add_argument('--nondeterministic', action='store_true', help='allow nondeterministic CUDA kernels')
+    o.add_argument('--skip-checks', action='store_true', help='stop after saving (used by repro)')
     args = ap.parse_args()
     if args.cmd == 'run':
         sys.exit(run_all(args))
+    if args.cmd == 'repro':
+        sys.exit(run_repro(args))
     run_role(args)
 
 

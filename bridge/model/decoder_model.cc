@@ -30,6 +30,13 @@ torch::Tensor linear(const torch::Tensor& x, const torch::Tensor& w, const torch
   return b.defined() ? torch::linear(x, w, b) : torch::linear(x, w);
 }
 
+// A weight matmul: the input is rounded to the weight's dtype (a no-op when they agree), the
+// result is returned in `out_dtype`.
+torch::Tensor project(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b,
+                      torch::Dtype out_dtype) {
+  return linear(x.to(w.scalar_type()), w, b).to(out_dtype);
+}
+
 // [.., D] -> [-x2, x1] with x1, x2 the two halves.
 torch::Tensor rotate_half(const torch::Tensor& x) {
   const int64_t half = x.size(-1) / 2;
@@ -156,7 +163,7 @@ absl::StatusOr<std::unique_ptr<DecoderModel>> DecoderModel::Load(const std::stri
       l.sliding_window = c.layer_sliding_window[i];
     }
 #undef LIP_MODEL_ASSIGN_OR_RETURN
-    model->inv_freq_ = model->RopeInvFreq().to(options.device);
+    model->FinishLoad();
   } catch (const c10::Error& e) {
     return absl::InternalError(absl::StrCat("loading ", checkpoint_dir, ": ", e.what_without_backtrace()));
   }
@@ -212,7 +219,7 @@ absl::StatusOr<std::unique_ptr<DecoderModel>> DecoderModel::RandomInit(const Mod
       }
       l.sliding_window = config.layer_sliding_window[i];
     }
-    model->inv_freq_ = model->RopeInvFreq().to(options.device);
+    model->FinishLoad();
   } catch (const c10::Error& e) {
     return absl::InternalError(absl::StrCat("random init: ", e.what_without_backtrace()));
   }
@@ -245,6 +252,12 @@ torch::Tensor DecoderModel::EmbedTokens(const torch::Tensor& ids) const {
                 "): min ", lo, ", max ", hi);
   }
   return torch::embedding(embed_tokens_, ids.to(options_.device, torch::kInt64));
+}
+
+void DecoderModel::FinishLoad() {
+  inv_freq_ = RopeInvFreq().to(options_.device);
+  activation_dtype_ = options_.fp32_activations ? torch::kFloat32 : options_.dtype;
+  logits_head_ = lm_head_.to(activation_dtype_);
 }
 
 torch::Tensor DecoderModel::embedding_weight() const { return embed_tokens_; }
@@ -282,7 +295,8 @@ absl::Status DecoderModel::CheckForwardInput(const ForwardInput& in) const {
 
 ForwardOutput DecoderModel::Forward(const ForwardInput& in) const {
   const ModelConfig& c = config_;
-  torch::Tensor hidden = in.inputs_embeds;
+  const torch::Dtype act = activation_dtype_;
+  torch::Tensor hidden = in.inputs_embeds.to(act);
   const int64_t B = hidden.size(0), T = hidden.size(1);
   const int64_t n_heads = c.num_attention_heads, n_kv = c.num_key_value_heads, D = c.head_dim;
   const auto dev = hidden.device();
@@ -338,9 +352,9 @@ ForwardOutput DecoderModel::Forward(const ForwardInput& in) const {
     // Self-attention block.
     torch::Tensor residual = hidden;
     torch::Tensor x = rms_norm(hidden, l.input_layernorm, c.rms_norm_eps);
-    torch::Tensor q = linear(x, l.q_proj, l.q_bias).view({B, T, n_heads, D}).transpose(1, 2);
-    torch::Tensor k = linear(x, l.k_proj, l.k_bias).view({B, T, n_kv, D}).transpose(1, 2);
-    torch::Tensor v = linear(x, l.v_proj, l.v_bias).view({B, T, n_kv, D}).transpose(1, 2);
+    torch::Tensor q = project(x, l.q_proj, l.q_bias, act).view({B, T, n_heads, D}).transpose(1, 2);
+    torch::Tensor k = project(x, l.k_proj, l.k_bias, act).view({B, T, n_kv, D}).transpose(1, 2);
+    torch::Tensor v = project(x, l.v_proj, l.v_bias, act).view({B, T, n_kv, D}).transpose(1, 2);
     q = rope(q, cos, sin);
     k = rope(k, cos, sin);
     if (cache != nullptr) std::tie(k, v) = cache->AppendLayer(i, k, v);
@@ -349,13 +363,13 @@ ForwardOutput DecoderModel::Forward(const ForwardInput& in) const {
     torch::Tensor scores = torch::matmul(q, k.transpose(2, 3)) * scaling + mask_for(l.sliding_window);
     torch::Tensor probs = torch::softmax(scores, -1, torch::kFloat32).to(q.scalar_type());
     torch::Tensor attn = torch::matmul(probs, v).transpose(1, 2).reshape({B, T, n_heads * D});
-    hidden = residual + linear(attn, l.o_proj, l.o_bias);
+    hidden = residual + project(attn, l.o_proj, l.o_bias, act);
     // MLP block (SwiGLU).
     residual = hidden;
     x = rms_norm(hidden, l.post_attention_layernorm, c.rms_norm_eps);
-    torch::Tensor gate = torch::silu(linear(x, l.gate_proj, l.gate_bias));
-    torch::Tensor up = linear(x, l.up_proj, l.up_bias);
-    hidden = residual + linear(gate * up, l.down_proj, l.down_bias);
+    torch::Tensor gate = torch::silu(project(x, l.gate_proj, l.gate_bias, act));
+    torch::Tensor up = project(x, l.up_proj, l.up_bias, act);
+    hidden = residual + project(gate * up, l.down_proj, l.down_bias, act);
     if (in.blend != nullptr && in.blend->end > in.blend->begin &&
         std::find(in.blend->layers.begin(), in.blend->layers.end(), i) != in.blend->layers.end()) {
       const LayerBlend& b = *in.blend;  // h' = (1 - alpha) h + alpha v at positions [begin, end)
@@ -382,7 +396,7 @@ ForwardOutput DecoderModel::Forward(const ForwardInput& in) const {
   out.last_hidden = hidden;
   if (in.stop_after_layer == n_layers) return out;
   torch::Tensor h = in.logits_last_only ? hidden.narrow(1, T - 1, 1) : hidden;
-  out.logits = linear(h, lm_head_, torch::Tensor()).to(torch::kFloat32);
+  out.logits = project(h, logits_head_, torch::Tensor(), torch::kFloat32);
   return out;
 }
 

@@ -22,6 +22,14 @@ struct LoadOptions {
   // Compute dtype of the weights. kFloat32 on CPU; kBFloat16/kHalf on CUDA. Norms, rope and
   // softmax are computed in fp32 whatever this is, as transformers does.
   torch::Dtype dtype = torch::kFloat32;
+  // Only with a reduced `dtype`: keep the activations in fp32 — the residual stream, norms,
+  // rotary embedding, attention scores/softmax/values, the SwiGLU product and the logits (an
+  // fp32 copy of lm_head is kept) — and run only the weight matmuls in `dtype`, their inputs
+  // rounded to it. Rounding the residual stream and the logits to bf16 is what makes a bf16 model
+  // disagree most with its fp32 self (logits near 16 are bf16-spaced by 0.125); this costs an
+  // fp32 KV cache and the lm_head copy. false = every activation in `dtype`, as transformers'
+  // bf16 models compute.
+  bool fp32_activations = true;
 };
 
 // Blends a vector into the residual stream (bridge/latent/blend_injection.h): after block i (0-based)
@@ -103,6 +111,7 @@ class DecoderModel {
   struct Layer;
   DecoderModel(const ModelConfig& config, const LoadOptions& options);
   torch::Tensor RopeInvFreq() const;
+  void FinishLoad();  // derives inv_freq_, activation_dtype_ and logits_head_ from the weights
 
   ModelConfig config_;
   LoadOptions options_;
@@ -110,6 +119,8 @@ class DecoderModel {
   std::vector<Layer> layers_;
   torch::Tensor final_norm_;    // [H]
   torch::Tensor lm_head_;       // [V,H]
+  torch::Tensor logits_head_;   // lm_head_ in the activation dtype (a copy only when they differ)
+  torch::Dtype activation_dtype_ = torch::kFloat32;  // fp32, or dtype when !fp32_activations
   torch::Tensor inv_freq_;      // [head_dim/2] fp32 on device (rope, scaled as the config says)
   std::vector<std::string> weight_files_;  // shards, for weights_digest()
   std::string random_init_recipe_;

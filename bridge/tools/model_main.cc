@@ -5,7 +5,9 @@
 //   lip-model forward  --model DIR (--text T | --ids 1,2,3 | --input FILE) [--layer K]
 //   lip-model generate --model DIR (--text T | --ids 1,2,3) --max-new-tokens N [--ignore-eos]
 //   lip-model bench    --config config.json [--batch B] [--prompt-len T] [--new-tokens N] [--iters I]
-// Common: --device cpu|cuda (default cpu), --dtype fp32|bf16|fp16 (default fp32).
+// Common: --device cpu|cuda (default cpu), --dtype fp32|bf16|fp16 (default fp32),
+// --activations fp32|model (default fp32: with bf16/fp16 only the weight matmuls run reduced;
+// `model` computes every activation in --dtype, as transformers does; see LoadOptions).
 // --input FILE reads JSON lines ({"text": ...} or {"ids": [...]}) and prints one result per line.
 // forward prints {"ids", "logits_last" (full vocabulary), "hidden_last" (hidden_states[K] at the
 // last position; K in transformers' output_hidden_states numbering, default the final norm),
@@ -101,6 +103,11 @@ absl::StatusOr<LoadOptions> ParseLoadOptions(const Args& args) {
   } else {
     return absl::InvalidArgumentError(absl::StrCat("--dtype \"", dtype, "\": expected fp32, bf16 or fp16"));
   }
+  const std::string activations = args.Get("activations", "fp32");
+  if (activations != "fp32" && activations != "model") {
+    return absl::InvalidArgumentError(absl::StrCat("--activations \"", activations, "\": expected fp32 or model"));
+  }
+  o.fp32_activations = activations == "fp32";
   return o;
 }
 
@@ -371,6 +378,7 @@ absl::Status RunBench(const Args& args) {
   j["config"] = args.Get("config");
   j["device"] = options->device.str();
   j["dtype"] = args.Get("dtype", "fp32");
+  j["activations"] = args.Get("activations", "fp32");
   j["batch"] = *batch;
   j["prompt_len"] = *prompt_len;
   j["new_tokens"] = *new_tokens;

@@ -114,6 +114,40 @@ TEST_P(FixtureTest, IncrementalDecodeWithCacheEqualsFullRecompute) {
   EXPECT_LT(RelativeError(incremental.index({real}), full.logits.index({real})), 1e-5);
 }
 
+// bf16 weights with fp32 activations (the default) must track the fp32 model more closely than
+// bf16 everywhere (transformers' bf16), and keep the activations fp32 (the KV cache too).
+TEST_P(FixtureTest, Bf16WithFp32ActivationsTracksFp32CloserThanAllBf16) {
+  LoadOptions mixed;
+  mixed.dtype = torch::kBFloat16;
+  LoadOptions all_bf16 = mixed;
+  all_bf16.fp32_activations = false;
+  auto a = DecoderModel::Load(FixtureDir(GetParam()), mixed);
+  auto b = DecoderModel::Load(FixtureDir(GetParam()), all_bf16);
+  ASSERT_TRUE(a.ok() && b.ok()) << a.status() << b.status();
+  torch::Tensor ids = golden_.Get("ids");
+  torch::Tensor reference = golden_.Get("logits");
+  auto run = [&](const DecoderModel& m, KvCache* cache) {
+    ForwardInput in;
+    in.inputs_embeds = m.EmbedTokens(ids);
+    in.output_hidden_states = true;
+    in.cache = cache;
+    return m.Forward(in);
+  };
+  KvCache cache;
+  ForwardOutput mixed_out = run(**a, &cache);
+  ForwardOutput bf16_out = run(**b, nullptr);
+  EXPECT_EQ(mixed_out.logits.scalar_type(), torch::kFloat32);
+  EXPECT_EQ(mixed_out.hidden_states.back().scalar_type(), torch::kFloat32);
+  EXPECT_EQ(bf16_out.hidden_states.back().scalar_type(), torch::kBFloat16);
+  EXPECT_EQ(cache.length(), ids.size(1));
+  const double mixed_error = RelativeError(mixed_out.logits, reference);
+  const double bf16_error = RelativeError(bf16_out.logits, reference);
+  std::printf("%s: bf16 logits relative error: fp32 activations %.2e, all bf16 %.2e\n", GetParam().c_str(),
+              mixed_error, bf16_error);
+  EXPECT_LT(mixed_error, bf16_error);
+  EXPECT_LT(mixed_error, 2e-2);
+}
+
 INSTANTIATE_TEST_SUITE_P(Fixtures, FixtureTest, ::testing::ValuesIn(FixtureNames()),
                          [](const auto& info) { return info.param; });
 

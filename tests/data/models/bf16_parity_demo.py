@@ -14,7 +14,8 @@ each of its 4 books), each whole paragraphs of about 1,200-2,000 characters; and
 test-split texts (the first 8 rows of each of sst2, ag_news, trec test.jsonl). On the device each
 text is tokenized with the model's own tokenizer.json (`tokenizers`, post-processor included, so the
 sender's ids start with <s>), cut to 512 tokens (the models' context), and the argmax at EVERY
-position is compared between: lip-model bf16 CUDA, lip-model fp32 CUDA, transformers fp32 CUDA and
+position is compared between: lip-model bf16 CUDA (default fp32 activations, and with
+`--activations model`, every activation in bf16), lip-model fp32 CUDA, transformers fp32 CUDA and
 transformers bf16 CUDA (eager attention). Prints one JSON summary.
 """
 import json
@@ -67,9 +68,9 @@ def make_texts(shared, out_path):
     print('%d texts -> %s' % (len(rows), out_path))
 
 
-def lip_forward(binary, model_dir, inputs, dtype):
+def lip_forward(binary, model_dir, inputs, dtype, activations='fp32'):
     out = subprocess.run([binary, 'forward', '--model', model_dir, '--input', inputs, '--device', 'cuda',
-                          '--dtype', dtype], capture_output=True, text=True)
+                          '--dtype', dtype, '--activations', activations], capture_output=True, text=True)
     if out.returncode != 0:
         raise RuntimeError('lip-model %s failed: %s' % (dtype, out.stderr[-2000:]))
     return [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
@@ -97,7 +98,8 @@ def measure(binary, texts_path, work):
         with open(inputs, 'w') as f:
             for row in ids:
                 f.write(json.dumps({'ids': row}) + '\n')
-        lip16 = lip_forward(binary, model_dir, inputs, 'bf16')
+        lip16 = lip_forward(binary, model_dir, inputs, 'bf16')  # fp32 activations (the default)
+        lip16_pure = lip_forward(binary, model_dir, inputs, 'bf16', 'model')  # every activation bf16
         lip32 = lip_forward(binary, model_dir, inputs, 'fp32')
         # The saved weights are bf16; fp32 = those values upcast (as the goldens were made).
         model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32,
@@ -111,18 +113,21 @@ def measure(binary, texts_path, work):
                 hf16.append(model(input_ids=torch.tensor([row]).cuda()).logits[0].float().cpu())
         per_set = {}
         totals = {'positions': 0, 'lip_bf16_vs_hf_fp32': 0, 'lip_bf16_vs_hf_bf16': 0, 'hf_bf16_vs_hf_fp32': 0,
-                  'lip_fp32_vs_hf_fp32': 0}
+                  'lip_fp32_vs_hf_fp32': 0, 'lip_bf16_all_activations_vs_hf_fp32': 0,
+                  'lip_bf16_all_activations_vs_hf_bf16': 0}
         max_rel_err_fp32, max_rel_err_bf16 = 0.0, 0.0
-        for r, row_ids, a16, a32, h32, h16 in zip(rows, ids, lip16, lip32, hf32, hf16):
+        for r, row_ids, a16, a16p, a32, h32, h16 in zip(rows, ids, lip16, lip16_pure, lip32, hf32, hf16):
             if a16['ids'] != row_ids or a32['ids'] != row_ids:
                 raise RuntimeError('lip-model echoed other ids for %s' % r['source'])
             t32, t16 = h32.argmax(-1), h16.argmax(-1)
-            top16, top32 = torch.tensor(a16['top1']), torch.tensor(a32['top1'])
+            top16, top32, top16p = torch.tensor(a16['top1']), torch.tensor(a32['top1']), torch.tensor(a16p['top1'])
             counts = {'positions': len(row_ids),
                       'lip_bf16_vs_hf_fp32': int((top16 == t32).sum()),
                       'lip_bf16_vs_hf_bf16': int((top16 == t16).sum()),
                       'hf_bf16_vs_hf_fp32': int((t16 == t32).sum()),
-                      'lip_fp32_vs_hf_fp32': int((top32 == t32).sum())}
+                      'lip_fp32_vs_hf_fp32': int((top32 == t32).sum()),
+                      'lip_bf16_all_activations_vs_hf_fp32': int((top16p == t32).sum()),
+                      'lip_bf16_all_activations_vs_hf_bf16': int((top16p == t16).sum())}
             ref_last = h32[-1]
             scale = float(ref_last.abs().max())
             max_rel_err_fp32 = max(max_rel_err_fp32, float((torch.tensor(a32['logits_last']) - ref_last).abs().max()) / scale)
