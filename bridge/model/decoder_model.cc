@@ -68,7 +68,11 @@ struct DecoderModel::Layer {
 };
 
 DecoderModel::DecoderModel(const ModelConfig& config, const LoadOptions& options)
-    : config_(config), options_(options) {}
+    : config_(config), options_(options) {
+  // "cuda" means the first GPU: name it, so that tensors made there ("cuda:0") compare equal to the
+  // model's device in CheckForwardInput and callers' .to(model.device()) land where the weights are.
+  if (options_.device.is_cuda() && !options_.device.has_index()) options_.device = torch::Device(torch::kCUDA, 0);
+}
 
 DecoderModel::~DecoderModel() = default;
 

@@ -1,15 +1,20 @@
-// lip-eval: measures trained bridges against the baselines on held-out test splits and writes
-// docs/results.md (the only writer of that file).
+// lip-eval: the measuring and reporting half of the evaluation suite (bridge/eval/run_suite.sh
+// runs the whole matrix). Every measurement writes one run result (bridge/eval/run_result.h);
+// `report` renders a directory of them as docs/results.md, of which lip-eval is the only writer.
 //
-//   lip-eval --bridges=demo/bridges/demo-ag_news,demo/bridges/demo-sst2 --out=docs/results.md
-//
-// Each bridge's bridge.json names its models, task, labels and training file (its training
-// config); the test split is the test.jsonl beside that training file. Bridges with the same task
-// and M are runs (seeds) of one configuration and are reported as mean ± std. Per task it also
-// measures, on the same models: receiver zero-shot from the text, the sender linear probe, text
-// relay (sender generates, receiver classifies its text), wire size (fp16/int8 packets vs UTF-8),
-// wire-dtype robustness (fp16, int8 through the real packet codec) and per-message CPU latency of
-// the bridge path vs text relay, all in this one run.
+//   lip-eval bridge --bridge=DIR --result=R.json [--direction=forward] [--test_limit=N]
+//                   [--latency_messages=20]
+//       a trained Perceiver bridge on the test split beside its training file: accuracy with the
+//       soft tokens as floats (fp32) and through the real packet codec as fp16 and int8, packet
+//       bytes vs the UTF-8 text, and (with --latency_messages > 0) the per-message latency of the
+//       bridge path vs text relay, one message at a time, in this one run.
+//   lip-eval baselines --bridge=DIR --result_dir=DIR [--direction=forward]
+//       on the same models and frame: receiver zero-shot from the text, the sender linear probe
+//       at the bridge's source layer (trained on the train split), text relay (the sender writes,
+//       the receiver reads what it wrote); one result file each.
+//   lip-eval report --results=DIR --out=docs/results.md [--preamble=TEXT]
+//       mean ± std over seeds, the targets checked, "—" and a note for what is missing
+//       or failed.
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -23,6 +28,8 @@
 #include "absl/strings/str_split.h"
 #include "bridge/eval/linear_probe.h"
 #include "bridge/eval/results_writer.h"
+#include "bridge/eval/run_result.h"
+#include "bridge/eval/suite_report.h"
 #include "bridge/latent/receiver_pipeline.h"
 #include "bridge/latent/sender_pipeline.h"
 #include "bridge/latent/status_macros.h"
@@ -30,13 +37,19 @@
 #include "bridge/train/train_config.h"
 #include "common/packet_codec.h"
 
-ABSL_FLAG(std::string, bridges, "", "comma-separated bridge checkpoint directories");
-ABSL_FLAG(std::string, out, "docs/results.md", "where to write the results (Markdown)");
+ABSL_FLAG(std::string, bridge, "", "bridge checkpoint directory (bridge, baselines)");
+ABSL_FLAG(std::string, result, "", "bridge: where to write the run result (JSON)");
+ABSL_FLAG(std::string, result_dir, "", "baselines: directory for the run results");
+ABSL_FLAG(std::string, direction, "forward", "direction name recorded in the run results");
+ABSL_FLAG(std::string, device, "cpu", "cpu | cuda (models in bf16 on CUDA)");
+ABSL_FLAG(std::string, results, "", "report: directory of run results");
+ABSL_FLAG(std::string, out, "docs/results.md", "report: where to write the results (Markdown)");
+ABSL_FLAG(std::string, preamble, "", "report: extra paragraphs (how the suite was run), '\\n\\n'-separated");
 ABSL_FLAG(int64_t, test_limit, 0, "evaluate on at most this many test examples per task (0 = all)");
 ABSL_FLAG(int64_t, probe_train_limit, 2000, "training examples for the sender linear probe");
 ABSL_FLAG(int64_t, relay_limit, 100, "test examples for the (slow) text-relay baseline");
 ABSL_FLAG(int64_t, relay_tokens, 24, "tokens the sender generates for text relay");
-ABSL_FLAG(int64_t, latency_messages, 20, "messages timed one by one for the latency table");
+ABSL_FLAG(int64_t, latency_messages, 0, "bridge: messages timed one by one (0 = no latency measurement)");
 ABSL_FLAG(int, threads, 0, "LibTorch intra-op threads (0 = LibTorch's default)");
 
 namespace lip {
@@ -60,6 +73,18 @@ struct LoadedBridge {
   std::unique_ptr<ReceiverPipeline> receiver;
 };
 
+absl::StatusOr<LoadOptions> ModelLoadOptions() {
+  const std::string device = absl::GetFlag(FLAGS_device);
+  LoadOptions options;
+  if (device == "cuda") {
+    options.device = torch::kCUDA;
+    options.dtype = torch::kBFloat16;
+  } else if (device != "cpu") {
+    return absl::InvalidArgumentError("--device must be cpu or cuda, got " + device);
+  }
+  return options;
+}
+
 absl::StatusOr<LoadedBridge> LoadBridge(const std::string& dir) {
   LoadedBridge b;
   b.dir = dir;
@@ -72,10 +97,12 @@ absl::StatusOr<LoadedBridge> LoadBridge(const std::string& dir) {
   SenderPipelineOptions sender_options;
   sender_options.bridge_dir = dir;
   sender_options.model_dir = b.config.sender_model_dir;
+  LIP_ASSIGN_OR_RETURN(sender_options.model_options, ModelLoadOptions());
   LIP_ASSIGN_OR_RETURN(b.sender, SenderPipeline::Load(sender_options));
   ReceiverPipelineOptions receiver_options;
   receiver_options.bridge_dir = dir;
   receiver_options.model_dir = b.config.receiver_model_dir;
+  receiver_options.model_options = sender_options.model_options;
   LIP_ASSIGN_OR_RETURN(b.receiver, ReceiverPipeline::Load(receiver_options));
   return b;
 }
@@ -101,35 +128,48 @@ absl::StatusOr<std::pair<std::vector<float>, size_t>> WireRoundTrip(const Loaded
   return std::make_pair(std::move(decoded.values), wire.size());
 }
 
-// Accuracy of the bridge on `test`; dtype FP32 means the floats go to the receiver directly.
-absl::StatusOr<double> BridgeAccuracy(const LoadedBridge& b, const TextDataset& test, lip::v1::DType dtype,
-                                      bool through_codec, double* mean_packet_bytes) {
-  int64_t correct = 0;
-  double bytes = 0;
+struct WireAccuracy {
+  double fp32 = 0, fp16 = 0, int8 = 0;
+  double fp16_bytes = 0, int8_bytes = 0;  // mean serialized packet size
+};
+
+// Accuracy of the bridge on `test` with the soft tokens given to the receiver as floats (fp32)
+// and after a round trip through the packet codec as fp16 and int8. The sender runs once.
+absl::StatusOr<WireAccuracy> BridgeAccuracy(const LoadedBridge& b, const TextDataset& test) {
+  WireAccuracy out;
+  int64_t correct[3] = {0, 0, 0};
+  const lip::v1::DType dtypes[3] = {lip::v1::DTYPE_FP32, lip::v1::DTYPE_FP16, lip::v1::DTYPE_INT8};
   for (size_t begin = 0; begin < test.examples.size(); begin += 32) {
     std::vector<std::string> texts;
     for (size_t i = begin; i < std::min(test.examples.size(), begin + 32); ++i) texts.push_back(test.examples[i].text);
     LIP_ASSIGN_OR_RETURN(std::vector<EncodedText> encoded, b.sender->Encode(texts));
-    std::vector<LatentMessage> messages(encoded.size());
-    for (size_t j = 0; j < encoded.size(); ++j) {
-      messages[j].num_soft_tokens = encoded[j].num_soft_tokens;
-      messages[j].width = encoded[j].width;
-      if (through_codec) {
-        LIP_ASSIGN_OR_RETURN(auto wire, WireRoundTrip(b, encoded[j], dtype));
+    for (int k = 0; k < 3; ++k) {
+      std::vector<LatentMessage> messages(encoded.size());
+      for (size_t j = 0; j < encoded.size(); ++j) {
+        messages[j].num_soft_tokens = encoded[j].num_soft_tokens;
+        messages[j].width = encoded[j].width;
+        if (k == 0) {
+          messages[j].z = encoded[j].z;
+          continue;
+        }
+        LIP_ASSIGN_OR_RETURN(auto wire, WireRoundTrip(b, encoded[j], dtypes[k]));
         messages[j].z = std::move(wire.first);
-        bytes += wire.second;
-      } else {
-        messages[j].z = encoded[j].z;
+        (k == 1 ? out.fp16_bytes : out.int8_bytes) += wire.second;
+      }
+      LIP_ASSIGN_OR_RETURN(auto answers, b.receiver->Answer(messages));
+      for (size_t j = 0; j < answers.size(); ++j) {
+        if (!answers[j].ok()) return answers[j].status();
+        if (answers[j]->label_index == test.examples[begin + j].label) ++correct[k];
       }
     }
-    LIP_ASSIGN_OR_RETURN(auto answers, b.receiver->Answer(messages));
-    for (size_t j = 0; j < answers.size(); ++j) {
-      if (!answers[j].ok()) return answers[j].status();
-      if (answers[j]->label_index == test.examples[begin + j].label) ++correct;
-    }
   }
-  if (mean_packet_bytes != nullptr) *mean_packet_bytes = bytes / test.examples.size();
-  return double(correct) / test.examples.size();
+  const double n = std::max<size_t>(1, test.examples.size());
+  out.fp32 = correct[0] / n;
+  out.fp16 = correct[1] / n;
+  out.int8 = correct[2] / n;
+  out.fp16_bytes /= n;
+  out.int8_bytes /= n;
+  return out;
 }
 
 absl::StatusOr<double> ZeroShotAccuracy(const LoadedBridge& b, const TextDataset& test) {
@@ -202,111 +242,163 @@ absl::StatusOr<Latency> MeasureLatency(const LoadedBridge& b, const TextDataset&
   return latency;
 }
 
-std::string Percent(double v) { return absl::StrFormat("%.2f", 100 * v); }
 
-absl::Status Run() {
-  if (absl::GetFlag(FLAGS_threads) > 0) torch::set_num_threads(absl::GetFlag(FLAGS_threads));
-  std::vector<std::string> dirs = absl::StrSplit(absl::GetFlag(FLAGS_bridges), ',', absl::SkipEmpty());
-  if (dirs.empty()) return absl::InvalidArgumentError("--bridges is required");
-  const auto run_start = Clock::now();
+RunResult ResultFor(const LoadedBridge& b, const std::string& method) {
+  RunResult r;
+  r.task = b.metadata.task;
+  r.method = method;
+  r.direction = absl::GetFlag(FLAGS_direction);
+  r.sender = b.metadata.sender_model.name;
+  r.receiver = b.metadata.receiver_model.name;
+  r.device = absl::GetFlag(FLAGS_device);
+  r.threads = torch::get_num_threads();
+  return r;
+}
 
-  // task -> M -> bridges
-  std::map<std::string, std::map<int64_t, std::vector<LoadedBridge>>> by_task;
-  for (const std::string& dir : dirs) {
-    auto bridge = LoadBridge(dir);
-    if (!bridge.ok()) {
-      return absl::Status(bridge.status().code(), absl::StrCat(dir, ": ", bridge.status().message()));
-    }
-    by_task[bridge->metadata.task][bridge->metadata.sender.perceiver.num_queries].push_back(std::move(*bridge));
+absl::StatusOr<TextDataset> TestSet(const LoadedBridge& b, RunResult* result) {
+  const std::string test_file = TestFileFor(b.config.train_file);
+  LIP_ASSIGN_OR_RETURN(TextDataset test,
+                       ReadJsonlDataset(test_file, b.config.label_names, absl::GetFlag(FLAGS_test_limit)));
+  if (test.examples.empty()) return absl::InvalidArgumentError(test_file + " has no examples");
+  result->test_file = test_file;
+  result->test_examples = test.examples.size();
+  double text_bytes = 0;
+  for (const LabelledText& e : test.examples) text_bytes += e.text.size();
+  result->text_bytes = text_bytes / test.examples.size();
+  return test;
+}
+
+absl::Status EvaluateBridge() {
+  const std::string result_path = absl::GetFlag(FLAGS_result);
+  if (absl::GetFlag(FLAGS_bridge).empty() || result_path.empty()) {
+    return absl::InvalidArgumentError("bridge needs --bridge and --result");
   }
+  LIP_ASSIGN_OR_RETURN(LoadedBridge b, LoadBridge(absl::GetFlag(FLAGS_bridge)));
+  RunResult r = ResultFor(b, kMethodPerceiver);
+  r.num_soft_tokens = b.metadata.sender.perceiver.num_queries;
+  r.width = b.metadata.sender.perceiver.output_width;
+  r.seed = b.config.seed;
+  r.steps = b.metadata.training.value("steps_done", b.config.steps);
+  r.batch_size = b.config.batch_size;
+  const nlohmann::json& trained = b.metadata.evaluation;
+  if (trained.is_object()) {
+    r.train_seconds = trained.value("train_seconds", 0.0);
+    r.train_examples = trained.value("train_examples", int64_t(0));
+    if (trained.contains("validation_accuracy")) r.validation_accuracy = trained["validation_accuracy"].get<double>();
+    r.device = trained.value("train_device", r.device);
+  }
+  LIP_ASSIGN_OR_RETURN(TextDataset test, TestSet(b, &r));
+  LIP_ASSIGN_OR_RETURN(WireAccuracy wire, BridgeAccuracy(b, test));
+  r.accuracy = wire.fp32;
+  r.accuracy_fp16 = wire.fp16;
+  r.accuracy_int8 = wire.int8;
+  r.fp16_packet_bytes = wire.fp16_bytes;
+  r.int8_packet_bytes = wire.int8_bytes;
+  std::fprintf(stderr, "lip-eval: %s M=%lld seed %llu: fp32 %.4f fp16 %.4f int8 %.4f on %zu examples\n",
+               r.task.c_str(), static_cast<long long>(r.num_soft_tokens), static_cast<unsigned long long>(r.seed),
+               wire.fp32, wire.fp16, wire.int8, test.examples.size());
+  const int64_t latency_messages = absl::GetFlag(FLAGS_latency_messages);
+  if (latency_messages > 0) {
+    LIP_ASSIGN_OR_RETURN(Latency latency,
+                         MeasureLatency(b, test, latency_messages, absl::GetFlag(FLAGS_relay_tokens)));
+    r.latency_messages = std::min<int64_t>(latency_messages, test.examples.size());
+    r.bridge_latency_ms = latency.bridge_ms;
+    r.relay_latency_ms = latency.relay_ms;
+    std::fprintf(stderr, "lip-eval: latency per message: bridge %.1f ms, text relay %.1f ms\n", latency.bridge_ms,
+                 latency.relay_ms);
+  }
+  return WriteRunResult(result_path, r);
+}
 
-  ResultsReport report;
-  report.title = "LIP results";
-  report.preamble.push_back(absl::StrCat(
-      "Measured by `lip-eval --bridges=", absl::GetFlag(FLAGS_bridges), " --test_limit=",
-      absl::GetFlag(FLAGS_test_limit), " --relay_limit=", absl::GetFlag(FLAGS_relay_limit),
-      "` on CPU (LibTorch ", TORCH_VERSION, ", ", torch::get_num_threads(), " threads). Accuracies in %, on the ",
-      "held-out test splits of `../shared/data` (SST-2: GLUE dev). Bridges were trained only on the train splits."));
-  ResultsTable accuracy{"Accuracy (%)",
-                        {"task", "test examples", "receiver zero-shot (text)", "sender linear probe",
-                         "text relay", "bridge (Perceiver)", "bridge M", "bridge / probe"},
-                        {}};
-  ResultsTable wire{"Wire dtype and size",
-                    {"task", "bridge M×d_z", "acc fp32", "acc fp16", "acc int8", "fp16 packet bytes",
-                     "int8 packet bytes", "UTF-8 text bytes", "relayed text bytes"},
-                    {}};
-  ResultsTable latency_table{"Per-message CPU latency (one message at a time)",
-                             {"task", "messages", "bridge path ms (encode + fp16 packet + answer)",
-                              "text relay ms (generate + answer)"},
-                             {}};
+absl::Status EvaluateBaselines() {
+  const std::string dir = absl::GetFlag(FLAGS_result_dir);
+  if (absl::GetFlag(FLAGS_bridge).empty() || dir.empty()) {
+    return absl::InvalidArgumentError("baselines needs --bridge and --result_dir");
+  }
+  LIP_ASSIGN_OR_RETURN(LoadedBridge b, LoadBridge(absl::GetFlag(FLAGS_bridge)));
+  const std::string stem = absl::StrCat(dir, "/", b.metadata.task, "-", absl::GetFlag(FLAGS_direction), "-");
 
-  for (auto& [task, by_m] : by_task) {
-    LoadedBridge& first = by_m.begin()->second.front();
-    const std::string test_file = TestFileFor(first.config.train_file);
-    LIP_ASSIGN_OR_RETURN(TextDataset test, ReadJsonlDataset(test_file, first.config.label_names,
-                                                            absl::GetFlag(FLAGS_test_limit)));
-    std::fprintf(stderr, "lip-eval: %s: %zu test examples from %s\n", task.c_str(), test.examples.size(),
-                 test_file.c_str());
-    LIP_ASSIGN_OR_RETURN(double zero_shot, ZeroShotAccuracy(first, test));
-    std::fprintf(stderr, "lip-eval: %s: receiver zero-shot %.4f\n", task.c_str(), zero_shot);
-
-    LIP_ASSIGN_OR_RETURN(TextDataset probe_train, ReadJsonlDataset(first.config.train_file, first.config.label_names,
+  RunResult zero_shot = ResultFor(b, kMethodZeroShot);
+  LIP_ASSIGN_OR_RETURN(TextDataset test, TestSet(b, &zero_shot));
+  {
+    const auto start = Clock::now();
+    LIP_ASSIGN_OR_RETURN(double accuracy, ZeroShotAccuracy(b, test));
+    zero_shot.accuracy = accuracy;
+    std::fprintf(stderr, "lip-eval: %s: receiver zero-shot %.4f (%.0f s)\n", zero_shot.task.c_str(), accuracy,
+                 Ms(start) / 1000);
+    LIP_RETURN_IF_ERROR(WriteRunResult(stem + "zero_shot.json", zero_shot));
+  }
+  {
+    const auto start = Clock::now();
+    RunResult probe = zero_shot;
+    probe.method = kMethodLinearProbe;
+    probe.accuracy.reset();
+    LIP_ASSIGN_OR_RETURN(TextDataset probe_train, ReadJsonlDataset(b.config.train_file, b.config.label_names,
                                                                    absl::GetFlag(FLAGS_probe_train_limit)));
-    LIP_ASSIGN_OR_RETURN(LinearProbeResult probe, RunSenderLinearProbe(*first.sender, probe_train, test));
-    std::fprintf(stderr, "lip-eval: %s: sender linear probe %.4f\n", task.c_str(), probe.test_accuracy);
-
-    double relay_bytes = 0;
-    LIP_ASSIGN_OR_RETURN(double relay, TextRelayAccuracy(first, test, absl::GetFlag(FLAGS_relay_limit),
-                                                         absl::GetFlag(FLAGS_relay_tokens), &relay_bytes));
-    std::fprintf(stderr, "lip-eval: %s: text relay %.4f\n", task.c_str(), relay);
-
-    double text_bytes = 0;
-    for (const LabelledText& e : test.examples) text_bytes += e.text.size();
-    text_bytes /= test.examples.size();
-
-    for (auto& [m, bridges] : by_m) {
-      MeasuredValue fp32, fp16, int8;
-      double fp16_bytes = 0, int8_bytes = 0;
-      for (LoadedBridge& b : bridges) {
-        LIP_ASSIGN_OR_RETURN(double a32, BridgeAccuracy(b, test, lip::v1::DTYPE_FP32, false, nullptr));
-        LIP_ASSIGN_OR_RETURN(double a16, BridgeAccuracy(b, test, lip::v1::DTYPE_FP16, true, &fp16_bytes));
-        LIP_ASSIGN_OR_RETURN(double a8, BridgeAccuracy(b, test, lip::v1::DTYPE_INT8, true, &int8_bytes));
-        fp32.runs.push_back(a32);
-        fp16.runs.push_back(a16);
-        int8.runs.push_back(a8);
-        std::fprintf(stderr, "lip-eval: %s: bridge %s: fp32 %.4f fp16 %.4f int8 %.4f\n", task.c_str(), b.dir.c_str(),
-                     a32, a16, a8);
-      }
-      accuracy.rows.push_back({task, std::to_string(test.examples.size()), Percent(zero_shot),
-                               Percent(probe.test_accuracy),
-                               absl::StrCat(Percent(relay), " (", std::min<int64_t>(absl::GetFlag(FLAGS_relay_limit), test.examples.size()), " ex.)"),
-                               fp32.Format(100, 2), std::to_string(m),
-                               absl::StrFormat("%.3f", fp32.mean() / std::max(1e-9, probe.test_accuracy))});
-      wire.rows.push_back({task, absl::StrCat(m, "×", bridges.front().metadata.sender.perceiver.output_width),
-                           fp32.Format(100, 2), fp16.Format(100, 2), int8.Format(100, 2),
-                           absl::StrFormat("%.0f", fp16_bytes), absl::StrFormat("%.0f", int8_bytes),
-                           absl::StrFormat("%.0f", text_bytes), absl::StrFormat("%.0f", relay_bytes)});
-    }
-    LIP_ASSIGN_OR_RETURN(Latency latency, MeasureLatency(first, test, absl::GetFlag(FLAGS_latency_messages),
-                                                         absl::GetFlag(FLAGS_relay_tokens)));
-    latency_table.rows.push_back({task, std::to_string(absl::GetFlag(FLAGS_latency_messages)),
-                                  absl::StrFormat("%.1f", latency.bridge_ms), absl::StrFormat("%.1f", latency.relay_ms)});
+    LinearProbeOptions options;
+    LIP_ASSIGN_OR_RETURN(LinearProbeResult result, RunSenderLinearProbe(*b.sender, probe_train, test, options));
+    probe.accuracy = result.test_accuracy;
+    probe.train_examples = result.train_examples;
+    probe.seed = options.seed;
+    probe.note = absl::StrFormat("logistic regression on mean-pooled layer-%d states of %d training texts (train acc %.2f%%)",
+                                 b.metadata.sender.source_layer, result.train_examples, 100 * result.train_accuracy);
+    std::fprintf(stderr, "lip-eval: %s: sender linear probe %.4f (%.0f s)\n", probe.task.c_str(), result.test_accuracy,
+                 Ms(start) / 1000);
+    LIP_RETURN_IF_ERROR(WriteRunResult(stem + "linear_probe.json", probe));
   }
-  report.tables = {accuracy, wire, latency_table};
-  report.notes.push_back(
-      "Not measured yet (not implemented in lip-eval): receiver-only prompt tuning, M sweeps beyond the bridges "
-      "given, the bottleneck adapter, the dual translator with blending, the reverse direction, three seeds per "
-      "configuration unless three bridges are passed.");
-  report.notes.push_back(absl::StrFormat("Whole evaluation took %.0f s.", Ms(run_start) / 1000));
-  return WriteResultsMarkdown(absl::GetFlag(FLAGS_out), report);
+  {
+    const auto start = Clock::now();
+    RunResult relay = zero_shot;
+    relay.method = kMethodTextRelay;
+    double relay_bytes = 0;
+    LIP_ASSIGN_OR_RETURN(double accuracy, TextRelayAccuracy(b, test, absl::GetFlag(FLAGS_relay_limit),
+                                                            absl::GetFlag(FLAGS_relay_tokens), &relay_bytes));
+    relay.accuracy = accuracy;
+    relay.test_examples = std::min<int64_t>(absl::GetFlag(FLAGS_relay_limit), test.examples.size());
+    relay.relayed_text_bytes = relay_bytes;
+    relay.note = absl::StrFormat("the sender greedily continues \"<text>\\nIn short:\" for %d tokens; first %d test examples",
+                                 absl::GetFlag(FLAGS_relay_tokens), relay.test_examples);
+    std::fprintf(stderr, "lip-eval: %s: text relay %.4f (%.0f s)\n", relay.task.c_str(), accuracy, Ms(start) / 1000);
+    LIP_RETURN_IF_ERROR(WriteRunResult(stem + "text_relay.json", relay));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Report() {
+  const std::string dir = absl::GetFlag(FLAGS_results);
+  if (dir.empty()) return absl::InvalidArgumentError("report needs --results");
+  SuiteReportOptions options;
+  LIP_ASSIGN_OR_RETURN(std::vector<RunResult> results, ReadRunResults(dir, &options.problems));
+  options.preamble.push_back(
+      "Measured by the evaluation suite (`bridge/eval/run_suite.sh`): every trained configuration and baseline on "
+      "the held-out test split of its task (`../shared/data/<task>/test.jsonl`; SST-2: GLUE dev), one JSON result per "
+      "run, rendered here by `lip-eval report`. Everything was trained on train splits only; validation sets are "
+      "carved from train. Accuracies in %, mean ± std (population) over the seeds that ran.");
+  for (absl::string_view paragraph : absl::StrSplit(absl::GetFlag(FLAGS_preamble), "\n\n", absl::SkipEmpty())) {
+    options.preamble.push_back(std::string(paragraph));
+  }
+  const ResultsReport report = BuildSuiteReport(results, options);
+  LIP_RETURN_IF_ERROR(WriteResultsMarkdown(absl::GetFlag(FLAGS_out), report));
+  std::fprintf(stderr, "lip-eval: wrote %s from %zu results\n", absl::GetFlag(FLAGS_out).c_str(), results.size());
+  return absl::OkStatus();
+}
+
+absl::Status Run(const std::vector<char*>& args) {
+  if (absl::GetFlag(FLAGS_threads) > 0) torch::set_num_threads(absl::GetFlag(FLAGS_threads));
+  const std::string command = args.size() > 1 ? args[1] : "";
+  if (command == "bridge") return EvaluateBridge();
+  if (command == "baselines") return EvaluateBaselines();
+  if (command == "report") return Report();
+  return absl::InvalidArgumentError(
+      absl::StrCat("usage: lip-eval bridge|baselines|report [flags] (got \"", command, "\")"));
 }
 
 }  // namespace
 }  // namespace lip
 
 int main(int argc, char** argv) {
-  absl::ParseCommandLine(argc, argv);
-  absl::Status status = lip::Run();
+  const std::vector<char*> args = absl::ParseCommandLine(argc, argv);
+  absl::Status status = lip::Run(args);
   if (!status.ok()) {
     std::fprintf(stderr, "lip-eval: %s\n", status.ToString().c_str());
     return 1;

@@ -1,13 +1,21 @@
-// lip-train: trains a Perceiver bridge between two frozen models on a classification task.
+// lip-train: trains a Perceiver bridge between two frozen models on a classification task, or
+// (--method=prompt_tuning) the receiver-only prompt-tuning reference with the same M.
 //
 //   lip-train --config=configs/demo_ag_news.json --out=demo/bridges/demo-ag_news \
 //             [--checkpoint_dir=DIR --resume] [--test_file=../shared/data/ag_news/test.jsonl]
+//   lip-train --config=configs/demo_ag_news.json --method=prompt_tuning --seed=2 \
+//             --test_file=../shared/data/ag_news/test.jsonl --result=/tmp/results/pt.json
+//
+// --seed, --num_queries (M) and --steps override the config, so one config serves a sweep.
+// --device=cuda loads the frozen models in bf16 on the GPU (trainable parts stay fp32).
 //
 // Writes the bridge checkpoint (bridge.json + sender/receiver safetensors) to --out. With
 // --checkpoint_dir, full training checkpoints (weights, optimizer, scheduler step, sampler, RNG)
 // go there every checkpoint_every steps and at the end; --resume continues from one.
 // --test_file evaluates the final bridge on a held-out test split (never used for training) and
-// records the accuracy in bridge.json.
+// records the accuracy in bridge.json. Prompt tuning writes no bridge: with --result it writes the
+// suite's run result (bridge/eval/run_result.h) with its validation and test accuracy.
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -15,8 +23,10 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/strings/str_format.h"
+#include "bridge/eval/run_result.h"
 #include "bridge/latent/status_macros.h"
 #include "bridge/train/bridge_trainer.h"
+#include "bridge/train/prompt_tuner.h"
 
 ABSL_FLAG(std::string, config, "", "run config (JSON), see bridge/train/train_config.h");
 ABSL_FLAG(std::string, out, "", "directory for the trained bridge checkpoint");
@@ -26,24 +36,98 @@ ABSL_FLAG(int64_t, steps, 0, "override the config's step count (> 0)");
 ABSL_FLAG(std::string, test_file, "", "held-out test JSONL to evaluate the final bridge on (optional)");
 ABSL_FLAG(int64_t, test_limit, 0, "evaluate on at most this many test examples (0 = all)");
 ABSL_FLAG(int, threads, 0, "LibTorch intra-op threads (0 = LibTorch's default)");
+ABSL_FLAG(std::string, method, "bridge", "bridge | prompt_tuning");
+ABSL_FLAG(int64_t, seed, 0, "override the config's seed (> 0)");
+ABSL_FLAG(int64_t, num_queries, 0, "override the config's M (perceiver.num_queries; > 0)");
+ABSL_FLAG(std::string, device, "cpu", "cpu | cuda (frozen models in bf16 on CUDA; trainable parts fp32)");
+ABSL_FLAG(std::string, result, "", "prompt_tuning: write the run result (JSON) here");
+ABSL_FLAG(std::string, direction, "forward", "direction name recorded in the run result");
 
 namespace lip {
 namespace {
 
+using Clock = std::chrono::steady_clock;
+
+absl::StatusOr<LoadOptions> ModelLoadOptions() {
+  const std::string device = absl::GetFlag(FLAGS_device);
+  LoadOptions options;
+  if (device == "cuda") {
+    options.device = torch::kCUDA;
+    options.dtype = torch::kBFloat16;
+  } else if (device != "cpu") {
+    return absl::InvalidArgumentError("--device must be cpu or cuda, got " + device);
+  }
+  return options;
+}
+
+// Receiver-only prompt tuning: trains P, evaluates on --test_file, writes --result.
+absl::Status RunPromptTuning(const TrainConfig& config, const BridgeEndpoints& endpoints, TextDataset train,
+                             TextDataset validation) {
+  const auto start = Clock::now();
+  const int64_t train_examples = train.examples.size();
+  LIP_ASSIGN_OR_RETURN(std::unique_ptr<PromptTuner> tuner,
+                       PromptTuner::Create(config, endpoints.receiver_model, endpoints.receiver_tokenizer,
+                                           std::move(train), std::move(validation)));
+  std::fprintf(stderr, "lip-train: prompt tuning on %s: M = %lld soft tokens\n", endpoints.receiver_id.name.c_str(),
+               static_cast<long long>(config.perceiver.num_queries));
+  ProgressBar progress(0, config.steps, stderr, config.log_every);
+  LIP_ASSIGN_OR_RETURN(StepResult last, tuner->Train(config.steps, &progress));
+  RunResult result;
+  result.task = config.task;
+  result.method = kMethodPromptTuning;
+  result.direction = absl::GetFlag(FLAGS_direction);
+  result.sender = endpoints.sender_id.name;
+  result.receiver = endpoints.receiver_id.name;
+  result.num_soft_tokens = config.perceiver.num_queries;
+  result.seed = config.seed;
+  result.device = absl::GetFlag(FLAGS_device);
+  result.threads = torch::get_num_threads();
+  result.steps = config.steps;
+  result.batch_size = config.batch_size;
+  result.train_examples = train_examples;
+  result.train_seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  if (!tuner->validation_history().empty()) {
+    result.validation_accuracy = tuner->validation_history().back()["accuracy"].get<double>();
+  }
+  const std::string test_file = absl::GetFlag(FLAGS_test_file);
+  if (!test_file.empty()) {
+    LIP_ASSIGN_OR_RETURN(TextDataset test, ReadJsonlDataset(test_file, config.label_names));
+    LIP_ASSIGN_OR_RETURN(EvaluationResult eval, tuner->Evaluate(test, absl::GetFlag(FLAGS_test_limit)));
+    result.test_file = test_file;
+    result.test_examples = eval.examples;
+    result.accuracy = eval.accuracy;
+    std::fprintf(stderr, "lip-train: prompt tuning test accuracy %.4f on %lld examples (final train loss %.4f)\n",
+                 eval.accuracy, static_cast<long long>(eval.examples), last.loss);
+  }
+  if (!absl::GetFlag(FLAGS_result).empty()) {
+    LIP_RETURN_IF_ERROR(WriteRunResult(absl::GetFlag(FLAGS_result), result));
+    std::fprintf(stderr, "lip-train: wrote %s\n", absl::GetFlag(FLAGS_result).c_str());
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Run() {
   const std::string config_path = absl::GetFlag(FLAGS_config);
   const std::string out_dir = absl::GetFlag(FLAGS_out);
-  if (config_path.empty() || out_dir.empty()) {
+  const std::string method = absl::GetFlag(FLAGS_method);
+  if (method != "bridge" && method != "prompt_tuning") {
+    return absl::InvalidArgumentError("--method must be bridge or prompt_tuning, got " + method);
+  }
+  if (config_path.empty() || (out_dir.empty() && method == "bridge")) {
     return absl::InvalidArgumentError("--config and --out are required");
   }
   if (absl::GetFlag(FLAGS_threads) > 0) torch::set_num_threads(absl::GetFlag(FLAGS_threads));
   LIP_ASSIGN_OR_RETURN(TrainConfig config, ReadTrainConfig(config_path));
   if (absl::GetFlag(FLAGS_steps) > 0) config.steps = absl::GetFlag(FLAGS_steps);
+  if (absl::GetFlag(FLAGS_seed) > 0) config.seed = uint64_t(absl::GetFlag(FLAGS_seed));
+  if (absl::GetFlag(FLAGS_num_queries) > 0) config.perceiver.num_queries = absl::GetFlag(FLAGS_num_queries);
+  if (config.warmup_steps >= config.steps) config.warmup_steps = config.steps / 10;
+  LIP_ASSIGN_OR_RETURN(LoadOptions load_options, ModelLoadOptions());
 
   BridgeEndpoints endpoints;
-  LIP_ASSIGN_OR_RETURN(endpoints.sender_model, DecoderModel::Load(config.sender_model_dir, LoadOptions()));
+  LIP_ASSIGN_OR_RETURN(endpoints.sender_model, DecoderModel::Load(config.sender_model_dir, load_options));
   LIP_ASSIGN_OR_RETURN(endpoints.sender_tokenizer, Tokenizer::FromDirectory(config.sender_model_dir));
-  LIP_ASSIGN_OR_RETURN(endpoints.receiver_model, DecoderModel::Load(config.receiver_model_dir, LoadOptions()));
+  LIP_ASSIGN_OR_RETURN(endpoints.receiver_model, DecoderModel::Load(config.receiver_model_dir, load_options));
   LIP_ASSIGN_OR_RETURN(endpoints.receiver_tokenizer, Tokenizer::FromDirectory(config.receiver_model_dir));
   auto base_name = [](const std::string& dir) {
     std::filesystem::path p = std::filesystem::path(dir).lexically_normal();
@@ -60,7 +144,10 @@ absl::Status Run() {
   LIP_RETURN_IF_ERROR(SplitValidation(all, config.validation_size, config.seed, &train, &validation));
   std::fprintf(stderr, "lip-train: %zu training and %zu validation examples from %s\n", train.examples.size(),
                validation.examples.size(), config.train_file.c_str());
+  if (method == "prompt_tuning") return RunPromptTuning(config, endpoints, std::move(train), std::move(validation));
 
+  const auto start = Clock::now();
+  const int64_t train_examples = train.examples.size();
   LIP_ASSIGN_OR_RETURN(std::unique_ptr<BridgeTrainer> trainer,
                        BridgeTrainer::Create(config, endpoints, std::move(train), std::move(validation)));
   const std::string checkpoint_dir = absl::GetFlag(FLAGS_checkpoint_dir);
@@ -80,6 +167,11 @@ absl::Status Run() {
   if (!checkpoint_dir.empty()) LIP_RETURN_IF_ERROR(trainer->SaveTrainingCheckpoint(checkpoint_dir));
 
   nlohmann::json evaluation = nlohmann::json::object();
+  // Wall time of this invocation's training (a resumed run counts only its own part).
+  evaluation["train_seconds"] = std::chrono::duration<double>(Clock::now() - start).count();
+  evaluation["train_device"] = absl::GetFlag(FLAGS_device);
+  evaluation["train_examples"] = train_examples;
+  evaluation["train_threads"] = torch::get_num_threads();
   const nlohmann::json history = trainer->metadata().training.value("validation_history", nlohmann::json::array());
   if (!history.empty()) evaluation["validation_accuracy"] = history.back()["accuracy"];
   const std::string test_file = absl::GetFlag(FLAGS_test_file);

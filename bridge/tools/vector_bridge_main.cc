@@ -13,11 +13,16 @@
 // Both are trained on paired vectors of the same training texts (never the test split). Writes the
 // bridge checkpoint (docs/checkpoint.md, "Single-vector kinds") with the test accuracy and, for
 // reference, the accuracy of the receiver on the bare frame (no message: the majority-guess level).
+// With --result it also writes the evaluation suite's run result (bridge/eval/run_result.h).
+// --device=cuda runs the frozen models in bf16 on the GPU (the trained modules stay fp32).
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/strings/str_format.h"
+#include "bridge/eval/run_result.h"
 #include "bridge/latent/blend_injection.h"
 #include "bridge/latent/bottleneck_adapter.h"
 #include "bridge/latent/context_primer.h"
@@ -45,6 +50,9 @@ ABSL_FLAG(double, alpha, 0.3, "dual_translator: blending weight");
 ABSL_FLAG(std::string, test_file, "", "held-out test JSONL (optional)");
 ABSL_FLAG(int64_t, test_limit, 0, "evaluate on at most this many test examples (0 = all)");
 ABSL_FLAG(int, threads, 0, "LibTorch intra-op threads (0 = LibTorch's default)");
+ABSL_FLAG(std::string, device, "cpu", "cpu | cuda (frozen models in bf16 on CUDA)");
+ABSL_FLAG(std::string, result, "", "write the evaluation suite's run result (JSON) here (needs --test_file)");
+ABSL_FLAG(std::string, direction, "forward", "direction name recorded in the run result");
 
 namespace lip {
 namespace {
@@ -66,10 +74,18 @@ absl::Status Run() {
   }
   if (absl::GetFlag(FLAGS_threads) > 0) torch::set_num_threads(absl::GetFlag(FLAGS_threads));
   LIP_ASSIGN_OR_RETURN(TrainConfig config, ReadTrainConfig(absl::GetFlag(FLAGS_config)));
-  LIP_ASSIGN_OR_RETURN(std::unique_ptr<DecoderModel> sender, DecoderModel::Load(config.sender_model_dir, LoadOptions()));
+  LoadOptions load_options;
+  if (absl::GetFlag(FLAGS_device) == "cuda") {
+    load_options.device = torch::kCUDA;
+    load_options.dtype = torch::kBFloat16;
+  } else if (absl::GetFlag(FLAGS_device) != "cpu") {
+    return absl::InvalidArgumentError("--device must be cpu or cuda, got " + absl::GetFlag(FLAGS_device));
+  }
+  const auto start = std::chrono::steady_clock::now();
+  LIP_ASSIGN_OR_RETURN(std::unique_ptr<DecoderModel> sender, DecoderModel::Load(config.sender_model_dir, load_options));
   LIP_ASSIGN_OR_RETURN(std::unique_ptr<Tokenizer> sender_tokenizer, Tokenizer::FromDirectory(config.sender_model_dir));
   LIP_ASSIGN_OR_RETURN(std::unique_ptr<DecoderModel> receiver,
-                       DecoderModel::Load(config.receiver_model_dir, LoadOptions()));
+                       DecoderModel::Load(config.receiver_model_dir, load_options));
   LIP_ASSIGN_OR_RETURN(std::unique_ptr<Tokenizer> receiver_tokenizer,
                        Tokenizer::FromDirectory(config.receiver_model_dir));
   LIP_ASSIGN_OR_RETURN(TextDataset train,
@@ -137,6 +153,22 @@ absl::Status Run() {
   }
   std::fprintf(stderr, "lip-vector-bridge: loss over all pairs %.5f -> %.5f\n", report.initial_loss,
                report.final_loss);
+  RunResult result;
+  result.task = config.task;
+  result.method = kind == kBottleneckKind ? kMethodBottleneck : kMethodDualTranslator;
+  result.direction = absl::GetFlag(FLAGS_direction);
+  result.sender = config.sender_model_name;
+  result.receiver = config.receiver_model_name;
+  result.num_soft_tokens = kind == kBottleneckKind ? 1 : 0;
+  result.seed = options.seed;
+  result.device = absl::GetFlag(FLAGS_device);
+  result.threads = torch::get_num_threads();
+  result.steps = options.steps;
+  result.batch_size = options.batch_size;
+  result.train_examples = train.examples.size();
+  // Encoding the training pairs with both models plus the optimization.
+  result.train_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (kind == kDualTranslatorKind) result.note = absl::StrFormat("blending alpha %.2f", m.blend.alpha);
   m.training = {{"train_file", config.train_file}, {"train_examples", train.examples.size()},
                 {"steps", options.steps},         {"batch_size", options.batch_size},
                 {"learning_rate", options.learning_rate}, {"seed", options.seed},
@@ -178,6 +210,9 @@ absl::Status Run() {
                     {"bare_frame_accuracy", bare_accuracy}};
     std::fprintf(stderr, "lip-vector-bridge: %s test accuracy %.4f on %zu examples (bare frame %.4f)\n", kind.c_str(),
                  accuracy, test.examples.size(), bare_accuracy);
+    result.test_file = test_file;
+    result.test_examples = test.examples.size();
+    result.accuracy = accuracy;
   }
   if (kind == kBottleneckKind) {
     LIP_RETURN_IF_ERROR(SaveVectorBridge(out_dir, m, *adapter));
@@ -185,6 +220,10 @@ absl::Status Run() {
     LIP_RETURN_IF_ERROR(SaveVectorBridge(out_dir, m, *translator));
   }
   std::fprintf(stderr, "lip-vector-bridge: wrote %s\n", out_dir.c_str());
+  if (!absl::GetFlag(FLAGS_result).empty()) {
+    if (!result.accuracy.has_value()) return absl::InvalidArgumentError("--result needs --test_file");
+    LIP_RETURN_IF_ERROR(WriteRunResult(absl::GetFlag(FLAGS_result), result));
+  }
   return absl::OkStatus();
 }
 

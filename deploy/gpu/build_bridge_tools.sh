@@ -34,6 +34,11 @@ for lib in uc i18n data; do ln -sf "/lib/x86_64-linux-gnu/libicu$lib.so.$NN" "$P
 echo "ICU: headers of $OLD retargeted to the machine's $NN"
 
 TORCH_CMAKE=$(python3 -c 'import torch;print(torch.utils.cmake_prefix_path)')
+# LibTorch's include folder ships an older protobuf's headers (google/protobuf, for caffe2) and ends
+# up ahead of the system's on the protobuf users' include path; LIP's generated code needs the system
+# 3.21 headers. LibTorch's C++ API never includes them, so on this throwaway machine they are moved aside.
+TORCH_INC=$(python3 -c 'import torch,os;print(os.path.join(os.path.dirname(torch.__file__),"include"))')
+[ -d "$TORCH_INC/google" ] && mv "$TORCH_INC/google" "$TORCH_INC/google.lip-hidden" || true
 cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DLIP_CUDA=ON -DLIP_WITH_GRPC=OFF \
   -DLIP_BUILD_BENCHMARKS=OFF -DICU_ROOT="$PREFIX/icu" \
   -DProtobuf_INCLUDE_DIR=/usr/include -DProtobuf_PROTOC_EXECUTABLE=/usr/bin/protoc \

@@ -1,0 +1,81 @@
+// One measured run of the evaluation suite: one trained thing (or one baseline) measured on one
+// held-out test split. Every tool of the suite (lip-train for prompt tuning, lip-eval for bridges
+// and baselines, lip-vector-bridge) writes one such JSON file per run into a results directory;
+// `lip-eval report` aggregates the directory into docs/results.md. Keeping measurement apart from
+// rendering lets the runs of a matrix go in parallel (and on other machines) and lets a failed run
+// show up as a note instead of stopping the rest. No LibTorch. Plain data; thread-compatible.
+#ifndef LIP_BRIDGE_EVAL_RUN_RESULT_H_
+#define LIP_BRIDGE_EVAL_RUN_RESULT_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "nlohmann/json.hpp"
+
+namespace lip {
+
+// Methods, as written in RunResult::method.
+inline constexpr char kMethodZeroShot[] = "zero_shot";          // receiver reads the text
+inline constexpr char kMethodLinearProbe[] = "linear_probe";    // sender states, logistic regression
+inline constexpr char kMethodTextRelay[] = "text_relay";        // sender writes text, receiver reads it
+inline constexpr char kMethodPromptTuning[] = "prompt_tuning";  // receiver-only soft prompt + text
+inline constexpr char kMethodPerceiver[] = "perceiver";         // the bridge
+inline constexpr char kMethodBottleneck[] = "bottleneck";       // single-vector bottleneck adapter
+inline constexpr char kMethodDualTranslator[] = "dual_translator";  // translator + blending
+
+struct RunResult {
+  std::string task;       // "ag_news", "sst2", "trec"
+  std::string method;     // one of kMethod*
+  std::string direction;  // "forward" (the demo pair as shipped) or "reverse" (models swapped)
+  std::string sender;     // model names
+  std::string receiver;
+  int64_t num_soft_tokens = 0;  // M (0 where it does not apply)
+  int64_t width = 0;            // d_z of the wire (0 where it does not apply)
+  uint64_t seed = 0;
+  std::string device;           // "cpu" or "cuda"
+  int64_t threads = 0;
+
+  // Training (absent for untrained baselines).
+  int64_t steps = 0;
+  int64_t batch_size = 0;
+  int64_t train_examples = 0;
+  double train_seconds = 0;
+  std::optional<double> validation_accuracy;  // on the validation set carved from train
+
+  // Test.
+  std::string test_file;
+  int64_t test_examples = 0;
+  std::optional<double> accuracy;       // fp32 (the method's own output)
+  std::optional<double> accuracy_fp16;  // soft tokens through the real packet codec
+  std::optional<double> accuracy_int8;
+  std::optional<double> fp16_packet_bytes;  // mean bytes of a serialized packet
+  std::optional<double> int8_packet_bytes;
+  std::optional<double> text_bytes;         // mean UTF-8 bytes of the test texts
+  std::optional<double> relayed_text_bytes; // text relay: mean UTF-8 bytes the sender wrote
+
+  // Per-message latency, one message at a time, same process and threads.
+  int64_t latency_messages = 0;
+  std::optional<double> bridge_latency_ms;  // encode + fp16 packet + decode + answer
+  std::optional<double> relay_latency_ms;   // generate + answer the text
+
+  std::string error;  // non-empty: the run failed; what failed
+  std::string note;   // free text shown in the report's notes
+};
+
+nlohmann::json RunResultToJson(const RunResult& result);
+// INVALID_ARGUMENT naming the key for a missing task/method or a mistyped value.
+absl::StatusOr<RunResult> RunResultFromJson(const nlohmann::json& json);
+
+// Writes through a temporary file renamed into place (creating the parent directory).
+absl::Status WriteRunResult(const std::string& path, const RunResult& result);
+// Reads every *.json in `dir` (sorted by name). Unreadable files are reported in `problems`
+// (path: reason) and skipped. NOT_FOUND when `dir` does not exist.
+absl::StatusOr<std::vector<RunResult>> ReadRunResults(const std::string& dir,
+                                                      std::vector<std::string>* problems);
+
+}  // namespace lip
+
+#endif  // LIP_BRIDGE_EVAL_RUN_RESULT_H_

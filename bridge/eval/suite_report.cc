@@ -1,0 +1,243 @@
+#include "bridge/eval/suite_report.h"
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <tuple>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+
+namespace lip {
+namespace {
+
+// The runs of one (task, direction).
+struct TaskRuns {
+  std::vector<const RunResult*> runs;
+
+  std::vector<const RunResult*> Of(const std::string& method, int64_t m = -1) const {
+    std::vector<const RunResult*> out;
+    for (const RunResult* r : runs) {
+      if (r->method == method && r->error.empty() && (m < 0 || r->num_soft_tokens == m)) out.push_back(r);
+    }
+    return out;
+  }
+  std::set<int64_t> Ms(const std::string& method) const {
+    std::set<int64_t> out;
+    for (const RunResult* r : runs) {
+      if (r->method == method) out.insert(r->num_soft_tokens);
+    }
+    return out;
+  }
+};
+
+MeasuredValue Collect(const std::vector<const RunResult*>& runs, std::optional<double> RunResult::*field) {
+  MeasuredValue value;
+  for (const RunResult* r : runs) {
+    if ((r->*field).has_value()) value.runs.push_back(*(r->*field));
+  }
+  return value;
+}
+
+std::string Percent(const MeasuredValue& v) { return v.Format(100, 2); }
+
+std::string Number(const MeasuredValue& v, int decimals) {
+  if (v.runs.empty()) return "—";
+  return absl::StrFormat("%.*f", decimals, v.mean());
+}
+
+// "sender → receiver" of the first run that names them.
+std::string Direction(const std::string& direction, const TaskRuns& runs) {
+  for (const RunResult* r : runs.runs) {
+    if (!r->sender.empty() && !r->receiver.empty() && r->method != kMethodZeroShot) {
+      return absl::StrCat(direction, ": ", r->sender, " → ", r->receiver);
+    }
+  }
+  return direction;
+}
+
+std::string MethodName(const std::string& method) {
+  if (method == kMethodZeroShot) return "receiver zero-shot";
+  if (method == kMethodLinearProbe) return "sender linear probe";
+  if (method == kMethodTextRelay) return "text relay";
+  if (method == kMethodPromptTuning) return "prompt tuning";
+  if (method == kMethodPerceiver) return "bridge (Perceiver)";
+  if (method == kMethodBottleneck) return "bottleneck adapter";
+  if (method == kMethodDualTranslator) return "dual translator + blend";
+  return method;
+}
+
+}  // namespace
+
+ResultsReport BuildSuiteReport(const std::vector<RunResult>& results, const SuiteReportOptions& options) {
+  ResultsReport report;
+  report.title = "LIP results";
+  report.preamble = options.preamble;
+
+  // (task, direction) -> runs; "forward" before "reverse".
+  std::map<std::pair<std::string, std::string>, TaskRuns> by_key;
+  std::set<int64_t> bridge_ms, prompt_ms;
+  std::set<std::pair<std::string, std::string>> methods_run;  // (direction, method) with any run
+  for (const RunResult& r : results) {
+    methods_run.insert({r.direction, r.method});
+    by_key[{r.task, r.direction}].runs.push_back(&r);
+    if (r.method == kMethodPerceiver) bridge_ms.insert(r.num_soft_tokens);
+    if (r.method == kMethodPromptTuning) prompt_ms.insert(r.num_soft_tokens);
+  }
+
+  ResultsTable accuracy{"Accuracy on the held-out test splits (%, mean ± std over seeds)", {}, {}};
+  accuracy.header = {"task", "direction", "test examples", "receiver zero-shot (text)", "sender linear probe",
+                     "text relay"};
+  for (int64_t m : prompt_ms) accuracy.header.push_back(absl::StrCat("prompt tuning M=", m));
+  for (int64_t m : bridge_ms) accuracy.header.push_back(absl::StrCat("bridge M=", m));
+  accuracy.header.push_back("bottleneck adapter");
+  accuracy.header.push_back("dual translator + blend");
+
+  ResultsTable targets{"Targets: bridge ≥ 98% of the sender probe, and within 1 pp of prompt tuning (same M)",
+                       {"task", "direction", "bridge M", "bridge", "probe", "bridge / probe", "≥ 0.98",
+                        "prompt tuning", "bridge − prompt tuning (pp)", "within 1 pp"},
+                       {}};
+  ResultsTable wire{"Wire dtype (soft tokens through the real packet codec) and bytes per message",
+                    {"task", "direction", "method", "M × d_z", "acc fp32", "acc fp16", "acc int8", "fp16 packet bytes",
+                     "int8 packet bytes", "UTF-8 text bytes", "relayed text bytes (text relay)"},
+                    {}};
+  ResultsTable latency{"Per-message latency, one message at a time, bridge and relay measured in the same run",
+                       {"task", "direction", "device, threads", "messages", "bridge path ms (encode + fp16 packet + answer)",
+                        "text relay ms (generate + answer)", "relay / bridge"},
+                       {}};
+  ResultsTable training{"Training runs", {"task", "direction", "method", "M", "seeds", "steps", "batch",
+                                          "train examples", "train s (mean)", "device", "validation acc (%)"},
+                        {}};
+  std::vector<std::string> notes;
+
+  for (const auto& [key, runs] : by_key) {
+    const auto& [task, direction] = key;
+    const std::string dir_name = Direction(direction, runs);
+    // Test examples: the largest count among the accuracy runs (text relay may use fewer).
+    int64_t test_examples = 0;
+    for (const RunResult* r : runs.runs) {
+      if (r->method != kMethodTextRelay) test_examples = std::max(test_examples, r->test_examples);
+    }
+    std::vector<std::string> row = {task, dir_name, std::to_string(test_examples)};
+    auto cell = [&](const std::string& method, int64_t m = -1) {
+      std::vector<const RunResult*> of = runs.Of(method, m);
+      std::string text = Percent(Collect(of, &RunResult::accuracy));
+      if (!of.empty() && of.front()->test_examples != test_examples && of.front()->test_examples > 0) {
+        absl::StrAppend(&text, " (", of.front()->test_examples, " ex.)");
+      }
+      if (of.empty() && methods_run.count({direction, method}) > 0) {
+        notes.push_back(absl::StrCat(task, " / ", direction, ": no successful ", MethodName(method),
+                                     m >= 0 ? absl::StrCat(" M=", m) : std::string(), " run"));
+      }
+      return text;
+    };
+    row.push_back(cell(kMethodZeroShot));
+    row.push_back(cell(kMethodLinearProbe));
+    row.push_back(cell(kMethodTextRelay));
+    for (int64_t m : prompt_ms) row.push_back(cell(kMethodPromptTuning, m));
+    for (int64_t m : bridge_ms) row.push_back(cell(kMethodPerceiver, m));
+    row.push_back(cell(kMethodBottleneck));
+    row.push_back(cell(kMethodDualTranslator));
+    accuracy.rows.push_back(row);
+
+    const MeasuredValue probe = Collect(runs.Of(kMethodLinearProbe), &RunResult::accuracy);
+    for (int64_t m : bridge_ms) {
+      const MeasuredValue bridge = Collect(runs.Of(kMethodPerceiver, m), &RunResult::accuracy);
+      const MeasuredValue prompt = Collect(runs.Of(kMethodPromptTuning, m), &RunResult::accuracy);
+      std::vector<std::string> t = {task, dir_name, std::to_string(m), Percent(bridge), Percent(probe)};
+      if (!bridge.runs.empty() && !probe.runs.empty()) {
+        const double ratio = bridge.mean() / std::max(1e-9, probe.mean());
+        t.push_back(absl::StrFormat("%.3f", ratio));
+        t.push_back(ratio >= 0.98 ? "yes" : "**no**");
+      } else {
+        t.insert(t.end(), {"—", "—"});
+      }
+      t.push_back(Percent(prompt));
+      if (!bridge.runs.empty() && !prompt.runs.empty()) {
+        const double gap = 100 * (bridge.mean() - prompt.mean());
+        t.push_back(absl::StrFormat("%+.2f", gap));
+        t.push_back(gap >= -1.0 ? "yes" : "**no**");
+      } else {
+        t.insert(t.end(), {"—", "—"});
+      }
+      targets.rows.push_back(t);
+    }
+
+    // Wire: every method with soft tokens through the codec.
+    std::set<std::pair<std::string, int64_t>> wired;
+    for (const RunResult* r : runs.runs) {
+      if (r->error.empty() && (r->accuracy_fp16 || r->accuracy_int8)) wired.insert({r->method, r->num_soft_tokens});
+    }
+    const MeasuredValue relay_bytes = Collect(runs.Of(kMethodTextRelay), &RunResult::relayed_text_bytes);
+    for (const auto& [method, m] : wired) {
+      std::vector<const RunResult*> of = runs.Of(method, m);
+      MeasuredValue text_bytes = Collect(of, &RunResult::text_bytes);
+      wire.rows.push_back({task, dir_name, MethodName(method), absl::StrCat(m, " × ", of.front()->width),
+                           Percent(Collect(of, &RunResult::accuracy)), Percent(Collect(of, &RunResult::accuracy_fp16)),
+                           Percent(Collect(of, &RunResult::accuracy_int8)),
+                           Number(Collect(of, &RunResult::fp16_packet_bytes), 0),
+                           Number(Collect(of, &RunResult::int8_packet_bytes), 0), Number(text_bytes, 0),
+                           Number(relay_bytes, 0)});
+    }
+
+    for (const RunResult* r : runs.runs) {
+      if (r->error.empty() && r->bridge_latency_ms && r->relay_latency_ms) {
+        latency.rows.push_back({task, dir_name, absl::StrCat(r->device, ", ", r->threads),
+                                std::to_string(r->latency_messages),
+                                absl::StrFormat("%.1f", *r->bridge_latency_ms),
+                                absl::StrFormat("%.1f", *r->relay_latency_ms),
+                                absl::StrFormat("%.1f×", *r->relay_latency_ms / std::max(1e-9, *r->bridge_latency_ms))});
+      }
+    }
+
+    // Training cost per trained configuration.
+    std::map<std::pair<std::string, int64_t>, std::vector<const RunResult*>> trained;
+    for (const RunResult* r : runs.runs) {
+      if (r->error.empty() && r->steps > 0) trained[{r->method, r->num_soft_tokens}].push_back(r);
+    }
+    for (const auto& [config, of] : trained) {
+      std::vector<std::string> seeds;
+      MeasuredValue seconds;
+      for (const RunResult* r : of) {
+        seeds.push_back(std::to_string(r->seed));
+        seconds.runs.push_back(r->train_seconds);
+      }
+      training.rows.push_back({task, dir_name, MethodName(config.first),
+                               config.second > 0 ? std::to_string(config.second) : std::string("—"),
+                               absl::StrJoin(seeds, ","), std::to_string(of.front()->steps),
+                               std::to_string(of.front()->batch_size), std::to_string(of.front()->train_examples),
+                               absl::StrFormat("%.0f", seconds.mean()), of.front()->device,
+                               Percent(Collect(of, &RunResult::validation_accuracy))});
+    }
+
+    for (const RunResult* r : runs.runs) {
+      const std::string what = absl::StrCat(task, " / ", direction, " / ", MethodName(r->method),
+                                            r->num_soft_tokens > 0 ? absl::StrCat(" M=", r->num_soft_tokens) : "",
+                                            r->seed > 0 ? absl::StrCat(" seed ", r->seed) : "");
+      if (!r->error.empty()) notes.push_back(absl::StrCat(what, " FAILED: ", r->error));
+      if (!r->note.empty()) notes.push_back(absl::StrCat(what, ": ", r->note));
+    }
+  }
+  report.tables = {accuracy, targets, wire, latency, training};
+  for (const std::string direction : {"forward", "reverse"}) {
+    std::vector<std::string> absent;
+    for (const char* method : {kMethodPromptTuning, kMethodPerceiver, kMethodBottleneck, kMethodDualTranslator}) {
+      if (methods_run.count({direction, method}) == 0) absent.push_back(MethodName(method));
+    }
+    bool any = false;
+    for (const auto& [direction_run, method] : methods_run) any |= direction_run == direction;
+    if (any && !absent.empty()) {
+      notes.push_back(absl::StrCat(direction, " direction: not in this suite: ", absl::StrJoin(absent, ", ")));
+    }
+  }
+  for (const std::string& problem : options.problems) notes.push_back(absl::StrCat("unreadable result ", problem));
+  // The same missing cell may be noted once per table lookup; keep each note once, in order.
+  std::set<std::string> seen;
+  for (const std::string& note : notes) {
+    if (seen.insert(note).second) report.notes.push_back(note);
+  }
+  return report;
+}
+
+}  // namespace lip

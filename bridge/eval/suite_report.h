@@ -1,0 +1,27 @@
+// Aggregates the run results of the evaluation suite (run_result.h) into the report of
+// docs/results.md: per task and direction, every method's accuracy as mean ± std over seeds, the
+// issue's targets (bridge >= 98% of the sender probe, within 1 pp of prompt tuning) checked with
+// their numbers, wire dtype and size, per-message latency and training cost. A cell with no run is
+// "—" and a note says so; a failed run (RunResult::error) becomes a note with its error.
+// No LibTorch. Pure function; thread-safe.
+#ifndef LIP_BRIDGE_EVAL_SUITE_REPORT_H_
+#define LIP_BRIDGE_EVAL_SUITE_REPORT_H_
+
+#include <string>
+#include <vector>
+
+#include "bridge/eval/results_writer.h"
+#include "bridge/eval/run_result.h"
+
+namespace lip {
+
+struct SuiteReportOptions {
+  std::vector<std::string> preamble;  // paragraphs before the tables (how it was run, machine)
+  std::vector<std::string> problems;  // result files that could not be read, shown as notes
+};
+
+ResultsReport BuildSuiteReport(const std::vector<RunResult>& results, const SuiteReportOptions& options);
+
+}  // namespace lip
+
+#endif  // LIP_BRIDGE_EVAL_SUITE_REPORT_H_

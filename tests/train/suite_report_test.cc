@@ -1,0 +1,115 @@
+// The evaluation suite's run results (JSON round trip, reading a directory) and their
+// aggregation into the report of docs/results.md (mean ± std over seeds, targets, missing and
+// failed runs).
+#include <filesystem>
+#include <fstream>
+
+#include "bridge/eval/results_writer.h"
+#include "bridge/eval/run_result.h"
+#include "bridge/eval/suite_report.h"
+#include "gtest/gtest.h"
+
+namespace lip {
+namespace {
+
+RunResult MakeResult(const std::string& method, int64_t m, uint64_t seed, double accuracy) {
+  RunResult r;
+  r.task = "sst2";
+  r.method = method;
+  r.direction = "forward";
+  r.sender = "s";
+  r.receiver = "r";
+  r.num_soft_tokens = m;
+  r.seed = seed;
+  r.test_examples = 100;
+  r.accuracy = accuracy;
+  return r;
+}
+
+const ResultsTable* Table(const ResultsReport& report, const std::string& prefix) {
+  for (const ResultsTable& t : report.tables) {
+    if (t.title.rfind(prefix, 0) == 0) return &t;
+  }
+  return nullptr;
+}
+
+std::string Cell(const ResultsTable& table, size_t row, const std::string& column) {
+  for (size_t c = 0; c < table.header.size(); ++c) {
+    if (table.header[c] == column) return table.rows.at(row).at(c);
+  }
+  return "<no column " + column + ">";
+}
+
+TEST(RunResultTest, JsonRoundTripKeepsMeasuredAndAbsentValuesApart) {
+  RunResult r = MakeResult(kMethodPerceiver, 8, 2, 0.75);
+  r.accuracy_int8 = 0.5;
+  r.train_seconds = 12.5;
+  auto back = RunResultFromJson(RunResultToJson(r));
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->method, kMethodPerceiver);
+  EXPECT_EQ(back->num_soft_tokens, 8);
+  EXPECT_EQ(back->seed, 2u);
+  EXPECT_DOUBLE_EQ(*back->accuracy, 0.75);
+  EXPECT_DOUBLE_EQ(*back->accuracy_int8, 0.5);
+  EXPECT_FALSE(back->accuracy_fp16.has_value());
+  EXPECT_DOUBLE_EQ(back->train_seconds, 12.5);
+  EXPECT_FALSE(RunResultFromJson(nlohmann::json{{"method", "perceiver"}}).ok());  // no task
+  EXPECT_FALSE(RunResultFromJson(nlohmann::json{{"task", "x"}, {"method", "y"}, {"accuracy", "high"}}).ok());
+}
+
+TEST(RunResultTest, ReadsADirectoryAndReportsUnreadableFiles) {
+  const std::string dir = ::testing::TempDir() + "/lip_run_results";
+  std::filesystem::remove_all(dir);
+  ASSERT_TRUE(WriteRunResult(dir + "/a.json", MakeResult(kMethodZeroShot, 0, 0, 0.5)).ok());
+  ASSERT_TRUE(WriteRunResult(dir + "/b.json", MakeResult(kMethodPerceiver, 8, 1, 0.7)).ok());
+  std::ofstream(dir + "/c.json") << "{not json";
+  std::vector<std::string> problems;
+  auto results = ReadRunResults(dir, &problems);
+  ASSERT_TRUE(results.ok()) << results.status();
+  ASSERT_EQ(results->size(), 2u);
+  EXPECT_EQ((*results)[0].method, kMethodZeroShot);
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_NE(problems[0].find("c.json"), std::string::npos);
+  EXPECT_EQ(ReadRunResults(dir + "/missing", nullptr).status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST(SuiteReportTest, AggregatesSeedsChecksTargetsAndNotesFailures) {
+  std::vector<RunResult> results = {MakeResult(kMethodZeroShot, 0, 0, 0.5),       MakeResult(kMethodLinearProbe, 0, 1, 0.80),
+                                    MakeResult(kMethodPerceiver, 8, 1, 0.78),     MakeResult(kMethodPerceiver, 8, 2, 0.80),
+                                    MakeResult(kMethodPromptTuning, 8, 1, 0.82),  MakeResult(kMethodPerceiver, 4, 1, 0.70)};
+  RunResult failed = MakeResult(kMethodPerceiver, 8, 3, 0);
+  failed.accuracy.reset();
+  failed.error = "exit 1: out of memory";
+  results.push_back(failed);
+  const ResultsReport report = BuildSuiteReport(results, {});
+
+  const ResultsTable* accuracy = Table(report, "Accuracy");
+  ASSERT_NE(accuracy, nullptr);
+  ASSERT_EQ(accuracy->rows.size(), 1u);
+  EXPECT_EQ(Cell(*accuracy, 0, "bridge M=8"), "79.00 ± 1.00 (2 runs)");  // the failed seed is not averaged
+  EXPECT_EQ(Cell(*accuracy, 0, "bridge M=4"), "70.00");
+  EXPECT_EQ(Cell(*accuracy, 0, "text relay"), "—");
+  EXPECT_EQ(Cell(*accuracy, 0, "prompt tuning M=8"), "82.00");
+
+  const ResultsTable* targets = Table(report, "Targets");
+  ASSERT_NE(targets, nullptr);
+  ASSERT_EQ(targets->rows.size(), 2u);  // M=4 and M=8
+  const size_t m8 = Cell(*targets, 0, "bridge M") == "8" ? 0 : 1;
+  EXPECT_EQ(Cell(*targets, m8, "bridge / probe"), "0.988");
+  EXPECT_EQ(Cell(*targets, m8, "≥ 0.98"), "yes");
+  EXPECT_EQ(Cell(*targets, m8, "bridge − prompt tuning (pp)"), "-3.00");
+  EXPECT_EQ(Cell(*targets, m8, "within 1 pp"), "**no**");
+  EXPECT_EQ(Cell(*targets, 1 - m8, "prompt tuning"), "—");
+
+  bool failure_noted = false, relay_noted = false;
+  for (const std::string& note : report.notes) {
+    failure_noted |= note.find("seed 3 FAILED: exit 1: out of memory") != std::string::npos;
+    relay_noted |= note.find("no successful text relay") != std::string::npos;
+  }
+  EXPECT_TRUE(failure_noted);
+  EXPECT_FALSE(relay_noted);  // text relay never ran in this suite: not a per-cell note
+  EXPECT_NE(RenderResultsMarkdown(report).find("| sst2 |"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace lip
