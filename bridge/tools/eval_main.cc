@@ -30,6 +30,7 @@
 #include "bridge/eval/results_writer.h"
 #include "bridge/eval/run_result.h"
 #include "bridge/eval/suite_report.h"
+#include "bridge/model/device_load_options.h"
 #include "bridge/latent/receiver_pipeline.h"
 #include "bridge/latent/sender_pipeline.h"
 #include "bridge/latent/status_macros.h"
@@ -73,18 +74,6 @@ struct LoadedBridge {
   std::unique_ptr<ReceiverPipeline> receiver;
 };
 
-absl::StatusOr<LoadOptions> ModelLoadOptions() {
-  const std::string device = absl::GetFlag(FLAGS_device);
-  LoadOptions options;
-  if (device == "cuda") {
-    options.device = torch::kCUDA;
-    options.dtype = torch::kBFloat16;
-  } else if (device != "cpu") {
-    return absl::InvalidArgumentError("--device must be cpu or cuda, got " + device);
-  }
-  return options;
-}
-
 absl::StatusOr<LoadedBridge> LoadBridge(const std::string& dir) {
   LoadedBridge b;
   b.dir = dir;
@@ -97,7 +86,7 @@ absl::StatusOr<LoadedBridge> LoadBridge(const std::string& dir) {
   SenderPipelineOptions sender_options;
   sender_options.bridge_dir = dir;
   sender_options.model_dir = b.config.sender_model_dir;
-  LIP_ASSIGN_OR_RETURN(sender_options.model_options, ModelLoadOptions());
+  LIP_ASSIGN_OR_RETURN(sender_options.model_options, LoadOptionsForDevice(absl::GetFlag(FLAGS_device)));
   LIP_ASSIGN_OR_RETURN(b.sender, SenderPipeline::Load(sender_options));
   ReceiverPipelineOptions receiver_options;
   receiver_options.bridge_dir = dir;

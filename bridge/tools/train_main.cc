@@ -24,6 +24,7 @@
 #include "absl/flags/parse.h"
 #include "absl/strings/str_format.h"
 #include "bridge/eval/run_result.h"
+#include "bridge/model/device_load_options.h"
 #include "bridge/latent/status_macros.h"
 #include "bridge/train/bridge_trainer.h"
 #include "bridge/train/prompt_tuner.h"
@@ -47,18 +48,6 @@ namespace lip {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-absl::StatusOr<LoadOptions> ModelLoadOptions() {
-  const std::string device = absl::GetFlag(FLAGS_device);
-  LoadOptions options;
-  if (device == "cuda") {
-    options.device = torch::kCUDA;
-    options.dtype = torch::kBFloat16;
-  } else if (device != "cpu") {
-    return absl::InvalidArgumentError("--device must be cpu or cuda, got " + device);
-  }
-  return options;
-}
 
 // Receiver-only prompt tuning: trains P, evaluates on --test_file, writes --result.
 absl::Status RunPromptTuning(const TrainConfig& config, const BridgeEndpoints& endpoints, TextDataset train,
@@ -122,7 +111,7 @@ absl::Status Run() {
   if (absl::GetFlag(FLAGS_seed) > 0) config.seed = uint64_t(absl::GetFlag(FLAGS_seed));
   if (absl::GetFlag(FLAGS_num_queries) > 0) config.perceiver.num_queries = absl::GetFlag(FLAGS_num_queries);
   if (config.warmup_steps >= config.steps) config.warmup_steps = config.steps / 10;
-  LIP_ASSIGN_OR_RETURN(LoadOptions load_options, ModelLoadOptions());
+  LIP_ASSIGN_OR_RETURN(LoadOptions load_options, LoadOptionsForDevice(absl::GetFlag(FLAGS_device)));
 
   BridgeEndpoints endpoints;
   LIP_ASSIGN_OR_RETURN(endpoints.sender_model, DecoderModel::Load(config.sender_model_dir, load_options));

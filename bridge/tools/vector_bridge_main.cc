@@ -30,6 +30,7 @@
 #include "bridge/latent/status_macros.h"
 #include "bridge/latent/text_vector.h"
 #include "bridge/latent/vector_bridge_checkpoint.h"
+#include "bridge/model/device_load_options.h"
 #include "bridge/train/text_dataset.h"
 #include "bridge/train/train_config.h"
 #include "bridge/train/vector_pair_trainer.h"
@@ -74,13 +75,7 @@ absl::Status Run() {
   }
   if (absl::GetFlag(FLAGS_threads) > 0) torch::set_num_threads(absl::GetFlag(FLAGS_threads));
   LIP_ASSIGN_OR_RETURN(TrainConfig config, ReadTrainConfig(absl::GetFlag(FLAGS_config)));
-  LoadOptions load_options;
-  if (absl::GetFlag(FLAGS_device) == "cuda") {
-    load_options.device = torch::kCUDA;
-    load_options.dtype = torch::kBFloat16;
-  } else if (absl::GetFlag(FLAGS_device) != "cpu") {
-    return absl::InvalidArgumentError("--device must be cpu or cuda, got " + absl::GetFlag(FLAGS_device));
-  }
+  LIP_ASSIGN_OR_RETURN(LoadOptions load_options, LoadOptionsForDevice(absl::GetFlag(FLAGS_device)));
   const auto start = std::chrono::steady_clock::now();
   LIP_ASSIGN_OR_RETURN(std::unique_ptr<DecoderModel> sender, DecoderModel::Load(config.sender_model_dir, load_options));
   LIP_ASSIGN_OR_RETURN(std::unique_ptr<Tokenizer> sender_tokenizer, Tokenizer::FromDirectory(config.sender_model_dir));

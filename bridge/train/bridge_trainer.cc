@@ -12,6 +12,7 @@
 #include "bridge/latent/bridge_checkpoint.h"
 #include "bridge/latent/statistical_normalizer.h"
 #include "bridge/latent/status_macros.h"
+#include "bridge/train/learning_rate_schedule.h"
 #include "bridge/train/losses.h"
 
 namespace lip {
@@ -146,32 +147,15 @@ absl::Status BridgeTrainer::FitNormalizer() {
   return absl::OkStatus();
 }
 
-double BridgeTrainer::LearningRateAt(int64_t step) const {
-  const double base = config_.learning_rate;
-  if (config_.warmup_steps > 0 && step <= config_.warmup_steps) {
-    return base * double(step) / double(config_.warmup_steps);
-  }
-  const double span = std::max<int64_t>(1, config_.steps - config_.warmup_steps);
-  const double progress = std::clamp(double(step - config_.warmup_steps) / span, 0.0, 1.0);
-  const double floor = config_.min_learning_rate_ratio;
-  return base * (floor + (1.0 - floor) * 0.5 * (1.0 + std::cos(M_PI * progress)));
-}
-
 absl::StatusOr<StepResult> BridgeTrainer::Step() {
   if (!normalizer_fitted_) LIP_RETURN_IF_ERROR(FitNormalizer());
-  const std::vector<int64_t> batch = sampler_->Next(config_.batch_size);
-  std::vector<std::string> texts;
-  std::vector<int64_t> labels;
-  for (int64_t index : batch) {
-    texts.push_back(train_.examples[index].text);
-    labels.push_back(train_.examples[index].label);
-  }
+  const TextBatch batch = GatherExamples(train_, sampler_->Next(config_.batch_size));
+  const std::vector<std::string>& texts = batch.texts;
+  const std::vector<int64_t>& labels = batch.labels;
   StepResult result;
   result.step = step_ + 1;
-  result.learning_rate = LearningRateAt(result.step);
-  for (auto& group : optimizer_->param_groups()) {
-    static_cast<torch::optim::AdamWOptions&>(group.options()).lr(result.learning_rate);
-  }
+  result.learning_rate = WarmupCosineLearningRate(config_, result.step);
+  SetAdamWLearningRate(*optimizer_, result.learning_rate);
   LIP_ASSIGN_OR_RETURN(SourceStates source, sender_pipeline_->ReadSourceStates(texts));
   const DecoderModel& receiver = *endpoints_.receiver_model;
   try {

@@ -113,7 +113,6 @@ class BridgeTrainer {
 
  private:
   BridgeTrainer() = default;
-  double LearningRateAt(int64_t step) const;
 
   TrainConfig config_;
   BridgeEndpoints endpoints_;

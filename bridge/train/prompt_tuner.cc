@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "bridge/latent/status_macros.h"
+#include "bridge/train/learning_rate_schedule.h"
 #include "bridge/train/losses.h"
 
 namespace lip {
@@ -54,15 +55,6 @@ absl::StatusOr<std::unique_ptr<PromptTuner>> PromptTuner::Create(const TrainConf
   tuner->train_ = std::move(train);
   tuner->validation_ = std::move(validation);
   return tuner;
-}
-
-double PromptTuner::LearningRateAt(int64_t step) const {
-  const double base = config_.learning_rate;
-  if (config_.warmup_steps > 0 && step <= config_.warmup_steps) return base * double(step) / config_.warmup_steps;
-  const double span = std::max<int64_t>(1, config_.steps - config_.warmup_steps);
-  const double progress = std::clamp(double(step - config_.warmup_steps) / span, 0.0, 1.0);
-  const double floor = config_.min_learning_rate_ratio;
-  return base * (floor + (1.0 - floor) * 0.5 * (1.0 + std::cos(M_PI * progress)));
 }
 
 absl::StatusOr<torch::Tensor> PromptTuner::Logits(const std::vector<std::string>& texts) const {
@@ -113,19 +105,13 @@ absl::StatusOr<torch::Tensor> PromptTuner::Logits(const std::vector<std::string>
 }
 
 absl::StatusOr<StepResult> PromptTuner::Step() {
-  const std::vector<int64_t> batch = sampler_->Next(config_.batch_size);
-  std::vector<std::string> texts;
-  std::vector<int64_t> labels;
-  for (int64_t index : batch) {
-    texts.push_back(train_.examples[index].text);
-    labels.push_back(train_.examples[index].label);
-  }
+  const TextBatch batch = GatherExamples(train_, sampler_->Next(config_.batch_size));
+  const std::vector<std::string>& texts = batch.texts;
+  const std::vector<int64_t>& labels = batch.labels;
   StepResult result;
   result.step = step_ + 1;
-  result.learning_rate = LearningRateAt(result.step);
-  for (auto& group : optimizer_->param_groups()) {
-    static_cast<torch::optim::AdamWOptions&>(group.options()).lr(result.learning_rate);
-  }
+  result.learning_rate = WarmupCosineLearningRate(config_, result.step);
+  SetAdamWLearningRate(*optimizer_, result.learning_rate);
   try {
     LIP_ASSIGN_OR_RETURN(torch::Tensor logits, Logits(texts));
     const torch::Device device = logits.device();

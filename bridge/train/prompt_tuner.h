@@ -61,7 +61,6 @@ class PromptTuner {
   PromptTuner() = default;
   // Next-token logits (B, V) at the last position of each framed text.
   absl::StatusOr<torch::Tensor> Logits(const std::vector<std::string>& texts) const;
-  double LearningRateAt(int64_t step) const;
 
   TrainConfig config_;
   std::shared_ptr<const DecoderModel> receiver_;

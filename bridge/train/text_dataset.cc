@@ -70,4 +70,13 @@ absl::Status SplitValidation(const TextDataset& all, int64_t validation_size, ui
   return absl::OkStatus();
 }
 
+TextBatch GatherExamples(const TextDataset& dataset, const std::vector<int64_t>& indices) {
+  TextBatch batch;
+  for (int64_t index : indices) {
+    batch.texts.push_back(dataset.examples[index].text);
+    batch.labels.push_back(dataset.examples[index].label);
+  }
+  return batch;
+}
+
 }  // namespace lip

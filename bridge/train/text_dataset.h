@@ -25,6 +25,13 @@ struct TextDataset {
   std::vector<int64_t> LabelCounts() const;
 };
 
+// The texts and labels of a sampled batch, in the order of `indices` (valid indices of `dataset`).
+struct TextBatch {
+  std::vector<std::string> texts;
+  std::vector<int64_t> labels;
+};
+TextBatch GatherExamples(const TextDataset& dataset, const std::vector<int64_t>& indices);
+
 // Reads `path`. `label_names` fixes the label order; a label not in it is INVALID_ARGUMENT naming
 // the line. `limit` > 0 keeps the first `limit` examples. NOT_FOUND when the file is missing;
 // INVALID_ARGUMENT for malformed lines (naming the line number).
