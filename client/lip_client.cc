@@ -307,23 +307,27 @@ ReceiverClient::ReceiverClient(std::shared_ptr<grpc::Channel> channel, ClientOpt
       options_(std::move(options)),
       stub_(lip::v1::LatentReceiver::NewStub(channel_)) {}
 
-void ReceiverClient::Prepare(grpc::ClientContext& context) const {
-  SetDeadline(context, options_.timeout);
+std::unique_ptr<grpc::ClientContext> ReceiverClient::MakeContext(
+    const grpc::ServerContextBase* parent) const {
+  // A child context gets the sooner of the two deadlines (gRPC takes the minimum).
+  auto context = parent != nullptr ? grpc::ClientContext::FromServerContext(*parent)
+                                   : std::make_unique<grpc::ClientContext>();
+  SetDeadline(*context, options_.timeout);
+  return context;
 }
 
-absl::StatusOr<lip::v1::SendLatentResponse> ReceiverClient::SendLatent(const lip::v1::LipPacket& packet) {
-  grpc::ClientContext context;
-  Prepare(context);
+absl::StatusOr<lip::v1::SendLatentResponse> ReceiverClient::SendLatent(
+    const lip::v1::LipPacket& packet, const grpc::ServerContextBase* parent) {
+  auto context = MakeContext(parent);
   lip::v1::SendLatentRequest request;
   *request.mutable_packet() = packet;
-  return Unary(context, stub_.get(), &lip::v1::LatentReceiver::Stub::SendLatent, request);
+  return Unary(*context, stub_.get(), &lip::v1::LatentReceiver::Stub::SendLatent, request);
 }
 
 absl::StatusOr<lip::v1::SendLatentResponse> ReceiverClient::SendText(
-    const lip::v1::SendTextRequest& request) {
-  grpc::ClientContext context;
-  Prepare(context);
-  return Unary(context, stub_.get(), &lip::v1::LatentReceiver::Stub::SendText, request);
+    const lip::v1::SendTextRequest& request, const grpc::ServerContextBase* parent) {
+  auto context = MakeContext(parent);
+  return Unary(*context, stub_.get(), &lip::v1::LatentReceiver::Stub::SendText, request);
 }
 
 // ---- SenderClient --------------------------------------------------------------

@@ -86,12 +86,18 @@ class ReceiverClient {
   static absl::StatusOr<std::unique_ptr<ReceiverClient>> Connect(const ClientOptions& options);
   explicit ReceiverClient(std::shared_ptr<grpc::Channel> channel, ClientOptions options);
 
-  absl::StatusOr<lip::v1::SendLatentResponse> SendLatent(const lip::v1::LipPacket& packet);
-  absl::StatusOr<lip::v1::SendLatentResponse> SendText(const lip::v1::SendTextRequest& request);
+  // `parent`: the server call this one is made for (a sender node relaying its caller's
+  // request); its deadline (when sooner than options.timeout) and its cancellation carry
+  // over to the receiver, so an abandoned Send frees the receiver too.
+  absl::StatusOr<lip::v1::SendLatentResponse> SendLatent(const lip::v1::LipPacket& packet,
+                                                         const grpc::ServerContextBase* parent = nullptr);
+  absl::StatusOr<lip::v1::SendLatentResponse> SendText(const lip::v1::SendTextRequest& request,
+                                                       const grpc::ServerContextBase* parent = nullptr);
   lip::v1::LatentReceiver::Stub* stub() { return stub_.get(); }
 
  private:
-  void Prepare(grpc::ClientContext& context) const;
+  // A context with options.timeout, child of `parent` when given.
+  std::unique_ptr<grpc::ClientContext> MakeContext(const grpc::ServerContextBase* parent) const;
   std::shared_ptr<grpc::Channel> channel_;
   ClientOptions options_;
   std::unique_ptr<lip::v1::LatentReceiver::Stub> stub_;

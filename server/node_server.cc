@@ -80,6 +80,14 @@ int WaitForShutdownSignal() {
   sigaddset(&set, SIGTERM);
   int signal_number = 0;
   sigwait(&set, &signal_number);
+  // From now on the node drains (bounded by its grace period): further SIGINT/SIGTERM are
+  // ignored. Without this a second signal would kill the process mid-drain, because threads
+  // started before main() (OpenBLAS's pool) do not block the signals and would take it.
+  struct sigaction ignore = {};
+  ignore.sa_handler = SIG_IGN;
+  sigemptyset(&ignore.sa_mask);
+  sigaction(SIGINT, &ignore, nullptr);
+  sigaction(SIGTERM, &ignore, nullptr);
   return signal_number;
 }
 

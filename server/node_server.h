@@ -61,7 +61,8 @@ class NodeServer {
 // Blocks SIGINT and SIGTERM in the calling thread and all threads it starts
 // later, so WaitForShutdownSignal() can receive them synchronously.
 void BlockShutdownSignals();
-// Waits for SIGINT or SIGTERM; returns the signal number.
+// Waits for SIGINT or SIGTERM; returns the signal number. Later SIGINT/SIGTERM are
+// ignored, so a repeated signal cannot cut a drain short (SIGKILL still stops at once).
 int WaitForShutdownSignal();
 // "127.0.0.1" from "127.0.0.1:0", "[::1]" from "[::1]:7000".
 std::string HostOfAddress(const std::string& address);

@@ -1,5 +1,7 @@
 #include "server/rpc_metrics.h"
 
+#include "common/grpc_status.h"
+
 namespace lip {
 
 RpcMetrics::RpcMetrics(metrics::Registry& registry, std::string service)
@@ -11,13 +13,52 @@ RpcMetrics::RpcMetrics(metrics::Registry& registry, std::string service)
       latency_(metrics::BuildHistogram()
                    .Name("lip_rpc_latency_ms")
                    .Help("RPC handling time in milliseconds, by service and method")
-                   .Register(registry)) {}
+                   .Register(registry)),
+      in_flight_(metrics::BuildGauge()
+                     .Name("lip_rpc_in_flight")
+                     .Help("RPCs being handled now, by service and method")
+                     .Register(registry)) {}
 
 void RpcMetrics::Record(const std::string& method, grpc::StatusCode code, double latency_ms) {
   requests_.Add({{"service", service_}, {"method", method}, {"code", GrpcCodeName(code)}})
       .Increment();
   latency_.Add({{"service", service_}, {"method", method}}, metrics::DefaultLatencyBucketsMs())
       .Observe(latency_ms);
+}
+
+void RpcMetrics::AddInFlight(const std::string& method, double delta) {
+  in_flight_.Add({{"service", service_}, {"method", method}}).Increment(delta);
+}
+
+RpcTimer::RpcTimer(RpcMetrics& metrics, std::string method)
+    : metrics_(metrics), method_(std::move(method)), start_(absl::Now()) {
+  metrics_.AddInFlight(method_, 1);
+}
+
+RpcTimer::~RpcTimer() {
+  if (!finished_) metrics_.AddInFlight(method_, -1);
+}
+
+grpc::Status RpcTimer::Finish(grpc::Status status) {
+  if (!finished_) {
+    finished_ = true;
+    metrics_.AddInFlight(method_, -1);
+    metrics_.Record(method_, status.error_code(), absl::ToDoubleMilliseconds(absl::Now() - start_));
+  }
+  return status;
+}
+
+grpc::Status RpcTimer::Finish(const absl::Status& status, grpc::ServerContextBase* context) {
+  return Finish(ToGrpcStatus(status, context));
+}
+
+MessageCounter::MessageCounter(metrics::Registry& registry, const std::string& name,
+                               const std::string& help)
+    : counter_(metrics::BuildCounter().Name(name).Help(help).Register(registry)) {}
+
+void MessageCounter::Count(const char* rpc, const absl::Status& status) {
+  counter_.Add({{"rpc", rpc}, {"code", GrpcCodeName(static_cast<grpc::StatusCode>(status.code()))}})
+      .Increment();
 }
 
 const char* GrpcCodeName(grpc::StatusCode code) {

@@ -11,6 +11,7 @@
 #include "common/logging.h"
 #include "common/packet_codec.h"
 #include "common/peer_identity.h"
+#include "server/bridge_proto.h"
 
 namespace lip {
 namespace {
@@ -33,15 +34,6 @@ ReceiverTask TaskFromProto(const lip::v1::Task& task) {
   return out;
 }
 
-lip::v1::ModelId ModelIdToProto(const BridgeModelId& id) {
-  lip::v1::ModelId out;
-  out.set_family(id.family);
-  out.set_name(id.name);
-  out.set_revision(id.revision);
-  out.set_weights_digest(id.weights_digest);
-  return out;
-}
-
 // Machine-readable reasons for the receiver's own (non-codec) refusals.
 constexpr char kWrongBridge[] = "BRIDGE_MISMATCH";
 constexpr char kWrongReceiver[] = "RECEIVER_MISMATCH";
@@ -54,8 +46,7 @@ ReceiverService::ReceiverService(const ReceiverPipeline* pipeline, LatentBatcher
       batcher_(batcher),
       options_(options),
       rpc_metrics_(*metrics, "lip.v1.LatentReceiver"),
-      messages_(metrics::BuildCounter().Name("lip_receiver_messages_total")
-                    .Help("Messages answered, by RPC and status code").Register(*metrics)),
+      messages_(*metrics, "lip_receiver_messages_total", "Messages answered, by RPC and status code"),
       stage_ms_(metrics::BuildHistogram().Name("lip_stage_ms")
                     .Help("Per-message time in each stage (ms)").Register(*metrics)),
       wire_bytes_(metrics::BuildCounter().Name("lip_receiver_wire_bytes_total")
@@ -123,14 +114,15 @@ absl::StatusOr<BatchedAnswer> ReceiverService::RunAndWait(
   if (!submitted.ok()) return submitted;
   // Poll so that a cancelled call or a passed deadline frees the handler at once;
   // the batcher then skips the job (or its answer is dropped if it already ran).
+  // The deadline is checked first: gRPC also marks a call whose deadline passed as cancelled.
   while (future.wait_for(std::chrono::milliseconds(20)) != std::future_status::ready) {
+    if (absl::Now() >= deadline) {
+      cancelled->store(true);
+      return absl::DeadlineExceededError("deadline passed while the message waited or ran");
+    }
     if (context->IsCancelled()) {
       cancelled->store(true);
       return absl::CancelledError("the caller cancelled");
-    }
-    if (absl::Now() > deadline) {
-      cancelled->store(true);
-      return absl::DeadlineExceededError("deadline passed while the message waited or ran");
     }
   }
   return future.get();
@@ -150,10 +142,7 @@ void ReceiverService::FillResponse(const BatchedAnswer& batched, absl::Time star
     for (int32_t id : answer.token_ids) generation->add_token_ids(static_cast<uint32_t>(id));
     generation->set_stop_reason(answer.stop_reason);
   }
-  const BridgeMetadata& bridge = pipeline_->bridge();
-  response->mutable_bridge()->set_name(bridge.name);
-  response->mutable_bridge()->set_version(bridge.version);
-  response->mutable_bridge()->set_digest(bridge.digest);
+  *response->mutable_bridge() = BridgeIdToProto(pipeline_->bridge());
   *response->mutable_receiver_model() = ModelIdToProto(pipeline_->model_id());
   auto* timings = response->mutable_timings();
   timings->set_adapt_ms(answer.timings.adapt_ms);
@@ -170,18 +159,12 @@ void ReceiverService::FillResponse(const BatchedAnswer& batched, absl::Time star
   stage_ms_.Add({{"stage", "total"}}, buckets).Observe(timings->total_ms());
 }
 
-void ReceiverService::CountMessage(const char* rpc, const absl::Status& status) {
-  messages_.Add({{"rpc", rpc}, {"code", GrpcCodeName(static_cast<grpc::StatusCode>(status.code()))}})
-      .Increment();
-}
-
 grpc::Status ReceiverService::SendLatent(grpc::ServerContext* context,
                                          const lip::v1::SendLatentRequest* request,
                                          lip::v1::SendLatentResponse* response) {
   RpcTimer timer(rpc_metrics_, "SendLatent");
   const absl::Time start = absl::Now();
-  absl::Status status = Authorize(context);
-  if (!status.ok()) return timer.Finish(ToGrpcStatus(status, context));
+  if (absl::Status status = Authorize(context); !status.ok()) return timer.Finish(status, context);
   const lip::v1::LipPacket& packet = request->packet();
   wire_bytes_.Increment(static_cast<double>(packet.ByteSizeLong()));
   response->set_packet_id(packet.packet_id());
@@ -189,16 +172,16 @@ grpc::Status ReceiverService::SendLatent(grpc::ServerContext* context,
   response->set_sequence(packet.sequence());
   auto message = MessageFromPacket(packet);
   if (!message.ok()) {
-    CountMessage("SendLatent", message.status());
+    messages_.Count("SendLatent", message.status());
     LogInfo(kComponent, "refused packet",
             {{"reason", ErrorReasonOf(message.status())}, {"error", message.status().ToString()}});
-    return timer.Finish(ToGrpcStatus(message.status(), context));
+    return timer.Finish(message.status(), context);
   }
   soft_tokens_.Observe(static_cast<double>(message->num_soft_tokens));
   auto answer = RunAndWait(context, *std::move(message));
   if (answer.ok() && !answer->answer.ok()) answer = answer->answer.status();
-  CountMessage("SendLatent", answer.status());
-  if (!answer.ok()) return timer.Finish(ToGrpcStatus(answer.status(), context));
+  messages_.Count("SendLatent", answer.status());
+  if (!answer.ok()) return timer.Finish(answer.status(), context);
   FillResponse(*answer, start, response);
   return timer.Finish(grpc::Status::OK);
 }
@@ -208,8 +191,7 @@ grpc::Status ReceiverService::SendText(grpc::ServerContext* context,
                                        lip::v1::SendLatentResponse* response) {
   RpcTimer timer(rpc_metrics_, "SendText");
   const absl::Time start = absl::Now();
-  absl::Status status = Authorize(context);
-  if (!status.ok()) return timer.Finish(ToGrpcStatus(status, context));
+  if (absl::Status status = Authorize(context); !status.ok()) return timer.Finish(status, context);
   if (request->text().empty()) {
     return timer.Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "SendText: text is empty"));
   }
@@ -221,8 +203,8 @@ grpc::Status ReceiverService::SendText(grpc::ServerContext* context,
   message.task = TaskFromProto(request->task());
   auto answer = RunAndWait(context, std::move(message));
   if (answer.ok() && !answer->answer.ok()) answer = answer->answer.status();
-  CountMessage("SendText", answer.status());
-  if (!answer.ok()) return timer.Finish(ToGrpcStatus(answer.status(), context));
+  messages_.Count("SendText", answer.status());
+  if (!answer.ok()) return timer.Finish(answer.status(), context);
   FillResponse(*answer, start, response);
   return timer.Finish(grpc::Status::OK);
 }
@@ -231,8 +213,7 @@ grpc::Status ReceiverService::StreamLatents(
     grpc::ServerContext* context,
     grpc::ServerReaderWriter<lip::v1::SendLatentResponse, lip::v1::SendLatentRequest>* stream) {
   RpcTimer timer(rpc_metrics_, "StreamLatents");
-  absl::Status status = Authorize(context);
-  if (!status.ok()) return timer.Finish(ToGrpcStatus(status, context));
+  if (absl::Status status = Authorize(context); !status.ok()) return timer.Finish(status, context);
 
   // Answers are written by the batcher's callbacks, in completion order.
   struct Shared {
@@ -266,7 +247,7 @@ grpc::Status ReceiverService::StreamLatents(
     wire_bytes_.Increment(static_cast<double>(packet.ByteSizeLong()));
     auto message = MessageFromPacket(packet);
     if (!message.ok()) {
-      CountMessage("StreamLatents", message.status());
+      messages_.Count("StreamLatents", message.status());
       write(error_response(packet, message.status()));
       continue;
     }
@@ -276,7 +257,7 @@ grpc::Status ReceiverService::StreamLatents(
       ++shared->outstanding;
     }
     auto done = [this, packet, start, shared, write, error_response](BatchedAnswer answer) {
-      CountMessage("StreamLatents", answer.answer.status());
+      messages_.Count("StreamLatents", answer.answer.status());
       if (answer.answer.ok()) {
         lip::v1::SendLatentResponse response;
         response.set_packet_id(packet.packet_id());
@@ -293,7 +274,7 @@ grpc::Status ReceiverService::StreamLatents(
     absl::Status submitted = batcher_->Submit(*std::move(message), absl::FromChrono(context->deadline()),
                                               cancelled, done);
     if (!submitted.ok()) {
-      CountMessage("StreamLatents", submitted);
+      messages_.Count("StreamLatents", submitted);
       write(error_response(packet, submitted));
       std::lock_guard<std::mutex> lock(shared->mu);
       if (--shared->outstanding == 0) shared->idle.notify_all();

@@ -59,13 +59,12 @@ class ReceiverService final : public lip::v1::LatentReceiver::Service {
                                            std::variant<LatentMessage, TextMessage> message);
   void FillResponse(const BatchedAnswer& answer, absl::Time start,
                     lip::v1::SendLatentResponse* response);
-  void CountMessage(const char* rpc, const absl::Status& status);
 
   const ReceiverPipeline* pipeline_;
   LatentBatcher* batcher_;
   const ReceiverServiceOptions options_;
   RpcMetrics rpc_metrics_;
-  metrics::Family<metrics::Counter>& messages_;
+  MessageCounter messages_;
   metrics::Family<metrics::Histogram>& stage_ms_;
   metrics::Counter& wire_bytes_;
   metrics::Histogram& soft_tokens_;

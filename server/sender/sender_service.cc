@@ -9,18 +9,10 @@
 #include "common/logging.h"
 #include "common/packet_codec.h"
 #include "common/peer_identity.h"
+#include "server/bridge_proto.h"
 
 namespace lip {
 namespace {
-
-lip::v1::ModelId ModelIdToProto(const BridgeModelId& id) {
-  lip::v1::ModelId out;
-  out.set_family(id.family);
-  out.set_name(id.name);
-  out.set_revision(id.revision);
-  out.set_weights_digest(id.weights_digest);
-  return out;
-}
 
 double MsSince(absl::Time start) { return absl::ToDoubleMilliseconds(absl::Now() - start); }
 
@@ -32,8 +24,7 @@ SenderService::SenderService(const SenderPipeline* pipeline, RegistryClient* reg
       registry_(registry),
       options_(std::move(options)),
       rpc_metrics_(*metrics, "lip.v1.Sender"),
-      messages_(metrics::BuildCounter().Name("lip_sender_messages_total")
-                    .Help("Messages handled, by RPC and status code").Register(*metrics)),
+      messages_(*metrics, "lip_sender_messages_total", "Messages handled, by RPC and status code"),
       stage_ms_(metrics::BuildHistogram().Name("lip_stage_ms")
                     .Help("Per-message time in each stage (ms)").Register(*metrics)),
       wire_bytes_(metrics::BuildCounter().Name("lip_sender_wire_bytes_total")
@@ -47,11 +38,6 @@ absl::Status SenderService::Authorize(grpc::ServerContext* context) const {
   auto peer = PeerIdentityFromContext(*context, options_.insecure);
   if (!peer.ok()) return peer.status();
   return RequireRole(*peer, {Role::kAdmin, Role::kSender}, "use a sender");
-}
-
-void SenderService::Count(const char* rpc, const absl::Status& status) {
-  messages_.Add({{"rpc", rpc}, {"code", GrpcCodeName(static_cast<grpc::StatusCode>(status.code()))}})
-      .Increment();
 }
 
 absl::StatusOr<lip::v1::EncodeResponse> SenderService::EncodeText(
@@ -72,9 +58,7 @@ absl::StatusOr<lip::v1::EncodeResponse> SenderService::EncodeText(
   } else {
     meta.receiver_models.push_back(ModelIdToProto(bridge.receiver_model));
   }
-  meta.bridge.set_name(bridge.name);
-  meta.bridge.set_version(bridge.version);
-  meta.bridge.set_digest(bridge.digest);
+  meta.bridge = BridgeIdToProto(bridge);
   meta.source_layer = static_cast<uint32_t>(z.source_layer);
   meta.calibration.set_energy_mode(static_cast<lip::v1::EnergyMode>(static_cast<int>(z.energy_mode)));
   meta.calibration.set_target_reference_energy(static_cast<float>(z.target_reference_energy));
@@ -158,11 +142,10 @@ std::vector<lip::v1::LinkStats> SenderService::TakeLinkStats() {
 grpc::Status SenderService::Encode(grpc::ServerContext* context, const lip::v1::EncodeRequest* request,
                                    lip::v1::EncodeResponse* response) {
   RpcTimer timer(rpc_metrics_, "Encode");
-  absl::Status status = Authorize(context);
-  if (!status.ok()) return timer.Finish(ToGrpcStatus(status, context));
+  if (absl::Status status = Authorize(context); !status.ok()) return timer.Finish(status, context);
   auto encoded = EncodeText(*request);
-  Count("Encode", encoded.status());
-  if (!encoded.ok()) return timer.Finish(ToGrpcStatus(encoded.status(), context));
+  messages_.Count("Encode", encoded.status());
+  if (!encoded.ok()) return timer.Finish(encoded.status(), context);
   soft_tokens_.Observe(encoded->packet().soft_token_count());
   stage_ms_.Add({{"stage", "encode"}}, metrics::DefaultLatencyBucketsMs()).Observe(encoded->encode_ms());
   *response = *std::move(encoded);
@@ -173,11 +156,10 @@ grpc::Status SenderService::Send(grpc::ServerContext* context, const lip::v1::Se
                                  lip::v1::SendResponse* response) {
   RpcTimer timer(rpc_metrics_, "Send");
   const absl::Time start = absl::Now();
-  absl::Status status = Authorize(context);
-  if (!status.ok()) return timer.Finish(ToGrpcStatus(status, context));
+  if (absl::Status status = Authorize(context); !status.ok()) return timer.Finish(status, context);
   auto fail = [&](const absl::Status& error) {
-    Count("Send", error);
-    return timer.Finish(ToGrpcStatus(error, context));
+    messages_.Count("Send", error);
+    return timer.Finish(error, context);
   };
   auto encoded = EncodeText(request->encode());
   if (!encoded.ok()) return fail(encoded.status());
@@ -187,7 +169,7 @@ grpc::Status SenderService::Send(grpc::ServerContext* context, const lip::v1::Se
   if (!client.ok()) return fail(client.status());
   const uint64_t wire_bytes = encoded->packet().ByteSizeLong();
   const absl::Time sent = absl::Now();
-  auto answer = (*client)->SendLatent(encoded->packet());
+  auto answer = (*client)->SendLatent(encoded->packet(), context);  // our caller's deadline and cancel
   const double round_trip_ms = MsSince(sent);
   RecordLink(*target, answer.ok(), wire_bytes, round_trip_ms);
   if (!answer.ok()) return fail(answer.status());
@@ -207,7 +189,7 @@ grpc::Status SenderService::Send(grpc::ServerContext* context, const lip::v1::Se
   stage_ms_.Add({{"stage", "encode"}}, buckets).Observe(timings->encode_ms());
   stage_ms_.Add({{"stage", "wire"}}, buckets).Observe(timings->wire_ms());
   stage_ms_.Add({{"stage", "total"}}, buckets).Observe(timings->total_ms());
-  Count("Send", absl::OkStatus());
+  messages_.Count("Send", absl::OkStatus());
   return timer.Finish(grpc::Status::OK);
 }
 
@@ -216,11 +198,10 @@ grpc::Status SenderService::RelayText(grpc::ServerContext* context,
                                       lip::v1::RelayTextResponse* response) {
   RpcTimer timer(rpc_metrics_, "RelayText");
   const absl::Time start = absl::Now();
-  absl::Status status = Authorize(context);
-  if (!status.ok()) return timer.Finish(ToGrpcStatus(status, context));
+  if (absl::Status status = Authorize(context); !status.ok()) return timer.Finish(status, context);
   auto fail = [&](const absl::Status& error) {
-    Count("RelayText", error);
-    return timer.Finish(ToGrpcStatus(error, context));
+    messages_.Count("RelayText", error);
+    return timer.Finish(error, context);
   };
   if (request->text().empty()) return fail(absl::InvalidArgumentError("RelayText: text is empty"));
   std::string relayed = request->text();
@@ -245,7 +226,7 @@ grpc::Status SenderService::RelayText(grpc::ServerContext* context,
     }
   }
   const absl::Time sent = absl::Now();
-  auto answer = (*client)->SendText(text_request);
+  auto answer = (*client)->SendText(text_request, context);
   const double round_trip_ms = MsSince(sent);
   RecordLink(*target, answer.ok(), relayed.size(), round_trip_ms);
   if (!answer.ok()) return fail(answer.status());
@@ -258,7 +239,7 @@ grpc::Status SenderService::RelayText(grpc::ServerContext* context,
   timings->set_wire_ms(std::max(0.0, round_trip_ms - answer->timings().total_ms()));
   timings->set_total_ms(MsSince(start));
   response->set_wire_bytes(relayed.size());
-  Count("RelayText", absl::OkStatus());
+  messages_.Count("RelayText", absl::OkStatus());
   return timer.Finish(grpc::Status::OK);
 }
 

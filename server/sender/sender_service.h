@@ -70,13 +70,12 @@ class SenderService final : public lip::v1::Sender::Service {
                                          const lip::v1::ModelId& receiver_model);
   absl::StatusOr<ReceiverClient*> ClientFor(const std::string& address);
   void RecordLink(const Target& target, bool ok, uint64_t bytes, double latency_ms);
-  void Count(const char* rpc, const absl::Status& status);
 
   const SenderPipeline* pipeline_;
   RegistryClient* registry_;
   const SenderServiceOptions options_;
   RpcMetrics rpc_metrics_;
-  metrics::Family<metrics::Counter>& messages_;
+  MessageCounter messages_;
   metrics::Family<metrics::Histogram>& stage_ms_;
   metrics::Family<metrics::Counter>& wire_bytes_;
   metrics::Histogram& soft_tokens_;

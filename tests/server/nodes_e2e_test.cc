@@ -18,6 +18,7 @@
 #include "client/lip_client.h"
 #include "common/grpc_status.h"
 #include "common/packet_codec.h"
+#include "tests/server/demo_nodes.h"
 #include "tests/server/node_process.h"
 
 namespace lip {
@@ -25,8 +26,10 @@ namespace {
 namespace fs = std::filesystem;
 using testing::NodeProcess;
 
-constexpr char kSenderModel[] = "demo/models/sender-llama";
-constexpr char kReceiverModel[] = "demo/models/receiver-qwen2";
+using testing::kDemoReceiverModel;
+using testing::kDemoSenderModel;
+constexpr const char* kSenderModel = kDemoSenderModel;
+constexpr const char* kReceiverModel = kDemoReceiverModel;
 constexpr char kBridgeName[] = "nodes-test-sst2";
 
 const std::vector<std::string> kTexts = {
@@ -37,49 +40,15 @@ const std::vector<std::string> kTexts = {
     "it 's a bad sign when you 're rooting for the film to end .",
     "a masterpiece four years in the making ."};
 
-// A valid bridge checkpoint for the demo pair with random (untrained) halves.
-absl::Status MakeBridge(const std::string& dir) {
-  BridgeMetadata m;
-  m.name = kBridgeName;
-  m.version = 1;
-  m.sender_model.family = "llama";
-  m.sender_model.name = "lip-demo/sender-llama";
-  m.receiver_model.family = "qwen2";
-  m.receiver_model.name = "lip-demo/receiver-qwen2";
-  m.sender.source_layer = 3;
-  m.sender.max_text_tokens = 64;
-  m.sender.perceiver.num_queries = 8;
-  m.sender.perceiver.input_width = 384;
-  m.sender.perceiver.width = 64;
-  m.sender.perceiver.num_heads = 4;
-  m.sender.perceiver.depth = 1;
-  m.sender.perceiver.output_width = 64;
-  m.receiver.adapter.input_width = 64;
-  m.receiver.adapter.hidden_width = 64;
-  m.receiver.adapter.output_width = 256;
-  m.receiver.energy.mode = EnergyMode::kPerVectorNorm;
-  m.receiver.energy.reference_energy = 1.0;
-  m.receiver.energy.reference_rms = 0.06;
-  m.priming.context_prefix = "Review:";
-  m.priming.anchor = " Sentiment:";
-  m.task = "sst2";
-  m.labels = {" negative", " positive"};
-  torch::manual_seed(7);
-  SenderEncoder encoder(m.sender);
-  ReceiverAdapter adapter(m.receiver.adapter);
-  return SaveBridgeCheckpoint(dir, m, *encoder, *adapter);
-}
-
 class NodesEndToEndTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    if (!fs::exists(std::string(kSenderModel) + "/config.json") ||
-        !fs::exists(std::string(kReceiverModel) + "/config.json")) {
-      GTEST_SKIP() << "demo/models is missing (git-ignored until the lead commits it)";
-    }
-    root_ = new std::string(testing::MakeTempDir("lip-nodes-e2e"));
-    ASSERT_TRUE(testing::MakeCerts(*root_ + "/certs", {"admin", "registry", "sender", "receiver"}).ok());
-    ASSERT_TRUE(MakeBridge(*root_ + "/bridge").ok());
+    if (!testing::DemoModelsPresent()) GTEST_SKIP() << "demo/models is missing";
+    auto dir = testing::NodeTestDir::Create("lip-nodes-e2e");
+    ASSERT_TRUE(dir.ok()) << dir.status();
+    dir_ = new testing::NodeTestDir(*std::move(dir));
+    root_ = new std::string(dir_->root());
+    ASSERT_TRUE(testing::MakeRandomDemoBridge(*root_ + "/bridge", kBridgeName).ok());
     registry_ = Start(LIP_REGISTRY_BINARY, "registry",
                       {"--data_dir=" + *root_ + "/registry-data"}).release();
     ASSERT_NE(registry_, nullptr);
@@ -118,40 +87,30 @@ class NodesEndToEndTest : public ::testing::Test {
     delete receiver_;
     delete registry_;
     sender_ = receiver_ = registry_ = nullptr;
-    if (root_ != nullptr) {
-      std::error_code ignored;
-      if (std::getenv("LIP_KEEP_TEST_DIR") == nullptr) fs::remove_all(*root_, ignored);
+    if (dir_ != nullptr) {
+      dir_->Remove();
+      delete dir_;
       delete root_;
+      dir_ = nullptr;
       root_ = nullptr;
     }
   }
 
   static std::unique_ptr<NodeProcess> Start(const std::string& binary, const std::string& role,
-                                            std::vector<std::string> extra) {
-    std::vector<std::string> args = {
-        "--listen=127.0.0.1:0", "--metrics_listen=127.0.0.1:0",
-        "--tls_cert=" + *root_ + "/certs/" + role + ".crt", "--tls_key=" + *root_ + "/certs/" + role + ".key",
-        "--tls_ca=" + *root_ + "/certs/ca.crt", "--node_id=" + role + "-1"};
-    args.insert(args.end(), extra.begin(), extra.end());
-    auto process = NodeProcess::Start(binary, args, *root_ + "/" + role + ".log", 120000);
-    EXPECT_TRUE(process.ok()) << process.status();
-    return process.ok() ? *std::move(process) : nullptr;
+                                            const std::vector<std::string>& extra) {
+    return dir_->Start(binary, role, extra);
   }
-
   static ClientOptions Options(const std::string& identity, int port) {
-    ClientOptions options;
-    options.address = absl::StrCat("127.0.0.1:", port);
-    options.tls = {*root_ + "/certs/" + identity + ".crt", *root_ + "/certs/" + identity + ".key",
-                   *root_ + "/certs/ca.crt"};
-    options.timeout = absl::Seconds(120);
-    return options;
+    return dir_->Options(identity, port);
   }
 
+  static testing::NodeTestDir* dir_;
   static std::string* root_;
   static NodeProcess* registry_;
   static NodeProcess* receiver_;
   static NodeProcess* sender_;
 };
+testing::NodeTestDir* NodesEndToEndTest::dir_ = nullptr;
 std::string* NodesEndToEndTest::root_ = nullptr;
 NodeProcess* NodesEndToEndTest::registry_ = nullptr;
 NodeProcess* NodesEndToEndTest::receiver_ = nullptr;

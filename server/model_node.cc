@@ -1,0 +1,102 @@
+#include "server/model_node.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+
+#include "absl/flags/flag.h"
+#include "absl/strings/str_cat.h"
+#include "common/logging.h"
+#include "nlohmann/json.hpp"
+#include "server/bridge_proto.h"
+
+ABSL_FLAG(std::string, model_dir, "", "model directory (Hugging Face layout)");
+ABSL_FLAG(std::string, bridge_dir, "",
+          "bridge checkpoint directory (bridge.json + this node's half); empty = fetch --bridge");
+ABSL_FLAG(std::string, bridge, "", "bridge name to fetch from the registry when --bridge_dir is empty");
+ABSL_FLAG(int32_t, bridge_version, 0, "bridge version to fetch (0 = newest)");
+ABSL_FLAG(int32_t, shutdown_grace_ms, 10000, "how long in-flight RPCs may run on shutdown");
+ABSL_FLAG(bool, allow_model_mismatch, false, "accept a model whose weights digest differs from the bridge's");
+
+namespace lip {
+
+ModelNodeFlags ModelNodeFlagsFromCommandLine() {
+  ModelNodeFlags flags;
+  flags.model_dir = absl::GetFlag(FLAGS_model_dir);
+  flags.bridge_dir = absl::GetFlag(FLAGS_bridge_dir);
+  flags.bridge_name = absl::GetFlag(FLAGS_bridge);
+  flags.bridge_version = static_cast<uint32_t>(std::max(0, absl::GetFlag(FLAGS_bridge_version)));
+  flags.shutdown_grace = absl::Milliseconds(std::max(0, absl::GetFlag(FLAGS_shutdown_grace_ms)));
+  flags.allow_model_mismatch = absl::GetFlag(FLAGS_allow_model_mismatch);
+  return flags;
+}
+
+absl::StatusOr<NodeConfig> ModelNodeConfig(const std::string& role) {
+  auto config = NodeConfigFromFlags();
+  if (!config.ok()) return config.status();
+  SetMinLogLevel(config->log_level);
+  if (config->node_id.empty()) config->node_id = absl::StrCat(role, "-", getpid());
+  return config;
+}
+
+absl::StatusOr<std::unique_ptr<RegistryClient>> ConnectRegistry(const NodeConfig& config,
+                                                                 absl::Duration timeout) {
+  if (config.registry_address.empty()) return std::unique_ptr<RegistryClient>();
+  ClientOptions options;
+  options.address = config.registry_address;
+  options.tls = config.tls;
+  options.timeout = timeout;
+  return RegistryClient::Connect(options);
+}
+
+absl::StatusOr<std::string> LocalBridgeDir(const std::string& role, const NodeConfig& config,
+                                           const ModelNodeFlags& flags, RegistryClient* registry,
+                                           const std::string& half_file) {
+  if (!flags.bridge_dir.empty()) return flags.bridge_dir;
+  if (flags.bridge_name.empty() || registry == nullptr) {
+    return absl::InvalidArgumentError("give --bridge_dir, or --bridge NAME with --registry");
+  }
+  const std::string dir =
+      absl::StrCat(config.data_dir, "/bridges/", config.node_id, "-", flags.bridge_name);
+  auto record = registry->DownloadBridge(flags.bridge_name, flags.bridge_version,
+                                         {"bridge.json", half_file}, dir);
+  if (!record.ok()) return record.status();
+  LogInfo(role, "fetched bridge",
+          {{"name", flags.bridge_name}, {"version", record->id().version()},
+           {"digest", record->id().digest()}});
+  return dir;
+}
+
+lip::v1::NodeInfo DescribeModelNode(const NodeConfig& config, lip::v1::NodeRole role,
+                                    const std::string& address, const BridgeModelId& model,
+                                    const BridgeMetadata& bridge) {
+  lip::v1::NodeInfo node;
+  node.set_node_id(config.node_id);
+  node.set_role(role);
+  node.set_address(address);
+  *node.mutable_model() = ModelIdToProto(model);
+  *node.add_bridges() = BridgeIdToProto(bridge);
+  return node;
+}
+
+std::string AdvertisedAddress(const NodeConfig& config, const NodeServer& server) {
+  return config.advertise_address.empty() ? server.address() : config.advertise_address;
+}
+
+void AnnounceListening(const std::string& role, const NodeConfig& config, const NodeServer& server,
+                       const std::string& address) {
+  LogInfo(role, "serving",
+          {{"node_id", config.node_id}, {"address", address}, {"metrics_port", server.metrics_port()}});
+  std::printf("%s\n", nlohmann::json({{"event", "listening"}, {"node_id", config.node_id},
+                                      {"port", server.port()}, {"metrics_port", server.metrics_port()}})
+                          .dump().c_str());
+  std::fflush(stdout);
+}
+
+int FailStartup(const std::string& role, const char* what, const absl::Status& status) {
+  LogError(role, what, {{"error", status.ToString()}});
+  return 1;
+}
+
+}  // namespace lip

@@ -1,0 +1,96 @@
+// What the two model nodes, lip-receiver and lip-sender, share around their own
+// pipeline and service: the flags that say which model and bridge to load, the
+// start-up configuration, fetching the node's bridge half from the registry
+// (verified on download), the NodeInfo it registers, and the "listening" line
+// on stdout that scripts and tests wait for. One place, so both nodes start,
+// register and announce themselves the same way.
+//
+// Flags defined here: --model_dir --bridge_dir --bridge --bridge_version
+// --shutdown_grace_ms --allow_model_mismatch (the NodeConfig flags are in
+// common/node_config.h). Link this only into the node binaries.
+//
+// Thread-safety: call from main() before serving.
+#ifndef LIP_SERVER_MODEL_NODE_H_
+#define LIP_SERVER_MODEL_NODE_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "bridge/latent/bridge_config.h"
+#include "client/lip_client.h"
+#include "common/logging.h"
+#include "common/node_config.h"
+#include "lip/v1/registry.pb.h"
+#include "server/node_server.h"
+
+namespace lip {
+
+struct ModelNodeFlags {
+  std::string model_dir;      // Hugging Face model directory
+  std::string bridge_dir;     // local bridge checkpoint; "" = fetch `bridge_name` from the registry
+  std::string bridge_name;
+  uint32_t bridge_version = 0;  // 0 = newest
+  absl::Duration shutdown_grace = absl::Seconds(10);
+  bool allow_model_mismatch = false;
+};
+
+// The flags above, after absl::ParseCommandLine.
+ModelNodeFlags ModelNodeFlagsFromCommandLine();
+
+// NodeConfigFromFlags(), then the log level applied and node_id defaulted to "<role>-<pid>".
+absl::StatusOr<NodeConfig> ModelNodeConfig(const std::string& role);
+
+// A client of config.registry_address (calls time out after `timeout`); nullptr when the
+// node runs without a registry.
+absl::StatusOr<std::unique_ptr<RegistryClient>> ConnectRegistry(const NodeConfig& config,
+                                                                 absl::Duration timeout);
+
+// The directory the node loads its bridge from: flags.bridge_dir when given, otherwise
+// bridge.json and `half_file` ("receiver.safetensors" or "sender.safetensors") of
+// flags.bridge_name, downloaded from `registry` into <data_dir>/bridges/<node_id>-<name>
+// with their sizes and digests checked. INVALID_ARGUMENT when neither source is given.
+absl::StatusOr<std::string> LocalBridgeDir(const std::string& role, const NodeConfig& config,
+                                           const ModelNodeFlags& flags, RegistryClient* registry,
+                                           const std::string& half_file);
+
+// Finds or fetches the bridge (LocalBridgeDir), then loads Pipeline (ReceiverPipeline or
+// SenderPipeline, with its Options struct) with the model and the bridge; logs what it loaded.
+template <typename Pipeline, typename Options>
+absl::StatusOr<std::unique_ptr<Pipeline>> LoadModelPipeline(const std::string& role,
+                                                             const NodeConfig& config,
+                                                             const ModelNodeFlags& flags,
+                                                             RegistryClient* registry,
+                                                             const std::string& half_file) {
+  auto bridge_dir = LocalBridgeDir(role, config, flags, registry, half_file);
+  if (!bridge_dir.ok()) return bridge_dir.status();
+  Options options;
+  options.bridge_dir = *bridge_dir;
+  options.model_dir = flags.model_dir;
+  options.allow_model_mismatch = flags.allow_model_mismatch;
+  auto pipeline = Pipeline::Load(options);
+  if (!pipeline.ok()) return pipeline.status();
+  LogInfo(role, "pipeline loaded",
+          {{"bridge", (*pipeline)->bridge().name}, {"model", (*pipeline)->model_id().name}});
+  return pipeline;
+}
+
+// What the node registers: id, role, address, model and its one bridge.
+lip::v1::NodeInfo DescribeModelNode(const NodeConfig& config, lip::v1::NodeRole role,
+                                    const std::string& address, const BridgeModelId& model,
+                                    const BridgeMetadata& bridge);
+
+// The address the registry hands out: --advertise_address, or the bound one.
+std::string AdvertisedAddress(const NodeConfig& config, const NodeServer& server);
+
+// Logs "serving" and prints {"event":"listening","node_id","port","metrics_port"} on stdout.
+void AnnounceListening(const std::string& role, const NodeConfig& config, const NodeServer& server,
+                       const std::string& address);
+
+// Logs `what` with the error and returns main()'s exit status 1.
+int FailStartup(const std::string& role, const char* what, const absl::Status& status);
+
+}  // namespace lip
+
+#endif  // LIP_SERVER_MODEL_NODE_H_
