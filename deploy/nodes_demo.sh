@@ -79,8 +79,14 @@ stop_nodes() {
   for pid in "$@"; do kill -TERM "$pid"; done
   for pid in "$@"; do
     if ! wait "$pid"; then echo "nodes_demo: a node did not exit cleanly" >&2; failed=1; fi
-    pids=("${pids[@]/$pid}")
   done
+  local left=() p stopped
+  for p in "${pids[@]}"; do  # forget exactly these pids (the EXIT trap must not signal reused ones)
+    stopped=0
+    for pid in "$@"; do [ "$p" = "$pid" ] && stopped=1; done
+    [ $stopped = 1 ] || left+=("$p")
+  done
+  pids=("${left[@]}")
   return $failed
 }
 

@@ -30,11 +30,11 @@ torch::Tensor linear(const torch::Tensor& x, const torch::Tensor& w, const torch
   return b.defined() ? torch::linear(x, w, b) : torch::linear(x, w);
 }
 
-// A weight matmul: the input is rounded to the weight's dtype (a no-op when they agree), the
-// result is returned in `out_dtype`.
+// A weight matmul on an input already in the weight's dtype, the result in `out_dtype` (no-ops
+// when the dtypes agree, as in fp32).
 torch::Tensor project(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b,
                       torch::Dtype out_dtype) {
-  return linear(x.to(w.scalar_type()), w, b).to(out_dtype);
+  return linear(x, w, b).to(out_dtype);
 }
 
 // [.., D] -> [-x2, x1] with x1, x2 the two halves.
@@ -356,6 +356,7 @@ ForwardOutput DecoderModel::Forward(const ForwardInput& in) const {
     // Self-attention block.
     torch::Tensor residual = hidden;
     torch::Tensor x = rms_norm(hidden, l.input_layernorm, c.rms_norm_eps);
+    x = x.to(options_.dtype);  // rounded once for the three projections
     torch::Tensor q = project(x, l.q_proj, l.q_bias, act).view({B, T, n_heads, D}).transpose(1, 2);
     torch::Tensor k = project(x, l.k_proj, l.k_bias, act).view({B, T, n_kv, D}).transpose(1, 2);
     torch::Tensor v = project(x, l.v_proj, l.v_bias, act).view({B, T, n_kv, D}).transpose(1, 2);
@@ -367,13 +368,14 @@ ForwardOutput DecoderModel::Forward(const ForwardInput& in) const {
     torch::Tensor scores = torch::matmul(q, k.transpose(2, 3)) * scaling + mask_for(l.sliding_window);
     torch::Tensor probs = torch::softmax(scores, -1, torch::kFloat32).to(q.scalar_type());
     torch::Tensor attn = torch::matmul(probs, v).transpose(1, 2).reshape({B, T, n_heads * D});
-    hidden = residual + project(attn, l.o_proj, l.o_bias, act);
+    hidden = residual + project(attn.to(options_.dtype), l.o_proj, l.o_bias, act);
     // MLP block (SwiGLU).
     residual = hidden;
     x = rms_norm(hidden, l.post_attention_layernorm, c.rms_norm_eps);
+    x = x.to(options_.dtype);
     torch::Tensor gate = torch::silu(project(x, l.gate_proj, l.gate_bias, act));
     torch::Tensor up = project(x, l.up_proj, l.up_bias, act);
-    hidden = residual + project(gate * up, l.down_proj, l.down_bias, act);
+    hidden = residual + project((gate * up).to(options_.dtype), l.down_proj, l.down_bias, act);
     if (in.blend != nullptr && in.blend->end > in.blend->begin &&
         std::find(in.blend->layers.begin(), in.blend->layers.end(), i) != in.blend->layers.end()) {
       const LayerBlend& b = *in.blend;  // h' = (1 - alpha) h + alpha v at positions [begin, end)
@@ -400,7 +402,7 @@ ForwardOutput DecoderModel::Forward(const ForwardInput& in) const {
   out.last_hidden = hidden;
   if (in.stop_after_layer == n_layers) return out;
   torch::Tensor h = in.logits_last_only ? hidden.narrow(1, T - 1, 1) : hidden;
-  out.logits = project(h, logits_head_, torch::Tensor(), torch::kFloat32);
+  out.logits = project(h.to(logits_head_.scalar_type()), logits_head_, torch::Tensor(), torch::kFloat32);
   return out;
 }
 

@@ -220,32 +220,22 @@ absl::StatusOr<StepResult> BridgeTrainer::Train(int64_t until_step, ProgressBar*
   }
   StepResult last;
   last.step = step_;
-  double loss_sum = 0, accuracy_sum = 0;
-  int64_t since_update = 0;
+  TrainingReporter reporter(progress, config_.log_every);
   while (step_ < until_step) {
     LIP_ASSIGN_OR_RETURN(last, Step());
-    loss_sum += last.loss;
-    accuracy_sum += last.accuracy;
-    ++since_update;
-    if (progress != nullptr) {
-      progress->Update(step_, loss_sum / since_update, accuracy_sum / since_update, last.learning_rate);
-      if (step_ % std::max<int64_t>(1, config_.log_every) == 0) loss_sum = accuracy_sum = since_update = 0;
-    }
+    reporter.Step(step_, last.loss, last.accuracy, last.learning_rate);
     const bool last_step = step_ == config_.steps;
     if (!validation_.examples.empty() &&
         ((config_.eval_every > 0 && step_ % config_.eval_every == 0) || last_step)) {
       LIP_ASSIGN_OR_RETURN(EvaluationResult eval, Evaluate(validation_));
       metadata_.training["validation_history"].push_back({{"step", step_}, {"accuracy", eval.accuracy}});
-      if (progress != nullptr) {
-        progress->Note(absl::StrFormat("step %d: validation accuracy %.4f on %d held-out training examples",
-                                       step_, eval.accuracy, eval.examples));
-      }
+      reporter.Validation(step_, eval.accuracy, eval.examples);
     }
     if (!checkpoint_dir.empty() && config_.checkpoint_every > 0 && step_ % config_.checkpoint_every == 0) {
       LIP_RETURN_IF_ERROR(SaveTrainingCheckpoint(checkpoint_dir));
     }
   }
-  if (progress != nullptr) progress->Finish();
+  reporter.Finish();
   return last;
 }
 

@@ -63,4 +63,26 @@ void ProgressBar::Finish() {
   std::fflush(out_);
 }
 
+TrainingReporter::TrainingReporter(ProgressBar* progress, int64_t log_every)
+    : progress_(progress), log_every_(std::max<int64_t>(1, log_every)) {}
+
+void TrainingReporter::Step(int64_t step, double loss, double accuracy, double learning_rate) {
+  if (progress_ == nullptr) return;
+  loss_sum_ += loss;
+  accuracy_sum_ += accuracy;
+  ++since_log_;
+  progress_->Update(step, loss_sum_ / since_log_, accuracy_sum_ / since_log_, learning_rate);
+  if (step % log_every_ == 0) loss_sum_ = accuracy_sum_ = since_log_ = 0;
+}
+
+void TrainingReporter::Validation(int64_t step, double accuracy, int64_t examples) {
+  if (progress_ == nullptr) return;
+  progress_->Note(absl::StrFormat("step %d: validation accuracy %.4f on %d held-out training examples", step,
+                                  accuracy, examples));
+}
+
+void TrainingReporter::Finish() {
+  if (progress_ != nullptr) progress_->Finish();
+}
+
 }  // namespace lip

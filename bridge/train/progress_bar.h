@@ -37,6 +37,23 @@ class ProgressBar {
   std::chrono::steady_clock::time_point start_;
 };
 
+// What a training loop reports: each step's loss and accuracy, averaged over the steps since the
+// last plain-log line (every `log_every` steps), and validation results. Shared by the bridge
+// trainer and prompt tuning so their logs read the same. `progress` may be null (silent).
+class TrainingReporter {
+ public:
+  TrainingReporter(ProgressBar* progress, int64_t log_every);
+  void Step(int64_t step, double loss, double accuracy, double learning_rate);
+  void Validation(int64_t step, double accuracy, int64_t examples);
+  void Finish();
+
+ private:
+  ProgressBar* progress_;
+  int64_t log_every_;
+  double loss_sum_ = 0, accuracy_sum_ = 0;
+  int64_t since_log_ = 0;
+};
+
 // "2m13s", "45s", "1h02m".
 std::string FormatDuration(double seconds);
 
