@@ -934,6 +934,7 @@ def run_role(args):
 def save_result(args, result):
     write_json(os.path.join(args.work, 'result-%s.json' % args.role), result)
     if args.pack:
+        os.makedirs(args.pack, exist_ok=True)   # the first job to get here makes it
         write_json(os.path.join(args.pack, 'result-%s.json' % args.role), result)
 
 

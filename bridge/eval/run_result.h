@@ -35,7 +35,8 @@ struct RunResult {
   int64_t num_soft_tokens = 0;  // M (0 where it does not apply)
   int64_t width = 0;            // d_z of the wire (0 where it does not apply)
   uint64_t seed = 0;
-  std::string device;           // "cpu" or "cuda"
+  std::string device;           // where it was measured: "cpu" or "cuda"
+  std::string train_device;     // where it was trained, when that differs or is not `device` ("" = device)
   int64_t threads = 0;
 
   // Training (absent for untrained baselines).

@@ -104,7 +104,7 @@ ResultsReport BuildSuiteReport(const std::vector<RunResult>& results, const Suit
                     {}};
   ResultsTable latency{"Per-message latency, one message at a time, bridge and relay measured in the same run",
                        {"task", "direction", "device, threads", "messages", "bridge path ms (encode + fp16 packet + answer)",
-                        "text relay ms (generate + answer)", "relay / bridge"},
+                        "text relay ms (generate + answer)", "relay / bridge", "run"},
                        {}};
   ResultsTable training{"Training runs", {"task", "direction", "method", "M", "seeds", "steps", "batch",
                                           "train examples", "train s (mean)", "device", "validation acc (%)"},
@@ -187,7 +187,8 @@ ResultsReport BuildSuiteReport(const std::vector<RunResult>& results, const Suit
                                 std::to_string(r->latency_messages),
                                 absl::StrFormat("%.1f", *r->bridge_latency_ms),
                                 absl::StrFormat("%.1f", *r->relay_latency_ms),
-                                absl::StrFormat("%.1f×", *r->relay_latency_ms / std::max(1e-9, *r->bridge_latency_ms))});
+                                absl::StrFormat("%.1f×", *r->relay_latency_ms / std::max(1e-9, *r->bridge_latency_ms)),
+                                absl::StrCat("suite, ", MethodName(r->method), " M=", r->num_soft_tokens, " seed ", r->seed)});
       }
     }
 
@@ -207,7 +208,8 @@ ResultsReport BuildSuiteReport(const std::vector<RunResult>& results, const Suit
                                config.second > 0 ? std::to_string(config.second) : std::string("—"),
                                absl::StrJoin(seeds, ","), std::to_string(of.front()->steps),
                                std::to_string(of.front()->batch_size), std::to_string(of.front()->train_examples),
-                               absl::StrFormat("%.0f", seconds.mean()), of.front()->device,
+                               absl::StrFormat("%.0f", seconds.mean()),
+                               of.front()->train_device.empty() ? of.front()->device : of.front()->train_device,
                                Percent(Collect(of, &RunResult::validation_accuracy))});
     }
 
@@ -218,6 +220,20 @@ ResultsReport BuildSuiteReport(const std::vector<RunResult>& results, const Suit
       if (!r->error.empty()) notes.push_back(absl::StrCat(what, " FAILED: ", r->error));
       if (!r->note.empty()) notes.push_back(absl::StrCat(what, ": ", r->note));
     }
+  }
+  for (const RunResult& r : options.latency_only) {
+    if (!r.error.empty() || !r.bridge_latency_ms || !r.relay_latency_ms) {
+      notes.push_back(absl::StrCat("latency-only run ", r.task, " / ", r.direction, " on ", r.device,
+                                   r.error.empty() ? ": no latency measured" : absl::StrCat(" FAILED: ", r.error)));
+      continue;
+    }
+    latency.rows.push_back({r.task, absl::StrCat(r.direction, ": ", r.sender, " → ", r.receiver),
+                            absl::StrCat(r.device, ", ", r.threads), std::to_string(r.latency_messages),
+                            absl::StrFormat("%.1f", *r.bridge_latency_ms), absl::StrFormat("%.1f", *r.relay_latency_ms),
+                            absl::StrFormat("%.1f×", *r.relay_latency_ms / std::max(1e-9, *r.bridge_latency_ms)),
+                            absl::StrCat("re-measured: ", MethodName(r.method), " M=", r.num_soft_tokens, " seed ", r.seed, "; accuracy ",
+                                         r.accuracy ? absl::StrFormat("%.2f", 100 * *r.accuracy) : std::string("—"),
+                                         " % on ", r.test_examples, " test ex.")});
   }
   report.tables = {accuracy, targets, wire, latency, training};
   for (const std::string direction : {"forward", "reverse"}) {

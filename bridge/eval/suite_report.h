@@ -18,6 +18,10 @@ namespace lip {
 struct SuiteReportOptions {
   std::vector<std::string> preamble;  // paragraphs before the tables (how it was run, machine)
   std::vector<std::string> problems;  // result files that could not be read, shown as notes
+  // Runs that only add rows to the latency table (their accuracies are not aggregated): e.g. the
+  // shipped bridges re-measured on another device, such as the CPU after a GPU suite. Their test
+  // accuracy and example count appear in the row, since they may use a subset of the test split.
+  std::vector<RunResult> latency_only;
 };
 
 ResultsReport BuildSuiteReport(const std::vector<RunResult>& results, const SuiteReportOptions& options);

@@ -12,7 +12,7 @@
 //       on the same models and frame: receiver zero-shot from the text, the sender linear probe
 //       at the bridge's source layer (trained on the train split), text relay (the sender writes,
 //       the receiver reads what it wrote); one result file each.
-//   lip-eval report --results=DIR --out=docs/results.md [--preamble=TEXT]
+//   lip-eval report --results=DIR --out=docs/results.md [--preamble=TEXT] [--latency_results=DIR]
 //       mean ± std over seeds, the issue's targets checked, "—" and a note for what is missing
 //       or failed.
 #include <chrono>
@@ -45,6 +45,8 @@ ABSL_FLAG(std::string, direction, "forward", "direction name recorded in the run
 ABSL_FLAG(std::string, device, "cpu", "cpu | cuda (models in bf16 on CUDA)");
 ABSL_FLAG(std::string, results, "", "report: directory of run results");
 ABSL_FLAG(std::string, out, "docs/results.md", "report: where to write the results (Markdown)");
+ABSL_FLAG(std::string, latency_results, "",
+          "report: directory of extra run results used only for the latency table (e.g. CPU re-measurements)");
 ABSL_FLAG(std::string, preamble, "", "report: extra paragraphs (how the suite was run), '\\n\\n'-separated");
 ABSL_FLAG(int64_t, test_limit, 0, "evaluate on at most this many test examples per task (0 = all)");
 ABSL_FLAG(int64_t, probe_train_limit, 2000, "training examples for the sender linear probe");
@@ -274,7 +276,7 @@ absl::Status EvaluateBridge() {
     r.train_seconds = trained.value("train_seconds", 0.0);
     r.train_examples = trained.value("train_examples", int64_t(0));
     if (trained.contains("validation_accuracy")) r.validation_accuracy = trained["validation_accuracy"].get<double>();
-    r.device = trained.value("train_device", r.device);
+    r.train_device = trained.value("train_device", std::string());
   }
   LIP_ASSIGN_OR_RETURN(TextDataset test, TestSet(b, &r));
   LIP_ASSIGN_OR_RETURN(WireAccuracy wire, BridgeAccuracy(b, test));
@@ -363,6 +365,9 @@ absl::Status Report() {
       "the held-out test split of its task (`../shared/data/<task>/test.jsonl`; SST-2: GLUE dev), one JSON result per "
       "run, rendered here by `lip-eval report`. Everything was trained on train splits only; validation sets are "
       "carved from train. Accuracies in %, mean ± std (population) over the seeds that ran.");
+  if (const std::string extra = absl::GetFlag(FLAGS_latency_results); !extra.empty()) {
+    LIP_ASSIGN_OR_RETURN(options.latency_only, ReadRunResults(extra, &options.problems));
+  }
   for (absl::string_view paragraph : absl::StrSplit(absl::GetFlag(FLAGS_preamble), "\n\n", absl::SkipEmpty())) {
     options.preamble.push_back(std::string(paragraph));
   }

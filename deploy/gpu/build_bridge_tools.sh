@@ -46,11 +46,14 @@ cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DLIP_CUDA=ON -
   -DCMAKE_PREFIX_PATH="$TORCH_CMAKE;$PREFIX/usr;$PREFIX/usr/share/cmake" \
   -DCMAKE_CXX_FLAGS="-isystem $PREFIX/usr/include" > "$BUILD.cmake.log" 2>&1 ||
   { tail -40 "$BUILD.cmake.log"; exit 1; }
-ninja -C "$BUILD" -j16 lip-model demo_models_test > "$BUILD.ninja.log" 2>&1 ||
+ninja -C "$BUILD" -j"${JOBS:-16}" lip-model demo_models_test > "$BUILD.ninja.log" 2>&1 ||
   { grep -E "error|Error" "$BUILD.ninja.log" | head -30; tail -20 "$BUILD.ninja.log"; exit 1; }
-"$BUILD/tests/model/demo_models_test" > "$BUILD.demo_models_test.log" 2>&1 ||
-  { tail -40 "$BUILD.demo_models_test.log"; echo "demo_models_test FAILED" >&2; exit 1; }
-grep -E "PASSED|FAILED" "$BUILD.demo_models_test.log"
-ninja -C "$BUILD" -j16 -k 0 lip-train lip-eval lip-vector-bridge >> "$BUILD.ninja.log" 2>&1 ||
+ninja -C "$BUILD" -j"${JOBS:-16}" -k 0 lip-train lip-eval lip-vector-bridge >> "$BUILD.ninja.log" 2>&1 ||
   { grep -E "error" "$BUILD.ninja.log" | head -30; echo "some bridge tools failed to build" >&2; }
 echo "built: $(ls "$BUILD/bridge" | grep '^lip-' | tr '\n' ' ')"
+# LIP_GPU_TEST=0 skips the check (the caller runs it later, e.g. once new demo models are in place).
+if [ "${LIP_GPU_TEST:-1}" != 0 ]; then
+  "$BUILD/tests/model/demo_models_test" > "$BUILD.demo_models_test.log" 2>&1 ||
+    { tail -40 "$BUILD.demo_models_test.log"; echo "demo_models_test FAILED" >&2; exit 1; }
+  grep -E "PASSED|FAILED" "$BUILD.demo_models_test.log"
+fi

@@ -44,6 +44,8 @@ TEST(RunResultTest, JsonRoundTripKeepsMeasuredAndAbsentValuesApart) {
   RunResult r = MakeResult(kMethodPerceiver, 8, 2, 0.75);
   r.accuracy_int8 = 0.5;
   r.train_seconds = 12.5;
+  r.device = "cpu";          // measured here ...
+  r.train_device = "cuda";   // ... trained there
   auto back = RunResultFromJson(RunResultToJson(r));
   ASSERT_TRUE(back.ok()) << back.status();
   EXPECT_EQ(back->method, kMethodPerceiver);
@@ -53,6 +55,8 @@ TEST(RunResultTest, JsonRoundTripKeepsMeasuredAndAbsentValuesApart) {
   EXPECT_DOUBLE_EQ(*back->accuracy_int8, 0.5);
   EXPECT_FALSE(back->accuracy_fp16.has_value());
   EXPECT_DOUBLE_EQ(back->train_seconds, 12.5);
+  EXPECT_EQ(back->device, "cpu");
+  EXPECT_EQ(back->train_device, "cuda");
   EXPECT_FALSE(RunResultFromJson(nlohmann::json{{"method", "perceiver"}}).ok());  // no task
   EXPECT_FALSE(RunResultFromJson(nlohmann::json{{"task", "x"}, {"method", "y"}, {"accuracy", "high"}}).ok());
 }
@@ -109,6 +113,40 @@ TEST(SuiteReportTest, AggregatesSeedsChecksTargetsAndNotesFailures) {
   EXPECT_TRUE(failure_noted);
   EXPECT_FALSE(relay_noted);  // text relay never ran in this suite: not a per-cell note
   EXPECT_NE(RenderResultsMarkdown(report).find("| sst2 |"), std::string::npos);
+}
+
+TEST(SuiteReportTest, LatencyOnlyRunsAddLatencyRowsWithoutChangingAccuracies) {
+  RunResult suite_run = MakeResult(kMethodPerceiver, 8, 1, 0.80);
+  suite_run.device = "cuda";
+  suite_run.bridge_latency_ms = 50.0;
+  suite_run.relay_latency_ms = 250.0;
+  suite_run.latency_messages = 20;
+  RunResult cpu_run = MakeResult(kMethodPerceiver, 8, 1, 0.60);  // same seed, another device, a subset
+  cpu_run.device = "cpu";
+  cpu_run.threads = 2;
+  cpu_run.test_examples = 40;
+  cpu_run.bridge_latency_ms = 100.0;
+  cpu_run.relay_latency_ms = 1500.0;
+  cpu_run.latency_messages = 20;
+  RunResult no_latency = MakeResult(kMethodPerceiver, 8, 1, 0.70);
+  SuiteReportOptions options;
+  options.latency_only = {cpu_run, no_latency};
+  const ResultsReport report = BuildSuiteReport({suite_run}, options);
+
+  const ResultsTable* accuracy = Table(report, "Accuracy");
+  ASSERT_NE(accuracy, nullptr);
+  EXPECT_EQ(Cell(*accuracy, 0, "bridge M=8"), "80.00");  // the re-measurement is not averaged in
+  const ResultsTable* latency = Table(report, "Per-message latency");
+  ASSERT_NE(latency, nullptr);
+  ASSERT_EQ(latency->rows.size(), 2u);
+  EXPECT_EQ(Cell(*latency, 0, "device, threads"), "cuda, 0");
+  EXPECT_EQ(Cell(*latency, 0, "relay / bridge"), "5.0×");
+  EXPECT_EQ(Cell(*latency, 1, "device, threads"), "cpu, 2");
+  EXPECT_EQ(Cell(*latency, 1, "relay / bridge"), "15.0×");
+  EXPECT_NE(Cell(*latency, 1, "run").find("accuracy 60.00 % on 40 test ex."), std::string::npos);
+  bool noted = false;
+  for (const std::string& note : report.notes) noted |= note.find("latency-only run sst2 / forward on") != std::string::npos;
+  EXPECT_TRUE(noted);  // the run without a latency measurement is named, not dropped silently
 }
 
 }  // namespace
