@@ -144,4 +144,19 @@ absl::StatusOr<std::vector<RunResult>> ReadRunResults(const std::string& dir, st
   return results;
 }
 
+void MergeRunResults(std::vector<RunResult> later, std::vector<RunResult>* results) {
+  auto same_run = [](const RunResult& a, const RunResult& b) {
+    return a.task == b.task && a.direction == b.direction && a.method == b.method &&
+           a.num_soft_tokens == b.num_soft_tokens && a.seed == b.seed;
+  };
+  for (RunResult& r : later) {
+    auto it = std::find_if(results->begin(), results->end(), [&](const RunResult& e) { return same_run(e, r); });
+    if (it != results->end()) {
+      *it = std::move(r);
+    } else {
+      results->push_back(std::move(r));
+    }
+  }
+}
+
 }  // namespace lip

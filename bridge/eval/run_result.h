@@ -76,6 +76,9 @@ absl::Status WriteRunResult(const std::string& path, const RunResult& result);
 // (path: reason) and skipped. NOT_FOUND when `dir` does not exist.
 absl::StatusOr<std::vector<RunResult>> ReadRunResults(const std::string& dir,
                                                       std::vector<std::string>* problems);
+// Appends `later` to `results`; a later result with the same task, direction, method, M and seed
+// replaces the earlier one in place (a run completed or redone elsewhere supersedes it).
+void MergeRunResults(std::vector<RunResult> later, std::vector<RunResult>* results);
 
 }  // namespace lip
 

@@ -12,13 +12,12 @@
 //       on the same models and frame: receiver zero-shot from the text, the sender linear probe
 //       at the bridge's source layer (trained on the train split), text relay (the sender writes,
 //       the receiver reads what it wrote); one result file each.
-//   lip-eval report --results=DIR --out=docs/results.md [--preamble=TEXT] [--latency_results=DIR]
+//   lip-eval report --results=DIR[,DIR...] --out=docs/results.md [--preamble=TEXT] [--latency_results=DIR]
 //       mean ± std over seeds, the issue's targets checked, "—" and a note for what is missing
 //       or failed.
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
-#include <map>
 #include <memory>
 
 #include "absl/flags/flag.h"
@@ -43,7 +42,8 @@ ABSL_FLAG(std::string, result, "", "bridge: where to write the run result (JSON)
 ABSL_FLAG(std::string, result_dir, "", "baselines: directory for the run results");
 ABSL_FLAG(std::string, direction, "forward", "direction name recorded in the run results");
 ABSL_FLAG(std::string, device, "cpu", "cpu | cuda (models in bf16 on CUDA)");
-ABSL_FLAG(std::string, results, "", "report: directory of run results");
+ABSL_FLAG(std::string, results, "",
+          "report: directory of run results, or several, comma-separated (later ones replace the same runs)");
 ABSL_FLAG(std::string, out, "docs/results.md", "report: where to write the results (Markdown)");
 ABSL_FLAG(std::string, latency_results, "",
           "report: directory of extra run results used only for the latency table (e.g. CPU re-measurements)");
@@ -359,7 +359,13 @@ absl::Status Report() {
   const std::string dir = absl::GetFlag(FLAGS_results);
   if (dir.empty()) return absl::InvalidArgumentError("report needs --results");
   SuiteReportOptions options;
-  LIP_ASSIGN_OR_RETURN(std::vector<RunResult> results, ReadRunResults(dir, &options.problems));
+  // Several directories (comma-separated): a result in a later one replaces an earlier result of the
+  // same task, direction, method, M and seed (a run completed or redone elsewhere).
+  std::vector<RunResult> results;
+  for (absl::string_view one : absl::StrSplit(dir, ',', absl::SkipEmpty())) {
+    LIP_ASSIGN_OR_RETURN(std::vector<RunResult> read, ReadRunResults(std::string(one), &options.problems));
+    MergeRunResults(std::move(read), &results);
+  }
   options.preamble.push_back(
       "Measured by the evaluation suite (`bridge/eval/run_suite.sh`): every trained configuration and baseline on "
       "the held-out test split of its task (`../shared/data/<task>/test.jsonl`; SST-2: GLUE dev), one JSON result per "

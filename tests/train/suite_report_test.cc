@@ -61,6 +61,19 @@ TEST(RunResultTest, JsonRoundTripKeepsMeasuredAndAbsentValuesApart) {
   EXPECT_FALSE(RunResultFromJson(nlohmann::json{{"task", "x"}, {"method", "y"}, {"accuracy", "high"}}).ok());
 }
 
+TEST(RunResultTest, MergeReplacesTheSameRunAndAppendsNewOnes) {
+  std::vector<RunResult> results = {MakeResult(kMethodPerceiver, 8, 1, 0.70), MakeResult(kMethodPerceiver, 8, 2, 0.72)};
+  RunResult redone = MakeResult(kMethodPerceiver, 8, 2, 0.75);
+  redone.device = "cpu";
+  MergeRunResults({redone, MakeResult(kMethodPerceiver, 8, 3, 0.74), MakeResult(kMethodPerceiver, 4, 2, 0.60)},
+                  &results);
+  ASSERT_EQ(results.size(), 4u);
+  EXPECT_DOUBLE_EQ(*results[1].accuracy, 0.75);  // seed 2 at M=8 replaced in place
+  EXPECT_EQ(results[1].device, "cpu");
+  EXPECT_EQ(results[2].seed, 3u);
+  EXPECT_EQ(results[3].num_soft_tokens, 4);  // same seed, other M: a different run
+}
+
 TEST(RunResultTest, ReadsADirectoryAndReportsUnreadableFiles) {
   const std::string dir = ::testing::TempDir() + "/lip_run_results";
   std::filesystem::remove_all(dir);
