@@ -35,6 +35,15 @@ absl::Status GetOptional(const json& j, const char* key, std::optional<double>* 
   return absl::OkStatus();
 }
 
+absl::Status GetLearningRateTrials(const json& j, std::vector<LearningRateTrial>* out) {
+  if (!j.contains("learning_rate_trials") || j["learning_rate_trials"].is_null()) return absl::OkStatus();
+  absl::StatusOr<std::vector<LearningRateTrial>> trials = LearningRateTrialsFromJson(j["learning_rate_trials"]);
+  if (!trials.ok()) return absl::InvalidArgumentError(absl::StrCat("result key \"learning_rate_trials\": ",
+                                                                   trials.status().message()));
+  *out = *std::move(trials);
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 json RunResultToJson(const RunResult& r) {
@@ -61,6 +70,8 @@ json RunResultToJson(const RunResult& r) {
             {"error", r.error},
             {"note", r.note}};
   PutOptional(j, "validation_accuracy", r.validation_accuracy);
+  PutOptional(j, "learning_rate", r.learning_rate);
+  if (!r.learning_rate_trials.empty()) j["learning_rate_trials"] = LearningRateTrialsToJson(r.learning_rate_trials);
   PutOptional(j, "accuracy", r.accuracy);
   PutOptional(j, "accuracy_fp16", r.accuracy_fp16);
   PutOptional(j, "accuracy_int8", r.accuracy_int8);
@@ -93,7 +104,9 @@ absl::StatusOr<RunResult> RunResultFromJson(const json& j) {
                       GetOptional(j, "text_bytes", &r.text_bytes),
                       GetOptional(j, "relayed_text_bytes", &r.relayed_text_bytes),
                       GetOptional(j, "bridge_latency_ms", &r.bridge_latency_ms),
-                      GetOptional(j, "relay_latency_ms", &r.relay_latency_ms)}) {
+                      GetOptional(j, "relay_latency_ms", &r.relay_latency_ms),
+                      GetOptional(j, "learning_rate", &r.learning_rate),
+                      GetLearningRateTrials(j, &r.learning_rate_trials)}) {
     if (!status.ok()) return status;
   }
   if (r.task.empty()) return absl::InvalidArgumentError("run result has no \"task\"");

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "bridge/train/learning_rate_search.h"
 #include "nlohmann/json.hpp"
 
 namespace lip {
@@ -45,6 +46,10 @@ struct RunResult {
   int64_t train_examples = 0;
   double train_seconds = 0;
   std::optional<double> validation_accuracy;  // on the validation set carved from train
+  std::optional<double> learning_rate;        // peak rate of the run (absent: not recorded)
+  // Every rate tried when the rate was chosen on validation (bridge/train/learning_rate_search.h);
+  // empty when the run trained at one given rate.
+  std::vector<LearningRateTrial> learning_rate_trials;
 
   // Test.
   std::string test_file;

@@ -19,7 +19,13 @@
 # bridge vs text relay, from each direction's seed-1 M=8 bridge. A failed run leaves a result with
 # its error (the report lists it) and the rest go on. Environment overrides: TASKS, SEEDS, MS,
 # PT_MS, TEST_LIMIT (test examples per run, 0 = all), RELAY_LIMIT, LATENCY_MESSAGES,
-# PROBE_TRAIN_LIMIT, LIP_THREADS, LIP_BIN (default build/bridge), NICE (default 5).
+# PROBE_TRAIN_LIMIT, LIP_THREADS, LIP_BIN (default build/bridge), NICE (default 5), and:
+#   LEARNING_RATES  e.g. 0.001,0.003,0.01,0.03: the bridge and prompt tuning each choose their peak
+#                   learning rate on validation among these (lip-train --learning_rates); default:
+#                   the configs' learning_rate
+#   METHODS         subset of "perceiver prompt_tuning bottleneck dual_translator" (default: all)
+#   DIRECTIONS      subset of "forward reverse" (default: both)
+#   BASELINES       0: the seed-1 bridge run does not also run the baselines (default 1)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -63,6 +69,13 @@ else
   RELAY_TOKENS=24
 fi
 
+METHODS="${METHODS:-perceiver prompt_tuning bottleneck dual_translator}"
+DIRECTIONS="${DIRECTIONS:-forward reverse}"
+BASELINES="${BASELINES:-1}"
+LR_FLAG=""
+[[ -n "${LEARNING_RATES:-}" ]] && LR_FLAG=" --learning_rates=$LEARNING_RATES"
+wanted() { [[ " $METHODS " == *" $1 "* ]]; }
+
 # The run config of TASK in DIRECTION (forward: bridge/configs/demo_TASK.json; reverse:
 # demo_reverse_TASK.json). Smoke mode points a copy at its own data and shrinks validation.
 config_for() {
@@ -84,38 +97,46 @@ PY
 }
 
 # One line per job in $OUT/jobs.txt: NAME<TAB>TASK<TAB>METHOD<TAB>DIRECTION<TAB>M<TAB>SEED<TAB>COMMAND,
-# most important first (so a run cut short still has every task's main rows): the seed-1 M=8
-# bridges with the baselines, then seed-1 prompt tuning, the vector bridges, other M, other seeds.
+# most important first (so a run cut short still has every task's main rows): see add_job.
 : > "$OUT/jobs.unsorted"
 add_job() {
+  # 0: seed-1 bridge at the baseline M (with latency and baselines); 1: seed-1 prompt tuning;
+  # 2: seed-1 vector bridges; 3: the other seeds of the bridge at the baseline M and of prompt
+  # tuning (the targets' rows); 4: the rest (other M, the vector bridges' other seeds).
   local priority=4
   if [[ "$6" == "$baseline_seed" ]]; then
     case "$3" in
-      perceiver) if [[ "$5" == "$baseline_m" ]]; then priority=0; else priority=3; fi ;;
+      perceiver) if [[ "$5" == "$baseline_m" ]]; then priority=0; fi ;;
       prompt_tuning) priority=1 ;;
       *) priority=2 ;;
     esac
+  elif [[ "$3" == prompt_tuning || ( "$3" == perceiver && "$5" == "$baseline_m" ) ]]; then
+    priority=3
   fi
   printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$priority" "$@" >> "$OUT/jobs.unsorted"
 }
 common="--threads=$THREADS"
 for task in $TASKS; do
-  for direction in forward reverse; do
+  for direction in $DIRECTIONS; do
     cfg=$(config_for "$task" "$direction")
     test_file="$(python3 -c 'import json,os,sys; print(os.path.join(os.path.dirname(json.load(open(sys.argv[1]))["train_file"]), "test.jsonl"))' "$cfg")"
     if [[ "$direction" == forward ]]; then ms="$MS"; pt_ms="$PT_MS"; else ms=8; pt_ms=8; (( SMOKE )) && ms=4 && pt_ms=4; fi
     # The run that also measures latency and the baselines: seed 1 (the first seed) at M=8, or the first M.
     baseline_m=$(echo $ms | tr ' ' '\n' | grep -qx 8 && echo 8 || echo ${ms%% *})
     baseline_seed=${SEEDS%% *}
+    wanted perceiver || ms=""
+    wanted prompt_tuning || pt_ms=""
     for m in $ms; do
       for seed in $SEEDS; do
         name="$task-$direction-perceiver-m$m-s$seed"
         bridge="$OUT/bridges/$name"
-        cmd="$BIN/lip-train --config=$cfg --num_queries=$m --seed=$seed --steps=$STEPS --device=$DEVICE $common --out=$bridge"
+        cmd="$BIN/lip-train --config=$cfg --num_queries=$m --seed=$seed --steps=$STEPS$LR_FLAG --device=$DEVICE $common --out=$bridge"
         cmd+=" && $BIN/lip-eval bridge --bridge=$bridge --direction=$direction --device=$DEVICE $common"
         cmd+=" --test_limit=$TEST_LIMIT --result=$OUT/results/$name.json"
         if [[ "$m" == "$baseline_m" && "$seed" == "$baseline_seed" ]]; then
           cmd+=" --latency_messages=$LATENCY_MESSAGES --relay_tokens=$RELAY_TOKENS"
+        fi
+        if [[ "$m" == "$baseline_m" && "$seed" == "$baseline_seed" && "$BASELINES" == 1 ]]; then
           cmd+=" && $BIN/lip-eval baselines --bridge=$bridge --direction=$direction --device=$DEVICE $common"
           cmd+=" --test_limit=$TEST_LIMIT --relay_limit=$RELAY_LIMIT --relay_tokens=$RELAY_TOKENS"
           cmd+=" --probe_train_limit=$PROBE_TRAIN_LIMIT --result_dir=$OUT/results"
@@ -127,11 +148,12 @@ for task in $TASKS; do
       for seed in $SEEDS; do
         name="$task-$direction-prompt_tuning-m$m-s$seed"
         add_job "$name" "$task" prompt_tuning "$direction" "$m" "$seed" \
-          "$BIN/lip-train --config=$cfg --method=prompt_tuning --num_queries=$m --seed=$seed --steps=$STEPS --device=$DEVICE $common --direction=$direction --test_file=$test_file --test_limit=$TEST_LIMIT --result=$OUT/results/$name.json"
+          "$BIN/lip-train --config=$cfg --method=prompt_tuning --num_queries=$m --seed=$seed --steps=$STEPS$LR_FLAG --device=$DEVICE $common --direction=$direction --test_file=$test_file --test_limit=$TEST_LIMIT --result=$OUT/results/$name.json"
       done
     done
     if [[ "$direction" == forward ]]; then
       for kind in bottleneck dual_translator; do
+        wanted "$kind" || continue
         for seed in $SEEDS; do
           name="$task-$direction-$kind-s$seed"
           add_job "$name" "$task" "$kind" "$direction" 0 "$seed" \
@@ -180,7 +202,8 @@ tr '\n' '\0' < "$OUT/jobs.txt" | xargs -0 -P "$JOBS" -I{} bash -c 'run_job "$1"'
 
 preamble="Suite: \`bridge/eval/run_suite.sh\` on $DEVICE, $JOBS parallel run(s) x $THREADS LibTorch threads"
 preamble+=" ($(nproc) CPU cores on the machine), bridge and prompt tuning $STEPS steps (batch: the config's),"
-preamble+=" vector bridges $VB_STEPS steps on $VB_TRAIN training texts, seeds {$SEEDS}, test examples per run:"
+preamble+=" vector bridges $VB_STEPS steps on $VB_TRAIN training texts, seeds {$SEEDS},"
+preamble+=" learning rate $([[ -n "${LEARNING_RATES:-}" ]] && echo "chosen on validation among {$LEARNING_RATES} (bridge and prompt tuning)" || echo "the configs'"), test examples per run:"
 preamble+=" $([[ $TEST_LIMIT == 0 ]] && echo all || echo "the first $TEST_LIMIT of each test split"), text relay on the first $RELAY_LIMIT."
 preamble+=" The whole matrix took $(( (SECONDS - suite_start) / 60 )) min."
 (( SMOKE )) && preamble+=" SMOKE MODE: trained on 80 rows of tests/data/sst2-train-head100.jsonl and scored on its last 20; the numbers are meaningless."

@@ -79,6 +79,28 @@ std::string RunName(const RunResult& r) {
   return absl::StrCat(MethodName(r.method), " M=", r.num_soft_tokens, " seed ", r.seed);
 }
 
+// The peak learning rates of a configuration's runs, in seed order: "0.001" when all share one given
+// rate; "0.01, 0.003, 0.01 of {0.001, 0.003, 0.01, 0.03} on validation" when each run chose its rate;
+// "—" when the runs did not record it.
+std::string LearningRates(const std::vector<const RunResult*>& runs) {
+  std::vector<std::string> rates, candidates;
+  bool searched = false;
+  for (const RunResult* r : runs) {
+    rates.push_back(r->learning_rate ? absl::StrFormat("%g", *r->learning_rate) : std::string("—"));
+    if (!r->learning_rate_trials.empty()) {
+      searched = true;
+      if (candidates.empty()) {
+        for (const LearningRateTrial& t : r->learning_rate_trials) candidates.push_back(absl::StrFormat("%g", t.learning_rate));
+      }
+    }
+  }
+  if (!searched) {
+    const bool same = std::all_of(rates.begin(), rates.end(), [&](const std::string& x) { return x == rates.front(); });
+    return same ? rates.front() : absl::StrJoin(rates, ", ");
+  }
+  return absl::StrCat(absl::StrJoin(rates, ", "), " of {", absl::StrJoin(candidates, ", "), "} on validation");
+}
+
 }  // namespace
 
 ResultsReport BuildSuiteReport(const std::vector<RunResult>& results, const SuiteReportOptions& options) {
@@ -118,7 +140,8 @@ ResultsReport BuildSuiteReport(const std::vector<RunResult>& results, const Suit
                         "text relay ms (generate + answer)", "relay / bridge", "run"},
                        {}};
   ResultsTable training{"Training runs", {"task", "direction", "method", "M", "seeds", "steps", "batch",
-                                          "train examples", "train s (mean)", "device", "validation acc (%)"},
+                                          "train examples", "train s (mean)", "device", "learning rate",
+                                          "validation acc (%)"},
                         {}};
   std::vector<std::string> notes;
 
@@ -216,7 +239,7 @@ ResultsReport BuildSuiteReport(const std::vector<RunResult>& results, const Suit
                                std::to_string(of.front()->batch_size), std::to_string(of.front()->train_examples),
                                absl::StrFormat("%.0f", seconds.mean()),
                                of.front()->train_device.empty() ? of.front()->device : of.front()->train_device,
-                               Percent(Collect(of, &RunResult::validation_accuracy))});
+                               LearningRates(of), Percent(Collect(of, &RunResult::validation_accuracy))});
     }
 
     for (const RunResult* r : runs.runs) {

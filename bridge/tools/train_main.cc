@@ -6,7 +6,10 @@
 //   lip-train --config=configs/demo_ag_news.json --method=prompt_tuning --seed=2 \
 //             --test_file=../shared/data/ag_news/test.jsonl --result=/tmp/results/pt.json
 //
-// --seed, --num_queries (M) and --steps override the config, so one config serves a sweep.
+// --seed, --num_queries (M), --steps and --learning_rate override the config, so one config serves
+// a sweep. --learning_rates=0.001,0.003,0.01 chooses the rate on validation instead: one training
+// per rate, the one with the best final validation accuracy is kept, tested and saved, and every
+// rate's validation accuracy is recorded (bridge/train/learning_rate_search.h).
 // --device=cuda loads the frozen models in bf16 on the GPU (trainable parts stay fp32).
 //
 // Writes the bridge checkpoint (bridge.json + sender/receiver safetensors) to --out. With
@@ -27,6 +30,7 @@
 #include "bridge/model/device_load_options.h"
 #include "bridge/latent/status_macros.h"
 #include "bridge/train/bridge_trainer.h"
+#include "bridge/train/learning_rate_search.h"
 #include "bridge/train/prompt_tuner.h"
 
 ABSL_FLAG(std::string, config, "", "run config (JSON), see bridge/train/train_config.h");
@@ -39,6 +43,9 @@ ABSL_FLAG(int64_t, test_limit, 0, "evaluate on at most this many test examples (
 ABSL_FLAG(int, threads, 0, "LibTorch intra-op threads (0 = LibTorch's default)");
 ABSL_FLAG(std::string, method, "bridge", "bridge | prompt_tuning");
 ABSL_FLAG(int64_t, seed, 0, "override the config's seed (> 0)");
+ABSL_FLAG(double, learning_rate, 0, "override the config's peak learning rate (> 0)");
+ABSL_FLAG(std::string, learning_rates, "",
+          "choose the peak learning rate on validation among these comma-separated rates (first wins ties)");
 ABSL_FLAG(int64_t, num_queries, 0, "override the config's M (perceiver.num_queries; > 0)");
 ABSL_FLAG(std::string, device, "cpu", "cpu | cuda (frozen models in bf16 on CUDA; trainable parts fp32)");
 ABSL_FLAG(std::string, result, "", "prompt_tuning: write the run result (JSON) here");
@@ -49,18 +56,88 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// The outcome of training at one rate or choosing among several (see TrainAtChosenRate).
+template <typename Trainer>
+struct TrainedAtRate {
+  std::unique_ptr<Trainer> trainer;
+  StepResult last;
+  double learning_rate = 0;
+  std::vector<LearningRateTrial> trials;  // empty unless --learning_rates was given
+};
+
+// Trains one `Trainer` per rate in `rates` (each a fresh start from config's seed) and keeps the
+// one with the best final validation accuracy; with a single rate and no search it simply trains.
+//   create(config) -> StatusOr<unique_ptr<Trainer>>, train(Trainer&) -> StatusOr<StepResult>,
+//   validation(const Trainer&) -> std::optional<double> (final validation accuracy).
+template <typename Trainer, typename Create, typename Train, typename Validation>
+absl::StatusOr<TrainedAtRate<Trainer>> TrainAtChosenRate(const TrainConfig& config, const std::vector<double>& rates,
+                                                         bool search, Create create, Train train,
+                                                         Validation validation) {
+  TrainedAtRate<Trainer> best;
+  std::optional<size_t> best_index;
+  for (double rate : rates) {
+    TrainConfig trial_config = config;
+    trial_config.learning_rate = rate;
+    if (search) std::fprintf(stderr, "lip-train: learning rate %g (%zu of %zu)\n", rate, best.trials.size() + 1,
+                             rates.size());
+    LIP_ASSIGN_OR_RETURN(std::unique_ptr<Trainer> trainer, create(trial_config));
+    LIP_ASSIGN_OR_RETURN(StepResult last, train(*trainer));
+    if (!search) return TrainedAtRate<Trainer>{std::move(trainer), last, rate, {}};
+    const std::optional<double> accuracy = validation(*trainer);
+    if (!accuracy.has_value()) {
+      return absl::FailedPreconditionError("choosing the learning rate needs a validation set (validation_size > 0)");
+    }
+    best.trials.push_back({rate, *accuracy, last.loss});
+    std::fprintf(stderr, "lip-train: learning rate %g: validation accuracy %.4f, final train loss %.4f\n", rate,
+                 *accuracy, last.loss);
+    const size_t index = BestLearningRateTrial(best.trials);
+    if (!best_index.has_value() || index != *best_index) {
+      best_index = index;
+      best.trainer = std::move(trainer);  // the previous best (if any) is freed here
+      best.last = last;
+      best.learning_rate = rate;
+    }
+  }
+  std::fprintf(stderr, "lip-train: chose learning rate %g on validation\n", best.learning_rate);
+  return best;
+}
+
+// The candidate rates: --learning_rates, else --learning_rate or the config's one. `search` says
+// whether the rate is being chosen.
+absl::StatusOr<std::vector<double>> CandidateRates(const TrainConfig& config, bool* search) {
+  const std::string list = absl::GetFlag(FLAGS_learning_rates);
+  *search = !list.empty();
+  if (*search && absl::GetFlag(FLAGS_learning_rate) > 0) {
+    return absl::InvalidArgumentError("give --learning_rate or --learning_rates, not both");
+  }
+  if (*search) return ParseLearningRates(list);
+  return std::vector<double>{config.learning_rate};
+}
+
 // Receiver-only prompt tuning: trains P, evaluates on --test_file, writes --result.
-absl::Status RunPromptTuning(const TrainConfig& config, const BridgeEndpoints& endpoints, TextDataset train,
-                             TextDataset validation) {
+absl::Status RunPromptTuning(const TrainConfig& config, const BridgeEndpoints& endpoints, const TextDataset& train,
+                             const TextDataset& validation) {
   const auto start = Clock::now();
-  const int64_t train_examples = train.examples.size();
-  LIP_ASSIGN_OR_RETURN(std::unique_ptr<PromptTuner> tuner,
-                       PromptTuner::Create(config, endpoints.receiver_model, endpoints.receiver_tokenizer,
-                                           std::move(train), std::move(validation)));
   std::fprintf(stderr, "lip-train: prompt tuning on %s: M = %lld soft tokens\n", endpoints.receiver_id.name.c_str(),
                static_cast<long long>(config.perceiver.num_queries));
-  ProgressBar progress(0, config.steps, stderr, config.log_every);
-  LIP_ASSIGN_OR_RETURN(StepResult last, tuner->Train(config.steps, &progress));
+  bool search = false;
+  LIP_ASSIGN_OR_RETURN(std::vector<double> rates, CandidateRates(config, &search));
+  LIP_ASSIGN_OR_RETURN(
+      TrainedAtRate<PromptTuner> trained,
+      TrainAtChosenRate<PromptTuner>(
+          config, rates, search,
+          [&](const TrainConfig& c) {
+            return PromptTuner::Create(c, endpoints.receiver_model, endpoints.receiver_tokenizer, train, validation);
+          },
+          [&](PromptTuner& tuner) {
+            ProgressBar progress(0, config.steps, stderr, config.log_every);
+            return tuner.Train(config.steps, &progress);
+          },
+          [](const PromptTuner& tuner) -> std::optional<double> {
+            if (tuner.validation_history().empty()) return std::nullopt;
+            return tuner.validation_history().back()["accuracy"].get<double>();
+          }));
+  PromptTuner* tuner = trained.trainer.get();
   RunResult result;
   result.task = config.task;
   result.method = kMethodPromptTuning;
@@ -73,8 +150,11 @@ absl::Status RunPromptTuning(const TrainConfig& config, const BridgeEndpoints& e
   result.threads = torch::get_num_threads();
   result.steps = config.steps;
   result.batch_size = config.batch_size;
-  result.train_examples = train_examples;
+  result.train_examples = train.examples.size();
+  // All trainings of the search count: that is what the chosen rate cost.
   result.train_seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  result.learning_rate = trained.learning_rate;
+  result.learning_rate_trials = trained.trials;
   if (!tuner->validation_history().empty()) {
     result.validation_accuracy = tuner->validation_history().back()["accuracy"].get<double>();
   }
@@ -86,7 +166,7 @@ absl::Status RunPromptTuning(const TrainConfig& config, const BridgeEndpoints& e
     result.test_examples = eval.examples;
     result.accuracy = eval.accuracy;
     std::fprintf(stderr, "lip-train: prompt tuning test accuracy %.4f on %lld examples (final train loss %.4f)\n",
-                 eval.accuracy, static_cast<long long>(eval.examples), last.loss);
+                 eval.accuracy, static_cast<long long>(eval.examples), trained.last.loss);
   }
   if (!absl::GetFlag(FLAGS_result).empty()) {
     LIP_RETURN_IF_ERROR(WriteRunResult(absl::GetFlag(FLAGS_result), result));
@@ -110,6 +190,7 @@ absl::Status Run() {
   if (absl::GetFlag(FLAGS_steps) > 0) config.steps = absl::GetFlag(FLAGS_steps);
   if (absl::GetFlag(FLAGS_seed) > 0) config.seed = uint64_t(absl::GetFlag(FLAGS_seed));
   if (absl::GetFlag(FLAGS_num_queries) > 0) config.perceiver.num_queries = absl::GetFlag(FLAGS_num_queries);
+  if (absl::GetFlag(FLAGS_learning_rate) > 0) config.learning_rate = absl::GetFlag(FLAGS_learning_rate);
   if (config.warmup_steps >= config.steps) config.warmup_steps = config.steps / 10;
   LIP_ASSIGN_OR_RETURN(LoadOptions load_options, LoadOptionsForDevice(absl::GetFlag(FLAGS_device)));
 
@@ -133,26 +214,46 @@ absl::Status Run() {
   LIP_RETURN_IF_ERROR(SplitValidation(all, config.validation_size, config.seed, &train, &validation));
   std::fprintf(stderr, "lip-train: %zu training and %zu validation examples from %s\n", train.examples.size(),
                validation.examples.size(), config.train_file.c_str());
-  if (method == "prompt_tuning") return RunPromptTuning(config, endpoints, std::move(train), std::move(validation));
+  if (method == "prompt_tuning") return RunPromptTuning(config, endpoints, train, validation);
 
   const auto start = Clock::now();
   const int64_t train_examples = train.examples.size();
-  LIP_ASSIGN_OR_RETURN(std::unique_ptr<BridgeTrainer> trainer,
-                       BridgeTrainer::Create(config, endpoints, std::move(train), std::move(validation)));
   const std::string checkpoint_dir = absl::GetFlag(FLAGS_checkpoint_dir);
-  if (absl::GetFlag(FLAGS_resume) && !checkpoint_dir.empty() &&
-      std::filesystem::exists(std::filesystem::path(checkpoint_dir) / "trainer_state.json")) {
-    LIP_RETURN_IF_ERROR(trainer->RestoreTrainingCheckpoint(checkpoint_dir));
-    std::fprintf(stderr, "lip-train: resumed from %s at step %lld\n", checkpoint_dir.c_str(),
-                 static_cast<long long>(trainer->step()));
+  bool search = false;
+  LIP_ASSIGN_OR_RETURN(std::vector<double> rates, CandidateRates(config, &search));
+  if (search && !checkpoint_dir.empty()) {
+    return absl::InvalidArgumentError("--learning_rates cannot be combined with --checkpoint_dir (one run per rate)");
   }
-  const BridgeMetadata m = trainer->metadata();
-  std::fprintf(stderr, "lip-train: bridge %s: source layer %lld, M = %lld, d_z = %lld, energy %s\n", m.name.c_str(),
-               static_cast<long long>(m.sender.source_layer), static_cast<long long>(m.sender.perceiver.num_queries),
-               static_cast<long long>(m.sender.perceiver.output_width), EnergyModeName(m.receiver.energy.mode));
-
-  ProgressBar progress(trainer->step(), config.steps, stderr, config.log_every);
-  LIP_ASSIGN_OR_RETURN(StepResult last, trainer->Train(config.steps, &progress, checkpoint_dir));
+  auto create = [&](const TrainConfig& c) -> absl::StatusOr<std::unique_ptr<BridgeTrainer>> {
+    LIP_ASSIGN_OR_RETURN(std::unique_ptr<BridgeTrainer> trainer, BridgeTrainer::Create(c, endpoints, train, validation));
+    if (absl::GetFlag(FLAGS_resume) && !checkpoint_dir.empty() &&
+        std::filesystem::exists(std::filesystem::path(checkpoint_dir) / "trainer_state.json")) {
+      LIP_RETURN_IF_ERROR(trainer->RestoreTrainingCheckpoint(checkpoint_dir));
+      std::fprintf(stderr, "lip-train: resumed from %s at step %lld\n", checkpoint_dir.c_str(),
+                   static_cast<long long>(trainer->step()));
+    }
+    const BridgeMetadata m = trainer->metadata();
+    std::fprintf(stderr, "lip-train: bridge %s: source layer %lld, M = %lld, d_z = %lld, energy %s, lr %g\n",
+                 m.name.c_str(), static_cast<long long>(m.sender.source_layer),
+                 static_cast<long long>(m.sender.perceiver.num_queries),
+                 static_cast<long long>(m.sender.perceiver.output_width), EnergyModeName(m.receiver.energy.mode),
+                 c.learning_rate);
+    return trainer;
+  };
+  auto train_bridge = [&](BridgeTrainer& trainer) {
+    ProgressBar progress(trainer.step(), config.steps, stderr, config.log_every);
+    return trainer.Train(config.steps, &progress, checkpoint_dir);
+  };
+  auto final_validation = [](const BridgeTrainer& trainer) -> std::optional<double> {
+    const nlohmann::json history =
+        trainer.metadata().training.value("validation_history", nlohmann::json::array());
+    if (history.empty()) return std::nullopt;
+    return history.back()["accuracy"].get<double>();
+  };
+  LIP_ASSIGN_OR_RETURN(TrainedAtRate<BridgeTrainer> trained,
+                       TrainAtChosenRate<BridgeTrainer>(config, rates, search, create, train_bridge, final_validation));
+  BridgeTrainer* trainer = trained.trainer.get();
+  const StepResult last = trained.last;
   if (!checkpoint_dir.empty()) LIP_RETURN_IF_ERROR(trainer->SaveTrainingCheckpoint(checkpoint_dir));
 
   nlohmann::json evaluation = nlohmann::json::object();
@@ -161,6 +262,8 @@ absl::Status Run() {
   evaluation["train_device"] = absl::GetFlag(FLAGS_device);
   evaluation["train_examples"] = train_examples;
   evaluation["train_threads"] = torch::get_num_threads();
+  evaluation["learning_rate"] = trained.learning_rate;
+  if (!trained.trials.empty()) evaluation["learning_rate_trials"] = LearningRateTrialsToJson(trained.trials);
   const nlohmann::json history = trainer->metadata().training.value("validation_history", nlohmann::json::array());
   if (!history.empty()) evaluation["validation_accuracy"] = history.back()["accuracy"];
   const std::string test_file = absl::GetFlag(FLAGS_test_file);

@@ -7,7 +7,10 @@
 #   3. put the new models and their transformers goldens in place, run demo_models_test (the C++
 #      runtime on CUDA against those goldens);
 #   4. (if .device/parity-texts.jsonl is there) bf16 parity of the runtime on the demo pair;
-#   5. the evaluation suite (bridge/eval/run_suite.sh cuda $SUITE_JOBS $SUITE_SCALE) on the pair.
+#   5. the evaluation suite (bridge/eval/run_suite.sh cuda $SUITE_JOBS $SUITE_SCALE) on the pair, or
+#      the plan script $SUITE_PLAN (deploy/gpu/plans/) with LIP_BIN and SUITE_OUT set. Results in
+#      .device/suite-resume/ (a results/ folder, and extra/results/ for a plan's second suite) are
+#      copied in first, so a suite cut short on one machine resumes on the next.
 # Everything happens in a private copy of the repository under /tmp/lip (a later call's tree sync
 # cannot touch it); stage markers in /tmp/lip/stage, logs and measurements in /tmp/lip/out.
 # Environment (set it on device_wait.sh's command line; the pipeline inherits it): SUITE_SCALE
@@ -24,6 +27,7 @@ tar --exclude=./.device --exclude='./build*' -cf - . | tar xf - -C $R/repo
 cp -r .device/gpu-deps $R/gpu-deps && cp -r .device/gpu-data $R/gpu-data || { log "missing .device/gpu-deps or gpu-data"; touch $R/stage/failed; exit 1; }
 [ -d .device/demo ] && cp -r .device/demo $R/demo-data
 [ -f .device/parity-texts.jsonl ] && cp .device/parity-texts.jsonl $R/parity-texts.jsonl
+[ -d .device/suite-resume ] && cp -r .device/suite-resume $R/suite-resume
 cd $R/repo
 bash deploy/gpu/unpack_data.sh $R/gpu-data > $R/out/unpack.log 2>&1; log "data unpacked: $?"
 if [ -d $R/demo-data ]; then
@@ -52,9 +56,17 @@ if [ -f $R/parity-texts.jsonl ]; then
   ( PYTHONUNBUFFERED=1 nice -n 5 python3 tests/data/models/bf16_parity_demo.py measure $R/bcuda/bridge/lip-model \
       $R/parity-texts.jsonl /tmp/parity-demo > $R/out/parity_demo.json 2> $R/out/parity_demo.log; log "bf16 parity rc $?" ) &
 fi
-touch $R/stage/suite.started; log "suite start: scale $SCALE jobs $JOBS"
-LIP_BIN=$R/bcuda/bridge LIP_THREADS=${LIP_THREADS:-1} NICE=0 \
-  bash bridge/eval/run_suite.sh cuda $JOBS $SCALE $R/suite > $R/out/suite.log 2>&1
+mkdir -p $R/suite
+[ -d $R/suite-resume ] && cp -r $R/suite-resume/. $R/suite/ && log "resuming with $(find $R/suite -name '*.json' | wc -l) results"
+touch $R/stage/suite.started
+if [ -n "${SUITE_PLAN:-}" ]; then
+  log "suite start: plan $SUITE_PLAN"
+  LIP_BIN=$R/bcuda/bridge SUITE_OUT=$R/suite bash "$SUITE_PLAN" > $R/out/suite.log 2>&1
+else
+  log "suite start: scale $SCALE jobs $JOBS"
+  LIP_BIN=$R/bcuda/bridge LIP_THREADS=${LIP_THREADS:-1} NICE=0 \
+    bash bridge/eval/run_suite.sh cuda $JOBS $SCALE $R/suite > $R/out/suite.log 2>&1
+fi
 echo $? > $R/stage/suite.rc; log "suite rc $(cat $R/stage/suite.rc)"
 wait
 touch $R/stage/done

@@ -30,7 +30,7 @@ if [ -f $R/stage/regen.rc ] && [ ! -f $R/stage/regen.delivered ]; then
 fi
 if [ -f $R/stage/done ] || [ -f $R/stage/failed ] || [ "$FINAL" = final ]; then
   if [ -d $R/suite/results ]; then
-    (cd $R/suite && tar cJf "$OUT"/suite-results.tar.xz results logs jobs.txt results.md 2>/dev/null)
+    (cd $R/suite && tar cJf "$OUT"/suite-results.tar.xz --exclude=bridges --exclude=configs . 2>/dev/null)
     (cd $R/suite/bridges && tar cJf "$OUT"/bridges.tar.xz *-perceiver-m8-s1 2>/dev/null)
   fi
   (cd $R && tar cJf "$OUT"/misc.tar.xz pipeline.log out 2>/dev/null)

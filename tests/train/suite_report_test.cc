@@ -2,6 +2,7 @@
 // aggregation into the report of docs/results.md (mean ± std over seeds, targets, missing and
 // failed runs).
 #include <filesystem>
+#include <map>
 #include <fstream>
 
 #include "bridge/eval/results_writer.h"
@@ -46,6 +47,8 @@ TEST(RunResultTest, JsonRoundTripKeepsMeasuredAndAbsentValuesApart) {
   r.train_seconds = 12.5;
   r.device = "cpu";          // measured here ...
   r.train_device = "cuda";   // ... trained there
+  r.learning_rate = 0.003;
+  r.learning_rate_trials = {{0.001, 0.5, 1.25}, {0.003, 0.75, 0.5}};
   auto back = RunResultFromJson(RunResultToJson(r));
   ASSERT_TRUE(back.ok()) << back.status();
   EXPECT_EQ(back->method, kMethodPerceiver);
@@ -57,6 +60,13 @@ TEST(RunResultTest, JsonRoundTripKeepsMeasuredAndAbsentValuesApart) {
   EXPECT_DOUBLE_EQ(back->train_seconds, 12.5);
   EXPECT_EQ(back->device, "cpu");
   EXPECT_EQ(back->train_device, "cuda");
+  EXPECT_DOUBLE_EQ(*back->learning_rate, 0.003);
+  ASSERT_EQ(back->learning_rate_trials.size(), 2u);
+  EXPECT_DOUBLE_EQ(back->learning_rate_trials[1].validation_accuracy, 0.75);
+  EXPECT_DOUBLE_EQ(back->learning_rate_trials[0].final_train_loss, 1.25);
+  nlohmann::json bad = RunResultToJson(r);
+  bad["learning_rate_trials"] = {{{"learning_rate", "fast"}}};
+  EXPECT_FALSE(RunResultFromJson(bad).ok());
   EXPECT_FALSE(RunResultFromJson(nlohmann::json{{"method", "perceiver"}}).ok());  // no task
   EXPECT_FALSE(RunResultFromJson(nlohmann::json{{"task", "x"}, {"method", "y"}, {"accuracy", "high"}}).ok());
 }
@@ -160,6 +170,34 @@ TEST(SuiteReportTest, LatencyOnlyRunsAddLatencyRowsWithoutChangingAccuracies) {
   bool noted = false;
   for (const std::string& note : report.notes) noted |= note.find("latency-only run sst2 / forward on") != std::string::npos;
   EXPECT_TRUE(noted);  // the run without a latency measurement is named, not dropped silently
+}
+
+TEST(SuiteReportTest, TrainingTableShowsGivenAndChosenLearningRates) {
+  std::vector<RunResult> results;
+  for (uint64_t seed : {1, 2}) {
+    RunResult fixed = MakeResult(kMethodPerceiver, 8, seed, 0.8);
+    fixed.steps = 10;
+    fixed.learning_rate = 0.001;
+    results.push_back(fixed);
+    RunResult chosen = MakeResult(kMethodPromptTuning, 8, seed, 0.7);
+    chosen.steps = 10;
+    chosen.learning_rate = seed == 1 ? 0.01 : 0.003;
+    chosen.learning_rate_trials = {{0.001, 0.5, 1.0}, {0.003, 0.6, 0.9}, {0.01, 0.7, 0.8}};
+    results.push_back(chosen);
+  }
+  RunResult unrecorded = MakeResult(kMethodPerceiver, 4, 1, 0.8);
+  unrecorded.steps = 10;
+  results.push_back(unrecorded);
+  const ResultsReport report = BuildSuiteReport(results, {});
+  const ResultsTable* training = Table(report, "Training runs");
+  ASSERT_NE(training, nullptr);
+  std::map<std::string, std::string> rate_of;
+  for (size_t row = 0; row < training->rows.size(); ++row) {
+    rate_of[Cell(*training, row, "method") + " M=" + Cell(*training, row, "M")] = Cell(*training, row, "learning rate");
+  }
+  EXPECT_EQ(rate_of["bridge (Perceiver) M=8"], "0.001");
+  EXPECT_EQ(rate_of["prompt tuning M=8"], "0.01, 0.003 of {0.001, 0.003, 0.01} on validation");
+  EXPECT_EQ(rate_of["bridge (Perceiver) M=4"], "—");
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <set>
 
 #include "bridge/train/class_balanced_sampler.h"
+#include "bridge/train/learning_rate_search.h"
 #include "bridge/train/losses.h"
 #include "bridge/train/progress_bar.h"
 #include "bridge/train/text_dataset.h"
@@ -121,6 +122,19 @@ TEST(LossesTest, FirstTokenLabelAndDiversityLosses) {
   torch::Tensor opposite = torch::stack({torch::ones({4, 5}), -torch::ones({4, 5})});
   EXPECT_NEAR(DiversityLoss(opposite).item<float>(), -1.0f, 1e-5);
   EXPECT_EQ(DiversityLoss(torch::ones({1, 4, 5})).item<float>(), 0.0f);
+}
+
+TEST(LearningRateSearchTest, ParsesCandidatesAndChoosesTheBestValidationAccuracy) {
+  auto rates = ParseLearningRates("0.001, 3e-3,0.01");
+  ASSERT_TRUE(rates.ok()) << rates.status();
+  EXPECT_EQ(*rates, (std::vector<double>{0.001, 0.003, 0.01}));
+  for (const char* bad : {"", " ", "0.001,fast", "0.001,,0.01", "0", "-0.01", "inf", "nan", "0.01,1e-2"}) {
+    EXPECT_EQ(ParseLearningRates(bad).status().code(), absl::StatusCode::kInvalidArgument) << "'" << bad << "'";
+  }
+  // Highest validation accuracy wins, whatever the loss; a tie goes to the earlier candidate.
+  EXPECT_EQ(BestLearningRateTrial({{0.001, 0.60, 0.1}, {0.003, 0.72, 0.9}, {0.01, 0.70, 0.05}}), 1u);
+  EXPECT_EQ(BestLearningRateTrial({{0.001, 0.70, 0.5}, {0.003, 0.70, 0.1}}), 0u);
+  EXPECT_EQ(BestLearningRateTrial({{0.01, 0.4, 0.5}}), 0u);
 }
 
 TEST(ProgressBarTest, LineShowsStepLossAccuracyAndEta) {
