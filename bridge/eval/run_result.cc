@@ -56,6 +56,7 @@ json RunResultToJson(const RunResult& r) {
             {"receiver", r.receiver},
             {"num_soft_tokens", r.num_soft_tokens},
             {"width", r.width},
+            {"variant", r.variant},
             {"seed", r.seed},
             {"device", r.device},
             {"train_device", r.train_device},
@@ -89,7 +90,7 @@ absl::StatusOr<RunResult> RunResultFromJson(const json& j) {
   RunResult r;
   for (auto status : {Get(j, "task", &r.task), Get(j, "method", &r.method), Get(j, "direction", &r.direction),
                       Get(j, "sender", &r.sender), Get(j, "receiver", &r.receiver),
-                      Get(j, "num_soft_tokens", &r.num_soft_tokens), Get(j, "width", &r.width),
+                      Get(j, "num_soft_tokens", &r.num_soft_tokens), Get(j, "width", &r.width), Get(j, "variant", &r.variant),
                       Get(j, "seed", &r.seed), Get(j, "device", &r.device), Get(j, "train_device", &r.train_device),
                       Get(j, "threads", &r.threads),
                       Get(j, "steps", &r.steps), Get(j, "batch_size", &r.batch_size),
@@ -160,7 +161,7 @@ absl::StatusOr<std::vector<RunResult>> ReadRunResults(const std::string& dir, st
 void MergeRunResults(std::vector<RunResult> later, std::vector<RunResult>* results) {
   auto same_run = [](const RunResult& a, const RunResult& b) {
     return a.task == b.task && a.direction == b.direction && a.method == b.method &&
-           a.num_soft_tokens == b.num_soft_tokens && a.seed == b.seed;
+           a.num_soft_tokens == b.num_soft_tokens && a.variant == b.variant && a.seed == b.seed;
   };
   for (RunResult& r : later) {
     auto it = std::find_if(results->begin(), results->end(), [&](const RunResult& e) { return same_run(e, r); });

@@ -35,6 +35,9 @@ struct RunResult {
   std::string receiver;
   int64_t num_soft_tokens = 0;  // M (0 where it does not apply)
   int64_t width = 0;            // d_z of the wire (0 where it does not apply)
+  // An ablation: the JSON merge patch the run applied to its task's config (lip-train
+  // --config_patch), e.g. {"source_layer":5}. "" = the config as is (the main tables' runs).
+  std::string variant;
   uint64_t seed = 0;
   std::string device;           // where it was measured: "cpu" or "cuda"
   std::string train_device;     // where it was trained, when that differs or is not `device` ("" = device)
@@ -81,7 +84,7 @@ absl::Status WriteRunResult(const std::string& path, const RunResult& result);
 // (path: reason) and skipped. NOT_FOUND when `dir` does not exist.
 absl::StatusOr<std::vector<RunResult>> ReadRunResults(const std::string& dir,
                                                       std::vector<std::string>* problems);
-// Appends `later` to `results`; a later result with the same task, direction, method, M and seed
+// Appends `later` to `results`; a later result with the same task, direction, method, M, variant and seed
 // replaces the earlier one in place (a run completed or redone elsewhere supersedes it).
 void MergeRunResults(std::vector<RunResult> later, std::vector<RunResult>* results);
 

@@ -26,6 +26,10 @@
 #   METHODS         subset of "perceiver prompt_tuning bottleneck dual_translator" (default: all)
 #   DIRECTIONS      subset of "forward reverse" (default: both)
 #   BASELINES       0: the seed-1 bridge run does not also run the baselines (default 1)
+#   VARIANTS        ablations: ';'-separated JSON merge patches of the task config, e.g.
+#                   '{"source_layer":5};{"energy_mode":"rms"}'; each is trained as a bridge at the
+#                   baseline M, forward direction, every seed (lip-train --config_patch), and reported
+#                   in its own table beside the unchanged config
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -102,9 +106,11 @@ PY
 add_job() {
   # 0: seed-1 bridge at the baseline M (with latency and baselines); 1: seed-1 prompt tuning;
   # 2: seed-1 vector bridges; 3: the other seeds of the bridge at the baseline M and of prompt
-  # tuning (the targets' rows); 4: the rest (other M, the vector bridges' other seeds).
+  # tuning (the targets' rows); 4: the rest (other M, the vector bridges' other seeds); 5: ablations.
   local priority=4
-  if [[ "$6" == "$baseline_seed" ]]; then
+  if [[ "$3" == ablation ]]; then
+    priority=5
+  elif [[ "$6" == "$baseline_seed" ]]; then
     case "$3" in
       perceiver) if [[ "$5" == "$baseline_m" ]]; then priority=0; fi ;;
       prompt_tuning) priority=1 ;;
@@ -151,6 +157,20 @@ for task in $TASKS; do
           "$BIN/lip-train --config=$cfg --method=prompt_tuning --num_queries=$m --seed=$seed --steps=$STEPS$LR_FLAG --device=$DEVICE $common --direction=$direction --test_file=$test_file --test_limit=$TEST_LIMIT --result=$OUT/results/$name.json"
       done
     done
+    if [[ "$direction" == forward && -n "${VARIANTS:-}" ]]; then
+      IFS=';' read -ra patches <<< "$VARIANTS"
+      for i in "${!patches[@]}"; do
+        for seed in $SEEDS; do
+          name="$task-$direction-perceiver-m$baseline_m-v$((i + 1))-s$seed"
+          bridge="$OUT/bridges/$name"
+          cmd="$BIN/lip-train --config=$cfg --num_queries=$baseline_m --seed=$seed --steps=$STEPS$LR_FLAG"
+          cmd+=" --config_patch='${patches[$i]}' --device=$DEVICE $common --out=$bridge"
+          cmd+=" && $BIN/lip-eval bridge --bridge=$bridge --direction=$direction --device=$DEVICE $common"
+          cmd+=" --test_limit=$TEST_LIMIT --result=$OUT/results/$name.json"
+          add_job "$name" "$task" ablation "$direction" "$baseline_m" "$seed" "$cmd"
+        done
+      done
+    fi
     if [[ "$direction" == forward ]]; then
       for kind in bottleneck dual_translator; do
         wanted "$kind" || continue
@@ -189,8 +209,13 @@ run_job() {
     local rc=$? reason
     reason=$(grep -E "^lip-[a-z-]+: [A-Z_]+:" "$log" | tail -n 1 | tr -d '"\\' | cut -c1-300)
     echo "run_suite: FAIL  $name (exit $rc; $log)" >&2
-    printf '{"task":"%s","method":"%s","direction":"%s","num_soft_tokens":%s,"seed":%s,"error":"exit %s: %s (log: logs/%s.log)"}\n' \
-      "$task" "$method" "$direction" "$m" "$seed" "$rc" "${reason:-see the log}" "$name" > "$OUT/results/$name.json"
+    local variant=""
+    if [[ "$method" == ablation ]]; then  # an ablation's failure belongs to its variant, not the main tables
+      method=perceiver
+      variant=$(grep -o -- "--config_patch='[^']*'" <<< "$cmd" | cut -d"'" -f2 | sed 's/\\/\\\\/g; s/"/\\"/g')
+    fi
+    printf '{"task":"%s","method":"%s","direction":"%s","num_soft_tokens":%s,"seed":%s,"variant":"%s","error":"exit %s: %s (log: logs/%s.log)"}\n' \
+      "$task" "$method" "$direction" "$m" "$seed" "$variant" "$rc" "${reason:-see the log}" "$name" > "$OUT/results/$name.json"
   fi
 }
 export -f run_job

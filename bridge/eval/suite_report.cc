@@ -101,6 +101,51 @@ std::string LearningRates(const std::vector<const RunResult*>& runs) {
   return absl::StrCat(absl::StrJoin(rates, ", "), " of {", absl::StrJoin(candidates, ", "), "} on validation");
 }
 
+// One row per (task, direction, method, M, variant) of the ablation runs, beside the same
+// configuration without the patch (the main tables' runs in `by_key`).
+ResultsTable AblationTable(const std::vector<const RunResult*>& ablation_runs,
+                           const std::map<std::pair<std::string, std::string>, TaskRuns>& by_key,
+                           std::vector<std::string>* notes) {
+  ResultsTable table{"Ablations: one change to the task's config (a JSON merge patch), same seeds",
+                     {"task", "direction", "method", "M", "change", "accuracy", "unchanged config", "Δ (pp)",
+                      "seeds", "steps", "train s (mean)", "validation acc (%)"},
+                     {}};
+  std::map<std::tuple<std::string, std::string, std::string, int64_t, std::string>, std::vector<const RunResult*>>
+      groups;
+  for (const RunResult* r : ablation_runs) {
+    if (!r->error.empty()) {
+      notes->push_back(absl::StrCat(r->task, " / ", r->direction, " / ", MethodName(r->method), " ", r->variant,
+                                    " seed ", r->seed, " FAILED: ", r->error));
+      continue;
+    }
+    groups[{r->task, r->direction, r->method, r->num_soft_tokens, r->variant}].push_back(r);
+  }
+  for (const auto& [key, of] : groups) {
+    const auto& [task, direction, method, m, variant] = key;
+    MeasuredValue base;
+    std::string dir_name = direction;
+    if (auto it = by_key.find({task, direction}); it != by_key.end()) {
+      base = Collect(it->second.Of(method, m), &RunResult::accuracy);
+      dir_name = Direction(direction, it->second);
+    }
+    const MeasuredValue accuracy = Collect(of, &RunResult::accuracy);
+    std::vector<std::string> seeds;
+    MeasuredValue seconds;
+    for (const RunResult* r : of) {
+      seeds.push_back(std::to_string(r->seed));
+      seconds.runs.push_back(r->train_seconds);
+    }
+    table.rows.push_back(
+        {task, dir_name, MethodName(method), m > 0 ? std::to_string(m) : std::string("—"),
+         absl::StrCat("`", variant, "`"), Percent(accuracy), Percent(base),
+         accuracy.runs.empty() || base.runs.empty() ? std::string("—")
+                                                    : absl::StrFormat("%+.2f", 100 * (accuracy.mean() - base.mean())),
+         absl::StrJoin(seeds, ","), std::to_string(of.front()->steps), absl::StrFormat("%.0f", seconds.mean()),
+         Percent(Collect(of, &RunResult::validation_accuracy))});
+  }
+  return table;
+}
+
 }  // namespace
 
 ResultsReport BuildSuiteReport(const std::vector<RunResult>& results, const SuiteReportOptions& options) {
@@ -112,7 +157,12 @@ ResultsReport BuildSuiteReport(const std::vector<RunResult>& results, const Suit
   std::map<std::pair<std::string, std::string>, TaskRuns> by_key;
   std::set<int64_t> bridge_ms, prompt_ms;
   std::set<std::pair<std::string, std::string>> methods_run;  // (direction, method) with any run
+  std::vector<const RunResult*> ablation_runs;  // runs with a config patch: only the ablation table
   for (const RunResult& r : results) {
+    if (!r.variant.empty()) {
+      ablation_runs.push_back(&r);
+      continue;
+    }
     methods_run.insert({r.direction, r.method});
     by_key[{r.task, r.direction}].runs.push_back(&r);
     if (r.method == kMethodPerceiver) bridge_ms.insert(r.num_soft_tokens);
@@ -262,7 +312,9 @@ ResultsReport BuildSuiteReport(const std::vector<RunResult>& results, const Suit
                      r.accuracy ? absl::StrFormat("%.2f", 100 * *r.accuracy) : std::string("—"), " % on ",
                      r.test_examples, " test ex.")));
   }
+  ResultsTable ablations = AblationTable(ablation_runs, by_key, &notes);
   report.tables = {accuracy, targets, wire, latency, training};
+  if (!ablation_runs.empty()) report.tables.push_back(ablations);
   for (const std::string direction : {"forward", "reverse"}) {
     std::vector<std::string> absent;
     for (const char* method : {kMethodPromptTuning, kMethodPerceiver, kMethodBottleneck, kMethodDualTranslator}) {

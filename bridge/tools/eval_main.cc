@@ -277,6 +277,7 @@ absl::Status EvaluateBridge() {
     r.train_examples = trained.value("train_examples", int64_t(0));
     if (trained.contains("validation_accuracy")) r.validation_accuracy = trained["validation_accuracy"].get<double>();
     r.train_device = trained.value("train_device", std::string());
+    r.variant = trained.value("variant", std::string());
     if (trained.contains("learning_rate_trials")) {
       LIP_ASSIGN_OR_RETURN(r.learning_rate_trials, LearningRateTrialsFromJson(trained["learning_rate_trials"]));
     }

@@ -7,7 +7,9 @@
 //             --test_file=../shared/data/ag_news/test.jsonl --result=/tmp/results/pt.json
 //
 // --seed, --num_queries (M), --steps and --learning_rate override the config, so one config serves
-// a sweep. --learning_rates=0.001,0.003,0.01 chooses the rate on validation instead: one training
+// a sweep. --config_patch applies a JSON merge patch (RFC 7386) to the config after those, e.g.
+// '{"source_layer":5}' or '{"perceiver":{"output_width":64}}': an ablation, recorded as the run's
+// variant. --learning_rates=0.001,0.003,0.01 chooses the rate on validation instead: one training
 // per rate, the one with the best final validation accuracy is kept, tested and saved, and every
 // rate's validation accuracy is recorded (bridge/train/learning_rate_search.h).
 // --device=cuda loads the frozen models in bf16 on the GPU (trainable parts stay fp32).
@@ -25,6 +27,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "bridge/eval/run_result.h"
 #include "bridge/model/device_load_options.h"
@@ -46,6 +49,8 @@ ABSL_FLAG(int64_t, seed, 0, "override the config's seed (> 0)");
 ABSL_FLAG(double, learning_rate, 0, "override the config's peak learning rate (> 0)");
 ABSL_FLAG(std::string, learning_rates, "",
           "choose the peak learning rate on validation among these comma-separated rates (first wins ties)");
+ABSL_FLAG(std::string, config_patch, "",
+          "JSON merge patch applied to the config after the other overrides (an ablation; recorded as the variant)");
 ABSL_FLAG(int64_t, num_queries, 0, "override the config's M (perceiver.num_queries; > 0)");
 ABSL_FLAG(std::string, device, "cpu", "cpu | cuda (frozen models in bf16 on CUDA; trainable parts fp32)");
 ABSL_FLAG(std::string, result, "", "prompt_tuning: write the run result (JSON) here");
@@ -55,6 +60,24 @@ namespace lip {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// Applies a JSON merge patch to `config` (through its JSON form, so every key and check of
+// TrainConfigFromJson applies). Returns the patch in compact form ("" for no patch): the variant.
+absl::StatusOr<std::string> ApplyConfigPatch(const std::string& patch_text, TrainConfig* config) {
+  if (patch_text.empty()) return std::string();
+  nlohmann::json patch = nlohmann::json::parse(patch_text, nullptr, /*allow_exceptions=*/false);
+  if (patch.is_discarded() || !patch.is_object()) {
+    return absl::InvalidArgumentError("--config_patch must be a JSON object, got: " + patch_text);
+  }
+  nlohmann::json merged = TrainConfigToJson(*config);
+  merged.merge_patch(patch);
+  absl::StatusOr<TrainConfig> patched = TrainConfigFromJson(merged);
+  if (!patched.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("--config_patch: ", patched.status().message()));
+  }
+  *config = *std::move(patched);
+  return patch.dump();
+}
 
 // The outcome of training at one rate or choosing among several (see TrainAtChosenRate).
 template <typename Trainer>
@@ -115,8 +138,8 @@ absl::StatusOr<std::vector<double>> CandidateRates(const TrainConfig& config, bo
 }
 
 // Receiver-only prompt tuning: trains P, evaluates on --test_file, writes --result.
-absl::Status RunPromptTuning(const TrainConfig& config, const BridgeEndpoints& endpoints, const TextDataset& train,
-                             const TextDataset& validation) {
+absl::Status RunPromptTuning(const TrainConfig& config, const std::string& variant, const BridgeEndpoints& endpoints,
+                             const TextDataset& train, const TextDataset& validation) {
   const auto start = Clock::now();
   std::fprintf(stderr, "lip-train: prompt tuning on %s: M = %lld soft tokens\n", endpoints.receiver_id.name.c_str(),
                static_cast<long long>(config.perceiver.num_queries));
@@ -145,6 +168,7 @@ absl::Status RunPromptTuning(const TrainConfig& config, const BridgeEndpoints& e
   result.sender = endpoints.sender_id.name;
   result.receiver = endpoints.receiver_id.name;
   result.num_soft_tokens = config.perceiver.num_queries;
+  result.variant = variant;
   result.seed = config.seed;
   result.device = absl::GetFlag(FLAGS_device);
   result.threads = torch::get_num_threads();
@@ -191,6 +215,7 @@ absl::Status Run() {
   if (absl::GetFlag(FLAGS_seed) > 0) config.seed = uint64_t(absl::GetFlag(FLAGS_seed));
   if (absl::GetFlag(FLAGS_num_queries) > 0) config.perceiver.num_queries = absl::GetFlag(FLAGS_num_queries);
   if (absl::GetFlag(FLAGS_learning_rate) > 0) config.learning_rate = absl::GetFlag(FLAGS_learning_rate);
+  LIP_ASSIGN_OR_RETURN(const std::string variant, ApplyConfigPatch(absl::GetFlag(FLAGS_config_patch), &config));
   if (config.warmup_steps >= config.steps) config.warmup_steps = config.steps / 10;
   LIP_ASSIGN_OR_RETURN(LoadOptions load_options, LoadOptionsForDevice(absl::GetFlag(FLAGS_device)));
 
@@ -214,7 +239,7 @@ absl::Status Run() {
   LIP_RETURN_IF_ERROR(SplitValidation(all, config.validation_size, config.seed, &train, &validation));
   std::fprintf(stderr, "lip-train: %zu training and %zu validation examples from %s\n", train.examples.size(),
                validation.examples.size(), config.train_file.c_str());
-  if (method == "prompt_tuning") return RunPromptTuning(config, endpoints, train, validation);
+  if (method == "prompt_tuning") return RunPromptTuning(config, variant, endpoints, train, validation);
 
   const auto start = Clock::now();
   const int64_t train_examples = train.examples.size();
@@ -263,6 +288,7 @@ absl::Status Run() {
   evaluation["train_examples"] = train_examples;
   evaluation["train_threads"] = torch::get_num_threads();
   evaluation["learning_rate"] = trained.learning_rate;
+  if (!variant.empty()) evaluation["variant"] = variant;
   if (!trained.trials.empty()) evaluation["learning_rate_trials"] = LearningRateTrialsToJson(trained.trials);
   const nlohmann::json history = trainer->metadata().training.value("validation_history", nlohmann::json::array());
   if (!history.empty()) evaluation["validation_accuracy"] = history.back()["accuracy"];

@@ -200,5 +200,36 @@ TEST(SuiteReportTest, TrainingTableShowsGivenAndChosenLearningRates) {
   EXPECT_EQ(rate_of["bridge (Perceiver) M=4"], "—");
 }
 
+TEST(SuiteReportTest, AblationRunsGetTheirOwnTableBesideTheUnchangedConfig) {
+  std::vector<RunResult> results = {MakeResult(kMethodPerceiver, 8, 1, 0.80), MakeResult(kMethodPerceiver, 8, 2, 0.82)};
+  for (uint64_t seed : {1, 2}) {
+    RunResult patched = MakeResult(kMethodPerceiver, 8, seed, seed == 1 ? 0.70 : 0.74);
+    patched.variant = "{\"source_layer\":5}";
+    results.push_back(patched);
+  }
+  // A later result of the same variant and seed replaces the earlier one; another variant does not.
+  RunResult redone = results.back();
+  redone.accuracy = 0.76;
+  RunResult other = results.back();
+  other.variant = "{\"energy_mode\":\"rms\"}";
+  MergeRunResults({redone, other}, &results);
+  ASSERT_EQ(results.size(), 5u);
+
+  const ResultsReport report = BuildSuiteReport(results, {});
+  const ResultsTable* accuracy = Table(report, "Accuracy");
+  ASSERT_NE(accuracy, nullptr);
+  EXPECT_EQ(Cell(*accuracy, 0, "bridge M=8"), "81.00 ± 1.00 (2 runs)");  // patched runs stay out
+  const ResultsTable* ablations = Table(report, "Ablations");
+  ASSERT_NE(ablations, nullptr);
+  ASSERT_EQ(ablations->rows.size(), 2u);
+  const size_t layer = Cell(*ablations, 0, "change") == "`{\"source_layer\":5}`" ? 0 : 1;
+  EXPECT_EQ(Cell(*ablations, layer, "accuracy"), "73.00 ± 3.00 (2 runs)");
+  EXPECT_EQ(Cell(*ablations, layer, "unchanged config"), "81.00 ± 1.00 (2 runs)");
+  EXPECT_EQ(Cell(*ablations, layer, "Δ (pp)"), "-8.00");
+  EXPECT_EQ(Cell(*ablations, 1 - layer, "seeds"), "2");
+  // Without ablation runs there is no such table.
+  EXPECT_EQ(Table(BuildSuiteReport({results[0]}, {}), "Ablations"), nullptr);
+}
+
 }  // namespace
 }  // namespace lip
