@@ -2,8 +2,9 @@
 # One device-tool command: starts deploy/gpu/device_pipeline.sh once (setsid, so it survives the
 # command), waits until DEADLINE seconds or the pipeline's end, prints progress, and puts what is
 # finished into $OUT (at most 8 files, each < 16 MiB: the regenerated models as tar parts plus
-# regen-meta.tar.xz once; suite-results.tar.xz, bridges.tar.xz (seed-1 M=8 bridges) and misc.tar.xz
-# at the end, or with `final`). Issue the next call at once: the machine is given back after 30 s idle.
+# regen-meta.tar.xz once; suite-results.tar.xz (the results so far) every time; bridges.tar.xz (seed-1
+# M=8 bridges) and misc.tar.xz at the end, or with `final`). Issue the next call at once: the machine
+# is given back after 30 s idle.
 #   bash deploy/gpu/device_wait.sh DEADLINE [final]
 set -u
 R=/tmp/lip; DEADLINE=${1:-560}; FINAL=${2:-}
@@ -28,9 +29,13 @@ if [ -f $R/stage/regen.rc ] && [ ! -f $R/stage/regen.delivered ]; then
   (cd /tmp/demo && tar cJf "$OUT"/regen-meta.tar.xz full/result-*.json full/parity logs 2>/dev/null)
   touch $R/stage/regen.delivered; echo "delivered the regenerated models"; tail -40 $R/out/regen.log
 fi
+# The suite's results so far come back with every call: if the machine is lost before the end, they
+# go to .device/suite-resume/ and the next machine carries on from them.
+if [ -d $R/suite/results ]; then
+  (cd $R/suite && tar cJf "$OUT"/suite-results.tar.xz --exclude=bridges --exclude=configs . 2>/dev/null)
+fi
 if [ -f $R/stage/done ] || [ -f $R/stage/failed ] || [ "$FINAL" = final ]; then
-  if [ -d $R/suite/results ]; then
-    (cd $R/suite && tar cJf "$OUT"/suite-results.tar.xz --exclude=bridges --exclude=configs . 2>/dev/null)
+  if [ -d $R/suite/bridges ]; then
     (cd $R/suite/bridges && tar cJf "$OUT"/bridges.tar.xz *-perceiver-m8-s1 2>/dev/null)
   fi
   (cd $R && tar cJf "$OUT"/misc.tar.xz pipeline.log out 2>/dev/null)
