@@ -10,6 +10,7 @@
 #include "common/packet_codec.h"
 #include "common/peer_identity.h"
 #include "server/bridge_proto.h"
+#include "server/receiver_selection.h"
 
 namespace lip {
 namespace {
@@ -91,15 +92,11 @@ absl::StatusOr<SenderService::Target> SenderService::ResolveReceiver(
       receiver_model.name().empty() ? pipeline_->bridge().receiver_model.name : receiver_model.name();
   auto nodes = registry_->ListNodes(lip::v1::NODE_ROLE_RECEIVER);
   if (!nodes.ok()) return nodes.status();
+  auto receivers = ReceiversServingBridge(*nodes, wanted, BridgeIdToProto(pipeline_->bridge()));
+  if (!receivers.ok()) return receivers.status();
   std::vector<Target> candidates;
-  for (const auto& node : *nodes) {
-    if (node.alive() && node.model().name() == wanted) candidates.push_back({node.address(), node.node_id()});
-  }
-  if (candidates.empty()) {
-    return absl::UnavailableError(
-        absl::StrCat("the registry knows no alive receiver with model \"", wanted, "\""));
-  }
-  // Spread messages over the candidates.
+  for (const auto& node : *receivers) candidates.push_back({node.address(), node.node_id()});
+  // Spread messages over the receivers that serve this bridge.
   static std::atomic<uint64_t> next{0};
   return candidates[next.fetch_add(1) % candidates.size()];
 }

@@ -2,7 +2,8 @@
 //
 //   Encode    text -> SenderPipeline (soft tokens Z + calibration) -> packet codec -> LipPacket
 //   Send      Encode, then SendLatent to the receiver given in the request or resolved through
-//             the registry (an alive receiver whose model is the bridge's receiver model);
+//             the registry (an alive receiver that runs the bridge's receiver model and serves
+//             this same bridge: server/receiver_selection.h);
 //             replies with the answer, per-stage timings (wire = round trip - receiver total)
 //             and wire bytes next to the text's bytes
 //   RelayText the text-relay baseline: the sender's model generates text (or, with
