@@ -267,6 +267,14 @@ absl::Status RegistryClient::Heartbeat(const std::string& node_id) {
   return Unary(context, stub_.get(), &lip::v1::Registry::Stub::Heartbeat, request).status();
 }
 
+absl::Status RegistryClient::Leave(const std::string& node_id) {
+  grpc::ClientContext context;
+  Prepare(context);
+  lip::v1::LeaveRequest request;
+  request.set_node_id(node_id);
+  return Unary(context, stub_.get(), &lip::v1::Registry::Stub::Leave, request).status();
+}
+
 absl::StatusOr<std::vector<lip::v1::NodeInfo>> RegistryClient::ListNodes(lip::v1::NodeRole role) {
   grpc::ClientContext context;
   Prepare(context);

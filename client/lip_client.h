@@ -67,6 +67,8 @@ class RegistryClient {
   absl::StatusOr<std::vector<lip::v1::BridgeRecord>> ListBridges(const std::string& name = "");
   absl::StatusOr<lip::v1::RegisterNodeResponse> RegisterNode(const lip::v1::NodeInfo& node);
   absl::Status Heartbeat(const std::string& node_id);
+  // Lists the node as not alive at once (a graceful stop); RegisterNode or Heartbeat undo it.
+  absl::Status Leave(const std::string& node_id);
   absl::StatusOr<std::vector<lip::v1::NodeInfo>> ListNodes(
       lip::v1::NodeRole role = lip::v1::NODE_ROLE_UNSPECIFIED);
   absl::Status ReportLinkStats(const std::vector<lip::v1::LinkStats>& links);

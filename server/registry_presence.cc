@@ -24,7 +24,12 @@ void RegistryPresence::Stop() {
     stop_ = true;
   }
   wake_.notify_all();
-  if (thread_.joinable()) thread_.join();
+  if (!thread_.joinable()) return;  // never started, or already stopped
+  thread_.join();
+  // Leave, so that nobody resolves this node while it drains (best effort: the liveness
+  // timeout covers a registry that does not answer).
+  absl::Status left = client_->Leave(node_.node_id());
+  if (!left.ok()) LogWarning("presence", "leaving the registry failed", {{"error", left.ToString()}});
 }
 
 void RegistryPresence::Loop() {

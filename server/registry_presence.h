@@ -1,7 +1,8 @@
 // RegistryPresence: keeps one node listed in the registry — registers it,
 // heartbeats at the interval the registry asks for, and re-registers when the
-// registry has forgotten it (NOT_FOUND after a registry restart). Failures
-// are logged and retried; they never stop the node.
+// registry has forgotten it (NOT_FOUND after a registry restart), and leaves
+// on Stop (listed as not alive at once). Failures are logged and retried;
+// they never stop the node.
 //
 // Ownership: owns its background thread and its RegistryClient. Thread-safety:
 // Start/Stop from one thread.

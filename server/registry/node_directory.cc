@@ -26,6 +26,7 @@ absl::Status NodeDirectory::Register(const lip::v1::NodeInfo& node, absl::Time n
   stored.set_last_heartbeat_unix_nanos(absl::ToUnixNanos(now));
   stored.set_alive(true);
   nodes_[node.node_id()] = std::move(stored);
+  left_.erase(node.node_id());
   return absl::OkStatus();
 }
 
@@ -36,6 +37,16 @@ absl::Status NodeDirectory::Heartbeat(const std::string& node_id, absl::Time now
     return absl::NotFoundError(absl::StrCat("node \"", node_id, "\" is not registered; register first"));
   }
   it->second.set_last_heartbeat_unix_nanos(absl::ToUnixNanos(now));
+  left_.erase(node_id);
+  return absl::OkStatus();
+}
+
+absl::Status NodeDirectory::Leave(const std::string& node_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (nodes_.find(node_id) == nodes_.end()) {
+    return absl::NotFoundError(absl::StrCat("node \"", node_id, "\" is not registered"));
+  }
+  left_.insert(node_id);
   return absl::OkStatus();
 }
 
@@ -45,8 +56,8 @@ std::vector<lip::v1::NodeInfo> NodeDirectory::List(lip::v1::NodeRole role, absl:
   for (const auto& [id, node] : nodes_) {
     if (role != lip::v1::NODE_ROLE_UNSPECIFIED && node.role() != role) continue;
     lip::v1::NodeInfo copy = node;
-    copy.set_alive(now - absl::FromUnixNanos(node.last_heartbeat_unix_nanos()) <=
-                   options_.liveness_timeout);
+    copy.set_alive(left_.count(id) == 0 &&
+                   now - absl::FromUnixNanos(node.last_heartbeat_unix_nanos()) <= options_.liveness_timeout);
     out.push_back(std::move(copy));
   }
   return out;

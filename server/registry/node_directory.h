@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -38,6 +39,9 @@ class NodeDirectory {
   absl::Status Register(const lip::v1::NodeInfo& node, absl::Time now);
   // NOT_FOUND for a node that never registered (or registered before a restart).
   absl::Status Heartbeat(const std::string& node_id, absl::Time now);
+  // Marks a node as gone (it stops gracefully): listed with alive = false until it registers
+  // or heartbeats again. NOT_FOUND for an unknown node.
+  absl::Status Leave(const std::string& node_id);
   // Nodes of `role` (all for NODE_ROLE_UNSPECIFIED), with `alive` computed at `now`.
   std::vector<lip::v1::NodeInfo> List(lip::v1::NodeRole role, absl::Time now) const;
   // The registered role of a node, NOT_FOUND if unknown.
@@ -54,6 +58,7 @@ class NodeDirectory {
   const NodeDirectoryOptions options_;
   mutable std::mutex mu_;
   std::map<std::string, lip::v1::NodeInfo> nodes_;
+  std::set<std::string> left_;  // nodes that left and have not come back
   std::map<std::pair<std::string, std::string>, lip::v1::LinkStats> links_;
 };
 

@@ -229,6 +229,29 @@ grpc::Status RegistryService::Heartbeat(grpc::ServerContext* context,
   return timer.Finish(ToGrpcStatus(status, context));
 }
 
+grpc::Status RegistryService::Leave(grpc::ServerContext* context, const lip::v1::LeaveRequest* request,
+                                    lip::v1::LeaveResponse* /*response*/) {
+  RpcTimer timer(rpc_metrics_, "Leave");
+  // Only the node's own role (or an admin) may take it out of the listing; strangers learn nothing.
+  absl::Status known = Authorize(context, kAnyRole, "take a node out");
+  if (!known.ok()) return timer.Finish(ToGrpcStatus(known, context));
+  auto registered_role = directory_->RoleOf(request->node_id());
+  if (!registered_role.ok()) return timer.Finish(ToGrpcStatus(registered_role.status(), context));
+  Role needed = Role::kAdmin;
+  switch (*registered_role) {
+    case lip::v1::NODE_ROLE_SENDER: needed = Role::kSender; break;
+    case lip::v1::NODE_ROLE_RECEIVER: needed = Role::kReceiver; break;
+    case lip::v1::NODE_ROLE_REGISTRY: needed = Role::kRegistry; break;
+    default: break;
+  }
+  absl::Status status = Authorize(
+      context, {needed, Role::kAdmin},
+      absl::StrCat("take a node with role ", lip::v1::NodeRole_Name(*registered_role), " out").c_str());
+  if (status.ok()) status = directory_->Leave(request->node_id());
+  if (status.ok()) LogInfo(kComponent, "node left", {{"node_id", request->node_id()}});
+  return timer.Finish(ToGrpcStatus(status, context));
+}
+
 grpc::Status RegistryService::ListNodes(grpc::ServerContext* context,
                                         const lip::v1::ListNodesRequest* request,
                                         lip::v1::ListNodesResponse* response) {

@@ -7,6 +7,7 @@
 //   PutBridge                      admin only
 //   RegisterNode                   a node may register only its own role (admin: any)
 //   Heartbeat                      admin, registry, sender, receiver
+//   Leave                          the node's registered role, admin
 //   ReportLinkStats                admin, sender, receiver
 //   Get/Resolve/ListBridges, ListNodes, GetLinkStats   any LIP role
 // Everything else gets PERMISSION_DENIED.
@@ -60,6 +61,8 @@ class RegistryService final : public lip::v1::Registry::Service {
                             lip::v1::RegisterNodeResponse* response) override;
   grpc::Status Heartbeat(grpc::ServerContext* context, const lip::v1::HeartbeatRequest* request,
                          lip::v1::HeartbeatResponse* response) override;
+  grpc::Status Leave(grpc::ServerContext* context, const lip::v1::LeaveRequest* request,
+                     lip::v1::LeaveResponse* response) override;
   grpc::Status ListNodes(grpc::ServerContext* context, const lip::v1::ListNodesRequest* request,
                          lip::v1::ListNodesResponse* response) override;
   grpc::Status ReportLinkStats(grpc::ServerContext* context,

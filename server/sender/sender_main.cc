@@ -102,6 +102,7 @@ int main(int argc, char** argv) {
 
   const int signal_number = lip::WaitForShutdownSignal();
   lip::LogInfo(kRole, "shutting down", {{"signal", signal_number}});
+  if (presence != nullptr) presence->Stop();  // leave the registry first: nobody new is sent here
   server.Shutdown(flags.shutdown_grace);
   if (reporter.joinable()) {
     {
@@ -111,7 +112,6 @@ int main(int argc, char** argv) {
     reporter_wake.notify_all();
     reporter.join();  // reports what the drained requests added
   }
-  if (presence != nullptr) presence->Stop();
   lip::LogInfo(kRole, "stopped");
   return 0;
 }

@@ -299,6 +299,19 @@ TEST_F(RegistryNodeTest, NodesHeartbeatsAndLinkStats) {
   ASSERT_TRUE(nodes.ok());
   EXPECT_TRUE((*nodes)[0].alive());
 
+  // Leaving (a graceful stop) lists it as dead at once; only its own role or an admin may do it.
+  EXPECT_EQ(sender->Leave("receiver-1").code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(receiver->Leave("never-registered").code(), absl::StatusCode::kNotFound);
+  ASSERT_TRUE(receiver->Leave("receiver-1").ok());
+  nodes = sender->ListNodes();
+  ASSERT_TRUE(nodes.ok());
+  ASSERT_EQ(nodes->size(), 1u);
+  EXPECT_FALSE((*nodes)[0].alive());
+  ASSERT_TRUE(receiver->Heartbeat("receiver-1").ok());  // back
+  nodes = sender->ListNodes();
+  ASSERT_TRUE(nodes.ok());
+  EXPECT_TRUE((*nodes)[0].alive());
+
   lip::v1::LinkStats link;
   link.set_from_node("sender-1");
   link.set_to_node("receiver-1");
