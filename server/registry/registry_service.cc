@@ -15,6 +15,16 @@ constexpr char kComponent[] = "registry";
 
 const Role kAnyRole[] = {Role::kAdmin, Role::kRegistry, Role::kSender, Role::kReceiver};
 
+// The certificate role that may act for a node of `role` (besides admin, which may act for any).
+Role CertificateRoleFor(lip::v1::NodeRole role) {
+  switch (role) {
+    case lip::v1::NODE_ROLE_SENDER: return Role::kSender;
+    case lip::v1::NODE_ROLE_RECEIVER: return Role::kReceiver;
+    case lip::v1::NODE_ROLE_REGISTRY: return Role::kRegistry;
+    default: return Role::kAdmin;
+  }
+}
+
 }  // namespace
 
 RegistryService::RegistryService(BridgeStore* store, NodeDirectory* directory,
@@ -195,16 +205,9 @@ grpc::Status RegistryService::RegisterNode(grpc::ServerContext* context,
                                            const lip::v1::RegisterNodeRequest* request,
                                            lip::v1::RegisterNodeResponse* response) {
   RpcTimer timer(rpc_metrics_, "RegisterNode");
-  Role needed = Role::kAdmin;
-  switch (request->node().role()) {
-    case lip::v1::NODE_ROLE_SENDER: needed = Role::kSender; break;
-    case lip::v1::NODE_ROLE_RECEIVER: needed = Role::kReceiver; break;
-    case lip::v1::NODE_ROLE_REGISTRY: needed = Role::kRegistry; break;
-    default: break;
-  }
   PeerIdentity peer;
   absl::Status status = Authorize(
-      context, {needed, Role::kAdmin},
+      context, {CertificateRoleFor(request->node().role()), Role::kAdmin},
       absl::StrCat("register a node with role ", lip::v1::NodeRole_Name(request->node().role())).c_str(),
       &peer);
   if (!status.ok()) return timer.Finish(ToGrpcStatus(status, context));
@@ -237,15 +240,8 @@ grpc::Status RegistryService::Leave(grpc::ServerContext* context, const lip::v1:
   if (!known.ok()) return timer.Finish(ToGrpcStatus(known, context));
   auto registered_role = directory_->RoleOf(request->node_id());
   if (!registered_role.ok()) return timer.Finish(ToGrpcStatus(registered_role.status(), context));
-  Role needed = Role::kAdmin;
-  switch (*registered_role) {
-    case lip::v1::NODE_ROLE_SENDER: needed = Role::kSender; break;
-    case lip::v1::NODE_ROLE_RECEIVER: needed = Role::kReceiver; break;
-    case lip::v1::NODE_ROLE_REGISTRY: needed = Role::kRegistry; break;
-    default: break;
-  }
   absl::Status status = Authorize(
-      context, {needed, Role::kAdmin},
+      context, {CertificateRoleFor(*registered_role), Role::kAdmin},
       absl::StrCat("take a node with role ", lip::v1::NodeRole_Name(*registered_role), " out").c_str());
   if (status.ok()) status = directory_->Leave(request->node_id());
   if (status.ok()) LogInfo(kComponent, "node left", {{"node_id", request->node_id()}});

@@ -94,11 +94,10 @@ absl::StatusOr<SenderService::Target> SenderService::ResolveReceiver(
   if (!nodes.ok()) return nodes.status();
   auto receivers = ReceiversServingBridge(*nodes, wanted, BridgeIdToProto(pipeline_->bridge()));
   if (!receivers.ok()) return receivers.status();
-  std::vector<Target> candidates;
-  for (const auto& node : *receivers) candidates.push_back({node.address(), node.node_id()});
   // Spread messages over the receivers that serve this bridge.
   static std::atomic<uint64_t> next{0};
-  return candidates[next.fetch_add(1) % candidates.size()];
+  const lip::v1::NodeInfo& node = (*receivers)[next.fetch_add(1) % receivers->size()];
+  return Target{node.address(), node.node_id()};
 }
 
 absl::StatusOr<ReceiverClient*> SenderService::ClientFor(const std::string& address) {
