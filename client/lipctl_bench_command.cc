@@ -79,6 +79,7 @@ struct PathTotals {
   int64_t sent = 0, answered = 0, ok = 0, labelled = 0, right = 0, empty_relays = 0;
   double bytes = 0;
   std::map<std::string, int64_t> by_status;
+  std::map<std::string, std::string> errors;  // first message per status other than OK
   double saturation = 0;
   int saturation_concurrency = 0;
   std::optional<double> p50_c1, p99_c1, p95_c1;
@@ -285,6 +286,10 @@ int RunBench(const std::vector<std::string>& raw) {
       m["messages"] = s.sent;
       m["answered"] = s.answered;
       m["answered_by_status"] = StatusCounts(s.answered_by_status);
+      if (!s.first_error_by_status.empty()) {
+        m["first_error_by_status"] = s.first_error_by_status;
+        for (const auto& [code, message] : s.first_error_by_status) totals.errors.emplace(code, message);
+      }
       m["duration_s"] = Round3(result->wall_s);
       m["throughput_msg_s"] = Round3(s.throughput_msg_s);
       m["p50_ms"] = Round3(s.p50_ms);
@@ -358,6 +363,7 @@ int RunBench(const std::vector<std::string>& raw) {
     p["sent"] = totals.sent;
     p["answered"] = totals.answered;
     p["answered_by_status"] = StatusCounts(totals.by_status);
+    if (!totals.errors.empty()) p["first_error_by_status"] = totals.errors;
     p["accuracy"] = totals.labelled > 0
                         ? Json(Round3(static_cast<double>(totals.right) / static_cast<double>(totals.labelled)))
                         : Json(nullptr);

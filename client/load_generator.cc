@@ -47,6 +47,7 @@ void Issue(const LoadLevel& level, const LoadTargets& targets, const LoadMessage
                                     [call, finish = std::move(finish)](grpc::Status status) {
                                       LoadSample sample;
                                       sample.code = status.error_code();
+                                      sample.error = status.error_message();
                                       if (status.ok()) {
                                         sample.wire_bytes = call->response.wire_bytes();
                                         sample.sender_ms = call->response.timings().encode_ms();
@@ -67,6 +68,7 @@ void Issue(const LoadLevel& level, const LoadTargets& targets, const LoadMessage
                                          [call, finish = std::move(finish)](grpc::Status status) {
                                            LoadSample sample;
                                            sample.code = status.error_code();
+                                           sample.error = status.error_message();
                                            if (status.ok()) {
                                              sample.wire_bytes = call->response.wire_bytes();
                                              sample.sender_ms = call->response.timings().encode_ms();
@@ -86,6 +88,7 @@ void Issue(const LoadLevel& level, const LoadTargets& targets, const LoadMessage
                                           [call, finish = std::move(finish)](grpc::Status status) {
                                             LoadSample sample;
                                             sample.code = status.error_code();
+                                            sample.error = status.error_message();
                                             if (status.ok()) {
                                               sample.wire_bytes = call->request.text().size();
                                               sample.receiver_ms = call->response.timings().total_ms();
@@ -287,7 +290,10 @@ LevelSummary Summarize(const LevelResult& result) {
   double bytes = 0, sender_ms = 0, receiver_ms = 0;
   for (const LoadSample& sample : result.samples) {
     ++s.answered_by_status[StatusCodeName(sample.code)];
-    if (sample.code != 0) continue;
+    if (sample.code != 0) {
+      s.first_error_by_status.emplace(StatusCodeName(sample.code), sample.error);
+      continue;
+    }
     latencies.push_back(sample.latency_ms);
     bytes += static_cast<double>(sample.wire_bytes);
     sender_ms += sample.sender_ms;

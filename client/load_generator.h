@@ -89,6 +89,7 @@ struct LoadSample {
   double sender_ms = 0;    // OK only: the sender's work (encode, or generation for text_relay)
   double receiver_ms = 0;  // OK only: the receiver's total
   bool empty_relay = false;  // text_relay, OK: the sender wrote nothing
+  std::string error;         // not OK: the status message
 };
 
 struct LevelResult {
@@ -120,6 +121,7 @@ struct LevelSummary {
   int64_t labelled = 0, right = 0;                                   // OK answers with a gold label
   std::optional<double> accuracy;                                    // right / labelled
   int64_t empty_relays = 0;
+  std::map<std::string, std::string> first_error_by_status;  // e.g. "DEADLINE_EXCEEDED" -> its message
 };
 
 LevelSummary Summarize(const LevelResult& result);
