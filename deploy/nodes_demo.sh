@@ -142,7 +142,7 @@ paths = {
     "direct text": lambda text: call(["send-text", text, "--receiver", receiver] + tls("sender")),
 }
 totals = {name: {"right": 0, "ms": 0.0, "bytes": 0} for name in paths}
-print(f"{'#':>3} {'gold':<9}|{'latent':>9} {'ms':>6} {'B':>5} |{'text relay':>10} {'ms':>6} {'B':>4} |{'direct text':>11} {'ms':>6} {'B':>4} | text")
+print(f"{'#':>3} {'gold':<9}|{'latent':>10} {'ms':>6} {'B':>5} |{'text relay':>10} {'ms':>6} {'B':>4} |{'direct text':>11} {'ms':>6} {'B':>4} | text")
 for i, row in enumerate(rows):
     cells = []
     relayed = ""
@@ -156,10 +156,10 @@ for i, row in enumerate(rows):
             relayed = r.get("relayed_text", "")
         t = totals[name]
         t["right"] += ok; t["ms"] += ms; t["bytes"] += wire
-        label = answer["classification"]["label"].strip()[:7]
+        label = answer["classification"]["label"].strip()[:8]
         cells.append((label + (" +" if ok else " -"), ms, wire))
     (la, lm, lb), (ra, rm, rb), (da, dm, db) = cells
-    print(f"{i+1:>3} {row['label'][:9]:<9}|{la:>9} {lm:>6.1f} {lb:>5} |{ra:>10} {rm:>6.1f} {rb:>4} |{da:>11} {dm:>6.1f} {db:>4} | {row['text'][:40]}")
+    print(f"{i+1:>3} {row['label'][:9]:<9}|{la:>10} {lm:>6.1f} {lb:>5} |{ra:>10} {rm:>6.1f} {rb:>4} |{da:>11} {dm:>6.1f} {db:>4} | {row['text'][:40]}")
     print(f"{'':>13}sender wrote: {json.dumps(relayed)[:96]}")
 n = len(rows)
 print("\n(+ right, - wrong; ms = serving node's latency; B = bytes to the receiver: packet, written text, original text)")
