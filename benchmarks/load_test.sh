@@ -27,7 +27,7 @@ while [ $# -gt 0 ]; do
     --generate-tokens) TOKENS=$2; shift 2 ;;
     --rate-fractions) FRACTIONS=$2; shift 2 ;;
     --task) TASK=$2; shift 2 ;;
-    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     *) echo "load_test: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
