@@ -16,6 +16,8 @@ PACKAGES=(
   nlohmann-json3-dev libsentencepiece-dev libsqlite3-dev libicu-dev
   # tests in another language: decode golden packets with Python protobuf
   python3 python3-protobuf
+  # benchmarks/plot_load_test.py: latency vs throughput plots of the load test
+  python3-matplotlib
   # fast BLAS for LibTorch on CPU (Debian's default reference BLAS makes bridge training ~10x slower)
   libopenblas0-pthread
 )

@@ -9,6 +9,7 @@
 #include "common/logging.h"
 #include "common/packet_codec.h"
 #include "common/peer_identity.h"
+#include "bridge/latent/text_relay.h"
 #include "server/bridge_proto.h"
 #include "server/receiver_selection.h"
 
@@ -247,14 +248,14 @@ grpc::Status SenderService::RelayText(grpc::ServerContext* context,
     return timer.Finish(error, context);
   };
   if (request->text().empty()) return fail(absl::InvalidArgumentError("RelayText: text is empty"));
-  std::string relayed = request->text();
-  double generate_ms = 0;
-  if (request->max_new_tokens() > 0) {
-    auto generated = pipeline_->GenerateText(request->text(), static_cast<int>(request->max_new_tokens()));
-    if (!generated.ok()) return fail(generated.status());
-    relayed = generated->text;
-    generate_ms = generated->generate_ms;
-  }
+  // The sender writes its message about the text (kTextRelayFrame); an empty or short message is
+  // still delivered and answered.
+  const int budget = request->max_new_tokens() == 0 ? kDefaultRelayTokens
+                                                    : static_cast<int>(request->max_new_tokens());
+  auto generated = WriteRelayMessage(*pipeline_, request->text(), budget);
+  if (!generated.ok()) return fail(generated.status());
+  const std::string relayed = generated->text;
+  const double generate_ms = generated->generate_ms;
   auto targets = ResolveReceivers(request->receiver_address(), request->receiver_model());
   if (!targets.ok()) return fail(targets.status());
   lip::v1::SendTextRequest text_request;

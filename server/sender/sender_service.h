@@ -6,8 +6,10 @@
 //             this same bridge: server/receiver_selection.h; messages are spread round-robin);
 //             replies with the answer, per-stage timings (wire = round trip - receiver total)
 //             and wire bytes next to the text's bytes
-//   RelayText the text-relay baseline: the sender's model generates text (or, with
-//             max_new_tokens 0, the input text is relayed as is) and the receiver prefills it
+//   RelayText the text-relay baseline: the sender's model writes a message about the text
+//             (WriteRelayMessage, kTextRelayFrame: bridge/latent/text_relay.h; at most max_new_tokens, 0 =
+//             kDefaultRelayTokens; stops at EOS) and the receiver reads what it wrote, even when
+//             that is empty. (The receiver reading the original text is LatentReceiver.SendText.)
 //
 // Failover: when a receiver resolved through the registry answers UNAVAILABLE (it died, refused
 // the connection or is shutting down), the message is sent once more to another alive receiver
