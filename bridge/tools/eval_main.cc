@@ -32,7 +32,7 @@
 #include "bridge/model/device_load_options.h"
 #include "bridge/latent/receiver_pipeline.h"
 #include "bridge/latent/sender_pipeline.h"
-#include "bridge/latent/status_macros.h"
+#include "common/status_macros.h"
 #include "bridge/train/text_dataset.h"
 #include "bridge/train/train_config.h"
 #include "common/packet_codec.h"
