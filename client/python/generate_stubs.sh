@@ -2,7 +2,7 @@
 # Regenerates the Python protobuf and gRPC modules of the LIP client (src/lip/v1/*_pb2.py, *_pb2.pyi,
 # *_pb2_grpc.py) from proto/lip/v1/*.proto with Debian's protoc and grpc_python_plugin
 # (packages protobuf-compiler, protobuf-compiler-grpc). The modules are committed so that
-# `pip install ./client/python` needs neither; tests/python/test_python_client_stubs.py fails when they
+# `pip install ./client/python` needs neither; tests/python/test_python_client_package.py fails when they
 # are stale. Run it after any change under proto/. (Debian 12's python3-grpc-tools is not used: its
 # grpc_tools.protoc bundles protoc 3.5.1, whose Python output the 3.21 protobuf runtime refuses.)
 #
