@@ -7,7 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "bridge/latent/status_macros.h"
+#include "common/status_macros.h"
 #include "bridge/model/generation.h"
 #include "bridge/model/label_scorer.h"
 #include "common/packet_error.h"

@@ -4,7 +4,7 @@
 #include <chrono>
 
 #include "absl/strings/str_cat.h"
-#include "bridge/latent/status_macros.h"
+#include "common/status_macros.h"
 #include "bridge/model/generation.h"
 
 namespace lip {
