@@ -32,7 +32,7 @@ LatentStreamReactor::LatentStreamReactor(ReceiverService* service, grpc::Callbac
       context_(context),
       timer_(service->rpc_metrics(), kRpc),
       cancelled_(std::make_shared<std::atomic<bool>>(false)) {
-  if (absl::Status status = service_->Authorize(*context_); !status.ok()) {
+  if (absl::Status status = service_->Authorize(*context_, &caller_); !status.ok()) {
     finished_ = true;
     Finish(timer_.Finish(status, context_));
     return;
@@ -73,17 +73,28 @@ void LatentStreamReactor::HandleRequest() {
     QueueWriteLocked(ErrorAnswer(std::move(echo), message.status()));
     return;
   }
+  const std::string key = RecentAnswers::Key(caller_, request.packet().packet_id());
+  if (auto answered = service_->recent_answers().Find(key, absl::Now())) {
+    service_->messages().Count(kRpc, absl::OkStatus());
+    std::lock_guard<std::mutex> lock(mu_);
+    QueueBytesLocked(*answered);  // a repeat of a message answered before: answered once
+    return;
+  }
   {
     std::lock_guard<std::mutex> lock(mu_);
     ++in_receiver_;
   }
-  auto done = [this, echo, start](BatchedAnswer batched) mutable {
+  auto done = [this, echo, start, key](BatchedAnswer batched) mutable {
+    if (batched.answer.ok()) {
+      service_->FillResponse(*batched.answer, batched.queue_ms, batched.batch_size, start, &echo);
+      std::string bytes;
+      if (echo.SerializeToString(&bytes)) service_->recent_answers().Remember(key, std::move(bytes), absl::Now());
+    }
     if (batched.answer.ok() && cancelled_->load()) {
       batched.answer = absl::CancelledError("the stream was cancelled while the message ran");
     }
     service_->messages().Count(kRpc, batched.answer.status());
     if (batched.answer.ok()) {
-      service_->FillResponse(*batched.answer, batched.queue_ms, batched.batch_size, start, &echo);
       MessageAnswered(echo);
     } else {
       MessageAnswered(ErrorAnswer(std::move(echo), batched.answer.status()));
@@ -138,13 +149,15 @@ void LatentStreamReactor::OnCancel() {
 void LatentStreamReactor::OnDone() { delete this; }
 
 void LatentStreamReactor::QueueWriteLocked(const lip::v1::SendLatentResponse& response) {
+  std::string bytes;
+  if (!response.SerializeToString(&bytes)) return;  // cannot happen for a well-formed message
+  QueueBytesLocked(bytes);
+}
+
+void LatentStreamReactor::QueueBytesLocked(const std::string& bytes) {
   if (write_failed_ || finished_) return;
-  grpc::ByteBuffer bytes;
-  bool own_buffer = false;
-  if (!grpc::SerializationTraits<lip::v1::SendLatentResponse>::Serialize(response, &bytes, &own_buffer).ok()) {
-    return;  // cannot happen for a well-formed message; the count above still has it
-  }
-  writes_.push_back(std::move(bytes));
+  grpc::Slice slice(bytes);
+  writes_.emplace_back(&slice, 1);
 }
 
 LatentStreamReactor::Actions LatentStreamReactor::NextActionsLocked() {

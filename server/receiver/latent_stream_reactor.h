@@ -22,6 +22,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <string>
 
 #include <grpcpp/grpcpp.h>
 
@@ -56,6 +57,7 @@ class LatentStreamReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffe
   void MessageAnswered(const lip::v1::SendLatentResponse& response);
   // Serializes and queues an answer. Holds mu_.
   void QueueWriteLocked(const lip::v1::SendLatentResponse& response);
+  void QueueBytesLocked(const std::string& bytes);
   // Decides the next read / write / finish from the state. Holds mu_.
   Actions NextActionsLocked();
   void Perform(const Actions& actions);
@@ -64,6 +66,7 @@ class LatentStreamReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffe
   grpc::CallbackServerContext* const context_;
   RpcTimer timer_;
   const std::shared_ptr<std::atomic<bool>> cancelled_;
+  std::string caller_;  // the client certificate's CN (RecentAnswers keys)
   grpc::ByteBuffer read_buffer_;
 
   std::mutex mu_;

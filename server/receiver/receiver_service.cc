@@ -1,6 +1,7 @@
 #include "server/receiver/receiver_service.h"
 
 #include <algorithm>
+#include <string>
 
 #include <grpcpp/support/proto_buffer_reader.h>
 #include <grpcpp/support/proto_buffer_writer.h>
@@ -66,20 +67,29 @@ class UnaryCall final : public grpc::ServerUnaryReactor {
     Finish(status);
   }
 
+  // When set, a successful answer is kept under this key for a repeated packet.
+  void RememberAs(std::string key) { remember_key_ = std::move(key); }
+
   void Answer(const lip::v1::SendLatentResponse& response) {
+    std::string bytes;
+    if (!response.SerializeToString(&bytes)) {
+      Fail(absl::InternalError("cannot serialize the answer"));
+      return;
+    }
+    if (!remember_key_.empty()) service_->recent_answers().Remember(remember_key_, bytes, absl::Now());
     // An answer computed after its caller left is dropped, and counted as what happened to it.
     if (cancelled_->load()) {
       Fail(absl::Now() >= deadline() ? absl::DeadlineExceededError("deadline passed while the message ran")
                                      : absl::CancelledError("the caller cancelled while the message ran"));
       return;
     }
-    bool own_buffer = false;
-    grpc::Status serialized =
-        grpc::SerializationTraits<lip::v1::SendLatentResponse>::Serialize(response, response_, &own_buffer);
-    if (!serialized.ok()) {
-      Fail(absl::InternalError(absl::StrCat("cannot serialize the answer: ", serialized.error_message())));
-      return;
-    }
+    AnswerBytes(bytes);
+  }
+
+  // Finishes with an already serialized answer.
+  void AnswerBytes(const std::string& bytes) {
+    grpc::Slice slice(bytes);
+    *response_ = grpc::ByteBuffer(&slice, 1);
     service_->messages().Count(rpc_, absl::OkStatus());
     grpc::Status status = timer_.Finish(grpc::Status::OK);
     Finish(status);
@@ -92,6 +102,7 @@ class UnaryCall final : public grpc::ServerUnaryReactor {
   grpc::ByteBuffer* response_;
   RpcTimer timer_;
   std::shared_ptr<std::atomic<bool>> cancelled_;
+  std::string remember_key_;
 };
 
 // The batcher's callback for a unary call: answer or error, and the request's identity echoed.
@@ -139,11 +150,13 @@ ReceiverService::ReceiverService(const ReceiverPipeline* pipeline, LatentBatcher
                       .Help("Serialized LipPacket bytes received").Register(*metrics).Add({})),
       soft_tokens_(metrics::BuildHistogram().Name("lip_receiver_soft_tokens")
                        .Help("Soft tokens (M) per message").Register(*metrics)
-                       .Add({}, metrics::Histogram::BucketBoundaries{1, 2, 4, 8, 16, 32, 64, 128})) {}
+                       .Add({}, metrics::Histogram::BucketBoundaries{1, 2, 4, 8, 16, 32, 64, 128})),
+      recent_answers_(options_.recent_answers, options_.recent_answers_ttl) {}
 
-absl::Status ReceiverService::Authorize(const grpc::CallbackServerContext& context) const {
+absl::Status ReceiverService::Authorize(const grpc::CallbackServerContext& context, std::string* caller) const {
   auto peer = PeerIdentityFromContext(context, options_.insecure);
   if (!peer.ok()) return peer.status();
+  if (caller != nullptr) *caller = peer->common_name;
   return RequireRole(*peer, {Role::kSender}, "send messages to a receiver");
 }
 
@@ -236,7 +249,8 @@ grpc::ServerUnaryReactor* ReceiverService::SendLatent(grpc::CallbackServerContex
                                                       grpc::ByteBuffer* response_bytes) {
   const absl::Time start = absl::Now();
   auto* call = new UnaryCall(this, context, "SendLatent", response_bytes);
-  if (absl::Status status = Authorize(*context); !status.ok()) {
+  std::string caller;
+  if (absl::Status status = Authorize(*context, &caller); !status.ok()) {
     call->Fail(status);
     return call;
   }
@@ -250,6 +264,12 @@ grpc::ServerUnaryReactor* ReceiverService::SendLatent(grpc::CallbackServerContex
     call->Fail(message.status());
     return call;
   }
+  const std::string key = RecentAnswers::Key(caller, request.packet().packet_id());
+  if (auto answered = recent_answers_.Find(key, absl::Now())) {
+    call->AnswerBytes(*answered);  // a repeat of a message answered before: answered once
+    return call;
+  }
+  call->RememberAs(key);
   lip::v1::SendLatentResponse echo;
   echo.set_packet_id(request.packet().packet_id());
   echo.set_conversation_id(request.packet().conversation_id());

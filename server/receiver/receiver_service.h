@@ -24,6 +24,9 @@
 // message gets a MessageError (with a reason, always) without closing the
 // stream.
 //
+// A packet that arrives again from the same caller (same packet_id) after it was answered gets
+// the same answer without running again (server/receiver/recent_answers.h).
+//
 // Every error carries a machine-readable reason: the codec's, BRIDGE_MISMATCH,
 // RECEIVER_MISMATCH, LIMIT_EXCEEDED, QUEUE_FULL, SHUTTING_DOWN, or else the
 // status code's name (unary: `lip-error-reason` trailer; streams:
@@ -48,6 +51,7 @@
 #include "common/packet_limits.h"
 #include "lip/v1/receiver.grpc.pb.h"
 #include "server/receiver/latent_batcher.h"
+#include "server/receiver/recent_answers.h"
 #include "server/rpc_metrics.h"
 
 namespace lip {
@@ -56,6 +60,9 @@ struct ReceiverServiceOptions {
   bool insecure = false;   // plaintext server: every caller has every role
   PacketLimits limits;     // packet limits (may only tighten the protocol maxima)
   int stream_window = 8;   // messages of one stream in the receiver at once
+  // Answers kept to answer a repeated packet (same caller, same packet_id) once (recent_answers.h).
+  size_t recent_answers = 1024;
+  absl::Duration recent_answers_ttl = absl::Minutes(10);
 };
 
 using ReceiverServiceBase = lip::v1::LatentReceiver::WithRawCallbackMethod_SendLatent<
@@ -80,7 +87,9 @@ class ReceiverService final : public ReceiverServiceBase {
   absl::StatusOr<LatentMessage> MessageFromPacket(const lip::v1::LipPacket& packet) const;
 
   // What the stream reactor shares with the unary calls.
-  absl::Status Authorize(const grpc::CallbackServerContext& context) const;
+  // Checks the caller's role; `caller` (may be null) gets its certificate's CN.
+  absl::Status Authorize(const grpc::CallbackServerContext& context, std::string* caller = nullptr) const;
+  RecentAnswers& recent_answers() { return recent_answers_; }
   // Counts the packet's bytes and M, and turns it into a pipeline message.
   absl::StatusOr<LatentMessage> Admit(const char* rpc, const lip::v1::LipPacket& packet);
   LatentBatcher& batcher() { return *batcher_; }
@@ -100,6 +109,7 @@ class ReceiverService final : public ReceiverServiceBase {
   metrics::Family<metrics::Histogram>& stage_ms_;
   metrics::Counter& wire_bytes_;
   metrics::Histogram& soft_tokens_;
+  RecentAnswers recent_answers_;
 };
 
 // The reason an error answer carries: the status's own (codec, bridge, limits, queue), or the

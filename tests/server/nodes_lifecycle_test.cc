@@ -232,10 +232,12 @@ TEST_F(NodesLifecycleTest, DeadlineThatCannotBeMetIsDeadlineExceededAndServingGo
     return ReceiverMessages(*receiver_, "DEADLINE_EXCEEDED") >= exceeded_before + 1;
   }));
 
-  // The receiver answers the same packet exactly as before, and the expired job never ran.
-  auto after = client->SendLatent(packet);
+  // The receiver answers the same text exactly as before, and the expired job never ran. (A fresh
+  // packet: the receiver answers a repeated packet_id from its recent answers without running it.)
+  const lip::v1::LipPacket again = Packet(kText);
+  auto after = client->SendLatent(again);
   ASSERT_TRUE(after.ok()) << after.status();
-  EXPECT_EQ(after->packet_id(), packet.packet_id());
+  EXPECT_EQ(after->packet_id(), again.packet_id());
   ExpectSameClassification(*after, *baseline);
   EXPECT_EQ(Batches(*receiver_), batches_before + 2);  // the slow call and `after` only
   EXPECT_EQ(InFlight(*receiver_, kReceiverService, "SendLatent"), 0);
@@ -280,11 +282,12 @@ TEST_F(NodesLifecycleTest, CancelledCallIsDroppedAndNeverLeaksIntoALaterAnswer) 
   running.join();
   EXPECT_EQ(running_status.error_code(), grpc::StatusCode::CANCELLED);
 
-  // The next calls get their own answers: same packet id, same result as before.
+  // The next calls get their own answers: their packet ids, the same result as before.
   for (int i = 0; i < 2; ++i) {
-    auto after = client->SendLatent(packet);
+    const lip::v1::LipPacket again = Packet(kText);
+    auto after = client->SendLatent(again);
     ASSERT_TRUE(after.ok()) << after.status();
-    EXPECT_EQ(after->packet_id(), packet.packet_id());
+    EXPECT_EQ(after->packet_id(), again.packet_id());
     ExpectSameClassification(*after, *baseline);
   }
   EXPECT_TRUE(Eventually([&] { return InFlight(*receiver_, kReceiverService, "SendLatent") == 0; }));

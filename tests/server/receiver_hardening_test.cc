@@ -271,6 +271,29 @@ TEST_F(ReceiverHardeningTest, PacketForAnotherBridgeVersionIsRefused) {
   EXPECT_EQ(ErrorReasonOf(answer.status()), "BRIDGE_MISMATCH");
 }
 
+TEST_F(ReceiverHardeningTest, RepeatedPacketIsAnsweredOnce) {
+  auto client = ReceiverAs("sender");
+  ASSERT_NE(client, nullptr);
+  auto sender = SenderClient::Connect(dir_->Options("admin", sender_->port()));
+  ASSERT_TRUE(sender.ok());
+  lip::v1::EncodeRequest encode;
+  encode.set_text("the film is strictly routine .");
+  auto packet = (*sender)->Encode(encode);
+  ASSERT_TRUE(packet.ok()) << packet.status();
+  auto batches = [&] {
+    auto text = testing::HttpGet(receiver_->metrics_port(), "/metrics");
+    auto samples = testing::ParsePrometheusText(text.ok() ? *text : "");
+    return samples.ok() ? testing::SumSamples(*samples, "lip_receiver_batch_size_count") : -1.0;
+  };
+  const double before = batches();
+  auto first = client->SendLatent(packet->packet());
+  ASSERT_TRUE(first.ok()) << first.status();
+  auto retry = client->SendLatent(packet->packet());  // e.g. a retry after a lost connection
+  ASSERT_TRUE(retry.ok()) << retry.status();
+  EXPECT_EQ(retry->SerializeAsString(), first->SerializeAsString());  // the same answer, timings too
+  EXPECT_EQ(batches(), before + 1);                                   // and it ran once
+}
+
 TEST_F(ReceiverHardeningTest, EmptyTextIsAnswered) {
   auto client = ReceiverAs("sender");
   ASSERT_NE(client, nullptr);
