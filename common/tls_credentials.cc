@@ -7,6 +7,8 @@
 
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
+#include <grpcpp/security/tls_certificate_verifier.h>
+#include <grpcpp/security/tls_credentials_options.h>
 #include <grpcpp/support/channel_arguments.h>
 #include <openssl/bio.h>
 #include <openssl/err.h>
@@ -15,6 +17,7 @@
 #include <openssl/x509_vfy.h>
 
 #include "absl/strings/str_cat.h"
+#include "common/tls_reloader.h"
 
 namespace lip {
 namespace {
@@ -139,6 +142,13 @@ absl::StatusOr<TlsMaterial> LoadTlsMaterial(const TlsOptions& options) {
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
     const TlsOptions& options) {
   if (options.insecure) return grpc::InsecureServerCredentials();
+  if (options.reloader != nullptr) {
+    grpc::experimental::TlsServerCredentialsOptions tls(options.reloader->provider());
+    tls.watch_root_certs();
+    tls.watch_identity_key_cert_pairs();
+    tls.set_cert_request_type(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+    return grpc::experimental::TlsServerCredentials(tls);
+  }
   auto material = LoadTlsMaterial(options);
   if (!material.ok()) return material.status();
   grpc::SslServerCredentialsOptions ssl(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
@@ -150,6 +160,15 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
 absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> MakeChannelCredentials(
     const TlsOptions& options) {
   if (options.insecure) return grpc::InsecureChannelCredentials();
+  if (options.reloader != nullptr) {
+    grpc::experimental::TlsChannelCredentialsOptions tls;
+    tls.set_certificate_provider(options.reloader->provider());
+    tls.watch_root_certs();
+    tls.watch_identity_key_cert_pairs();
+    tls.set_verify_server_certs(true);
+    tls.set_certificate_verifier(std::make_shared<grpc::experimental::HostNameCertificateVerifier>());
+    return grpc::experimental::TlsCredentials(tls);
+  }
   auto material = LoadTlsMaterial(options);
   if (!material.ok()) return material.status();
   grpc::SslCredentialsOptions ssl;
