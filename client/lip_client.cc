@@ -33,7 +33,10 @@ void SetDeadline(grpc::ClientContext& context, absl::Duration timeout) {
 }  // namespace
 
 absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeClientChannel(const ClientOptions& options) {
-  return MakeChannel(options.address, options.tls);
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS,
+              static_cast<int>(std::max<int64_t>(100, absl::ToInt64Milliseconds(options.max_reconnect_backoff))));
+  return MakeChannel(options.address, options.tls, std::move(args));
 }
 
 // ---- RegistryClient ------------------------------------------------------------
@@ -281,8 +284,26 @@ absl::StatusOr<std::vector<lip::v1::NodeInfo>> RegistryClient::ListNodes(lip::v1
   lip::v1::ListNodesRequest request;
   request.set_role(role);
   auto response = Unary(context, stub_.get(), &lip::v1::Registry::Stub::ListNodes, request);
-  if (!response.ok()) return response.status();
-  return std::vector<lip::v1::NodeInfo>(response->nodes().begin(), response->nodes().end());
+  const bool remember = options_.node_list_fallback > absl::ZeroDuration();
+  if (!response.ok()) {
+    const absl::StatusCode code = response.status().code();
+    if (!remember || (code != absl::StatusCode::kUnavailable &&
+                      code != absl::StatusCode::kDeadlineExceeded)) {
+      return response.status();
+    }
+    std::lock_guard<std::mutex> lock(node_lists_mu_);
+    auto it = node_lists_.find(static_cast<int>(role));
+    if (it == node_lists_.end() || absl::Now() - it->second.fetched > options_.node_list_fallback) {
+      return response.status();
+    }
+    return it->second.nodes;
+  }
+  std::vector<lip::v1::NodeInfo> nodes(response->nodes().begin(), response->nodes().end());
+  if (remember) {
+    std::lock_guard<std::mutex> lock(node_lists_mu_);
+    node_lists_[static_cast<int>(role)] = NodeList{absl::Now(), nodes};
+  }
+  return nodes;
 }
 
 absl::Status RegistryClient::ReportLinkStats(const std::vector<lip::v1::LinkStats>& links) {

@@ -179,11 +179,11 @@ absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> MakeChannelCredentials
 }
 
 absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(const std::string& address,
-                                                           const TlsOptions& options) {
+                                                           const TlsOptions& options,
+                                                           grpc::ChannelArguments args) {
   if (address.empty()) return absl::InvalidArgumentError("channel address is empty");
   auto credentials = MakeChannelCredentials(options);
   if (!credentials.ok()) return credentials.status();
-  grpc::ChannelArguments args;
   if (!options.insecure && !options.server_name_override.empty()) {
     args.SetSslTargetNameOverride(options.server_name_override);
   }

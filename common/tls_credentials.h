@@ -19,6 +19,7 @@
 
 #include <grpcpp/security/credentials.h>
 #include <grpcpp/security/server_credentials.h>
+#include <grpcpp/support/channel_arguments.h>
 
 #include "absl/status/statusor.h"
 
@@ -70,9 +71,11 @@ absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> MakeChannelCredentials
     const TlsOptions& options);
 
 // A channel to `address` with MakeChannelCredentials(options), honouring
-// server_name_override. The channel connects lazily.
-absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(const std::string& address,
-                                                           const TlsOptions& options);
+// server_name_override, with `args` (other channel settings) on top. The channel
+// connects lazily.
+absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(
+    const std::string& address, const TlsOptions& options,
+    grpc::ChannelArguments args = grpc::ChannelArguments());
 
 }  // namespace lip
 

@@ -75,6 +75,10 @@ absl::StatusOr<std::unique_ptr<RegistryClient>> ConnectRegistry(const NodeConfig
   options.address = config.registry_address;
   options.tls = config.tls;
   options.timeout = timeout;
+  // Through a registry outage: reconnect within 2 s of its return, and keep resolving
+  // receivers from the last list it gave (docs/nodes.md, "Registry outage").
+  options.max_reconnect_backoff = absl::Seconds(2);
+  options.node_list_fallback = absl::Minutes(10);
   return RegistryClient::Connect(options);
 }
 
