@@ -45,10 +45,13 @@ struct ClientOptions {
   // default grows to 120 s; nodes use a short one for the registry so they notice its
   // return within seconds).
   absl::Duration max_reconnect_backoff = absl::Seconds(120);
-  // RegistryClient::ListNodes only: while the registry cannot be reached (UNAVAILABLE or
-  // DEADLINE_EXCEEDED), answer with the last list it returned for that role if it is at
-  // most this old (0 = never). A sender keeps finding its receivers through a registry
-  // outage this way; each entry's `alive` is as the registry last said.
+  // RegistryClient::ListNodes only (0 = off): while the registry cannot be reached
+  // (UNAVAILABLE or DEADLINE_EXCEEDED), answer with the nodes it last listed for that role
+  // that are at most this old; and when it answers without a node it listed alive before,
+  // keep that node in the answer (as last seen, for at most this long). A registry never
+  // forgets a node while it runs (dead and departed nodes stay listed, not alive), so an
+  // absent one means it restarted with an empty directory and the node has not registered
+  // again yet. A sender keeps finding its receivers through a registry outage this way.
   absl::Duration node_list_fallback = absl::ZeroDuration();
 };
 
@@ -90,16 +93,17 @@ class RegistryClient {
   lip::v1::Registry::Stub* stub() { return stub_.get(); }
 
  private:
-  struct NodeList {
-    absl::Time fetched;
-    std::vector<lip::v1::NodeInfo> nodes;
+  struct SeenNode {
+    absl::Time listed;  // when the registry last listed it
+    lip::v1::NodeInfo node;
   };
   void Prepare(grpc::ClientContext& context) const;
   std::shared_ptr<grpc::Channel> channel_;
   ClientOptions options_;
   std::unique_ptr<lip::v1::Registry::Stub> stub_;
   std::mutex node_lists_mu_;
-  std::map<int, NodeList> node_lists_;  // last ListNodes answer per role (node_list_fallback)
+  // Per role, by node id: what ListNodes last said of each node (node_list_fallback).
+  std::map<int, std::map<std::string, SeenNode>> seen_nodes_;
 };
 
 class ReceiverClient {
