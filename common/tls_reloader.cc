@@ -37,7 +37,7 @@ void InstallSighupHandler() {
   });
 }
 
-// A sealed-size-free anonymous in-memory file holding `text`; -1 with errno on failure.
+// An anonymous in-memory file (memfd, close-on-exec) holding `text`; -1 with errno on failure.
 int MemoryFile(const char* name, const std::string& text) {
   const int fd = static_cast<int>(memfd_create(name, MFD_CLOEXEC));
   if (fd < 0) return -1;

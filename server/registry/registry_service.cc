@@ -211,10 +211,10 @@ grpc::Status RegistryService::RegisterNode(grpc::ServerContext* context,
       context, {CertificateRoleFor(request->node().role()), Role::kAdmin},
       absl::StrCat("register a node with role ", lip::v1::NodeRole_Name(request->node().role())).c_str(),
       &peer);
-  auto claimant = status.ok() ? ClaimantFor(peer, request->node().node_id())
-                              : absl::StatusOr<NodeClaimant>(status);
-  if (claimant.ok()) status = directory_->Register(request->node(), absl::Now(), *claimant);
-  else status = claimant.status();
+  if (!status.ok()) return timer.Finish(ToGrpcStatus(status, context));  // Authorize logged it
+  auto claimant = ClaimantFor(peer, request->node().node_id());
+  status = claimant.ok() ? directory_->Register(request->node(), absl::Now(), *claimant)
+                         : claimant.status();
   if (!status.ok()) {
     if (status.code() == absl::StatusCode::kPermissionDenied) {
       LogWarning(kComponent, "registration refused",
@@ -269,11 +269,7 @@ absl::Status RegistryService::AuthorizeForNode(grpc::ServerContext* context,
   if (!status.ok()) return status;
   // ...and only for a node its certificate names or is bound to (the directory checks that).
   auto made = ClaimantFor(peer, node_id);
-  if (!made.ok()) {
-    LogWarning(kComponent, "refused", {{"peer", peer.ToString()}, {"action", action},
-                                       {"node_id", node_id}});
-    return made.status();
-  }
+  if (!made.ok()) return made.status();  // the caller logs refusals
   *claimant = *std::move(made);
   return absl::OkStatus();
 }
