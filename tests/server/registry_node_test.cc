@@ -317,7 +317,10 @@ TEST_F(RegistryNodeTest, RefusesUnauthenticatedAndWrongRole) {
                                        grpc::SslCredentials(ssl));
     RegistryClient client(channel, Options("admin"));
     auto list = client.ListBridges();
-    EXPECT_EQ(list.status().code(), absl::StatusCode::kUnavailable) << list.status();
+    // Refused by the server: UNAVAILABLE with gRPC 1.51 (see RefusedTlsHandshakes).
+    EXPECT_TRUE(list.status().code() == absl::StatusCode::kUnavailable ||
+                list.status().code() == absl::StatusCode::kUnauthenticated)
+        << list.status();
   }
   // A certificate from another CA claiming admin: handshake fails.
   {
@@ -333,7 +336,9 @@ TEST_F(RegistryNodeTest, RefusesUnauthenticatedAndWrongRole) {
     auto channel = grpc::CreateChannel(options.address, grpc::SslCredentials(ssl));
     RegistryClient rogue(channel, options);
     auto put = rogue.UploadBridgeDirectory(dir, Header("rogue", "sst2"));
-    EXPECT_EQ(put.status().code(), absl::StatusCode::kUnavailable) << put.status();
+    EXPECT_TRUE(put.status().code() == absl::StatusCode::kUnavailable ||
+                put.status().code() == absl::StatusCode::kUnauthenticated)
+        << put.status();
   }
   // Valid certificates with the wrong role.
   auto sender = Client("sender");
@@ -694,7 +699,11 @@ TEST_F(RegistryNodeTest, RefusedTlsHandshakes) {
   for (const char* identity : {"rogue-admin", "expired-admin", "future-admin"}) {
     SCOPED_TRACE(identity);
     auto list = RawClient(certs_, identity, ca)->ListBridges();
-    EXPECT_EQ(list.status().code(), absl::StatusCode::kUnavailable) << list.status();
+    // gRPC 1.51 gives "Socket closed" (UNAVAILABLE); should the alert ever arrive while the
+    // client is still in its handshake, it would be "Ssl handshake failed" (UNAUTHENTICATED).
+    EXPECT_TRUE(list.status().code() == absl::StatusCode::kUnavailable ||
+                list.status().code() == absl::StatusCode::kUnauthenticated)
+        << list.status();
   }
   EXPECT_TRUE(Client("admin")->ListBridges().ok());
   // A registry that is not there is UNAVAILABLE, not a TLS failure.
