@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "common/grpc_status.h"
@@ -33,7 +35,10 @@ void SetDeadline(grpc::ClientContext& context, absl::Duration timeout) {
 }  // namespace
 
 absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeClientChannel(const ClientOptions& options) {
-  return MakeChannel(options.address, options.tls);
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS,
+              static_cast<int>(std::max<int64_t>(100, absl::ToInt64Milliseconds(options.max_reconnect_backoff))));
+  return MakeChannel(options.address, options.tls, std::move(args));
 }
 
 // ---- RegistryClient ------------------------------------------------------------
@@ -281,8 +286,37 @@ absl::StatusOr<std::vector<lip::v1::NodeInfo>> RegistryClient::ListNodes(lip::v1
   lip::v1::ListNodesRequest request;
   request.set_role(role);
   auto response = Unary(context, stub_.get(), &lip::v1::Registry::Stub::ListNodes, request);
-  if (!response.ok()) return response.status();
-  return std::vector<lip::v1::NodeInfo>(response->nodes().begin(), response->nodes().end());
+  const absl::Duration keep = options_.node_list_fallback;
+  if (keep <= absl::ZeroDuration()) {
+    if (!response.ok()) return response.status();
+    return std::vector<lip::v1::NodeInfo>(response->nodes().begin(), response->nodes().end());
+  }
+  const absl::Time now = absl::Now();
+  std::lock_guard<std::mutex> lock(node_lists_mu_);
+  std::map<std::string, SeenNode>& seen = seen_nodes_[static_cast<int>(role)];
+  for (auto it = seen.begin(); it != seen.end();) {  // forget what is too old to use
+    it = now - it->second.listed > keep ? seen.erase(it) : std::next(it);
+  }
+  std::vector<lip::v1::NodeInfo> nodes;
+  if (!response.ok()) {
+    const absl::StatusCode code = response.status().code();
+    if ((code != absl::StatusCode::kUnavailable && code != absl::StatusCode::kDeadlineExceeded) ||
+        seen.empty()) {
+      return response.status();
+    }
+    for (const auto& [id, entry] : seen) nodes.push_back(entry.node);  // the registry is away
+    return nodes;
+  }
+  std::set<std::string> listed;
+  for (const auto& node : response->nodes()) {
+    listed.insert(node.node_id());
+    seen[node.node_id()] = SeenNode{now, node};
+    nodes.push_back(node);
+  }
+  for (const auto& [id, entry] : seen) {  // alive before, forgotten by a restarted registry
+    if (listed.count(id) == 0 && entry.node.alive()) nodes.push_back(entry.node);
+  }
+  return nodes;
 }
 
 absl::Status RegistryClient::ReportLinkStats(const std::vector<lip::v1::LinkStats>& links) {

@@ -10,15 +10,18 @@
 // Every call returns absl::Status / StatusOr with the server's code and
 // message; a packet defect's machine-readable reason (lip-error-reason
 // trailer) is attached as in common/grpc_status.h (ErrorReasonOf()).
-// Errors of the connection itself: UNAVAILABLE (also for a refused TLS
-// handshake), DEADLINE_EXCEEDED after options.timeout.
+// Errors of the connection itself: UNAVAILABLE, UNAUTHENTICATED for a TLS
+// handshake the client refused (common/grpc_status.h, IsTlsHandshakeFailure),
+// DEADLINE_EXCEEDED after options.timeout.
 //
 // Ownership: a client owns its channel. Thread-safety: all methods may be
 // called from several threads at once (gRPC stubs are thread-safe).
 #ifndef LIP_CLIENT_LIP_CLIENT_H_
 #define LIP_CLIENT_LIP_CLIENT_H_
 
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -38,6 +41,18 @@ struct ClientOptions {
   TlsOptions tls;                           // client certificate, key, CA (or insecure)
   absl::Duration timeout = absl::Seconds(60);  // deadline of each call
   size_t upload_chunk_bytes = 1 << 20;      // PutBridge data chunk size
+  // Longest wait between two attempts to (re)connect after the node went away (gRPC's
+  // default grows to 120 s; nodes use a short one for the registry so they notice its
+  // return within seconds).
+  absl::Duration max_reconnect_backoff = absl::Seconds(120);
+  // RegistryClient::ListNodes only (0 = off): while the registry cannot be reached
+  // (UNAVAILABLE or DEADLINE_EXCEEDED), answer with the nodes it last listed for that role
+  // that are at most this old; and when it answers without a node it listed alive before,
+  // keep that node in the answer (as last seen, for at most this long). A registry never
+  // forgets a node while it runs (dead and departed nodes stay listed, not alive), so an
+  // absent one means it restarted with an empty directory and the node has not registered
+  // again yet. A sender keeps finding its receivers through a registry outage this way.
+  absl::Duration node_list_fallback = absl::ZeroDuration();
 };
 
 // Makes the channel for options (validating the TLS files first).
@@ -69,6 +84,7 @@ class RegistryClient {
   absl::Status Heartbeat(const std::string& node_id);
   // Lists the node as not alive at once (a graceful stop); RegisterNode or Heartbeat undo it.
   absl::Status Leave(const std::string& node_id);
+  // See ClientOptions::node_list_fallback for what it answers while the registry is down.
   absl::StatusOr<std::vector<lip::v1::NodeInfo>> ListNodes(
       lip::v1::NodeRole role = lip::v1::NODE_ROLE_UNSPECIFIED);
   absl::Status ReportLinkStats(const std::vector<lip::v1::LinkStats>& links);
@@ -77,10 +93,17 @@ class RegistryClient {
   lip::v1::Registry::Stub* stub() { return stub_.get(); }
 
  private:
+  struct SeenNode {
+    absl::Time listed;  // when the registry last listed it
+    lip::v1::NodeInfo node;
+  };
   void Prepare(grpc::ClientContext& context) const;
   std::shared_ptr<grpc::Channel> channel_;
   ClientOptions options_;
   std::unique_ptr<lip::v1::Registry::Stub> stub_;
+  std::mutex node_lists_mu_;
+  // Per role, by node id: what ListNodes last said of each node (node_list_fallback).
+  std::map<int, std::map<std::string, SeenNode>> seen_nodes_;
 };
 
 class ReceiverClient {

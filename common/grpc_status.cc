@@ -1,6 +1,9 @@
 #include "common/grpc_status.h"
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/cord.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "common/packet_error.h"
 
 namespace lip {
@@ -24,8 +27,19 @@ grpc::Status ToGrpcStatus(const absl::Status& status, grpc::ServerContextBase* c
   return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
 }
 
+bool IsTlsHandshakeFailure(const grpc::Status& status) {
+  if (status.error_code() != grpc::StatusCode::UNAVAILABLE) return false;
+  const std::string message = absl::AsciiStrToLower(status.error_message());
+  return absl::StrContains(message, "handshake failed");
+}
+
 absl::Status FromGrpcStatus(const grpc::Status& status, const grpc::ClientContext* context) {
   if (status.ok()) return absl::OkStatus();
+  if (IsTlsHandshakeFailure(status)) {
+    return absl::UnauthenticatedError(absl::StrCat(
+        "TLS handshake failed: the peer's certificate was refused (or it refused ours): ",
+        status.error_message()));
+  }
   absl::Status out(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
   if (context != nullptr) {
     const auto& trailers = context->GetServerTrailingMetadata();

@@ -36,8 +36,16 @@ std::string ErrorReasonOf(const absl::Status& status);
 grpc::Status ToGrpcStatus(const absl::Status& status,
                           grpc::ServerContextBase* context = nullptr);
 
+// Whether a client call failed because the connection's TLS handshake failed (a
+// certificate refused by either side: unknown CA, expired or not yet valid, wrong
+// name, none presented). gRPC 1.51 reports these as UNAVAILABLE with the handshake
+// error in the message; no server-side code can change that, since no call exists
+// before the handshake completes. See docs/protocol.md, "Errors".
+bool IsTlsHandshakeFailure(const grpc::Status& status);
+
 // gRPC -> absl. With `context` (after the call finished), the
-// `lip-error-reason` trailer is attached as the reason.
+// `lip-error-reason` trailer is attached as the reason. A TLS handshake failure
+// (IsTlsHandshakeFailure) becomes UNAUTHENTICATED.
 absl::Status FromGrpcStatus(const grpc::Status& status,
                             const grpc::ClientContext* context = nullptr);
 

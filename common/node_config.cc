@@ -14,6 +14,9 @@ ABSL_FLAG(std::string, tls_cert, "", "this node's certificate (PEM)");
 ABSL_FLAG(std::string, tls_key, "", "this node's private key (PEM)");
 ABSL_FLAG(std::string, tls_ca, "", "CA certificate that signs every LIP node (PEM)");
 ABSL_FLAG(std::string, tls_server_name, "", "name to verify in peers' server certificates");
+ABSL_FLAG(int32_t, tls_reload_ms, -2,
+          "check the TLS files for a new certificate every N ms (and on SIGHUP); "
+          "0 = on SIGHUP only, -1 = never (default: the config file's, else 5000)");
 ABSL_FLAG(bool, insecure, false, "plaintext without authentication (local development only)");
 ABSL_FLAG(std::string, data_dir, "", "registry data directory (SQLite + blobs)");
 ABSL_FLAG(std::string, log_level, "", "debug | info | warning | error");
@@ -61,6 +64,7 @@ absl::Status MergeNodeConfigJson(const std::string& json_text, NodeConfig& confi
     LIP_RETURN_IF_ERROR(Get(tls, "ca", "tls.", config.tls.ca_file));
     LIP_RETURN_IF_ERROR(Get(tls, "insecure", "tls.", config.tls.insecure));
     LIP_RETURN_IF_ERROR(Get(tls, "server_name", "tls.", config.tls.server_name_override));
+    LIP_RETURN_IF_ERROR(Get(tls, "reload_ms", "tls.", config.tls_reload_ms));
   }
   static const char* kKnown[] = {"node_id", "listen", "advertise_address", "metrics_listen",
                                  "registry", "data_dir", "log_level", "tls"};
@@ -101,6 +105,7 @@ absl::StatusOr<NodeConfig> NodeConfigFromFlags() {
   override_string(FLAGS_tls_ca, config.tls.ca_file);
   override_string(FLAGS_tls_server_name, config.tls.server_name_override);
   if (absl::GetFlag(FLAGS_insecure)) config.tls.insecure = true;
+  if (absl::GetFlag(FLAGS_tls_reload_ms) >= -1) config.tls_reload_ms = absl::GetFlag(FLAGS_tls_reload_ms);
   override_string(FLAGS_data_dir, config.data_dir);
   const std::string level = absl::GetFlag(FLAGS_log_level);
   if (!level.empty()) {

@@ -11,7 +11,8 @@
 //     "metrics_listen": "127.0.0.1:9102",
 //     "registry": "127.0.0.1:7000",
 //     "tls": {"cert": "certs/receiver.crt", "key": "certs/receiver.key",
-//             "ca": "certs/ca.crt", "insecure": false, "server_name": "localhost"},
+//             "ca": "certs/ca.crt", "insecure": false, "server_name": "localhost",
+//             "reload_ms": 5000},
 //     "data_dir": "registry-data",
 //     "log_level": "info",
 //     "receiver": {...}, "sender": {...}
@@ -20,8 +21,10 @@
 //
 // Flags (defined by this file, used by the node binaries only):
 //   --config --node_id --listen --advertise_address --metrics_listen --registry
-//   --tls_cert --tls_key --tls_ca --tls_server_name --insecure --data_dir --log_level
-// A string flag overrides the file when it is non-empty; --insecure overrides when set.
+//   --tls_cert --tls_key --tls_ca --tls_server_name --tls_reload_ms --insecure --data_dir
+//   --log_level
+// A string flag overrides the file when it is non-empty; --insecure overrides when set;
+// --tls_reload_ms when given (>= -1).
 //
 // Errors: NOT_FOUND for a missing config file, INVALID_ARGUMENT for bad JSON or
 // a value of the wrong type (naming the key). Thread-safety: value type.
@@ -44,6 +47,9 @@ struct NodeConfig {
   std::string metrics_listen = "127.0.0.1:0";  // "" disables the /metrics HTTP server
   std::string registry_address;              // "" = no registry
   TlsOptions tls;                            // mutual TLS unless tls.insecure
+  // How often a node checks its TLS files for a rotated certificate (it also checks on
+  // SIGHUP): 0 = on SIGHUP only, -1 = never (credentials read once at start-up).
+  int tls_reload_ms = 5000;
   std::string data_dir = "lip-registry-data";  // registry: SQLite + blobs
   LogLevel log_level = LogLevel::kInfo;
   nlohmann::json sections = nlohmann::json::object();  // node-specific blocks, by name

@@ -15,6 +15,7 @@
 namespace lip {
 namespace {
 constexpr absl::string_view kRoleUriPrefix = "lip://role/";
+constexpr absl::string_view kNodeUriPrefix = "lip://node/";
 }  // namespace
 
 const char* RoleName(Role role) {
@@ -37,12 +38,15 @@ absl::StatusOr<Role> ParseRole(absl::string_view name) {
 
 std::string RoleUri(Role role) { return absl::StrCat(kRoleUriPrefix, RoleName(role)); }
 
+std::string NodeUri(absl::string_view node_id) { return absl::StrCat(kNodeUriPrefix, node_id); }
+
 std::string PeerIdentity::ToString() const {
   if (insecure) return "insecure-peer [all roles]";
   std::vector<std::string> names;
   for (Role role : roles) names.push_back(RoleName(role));
   return absl::StrCat(common_name.empty() ? "(no CN)" : common_name, " [",
-                      absl::StrJoin(names, ","), "]");
+                      absl::StrJoin(names, ","), "]",
+                      node_ids.empty() ? "" : absl::StrCat(" nodes=", absl::StrJoin(node_ids, ",")));
 }
 
 absl::StatusOr<PeerIdentity> PeerIdentityFromPem(absl::string_view pem) {
@@ -69,6 +73,11 @@ absl::StatusOr<PeerIdentity> PeerIdentityFromPem(absl::string_view pem) {
       const ASN1_IA5STRING* uri = name->d.uniformResourceIdentifier;
       absl::string_view text(reinterpret_cast<const char*>(ASN1_STRING_get0_data(uri)),
                             ASN1_STRING_length(uri));
+      if (absl::StartsWith(text, kNodeUriPrefix)) {
+        const absl::string_view id = text.substr(kNodeUriPrefix.size());
+        if (!id.empty()) identity.node_ids.insert(std::string(id));
+        continue;
+      }
       if (!absl::StartsWith(text, kRoleUriPrefix)) continue;
       auto role = ParseRole(text.substr(kRoleUriPrefix.size()));
       if (role.ok()) identity.roles.insert(*role);  // unknown roles grant nothing

@@ -8,6 +8,12 @@
 // may carry several role URIs. The subject OU is NOT used for roles: URIs are
 // unambiguous and survive re-issuing by another CA tool.
 //
+// A certificate may also name the node ids it may act for in the registry
+// (register, heartbeat, leave), as SAN URIs
+//     lip://node/<node-id>     <node-id> = [A-Za-z0-9._~-]+ (URI-safe, not decoded)
+// A certificate without such URIs is bound by the registry to the node ids it
+// registers first, by its subject CN (docs/nodes.md, "Node identity").
+//
 // On a server started with --insecure there is no certificate; the peer is
 // then `insecure` and holds every role (local development only).
 //
@@ -37,18 +43,24 @@ const char* RoleName(Role role);
 absl::StatusOr<Role> ParseRole(absl::string_view name);
 // The SAN URI for a role: "lip://role/<name>".
 std::string RoleUri(Role role);
+// The SAN URI naming a node id: "lip://node/<node_id>".
+std::string NodeUri(absl::string_view node_id);
 
 struct PeerIdentity {
   std::string common_name;  // subject CN; "" when insecure
   std::set<Role> roles;
+  std::set<std::string> node_ids;  // from lip://node/<id> URIs; empty = names no node
   bool insecure = false;    // plaintext server: no certificate, all roles
 
   bool Has(Role role) const { return insecure || roles.count(role) > 0; }
-  // "sender-1 [sender]" — for logs and error messages.
+  // The certificate names node ids (lip://node/...).
+  bool NamesNodes() const { return !node_ids.empty(); }
+  bool Names(const std::string& node_id) const { return node_ids.count(node_id) > 0; }
+  // "sender-1 [sender]" or "receiver-a [receiver] nodes=receiver-1" — for logs and errors.
   std::string ToString() const;
 };
 
-// Parses a PEM certificate's CN and lip://role/ URIs. INVALID_ARGUMENT for bad PEM.
+// Parses a PEM certificate's CN, lip://role/ and lip://node/ URIs. INVALID_ARGUMENT for bad PEM.
 absl::StatusOr<PeerIdentity> PeerIdentityFromPem(absl::string_view pem);
 
 // The identity of the caller of an RPC. UNAUTHENTICATED when a TLS server sees

@@ -7,6 +7,8 @@
 
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
+#include <grpcpp/security/tls_certificate_verifier.h>
+#include <grpcpp/security/tls_credentials_options.h>
 #include <grpcpp/support/channel_arguments.h>
 #include <openssl/bio.h>
 #include <openssl/err.h>
@@ -16,6 +18,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/packet_limits.h"
+#include "common/tls_reloader.h"
 
 namespace lip {
 namespace {
@@ -140,6 +143,13 @@ absl::StatusOr<TlsMaterial> LoadTlsMaterial(const TlsOptions& options) {
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
     const TlsOptions& options) {
   if (options.insecure) return grpc::InsecureServerCredentials();
+  if (options.reloader != nullptr) {
+    grpc::experimental::TlsServerCredentialsOptions tls(options.reloader->provider());
+    tls.watch_root_certs();
+    tls.watch_identity_key_cert_pairs();
+    tls.set_cert_request_type(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+    return grpc::experimental::TlsServerCredentials(tls);
+  }
   auto material = LoadTlsMaterial(options);
   if (!material.ok()) return material.status();
   grpc::SslServerCredentialsOptions ssl(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
@@ -151,6 +161,15 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
 absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> MakeChannelCredentials(
     const TlsOptions& options) {
   if (options.insecure) return grpc::InsecureChannelCredentials();
+  if (options.reloader != nullptr) {
+    grpc::experimental::TlsChannelCredentialsOptions tls;
+    tls.set_certificate_provider(options.reloader->provider());
+    tls.watch_root_certs();
+    tls.watch_identity_key_cert_pairs();
+    tls.set_verify_server_certs(true);
+    tls.set_certificate_verifier(std::make_shared<grpc::experimental::HostNameCertificateVerifier>());
+    return grpc::experimental::TlsCredentials(tls);
+  }
   auto material = LoadTlsMaterial(options);
   if (!material.ok()) return material.status();
   grpc::SslCredentialsOptions ssl;
@@ -161,11 +180,11 @@ absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> MakeChannelCredentials
 }
 
 absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(const std::string& address,
-                                                           const TlsOptions& options) {
+                                                           const TlsOptions& options,
+                                                           grpc::ChannelArguments args) {
   if (address.empty()) return absl::InvalidArgumentError("channel address is empty");
   auto credentials = MakeChannelCredentials(options);
   if (!credentials.ok()) return credentials.status();
-  grpc::ChannelArguments args;
   if (!options.insecure && !options.server_name_override.empty()) {
     args.SetSslTargetNameOverride(options.server_name_override);
   }

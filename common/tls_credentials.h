@@ -19,10 +19,13 @@
 
 #include <grpcpp/security/credentials.h>
 #include <grpcpp/security/server_credentials.h>
+#include <grpcpp/support/channel_arguments.h>
 
 #include "absl/status/statusor.h"
 
 namespace lip {
+
+class TlsReloader;  // common/tls_reloader.h
 
 // Paths of one node's TLS files. All three are required unless `insecure`.
 struct TlsOptions {
@@ -34,6 +37,10 @@ struct TlsOptions {
   // Client only: the name to verify in the server certificate instead of the
   // host of the address (e.g. "localhost"). Empty = the address's host.
   std::string server_name_override;
+  // Set (by a node at start-up): credentials take their material from this reloader,
+  // which watches the three files above, instead of reading them once; a rotated
+  // certificate is then used without a restart (common/tls_reloader.h).
+  std::shared_ptr<TlsReloader> reloader;
 };
 
 // The PEM texts after validation.
@@ -51,19 +58,24 @@ absl::StatusOr<std::string> ReadFileToString(const std::string& path);
 absl::StatusOr<TlsMaterial> LoadTlsMaterial(const TlsOptions& options);
 
 // Server credentials that require and verify client certificates.
-// With options.insecure: grpc::InsecureServerCredentials().
+// With options.insecure: grpc::InsecureServerCredentials(). With options.reloader:
+// gRPC's TLS credentials watching the reloader's material (already validated).
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
     const TlsOptions& options);
 
-// Client credentials presenting this node's certificate and trusting the CA.
-// With options.insecure: grpc::InsecureChannelCredentials().
+// Client credentials presenting this node's certificate and trusting the CA
+// (the server's certificate must name the host, or server_name_override).
+// With options.insecure: grpc::InsecureChannelCredentials(). With options.reloader:
+// as for MakeServerCredentials.
 absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> MakeChannelCredentials(
     const TlsOptions& options);
 
 // A channel to `address` with MakeChannelCredentials(options), honouring
-// server_name_override. The channel connects lazily.
-absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(const std::string& address,
-                                                           const TlsOptions& options);
+// server_name_override, with `args` (other channel settings) on top. The channel
+// connects lazily.
+absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(
+    const std::string& address, const TlsOptions& options,
+    grpc::ChannelArguments args = grpc::ChannelArguments());
 
 }  // namespace lip
 

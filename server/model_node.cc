@@ -4,10 +4,14 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <set>
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/logging.h"
+#include "common/peer_identity.h"
+#include "common/tls_credentials.h"
 #include "nlohmann/json.hpp"
 #include "server/bridge_proto.h"
 
@@ -36,7 +40,31 @@ absl::StatusOr<NodeConfig> ModelNodeConfig(const std::string& role) {
   auto config = NodeConfigFromFlags();
   if (!config.ok()) return config.status();
   SetMinLogLevel(config->log_level);
+  std::set<std::string> named;  // node ids the certificate names (lip://node/<id>)
+  if (!config->tls.insecure && !config->tls.cert_file.empty()) {
+    auto pem = ReadFileToString(config->tls.cert_file);
+    if (!pem.ok()) return pem.status();
+    auto identity = PeerIdentityFromPem(*pem);
+    if (!identity.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("\"", config->tls.cert_file, "\": ", identity.status().message()));
+    }
+    named = identity->node_ids;
+  }
+  if (config->node_id.empty() && named.size() == 1) config->node_id = *named.begin();
+  if (config->node_id.empty() && named.size() > 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "certificate \"", config->tls.cert_file, "\" names several node ids (",
+        absl::StrJoin(named, ", "), "); choose one with --node_id"));
+  }
   if (config->node_id.empty()) config->node_id = absl::StrCat(role, "-", getpid());
+  if (!named.empty() && named.count(config->node_id) == 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "node id \"", config->node_id, "\" is not named by certificate \"", config->tls.cert_file,
+        "\" (it names ", absl::StrJoin(named, ", "), "); the registry would refuse it"));
+  }
+  absl::Status reloading = StartTlsReloading(*config);
+  if (!reloading.ok()) return reloading;
   return config;
 }
 
@@ -47,6 +75,10 @@ absl::StatusOr<std::unique_ptr<RegistryClient>> ConnectRegistry(const NodeConfig
   options.address = config.registry_address;
   options.tls = config.tls;
   options.timeout = timeout;
+  // Through a registry outage: reconnect within 2 s of its return, and keep resolving
+  // receivers from the last list it gave (docs/nodes.md, "Registry outage").
+  options.max_reconnect_backoff = absl::Seconds(2);
+  options.node_list_fallback = absl::Minutes(10);
   return RegistryClient::Connect(options);
 }
 

@@ -39,11 +39,16 @@ struct ModelNodeFlags {
 // The flags above, after absl::ParseCommandLine.
 ModelNodeFlags ModelNodeFlagsFromCommandLine();
 
-// NodeConfigFromFlags(), then the log level applied and node_id defaulted to "<role>-<pid>".
+// NodeConfigFromFlags(), then the log level applied and node_id defaulted: to the node id
+// the TLS certificate names (lip://node/<id>) when it names exactly one, else "<role>-<pid>".
+// INVALID_ARGUMENT when the certificate names node ids and node_id is not one of them (the
+// registry would refuse to register it) or names several and --node_id is not given.
+// Then starts TLS reloading (StartTlsReloading, server/node_server.h) on config.tls.
 absl::StatusOr<NodeConfig> ModelNodeConfig(const std::string& role);
 
 // A client of config.registry_address (calls time out after `timeout`); nullptr when the
-// node runs without a registry.
+// node runs without a registry. It reconnects within 2 s of a registry's return and, while
+// the registry is unreachable, answers ListNodes with its last answer (up to 10 minutes old).
 absl::StatusOr<std::unique_ptr<RegistryClient>> ConnectRegistry(const NodeConfig& config,
                                                                  absl::Duration timeout);
 

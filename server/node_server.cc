@@ -10,6 +10,7 @@
 #include "common/logging.h"
 #include "common/packet_limits.h"
 #include "common/tls_credentials.h"
+#include "common/tls_reloader.h"
 
 namespace lip {
 
@@ -65,6 +66,18 @@ void NodeServer::Shutdown(absl::Duration grace) {
     metrics_->Stop();
     metrics_.reset();
   }
+}
+
+absl::Status StartTlsReloading(NodeConfig& config) {
+  if (config.tls.insecure || config.tls_reload_ms < 0 || config.tls.reloader != nullptr) {
+    return absl::OkStatus();
+  }
+  auto reloader = TlsReloader::Start(config.tls, absl::Milliseconds(config.tls_reload_ms));
+  if (!reloader.ok()) return reloader.status();
+  config.tls.reloader = *std::move(reloader);
+  LogInfo("node", "watching TLS files for rotation",
+          {{"cert", config.tls.cert_file}, {"check_ms", config.tls_reload_ms}});
+  return absl::OkStatus();
 }
 
 void BlockShutdownSignals() {

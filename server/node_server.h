@@ -58,6 +58,13 @@ class NodeServer {
   int port_ = 0;
 };
 
+// Unless the node runs --insecure or with tls_reload_ms = -1: starts a TlsReloader
+// (common/tls_reloader.h) on config.tls's files and sets config.tls.reloader, so that
+// the server and every client made from config.tls afterwards take a rotated
+// certificate without a restart (on file change, checked every tls_reload_ms, or
+// SIGHUP). Call before anything uses config.tls. Errors as LoadTlsMaterial.
+absl::Status StartTlsReloading(NodeConfig& config);
+
 // Blocks SIGINT and SIGTERM in the calling thread and all threads it starts
 // later, so WaitForShutdownSignal() can receive them synchronously.
 void BlockShutdownSignals();

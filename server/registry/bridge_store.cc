@@ -43,6 +43,17 @@ CREATE TABLE IF NOT EXISTS bridges (
 
 std::string ErrnoText(int error) { return std::strerror(error); }
 
+// A failed file operation. The disk (or quota, or the process's file size limit) being full is
+// RESOURCE_EXHAUSTED: nothing is broken, the upload may be retried once there is room. Anything
+// else is INTERNAL.
+absl::Status IoError(int error, absl::string_view what) {
+  std::string message = absl::StrCat(what, ": ", ErrnoText(error));
+  if (error == ENOSPC || error == EDQUOT || error == EFBIG) {
+    return absl::ResourceExhaustedError(absl::StrCat("registry storage is full (", message, ")"));
+  }
+  return absl::InternalError(std::move(message));
+}
+
 std::string RandomHex(size_t bytes) {
   static thread_local std::mt19937_64 rng(std::random_device{}() ^
                                           static_cast<uint64_t>(absl::GetCurrentTimeNanos()));
@@ -74,16 +85,21 @@ bool IsSafeFileName(absl::string_view name) {
 
 absl::Status FsyncPath(const std::string& path, bool directory) {
   const int fd = ::open(path.c_str(), directory ? (O_RDONLY | O_DIRECTORY) : O_RDONLY);
-  if (fd < 0) return absl::InternalError(absl::StrCat("open \"", path, "\": ", ErrnoText(errno)));
+  if (fd < 0) return IoError(errno, absl::StrCat("open \"", path, "\""));
   const int rc = ::fsync(fd);
   const int error = errno;
   ::close(fd);
-  if (rc != 0) return absl::InternalError(absl::StrCat("fsync \"", path, "\": ", ErrnoText(error)));
+  if (rc != 0) return IoError(error, absl::StrCat("fsync \"", path, "\""));
   return absl::OkStatus();
 }
 
 absl::Status SqliteError(sqlite3* db, absl::string_view what) {
-  return absl::InternalError(absl::StrCat("sqlite ", what, ": ", sqlite3_errmsg(db)));
+  const std::string message = absl::StrCat("sqlite ", what, ": ", sqlite3_errmsg(db));
+  const int code = sqlite3_errcode(db) & 0xff;  // primary code of an extended one
+  if (code == SQLITE_FULL) {
+    return absl::ResourceExhaustedError(absl::StrCat("registry storage is full (", message, ")"));
+  }
+  return absl::InternalError(message);
 }
 
 // Bridge digest, the same as bridge.json's "digest" (docs/checkpoint.md): the
@@ -131,7 +147,7 @@ BridgeUpload::~BridgeUpload() {
 absl::Status BridgeUpload::OpenCurrentFile() {
   const std::string path = absl::StrCat(temp_dir_, "/", header_.files(file_index_).name());
   fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  if (fd_ < 0) return absl::InternalError(absl::StrCat("create \"", path, "\": ", ErrnoText(errno)));
+  if (fd_ < 0) return IoError(errno, absl::StrCat("create \"", path, "\""));
   file_written_ = 0;
   hash_ = std::make_unique<HashState>();
   return absl::OkStatus();
@@ -143,7 +159,7 @@ absl::Status BridgeUpload::CloseCurrentFile() {
     const int error = errno;
     ::close(fd_);
     fd_ = -1;
-    return absl::InternalError(absl::StrCat("fsync of uploaded \"", name, "\": ", ErrnoText(error)));
+    return IoError(error, absl::StrCat("fsync of uploaded \"", name, "\""));
   }
   ::close(fd_);
   fd_ = -1;
@@ -180,9 +196,8 @@ absl::Status BridgeUpload::Append(absl::string_view data) {
       const ssize_t n = ::write(fd_, data.data() + done, take - done);
       if (n < 0) {
         if (errno == EINTR) continue;
-        return absl::InternalError(absl::StrCat("write of uploaded \"",
-                                                header_.files(file_index_).name(),
-                                                "\": ", ErrnoText(errno)));
+        return IoError(errno, absl::StrCat("write of uploaded \"",
+                                           header_.files(file_index_).name(), "\""));
       }
       done += static_cast<size_t>(n);
     }
@@ -361,7 +376,7 @@ absl::StatusOr<std::unique_ptr<BridgeUpload>> BridgeStore::BeginUpload(
   const std::string temp_dir = absl::StrCat(options_.data_dir, "/tmp/", RandomHex(16));
   std::error_code error;
   if (!fs::create_directory(temp_dir, error)) {
-    return absl::InternalError(absl::StrCat("cannot create \"", temp_dir, "\": ", error.message()));
+    return IoError(error ? error.value() : EEXIST, absl::StrCat("cannot create \"", temp_dir, "\""));
   }
   return std::unique_ptr<BridgeUpload>(new BridgeUpload(this, header, temp_dir));
 }
@@ -390,8 +405,7 @@ absl::StatusOr<lip::v1::BridgeRecord> BridgeStore::Publish(lip::v1::BridgeRecord
   record.set_created_unix_nanos(absl::GetCurrentTimeNanos());
 
   if (::rename(temp_dir.c_str(), blob_dir.c_str()) != 0) {
-    return absl::InternalError(absl::StrCat("rename \"", temp_dir, "\" -> \"", blob_dir,
-                                            "\": ", ErrnoText(errno)));
+    return IoError(errno, absl::StrCat("rename \"", temp_dir, "\" -> \"", blob_dir, "\""));
   }
   synced = FsyncPath(options_.data_dir + "/blobs", /*directory=*/true);
   if (synced.ok()) synced = FsyncPath(options_.data_dir + "/tmp", /*directory=*/true);

@@ -17,8 +17,10 @@
 //
 // Knows nothing of gRPC. Errors: INVALID_ARGUMENT for bad headers or data
 // (naming the value), ALREADY_EXISTS for a taken (name, version), NOT_FOUND for
-// unknown bridges/files, DATA_LOSS for digest mismatches, INTERNAL for I/O or
-// SQLite failures. Thread-safety: all methods are safe from several threads;
+// unknown bridges/files, DATA_LOSS for digest mismatches, RESOURCE_EXHAUSTED
+// when the disk is full (ENOSPC, EDQUOT, EFBIG from a file size limit, or
+// SQLITE_FULL: the failed upload leaves nothing behind and every committed
+// bridge stays readable), INTERNAL for other I/O or SQLite failures. Thread-safety: all methods are safe from several threads;
 // one BridgeUpload is used by one thread at a time.
 #ifndef LIP_SERVER_REGISTRY_BRIDGE_STORE_H_
 #define LIP_SERVER_REGISTRY_BRIDGE_STORE_H_

@@ -9,7 +9,30 @@ namespace lip {
 
 NodeDirectory::NodeDirectory(NodeDirectoryOptions options) : options_(options) {}
 
-absl::Status NodeDirectory::Register(const lip::v1::NodeInfo& node, absl::Time now) {
+absl::Status NodeDirectory::MayAct(const std::string& node_id, const Entry* entry,
+                                   const NodeClaimant& claimant) {
+  if (claimant.admin || claimant.named_in_certificate) return absl::OkStatus();
+  if (claimant.certificate_name.empty()) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        claimant.description, " may not act for node \"", node_id,
+        "\": its certificate has no subject CN and names no node (lip://node/", node_id, ")"));
+  }
+  if (entry == nullptr) return absl::OkStatus();  // first registration binds it
+  if (entry->bound_to_named) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        claimant.description, " may not act for node \"", node_id,
+        "\": it is bound to certificates naming it (lip://node/", node_id, ") and admins"));
+  }
+  if (!entry->bound_to.empty() && entry->bound_to != claimant.certificate_name) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        claimant.description, " may not act for node \"", node_id,
+        "\": it is bound to the certificate that registered it first"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status NodeDirectory::Register(const lip::v1::NodeInfo& node, absl::Time now,
+                                     const NodeClaimant& claimant) {
   if (node.node_id().empty() || node.node_id().size() > 256) {
     return absl::InvalidArgumentError(
         absl::StrCat("node_id must be 1..256 bytes, got ", node.node_id().size()));
@@ -22,30 +45,51 @@ absl::Status NodeDirectory::Register(const lip::v1::NodeInfo& node, absl::Time n
     return absl::InvalidArgumentError(absl::StrCat("node \"", node.node_id(), "\" has no address"));
   }
   std::lock_guard<std::mutex> lock(mu_);
-  lip::v1::NodeInfo stored = node;
-  stored.set_last_heartbeat_unix_nanos(absl::ToUnixNanos(now));
-  stored.set_alive(true);
-  nodes_[node.node_id()] = std::move(stored);
+  auto it = nodes_.find(node.node_id());
+  const Entry* existing = it == nodes_.end() ? nullptr : &it->second;
+  absl::Status allowed = MayAct(node.node_id(), existing, claimant);
+  if (!allowed.ok()) return allowed;
+  Entry entry;
+  if (existing != nullptr) {
+    entry.bound_to_named = existing->bound_to_named;
+    entry.bound_to = existing->bound_to;
+  }
+  if (claimant.named_in_certificate) {
+    entry.bound_to_named = true;
+    entry.bound_to.clear();
+  } else if (!claimant.admin) {
+    entry.bound_to = claimant.certificate_name;  // binds a fresh or unbound entry; same name otherwise
+  }
+  entry.info = node;
+  entry.info.set_last_heartbeat_unix_nanos(absl::ToUnixNanos(now));
+  entry.info.set_alive(true);
+  nodes_[node.node_id()] = std::move(entry);
   left_.erase(node.node_id());
   return absl::OkStatus();
 }
 
-absl::Status NodeDirectory::Heartbeat(const std::string& node_id, absl::Time now) {
+absl::Status NodeDirectory::Heartbeat(const std::string& node_id, absl::Time now,
+                                      const NodeClaimant& claimant) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = nodes_.find(node_id);
   if (it == nodes_.end()) {
     return absl::NotFoundError(absl::StrCat("node \"", node_id, "\" is not registered; register first"));
   }
-  it->second.set_last_heartbeat_unix_nanos(absl::ToUnixNanos(now));
+  absl::Status allowed = MayAct(node_id, &it->second, claimant);
+  if (!allowed.ok()) return allowed;
+  it->second.info.set_last_heartbeat_unix_nanos(absl::ToUnixNanos(now));
   left_.erase(node_id);
   return absl::OkStatus();
 }
 
-absl::Status NodeDirectory::Leave(const std::string& node_id) {
+absl::Status NodeDirectory::Leave(const std::string& node_id, const NodeClaimant& claimant) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (nodes_.find(node_id) == nodes_.end()) {
+  auto it = nodes_.find(node_id);
+  if (it == nodes_.end()) {
     return absl::NotFoundError(absl::StrCat("node \"", node_id, "\" is not registered"));
   }
+  absl::Status allowed = MayAct(node_id, &it->second, claimant);
+  if (!allowed.ok()) return allowed;
   left_.insert(node_id);
   return absl::OkStatus();
 }
@@ -53,7 +97,8 @@ absl::Status NodeDirectory::Leave(const std::string& node_id) {
 std::vector<lip::v1::NodeInfo> NodeDirectory::List(lip::v1::NodeRole role, absl::Time now) const {
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<lip::v1::NodeInfo> out;
-  for (const auto& [id, node] : nodes_) {
+  for (const auto& [id, entry] : nodes_) {
+    const lip::v1::NodeInfo& node = entry.info;
     if (role != lip::v1::NODE_ROLE_UNSPECIFIED && node.role() != role) continue;
     lip::v1::NodeInfo copy = node;
     copy.set_alive(left_.count(id) == 0 &&
@@ -67,7 +112,7 @@ absl::StatusOr<lip::v1::NodeRole> NodeDirectory::RoleOf(const std::string& node_
   std::lock_guard<std::mutex> lock(mu_);
   auto it = nodes_.find(node_id);
   if (it == nodes_.end()) return absl::NotFoundError(absl::StrCat("node \"", node_id, "\" is not registered"));
-  return it->second.role();
+  return it->second.info.role();
 }
 
 std::vector<lip::v1::LinkStats> NodeDirectory::AddLinkStats(

@@ -7,6 +7,7 @@
 // Prints one JSON line {"event":"listening","port":...,"metrics_port":...} on
 // stdout once serving (scripts and tests read the ports from it), stops
 // gracefully on SIGINT/SIGTERM.
+#include <csignal>
 #include <cstdio>
 #include <unistd.h>
 
@@ -27,6 +28,9 @@ ABSL_FLAG(int32_t, shutdown_grace_ms, 10000, "how long in-flight RPCs may run on
 
 int main(int argc, char** argv) {
   lip::BlockShutdownSignals();
+  // A write past the process's file size limit (RLIMIT_FSIZE) then fails with EFBIG, which the
+  // store reports as RESOURCE_EXHAUSTED like a full disk, instead of killing the registry.
+  std::signal(SIGXFSZ, SIG_IGN);
   absl::SetProgramUsageMessage("LIP registry node: bridge checkpoints, node directory, link stats");
   absl::ParseCommandLine(argc, argv);
   auto config = lip::NodeConfigFromFlags();
@@ -36,6 +40,11 @@ int main(int argc, char** argv) {
   }
   lip::SetMinLogLevel(config->log_level);
   if (config->node_id.empty()) config->node_id = "registry-" + std::to_string(getpid());
+  absl::Status reloading = lip::StartTlsReloading(*config);
+  if (!reloading.ok()) {
+    lip::LogError("registry", "bad TLS material", {{"error", reloading.ToString()}});
+    return 1;
+  }
 
   lip::BridgeStoreOptions store_options;
   store_options.data_dir = config->data_dir;

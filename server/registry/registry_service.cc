@@ -3,6 +3,7 @@
 #include <fstream>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "common/grpc_status.h"
 #include "common/logging.h"
@@ -210,9 +211,18 @@ grpc::Status RegistryService::RegisterNode(grpc::ServerContext* context,
       context, {CertificateRoleFor(request->node().role()), Role::kAdmin},
       absl::StrCat("register a node with role ", lip::v1::NodeRole_Name(request->node().role())).c_str(),
       &peer);
-  if (!status.ok()) return timer.Finish(ToGrpcStatus(status, context));
-  status = directory_->Register(request->node(), absl::Now());
-  if (!status.ok()) return timer.Finish(ToGrpcStatus(status, context));
+  if (!status.ok()) return timer.Finish(ToGrpcStatus(status, context));  // Authorize logged it
+  auto claimant = ClaimantFor(peer, request->node().node_id());
+  status = claimant.ok() ? directory_->Register(request->node(), absl::Now(), *claimant)
+                         : claimant.status();
+  if (!status.ok()) {
+    if (status.code() == absl::StatusCode::kPermissionDenied) {
+      LogWarning(kComponent, "registration refused",
+                 {{"node_id", request->node().node_id()}, {"by", peer.ToString()},
+                  {"error", std::string(status.message())}});
+    }
+    return timer.Finish(ToGrpcStatus(status, context));
+  }
   response->set_heartbeat_interval_ms(
       static_cast<uint32_t>(absl::ToInt64Milliseconds(directory_->options().heartbeat_interval)));
   LogInfo(kComponent, "node registered",
@@ -223,28 +233,72 @@ grpc::Status RegistryService::RegisterNode(grpc::ServerContext* context,
   return timer.Finish(grpc::Status::OK);
 }
 
+absl::StatusOr<NodeClaimant> RegistryService::ClaimantFor(const PeerIdentity& peer,
+                                                          const std::string& node_id) const {
+  NodeClaimant claimant;
+  claimant.description = peer.ToString();
+  claimant.admin = peer.Has(Role::kAdmin);  // also every caller of an --insecure registry
+  if (claimant.admin) return claimant;
+  if (peer.NamesNodes()) {
+    if (!peer.Names(node_id)) {
+      std::vector<std::string> named(peer.node_ids.begin(), peer.node_ids.end());
+      return absl::PermissionDeniedError(absl::StrCat(
+          peer.ToString(), " may not act for node \"", node_id,
+          "\": its certificate names only node(s) ", absl::StrJoin(named, ", ")));
+    }
+    claimant.named_in_certificate = true;
+    return claimant;
+  }
+  claimant.certificate_name = peer.common_name;
+  return claimant;
+}
+
+absl::Status RegistryService::AuthorizeForNode(grpc::ServerContext* context,
+                                               const std::string& node_id, const char* action,
+                                               NodeClaimant* claimant) {
+  // Strangers (no LIP role) learn nothing, not even whether the node exists.
+  PeerIdentity peer;
+  absl::Status status = Authorize(context, kAnyRole, action, &peer);
+  if (!status.ok()) return status;
+  auto registered_role = directory_->RoleOf(node_id);
+  if (!registered_role.ok()) return registered_role.status();
+  // Only the node's own role (or an admin) may act for it...
+  status = Authorize(context, {CertificateRoleFor(*registered_role), Role::kAdmin},
+                     absl::StrCat(action, " (a node with role ",
+                                  lip::v1::NodeRole_Name(*registered_role), ")").c_str());
+  if (!status.ok()) return status;
+  // ...and only for a node its certificate names or is bound to (the directory checks that).
+  auto made = ClaimantFor(peer, node_id);
+  if (!made.ok()) return made.status();  // the caller logs refusals
+  *claimant = *std::move(made);
+  return absl::OkStatus();
+}
+
 grpc::Status RegistryService::Heartbeat(grpc::ServerContext* context,
                                         const lip::v1::HeartbeatRequest* request,
                                         lip::v1::HeartbeatResponse* /*response*/) {
   RpcTimer timer(rpc_metrics_, "Heartbeat");
-  absl::Status status = Authorize(context, kAnyRole, "send heartbeats");
-  if (status.ok()) status = directory_->Heartbeat(request->node_id(), absl::Now());
+  NodeClaimant claimant;
+  absl::Status status = AuthorizeForNode(context, request->node_id(), "send heartbeats", &claimant);
+  if (status.ok()) status = directory_->Heartbeat(request->node_id(), absl::Now(), claimant);
+  if (status.code() == absl::StatusCode::kPermissionDenied) {
+    LogWarning(kComponent, "heartbeat refused",
+               {{"node_id", request->node_id()}, {"error", std::string(status.message())}});
+  }
   return timer.Finish(ToGrpcStatus(status, context));
 }
 
 grpc::Status RegistryService::Leave(grpc::ServerContext* context, const lip::v1::LeaveRequest* request,
                                     lip::v1::LeaveResponse* /*response*/) {
   RpcTimer timer(rpc_metrics_, "Leave");
-  // Only the node's own role (or an admin) may take it out of the listing; strangers learn nothing.
-  absl::Status known = Authorize(context, kAnyRole, "take a node out");
-  if (!known.ok()) return timer.Finish(ToGrpcStatus(known, context));
-  auto registered_role = directory_->RoleOf(request->node_id());
-  if (!registered_role.ok()) return timer.Finish(ToGrpcStatus(registered_role.status(), context));
-  absl::Status status = Authorize(
-      context, {CertificateRoleFor(*registered_role), Role::kAdmin},
-      absl::StrCat("take a node with role ", lip::v1::NodeRole_Name(*registered_role), " out").c_str());
-  if (status.ok()) status = directory_->Leave(request->node_id());
+  NodeClaimant claimant;
+  absl::Status status = AuthorizeForNode(context, request->node_id(), "take a node out", &claimant);
+  if (status.ok()) status = directory_->Leave(request->node_id(), claimant);
   if (status.ok()) LogInfo(kComponent, "node left", {{"node_id", request->node_id()}});
+  if (status.code() == absl::StatusCode::kPermissionDenied) {
+    LogWarning(kComponent, "leave refused",
+               {{"node_id", request->node_id()}, {"error", std::string(status.message())}});
+  }
   return timer.Finish(ToGrpcStatus(status, context));
 }
 

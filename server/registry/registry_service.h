@@ -6,8 +6,10 @@
 // common/peer_identity.h):
 //   PutBridge                      admin only
 //   RegisterNode                   a node may register only its own role (admin: any)
-//   Heartbeat                      admin, registry, sender, receiver
-//   Leave                          the node's registered role, admin
+//   Heartbeat, Leave               the node's registered role, admin
+// and RegisterNode, Heartbeat and Leave act only for a node id the caller's
+// certificate names (lip://node/<id>) or, for a certificate naming none, the
+// ids it registered first (NodeDirectory's binding by CN); admins act for any.
 //   ReportLinkStats                admin, sender, receiver
 //   Get/Resolve/ListBridges, ListNodes, GetLinkStats   any LIP role
 // Everything else gets PERMISSION_DENIED.
@@ -78,6 +80,12 @@ class RegistryService final : public lip::v1::Registry::Service {
  private:
   absl::Status Authorize(grpc::ServerContext* context, absl::Span<const Role> allowed,
                          const char* action, PeerIdentity* peer = nullptr);
+  // Who `peer` is for node `node_id`; PERMISSION_DENIED when its certificate names other nodes.
+  absl::StatusOr<NodeClaimant> ClaimantFor(const PeerIdentity& peer, const std::string& node_id) const;
+  // For Heartbeat and Leave: any LIP role, then (NOT_FOUND for an unknown node) the
+  // node's registered role or admin, then the claimant the directory checks the binding with.
+  absl::Status AuthorizeForNode(grpc::ServerContext* context, const std::string& node_id,
+                                const char* action, NodeClaimant* claimant);
 
   BridgeStore* store_;
   NodeDirectory* directory_;
