@@ -83,7 +83,7 @@ int main(int argc, char** argv) {
                       {{"error", registered.ToString()}});
     }
     const auto period = std::chrono::milliseconds(std::max(100, absl::GetFlag(FLAGS_link_report_ms)));
-    reporter = std::thread([&] {
+    reporter = std::thread([&, period] {  // period by value: its block ends before the thread does
       std::unique_lock<std::mutex> lock(reporter_mu);
       while (true) {
         const bool stop = reporter_wake.wait_for(lock, period, [&] { return stopping; });
