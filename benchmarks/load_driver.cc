@@ -128,7 +128,7 @@ class Driver {
         return;
       }
       if (stop->load() && in_flight_.load() == 0) return;
-      if (stop->load() && Clock::now() > stop_deadline_) return;  // unanswered ones stay counted
+      if (stop->load() && Clock::now() > stop_deadline_.load()) return;  // unanswered ones stay counted
     }
   }
 

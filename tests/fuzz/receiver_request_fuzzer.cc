@@ -167,7 +167,7 @@ void WriteSeed(const std::string& dir, const std::string& name, uint8_t flags, c
   out << bytes;
 }
 
-// Valid requests for the tiny bridge: classify (bridge labels, own labels), generate, int8.
+// Valid requests for the tiny bridge: classify (the bridge's labels, others), generate, int8.
 void WriteSeeds(const Harness& h, const std::string& dir) {
   const BridgeMetadata& bridge = h.pipeline->bridge();
   const int rows = static_cast<int>(bridge.sender.perceiver.num_queries);
@@ -181,7 +181,9 @@ void WriteSeeds(const Harness& h, const std::string& dir) {
     meta.bridge = BridgeIdToProto(bridge);
     meta.receiver_models.push_back(ModelIdToProto(h.pipeline->model_id()));
     meta.source_layer = 1;
-    if (variant == 0) meta.task.mutable_classify();
+    if (variant == 0) {
+      for (const std::string& label : bridge.labels) meta.task.mutable_classify()->add_labels(label);
+    }
     if (variant == 1) {
       meta.task.mutable_classify()->add_labels(" good");
       meta.task.mutable_classify()->add_labels(" bad");
@@ -201,6 +203,7 @@ void WriteSeeds(const Harness& h, const std::string& dir) {
     const lip::v1::DType dtype = variant == 3 ? lip::v1::DTYPE_INT8
                                  : variant == 2 ? lip::v1::DTYPE_FP16 : lip::v1::DTYPE_FP32;
     auto packet = BuildPacket(meta, values, rows, cols, dtype);
+    if (!packet.ok()) std::fprintf(stderr, "seed packet %d: %s\n", variant, packet.status().ToString().c_str());
     Require(packet.ok(), "seed packet");
     lip::v1::SendLatentRequest request;
     *request.mutable_packet() = *packet;
