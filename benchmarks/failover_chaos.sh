@@ -57,7 +57,6 @@ driver=$!
 for _ in $(seq 1 600); do grep -q load_start "$WORK/driver.json" 2>/dev/null && break; sleep 0.1; done
 sleep "$KILL_AT"
 kill -KILL "$PID_receiver_a"
-kill_ns=$(date +%s%N)
 echo "failover_chaos: receiver-a killed" >&2
 wait "$driver"
 b_alive=1; kill -0 "$PID_receiver_b" 2>/dev/null || b_alive=0

@@ -234,7 +234,7 @@ int Run() {
   for (const std::string& text : texts) {
     lip::v1::SendRequest send;
     send.mutable_encode()->set_text(text);
-    send.mutable_encode()->mutable_task()->mutable_classify();
+    // No task: the sender fills in the bridge's own task and labels (as lipctl node send does).
     sends.push_back(send);
   }
   if (to_receiver) {
