@@ -32,6 +32,7 @@
 #include <grpcpp/server_context.h>
 
 #include "bridge/latent/receiver_pipeline.h"
+#include "common/logging.h"
 #include "common/metrics.h"
 #include "common/packet_codec.h"
 #include "lip/v1/receiver.pb.h"
@@ -84,6 +85,7 @@ std::string SourcePath(const std::string& relative) {
 }
 
 Harness* MakeHarness() {
+  SetMinLogLevel(LogLevel::kError);  // the service logs every refused packet: noise at fuzzing rates
   torch::set_num_threads(1);
   torch::manual_seed(23);
   auto tokenizer = Tokenizer::FromDirectory(SourcePath(testing_models::kReceiverTokenizerDir));
