@@ -204,7 +204,7 @@ ResultsReport BuildSuiteReport(const std::vector<RunResult>& results, const Suit
       if (r->method != kMethodTextRelay) test_examples = std::max(test_examples, r->test_examples);
     }
     std::vector<std::string> row = {task, dir_name, std::to_string(test_examples)};
-    auto cell = [&](const std::string& method, int64_t m = -1) {
+    auto cell = [&, &runs = runs, &task = task, &direction = direction](const std::string& method, int64_t m = -1) {
       std::vector<const RunResult*> of = runs.Of(method, m);
       std::string text = Percent(Collect(of, &RunResult::accuracy));
       if (!of.empty() && of.front()->test_examples != test_examples && of.front()->test_examples > 0) {

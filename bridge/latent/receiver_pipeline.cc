@@ -297,7 +297,7 @@ absl::StatusOr<std::vector<absl::StatusOr<ReceiverAnswer>>> ReceiverPipeline::An
       const std::vector<size_t> members = StillWanted(group, gate, answers);
       if (members.empty()) continue;
       const size_t first = members.front();
-      auto fail_group = [&](const absl::Status& status) {
+      auto fail_group = [&, &members = members](const absl::Status& status) {  // (clang 14: no implicit capture of bindings)
         for (size_t i : members) answers[i] = status;
       };
       const auto adapt_start = Clock::now();

@@ -1,6 +1,8 @@
-// Runs every committed fuzz seed (tests/fuzz/corpus/) and every golden packet
-// through the fuzz target's entry point, so normal CTest runs catch a
-// regression on inputs the fuzzer once found interesting.
+// Runs every committed input of one fuzz target's corpus (LIP_FUZZ_CORPUS_DIR,
+// relative to the source tree; for the packet decoder also the golden packets
+// of LIP_FUZZ_EXTRA_DIR) through that target's entry point, so normal CTest
+// runs catch a regression on inputs the fuzzer once found interesting.
+// tests/fuzz/CMakeLists.txt builds one such test per fuzz target.
 #include <dirent.h>
 
 #include <cstdint>
@@ -27,13 +29,19 @@ std::vector<std::string> FilesIn(const std::string& dir) {
   return files;
 }
 
-TEST(PacketFuzzCorpusTest, EverySeedPassesTheFuzzTarget) {
-  std::vector<std::string> files = FilesIn(std::string(LIP_SOURCE_DIR) + "/tests/fuzz/corpus");
+TEST(FuzzCorpusTest, EverySeedPassesTheFuzzTarget) {
+  std::vector<std::string> files = FilesIn(std::string(LIP_SOURCE_DIR) + "/" + LIP_FUZZ_CORPUS_DIR);
   const size_t seeds = files.size();
-  for (const std::string& f : FilesIn(std::string(LIP_SOURCE_DIR) + "/tests/data/lip-v1")) {
+#ifdef LIP_FUZZ_EXTRA_DIR
+  for (const std::string& f : FilesIn(std::string(LIP_SOURCE_DIR) + "/" + LIP_FUZZ_EXTRA_DIR)) {
     if (f.size() > 4 && f.compare(f.size() - 4, 4, ".bin") == 0) files.push_back(f);
   }
-  EXPECT_GE(seeds, 5u) << "the committed seed corpus is missing";
+#endif
+  // The empty input first: every target must take it (and it runs the target's one-time set-up,
+  // which writes seed inputs when LIP_FUZZ_WRITE_SEEDS names a directory).
+  static const uint8_t kNoBytes[1] = {0};
+  EXPECT_EQ(LLVMFuzzerTestOneInput(kNoBytes, 0), 0);
+  EXPECT_GE(seeds, 3u) << "the committed seed corpus " << LIP_FUZZ_CORPUS_DIR << " is missing";
   for (const std::string& f : files) {
     absl::StatusOr<std::string> bytes = ReadBinaryFile(f);
     ASSERT_TRUE(bytes.ok()) << bytes.status();

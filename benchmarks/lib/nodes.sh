@@ -1,0 +1,55 @@
+# Node start-up shared by benchmarks/soak.sh and benchmarks/failover_chaos.sh (sourced, not run):
+# fresh certificates, nodes on 127.0.0.1:0 over mutual TLS, a cleanup trap that stops every node
+# it started. Needs BUILD_DIR and WORK set by the caller.
+PY=/usr/bin/python3
+NODE_PIDS=()
+
+nodes_stop_all() {  # TERM every node, wait (bounded), KILL stragglers
+  local pid
+  for pid in "${NODE_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${NODE_PIDS[@]}"; do
+    for _ in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+  done
+}
+
+nodes_certs() {  # makes $WORK/certs for admin registry sender and the given extra receivers
+  bash deploy/certs/make_certs.sh "$WORK/certs" admin registry sender "$@" > /dev/null
+}
+
+nodes_tls() { echo "--tls_cert=$WORK/certs/$1.crt --tls_key=$WORK/certs/$1.key --tls_ca=$WORK/certs/ca.crt"; }
+
+# nodes_start NAME BINARY ARGS...: runs a node, waits for its listening line, sets PORT_<NAME> and PID_<NAME>.
+nodes_start() {
+  local name=$1 binary=$2; shift 2
+  "$binary" "$@" > "$WORK/$name.out" 2> "$WORK/$name.log" &
+  local pid=$!
+  NODE_PIDS+=("$pid")
+  printf -v "PID_${name}" '%s' "$pid"
+  for _ in $(seq 1 900); do
+    if grep -q '"event":"listening"' "$WORK/$name.out" 2>/dev/null; then
+      local port
+      port=$($PY -c 'import json,sys; print(json.loads(open(sys.argv[1]).readline())["port"])' "$WORK/$name.out")
+      printf -v "PORT_${name}" '%s' "$port"
+      echo "  $name (pid $pid) listening on 127.0.0.1:$port" >&2
+      return 0
+    fi
+    if ! kill -0 "$pid" 2>/dev/null; then
+      echo "$name exited during startup:" >&2; tail -5 "$WORK/$name.log" >&2; return 1
+    fi
+    sleep 0.1
+  done
+  echo "$name did not start within 90 s" >&2; tail -5 "$WORK/$name.log" >&2; return 1
+}
+
+# nodes_rss_sampler PID FILE PERIOD_S: appends "seconds rss_kib" lines until PID exits (background it).
+nodes_rss_sampler() {
+  local pid=$1 file=$2 period=$3 t0
+  t0=$(date +%s)
+  while kill -0 "$pid" 2>/dev/null; do
+    local rss
+    rss=$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status" 2>/dev/null) || break
+    [ -n "$rss" ] && echo "$(( $(date +%s) - t0 )) $rss" >> "$file"
+    sleep "$period"
+  done
+}
