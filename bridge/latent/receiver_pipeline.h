@@ -43,6 +43,10 @@ struct ReceiverPipelineOptions {
   // Energy mode applied to soft tokens; unset (kNone is a real mode, so use the flag) = bridge's.
   bool override_energy_mode = false;
   EnergyMode energy_mode = EnergyMode::kPerVectorNorm;
+  // BENCHMARK ONLY, never a default: as SenderPipelineOptions::random_weights_for_benchmark (random
+  // model weights from model_dir/config.json, a randomly initialised receiver half from bridge.json).
+  bool random_weights_for_benchmark = false;
+  uint64_t random_seed = 0;
 };
 
 // What to do with a message (lip.v1.Task).
