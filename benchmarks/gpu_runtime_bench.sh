@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # On a GPU machine: the model-runtime half of the real-scale benchmark (issue 16), within a small
 # carry. Builds lip-model alone (bridge/model + common/sha256, no tokenizer, no gRPC) with g++ against
-# the machine's CUDA LibTorch and the carried Abseil/nlohmann-json (deploy/gpu/pack_runtime_deps.sh),
+# the machine's CUDA LibTorch and the carried Abseil/nlohmann-json subset (deploy/gpu/pack_runtime_deps.sh),
 # then:
 #   1. greedy_check: 32 greedy tokens with the KV cache vs the transformers goldens of the demo pair
 #      (fp32, bf16, bf16 with bf16 activations), fast runtime and eager reference;
 #   2. bf16 top-1 parity vs transformers on held-out texts (tests/data/models/bf16_parity_demo.py),
-#      when PACK_DIR/heldout_texts.jsonl is there;
+#      when PACK_DIR/heldout_texts.jsonl.xz is there;
 #   3. lip-model bench, eager reference vs fast runtime, at the Llama-3.1-8B and Mistral-7B shapes
 #      (random bf16 weights, bf16 activations): prefill and decode at batch 1 and 16;
 #   4. lip-model paths: the model compute of the latent, text-relay (32 tokens) and direct-text paths.
@@ -19,7 +19,6 @@ export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVL
 log() { echo "$(date +%T) $*" | tee -a "$OUT/progress.log"; }
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$OUT/gpu.txt"
 PREFIX=/tmp/lip-absl; rm -rf $PREFIX; mkdir -p $PREFIX && tar xJf "$PACK/runtime-deps.tar.xz" -C $PREFIX
-export LD_LIBRARY_PATH=$PREFIX/lib:${LD_LIBRARY_PATH:-}
 TORCH_DIR=$(python3 -c 'import torch,os;print(os.path.dirname(torch.__file__))')
 CRYPTO=$(ls /usr/lib/x86_64-linux-gnu/libcrypto.so /usr/lib/x86_64-linux-gnu/libcrypto.so.3 2>/dev/null | head -1)
 OBJ=/tmp/lip-obj; rm -rf $OBJ; mkdir -p $OBJ
@@ -28,9 +27,8 @@ CXX="g++ -O2 -std=c++17 -DNDEBUG -DLIP_MODEL_NO_TOKENIZER -DLIP_CUDA=1 -I. -isys
 log "build starts"
 ls bridge/model/*.cc common/sha256.cc bridge/tools/model_main.cc |
   xargs -P 16 -I{} sh -c "$CXX -c {} -o $OBJ/\$(echo {} | tr / _).o 2>> $OUT/build.log || echo FAILED {} >> $OUT/build.log"
-$CXX $OBJ/*.o -o /tmp/lip-model -L$TORCH_DIR/lib -Wl,-rpath,$TORCH_DIR/lib -Wl,--no-as-needed -ltorch -ltorch_cuda \
-  -ltorch_cpu -lc10 -lc10_cuda -Wl,--as-needed -Wl,--start-group $PREFIX/lib/libabsl_*.so -Wl,--end-group \
-  $CRYPTO -lpthread >> $OUT/build.log 2>&1
+$CXX -no-pie $OBJ/*.o $PREFIX/lib/absl_min.o -o /tmp/lip-model -L$TORCH_DIR/lib -Wl,-rpath,$TORCH_DIR/lib \
+  -Wl,--no-as-needed -ltorch -ltorch_cuda -ltorch_cpu -lc10 -lc10_cuda -Wl,--as-needed $CRYPTO -lpthread >> $OUT/build.log 2>&1
 [ -x /tmp/lip-model ] || { log "BUILD FAILED"; grep -E "error|FAILED" $OUT/build.log | head -30; exit 1; }
 log "built"
 BIN=/tmp/lip-model
@@ -56,8 +54,9 @@ for spec in "fast 1" "eager 1" "fast 16"; do
     --activations model --runtime $1 --batch $2 --iters 10 >> $OUT/paths.jsonl 2>> $OUT/paths.err || log "paths failed: $spec"
 done
 log "paths done"
-if [ -f "$PACK/heldout_texts.jsonl" ]; then
-  PYTHONUNBUFFERED=1 timeout 200 python3 tests/data/models/bf16_parity_demo.py measure $BIN "$PACK/heldout_texts.jsonl" \
+if [ -f "$PACK/heldout_texts.jsonl.xz" ]; then
+  xz -dc "$PACK/heldout_texts.jsonl.xz" > /tmp/heldout_texts.jsonl
+  PYTHONUNBUFFERED=1 timeout 200 python3 tests/data/models/bf16_parity_demo.py measure $BIN /tmp/heldout_texts.jsonl \
     /tmp/parity-demo > $OUT/parity_demo.json 2> $OUT/parity_demo.log; log "bf16 parity rc $?"
 fi
 log "all done"
