@@ -41,6 +41,7 @@ ABSL_FLAG(double, duration_s, 30, "seconds per level (upper bound)");
 ABSL_FLAG(int32_t, warmup, 3, "unmeasured messages before the first level");
 ABSL_FLAG(int32_t, generate_tokens, 32, "text_relay: tokens the sender generates");
 ABSL_FLAG(std::string, input, "", "JSON lines with a \"text\" field (required)");
+ABSL_FLAG(std::string, labels, " negative, positive", "classify task: comma-separated verbalizers");
 ABSL_FLAG(std::string, tls_cert, "", "client certificate (PEM)");
 ABSL_FLAG(std::string, tls_key, "", "client key (PEM)");
 ABSL_FLAG(std::string, tls_ca, "", "CA certificate (PEM)");
@@ -59,6 +60,7 @@ using Clock = std::chrono::steady_clock;
 struct Sample {
   double ms = 0;
   std::string status;  // gRPC status code name
+  std::string error;   // the status message when not OK
   lip::v1::StageTimings timings;
   uint64_t wire_bytes = 0;
 };
@@ -70,7 +72,9 @@ Sample CallOnce(const std::string& path, const std::string& text, lip::SenderCli
                 lip::ReceiverClient* receiver, const std::string& receiver_address, int generate_tokens) {
   Sample s;
   lip::v1::Task task;
-  task.mutable_classify();  // the bridge's labels
+  for (absl::string_view label : absl::StrSplit(absl::GetFlag(FLAGS_labels), ',', absl::SkipEmpty())) {
+    task.mutable_classify()->add_labels(std::string(label));
+  }
   if (path == "latent") {
     lip::v1::SendRequest request;
     request.mutable_encode()->set_text(text);
@@ -78,6 +82,7 @@ Sample CallOnce(const std::string& path, const std::string& text, lip::SenderCli
     request.set_receiver_address(receiver_address);
     auto r = sender->Send(request);
     s.status = r.ok() ? "OK" : CodeName(r.status().code());
+    if (!r.ok()) s.error = std::string(r.status().message());
     if (r.ok()) {
       s.timings = r->timings();
       s.wire_bytes = r->wire_bytes();
@@ -90,6 +95,7 @@ Sample CallOnce(const std::string& path, const std::string& text, lip::SenderCli
     request.set_receiver_address(receiver_address);
     auto r = sender->RelayText(request);
     s.status = r.ok() ? "OK" : CodeName(r.status().code());
+    if (!r.ok()) s.error = std::string(r.status().message());
     if (r.ok()) {
       s.timings = r->timings();
       s.wire_bytes = r->wire_bytes();
@@ -100,6 +106,7 @@ Sample CallOnce(const std::string& path, const std::string& text, lip::SenderCli
     *request.mutable_task() = task;
     auto r = receiver->SendText(request);
     s.status = r.ok() ? "OK" : CodeName(r.status().code());
+    if (!r.ok()) s.error = std::string(r.status().message());
     s.wire_bytes = text.size();
   }
   return s;
@@ -177,7 +184,7 @@ int main(int argc, char** argv) {
   for (int i = 0; i < absl::GetFlag(FLAGS_warmup); ++i) {
     Sample s = CallOnce(path, texts[i % texts.size()], senders[0].get(), receivers[0].get(), receiver_address,
                         generate_tokens);
-    if (s.status != "OK") return Fail("warm-up message answered " + s.status);
+    if (s.status != "OK") return Fail("warm-up message answered " + s.status + ": " + s.error);
   }
 
   const int max_messages = std::max(1, absl::GetFlag(FLAGS_messages));
@@ -208,10 +215,14 @@ int main(int argc, char** argv) {
     const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
     std::vector<double> ok_ms;
     std::map<std::string, int> by_status;
+    std::string first_error;
     double encode = 0, wire = 0, adapt = 0, prefill = 0, decode = 0, queue = 0, bytes = 0;
     for (const Sample& s : samples) {
       by_status[s.status]++;
-      if (s.status != "OK") continue;
+      if (s.status != "OK") {
+        if (first_error.empty()) first_error = s.error;
+        continue;
+      }
       ok_ms.push_back(s.ms);
       encode += s.timings.encode_ms();
       wire += s.timings.wire_ms();
@@ -236,6 +247,7 @@ int main(int argc, char** argv) {
     j["p99_ms"] = Percentile(ok_ms, 99);
     j["max_ms"] = Percentile(ok_ms, 100);
     j["answers_by_status"] = by_status;
+    if (!first_error.empty()) j["first_error"] = first_error;
     j["wire_bytes_mean"] = bytes / n_ok;
     if (path == "text_relay") j["generate_tokens"] = generate_tokens;
     if (via_sender) {
