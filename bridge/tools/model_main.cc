@@ -20,6 +20,8 @@
 // forward prints {"ids", "logits_last" (full vocabulary), "hidden_last" (hidden_states[K] at the
 // last position; K in transformers' output_hidden_states numbering, default the final norm),
 // "top1" (argmax at every position)}. Errors go to stderr with exit status 1.
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -34,6 +36,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/ascii.h"
 #include "bridge/model/checkpoint_dir.h"
 #include "bridge/model/decoder_model.h"
 #include "bridge/model/generation.h"
@@ -346,6 +349,30 @@ std::string GpuName() {
   return name;
 }
 
+// Percentile p (0..100) of a sample (sorted copy).
+double Percentile(std::vector<double> v, double p) {
+  std::sort(v.begin(), v.end());
+  if (v.empty()) return 0;
+  return v[std::min(v.size() - 1, static_cast<size_t>(p / 100.0 * v.size()))];
+}
+
+// GPU memory this process holds, in MiB, as nvidia-smi reports it; -1 when unknown.
+int64_t GpuMemoryUsedMiB() {
+  int64_t mib = -1;
+  const std::string command = absl::StrCat(
+      "nvidia-smi --query-compute-apps=pid,used_memory --format=csv,noheader,nounits 2>/dev/null | grep '^",
+      getpid(), ",'");
+  if (FILE* p = popen(command.c_str(), "r")) {
+    char buf[256];
+    if (fgets(buf, sizeof(buf), p) != nullptr) {
+      std::vector<std::string> parts = absl::StrSplit(buf, ',');
+      if (parts.size() == 2 && !absl::SimpleAtoi(absl::StripAsciiWhitespace(parts[1]), &mib)) mib = -1;
+    }
+    pclose(p);
+  }
+  return mib;
+}
+
 // Prefill and decode speed of a config.json with random weights.
 absl::Status RunBench(const Args& args) {
   if (!args.Has("config")) return absl::InvalidArgumentError("--config config.json is required");
@@ -416,6 +443,7 @@ absl::Status RunBench(const Args& args) {
   j["prefill_tokens_per_s"] = (*batch) * (*prompt_len) / (p / 1000.0);
   j["decode_ms_per_step_median"] = d / (*new_tokens);
   j["decode_tokens_per_s"] = (*batch) * (*new_tokens) / (d / 1000.0);
+  if (cuda) j["gpu_memory_used_mib"] = GpuMemoryUsedMiB();
   j["torch_version"] = TORCH_VERSION;
   std::cout << j.dump() << "\n";
   return absl::OkStatus();
@@ -463,7 +491,9 @@ absl::Status RunPaths(const Args& args) {
   torch::Tensor msg_ids = torch::randint(0, sender_config->vocab_size, {B, *message}, torch::kInt64);
   torch::Tensor frame_ids = torch::randint(0, receiver_config->vocab_size, {B, *frame}, torch::kInt64);
   torch::Tensor direct_ids = torch::randint(0, receiver_config->vocab_size, {B, *frame + *message}, torch::kInt64);
-  const std::vector<std::vector<int64_t>> labels = {{1000}, {2000}};  // two one-token verbalizers
+  // Two one-token verbalizers.
+  const std::vector<std::vector<int64_t>> labels = {{receiver_config->vocab_size / 3},
+                                                    {2 * receiver_config->vocab_size / 3}};
   const int64_t H = receiver_config->hidden_size;
   torch::Tensor soft_tokens = (torch::randn({B, *soft, H}) * 0.02).to(options->device, options->dtype);
   std::map<std::string, std::vector<double>> t;
@@ -531,7 +561,12 @@ absl::Status RunPaths(const Args& args) {
   j["frame_tokens"] = *frame;
   j["relay_tokens"] = *relay;
   j["iters"] = *iters;
-  for (const auto& [name, values] : t) j["median"][name] = Median(values);
+  for (const auto& [name, values] : t) {
+    j["median"][name] = Median(values);
+    j["p95"][name] = Percentile(values, 95);
+    j["p99"][name] = Percentile(values, 99);
+  }
+  if (cuda) j["gpu_memory_used_mib_both_models"] = GpuMemoryUsedMiB();
   j["torch_version"] = TORCH_VERSION;
   std::cout << j.dump() << "\n";
   return absl::OkStatus();
