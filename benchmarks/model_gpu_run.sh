@@ -3,9 +3,9 @@
 # prefill/decode benchmark (see benchmarks/README.md, "Model runtime").
 #   bash benchmarks/model_gpu_run.sh DEB_DIR OUT_DIR
 # DEB_DIR holds Debian 12 .debs of what that machine lacks (libabsl-dev, libabsl20220623,
-# libcivetweb-dev, libcivetweb1, libicu-dev, libicu72: `apt-get download ...` on a Debian 12 box);
+# libisal-dev, libisal2, libicu-dev, libicu72: `apt-get download ...` on a Debian 12 box);
 # they are unpacked into a private prefix, never into /.
-set -uo pipefail
+set -euo pipefail
 DEBS=${1:?deb dir}
 OUT=${2:?out dir}
 ROOT=$(pwd)
@@ -26,7 +26,7 @@ if cmake -S "$ROOT" -B /tmp/build-cuda -G Ninja -DCMAKE_BUILD_TYPE=Release -DLIP
   echo "built with CMake (LIP_CUDA=ON)"
 else
   echo "CMake build failed (see cmake.log/build.log); building the runtime alone with g++"
-  tail -30 "$OUT/cmake.log" "$OUT/build.log" 2>/dev/null | tail -40
+  { tail -30 "$OUT/cmake.log" "$OUT/build.log" 2>/dev/null || true; } | tail -40
   TORCH_DIR=$(python3 -c 'import torch,os;print(os.path.dirname(torch.__file__))')
   g++ -O2 -std=c++17 -DLIP_MODEL_NO_TOKENIZER -DLIP_CUDA=1 -I"$ROOT" -isystem "$PREFIX/usr/include" \
     -isystem "$TORCH_DIR/include" -isystem "$TORCH_DIR/include/torch/csrc/api/include" \
@@ -34,12 +34,13 @@ else
     -L"$TORCH_DIR/lib" -Wl,-rpath,"$TORCH_DIR/lib" -Wl,--no-as-needed -ltorch -ltorch_cuda -ltorch_cpu -lc10 -lc10_cuda \
     -Wl,--as-needed -Wl,--start-group "$LIBDIR"/libabsl_*.so -Wl,--end-group -lcrypto -lpthread \
     > "$OUT/gxx.log" 2>&1 && BIN=/tmp/lip-model
-  tail -20 "$OUT/gxx.log"
+  tail -20 "$OUT/gxx.log" || true
 fi
 [ -n "$BIN" ] || { echo "no lip-model binary"; exit 1; }
 
 echo "== bf16 parity"
-PYTHONUNBUFFERED=1 python3 tests/data/models/bf16_parity.py "$BIN" /tmp/parity > "$OUT/parity.json" 2> "$OUT/parity.log"
+PYTHONUNBUFFERED=1 python3 tests/data/models/bf16_parity.py "$BIN" /tmp/parity > "$OUT/parity.json" 2> "$OUT/parity.log" ||
+  echo "bf16 parity failed (see parity.log); the benchmark still runs"
 tail -5 "$OUT/parity.log"; cat "$OUT/parity.json"
 
 echo "== benchmark (Llama-3.1-8B config, random bf16 weights)"

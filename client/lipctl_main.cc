@@ -34,10 +34,19 @@ const LipctlCommand kCommands[] = {
     {"registry", "links", LIP_NODE_FLAGS, "link statistics (messages, bytes, latency)", &RunRegistryLinks},
     {"node", "send", "TEXT --sender HOST:PORT [--to RECEIVER] [--labels a,b | --max-new-tokens N] [--dtype D]",
      "send a text through a sender to a receiver; prints answer, timings and bytes", &RunNodeSend},
-    {"node", "relay", "TEXT --sender HOST:PORT [--to RECEIVER] [--generate-tokens N] [--labels a,b]",
-     "the text-relay baseline through a sender", &RunNodeRelay},
+    {"node", "relay", "TEXT --sender HOST:PORT [--to RECEIVER] [--generate-tokens N (default 32)] [--labels a,b]",
+     "text relay through a sender: the sender writes a message about TEXT (at most N tokens), the receiver "
+     "reads it", &RunNodeRelay},
+    {"node", "send-text", "TEXT --receiver HOST:PORT [--labels a,b] (sender certificate)",
+     "direct text: the receiver reads TEXT itself (nothing generated, nothing encoded)", &RunNodeSendText},
     {"node", "send-packet", "PACKET.bin --receiver HOST:PORT (sender certificate)",
      "send a packet file to a receiver", &RunNodeSendPacket},
+    {"bench", "run",
+     "--sender HOST:PORT [--receiver HOST:PORT] [--paths latent,text_relay,direct_text] [--messages FILE] "
+     "[--task T] [--concurrency 1,2,4 | --max-concurrency N] [--rates R,.. | --rate-fractions F,..] "
+     "[--duration-s S] [--max-messages N] [--generate-tokens 32] [--json F] [--csv F] ...",
+     "load test: closed-loop sweeps and open-loop Poisson arrivals per path; JSON + CSV (benchmarks/README.md)",
+     &RunBench},
 };
 
 void PrintHelp(std::FILE* out) {

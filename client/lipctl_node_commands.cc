@@ -244,13 +244,28 @@ int RunNodeRelay(const std::vector<std::string>& raw) {
   lip::v1::RelayTextRequest request;
   request.set_text(args->positional()[0]);
   *request.mutable_task() = TaskFromArgs(*args);
-  auto tokens = args->GetInt("generate-tokens", 0, 0, 1024);
+  auto tokens = args->GetInt("generate-tokens", 32, 1, 1024);
   if (!tokens.ok()) return Usage(tokens.status());
   request.set_max_new_tokens(static_cast<uint32_t>(*tokens));
   request.set_receiver_address(args->Get("to"));
   auto client = Connect<SenderClient>(*args, "sender");
   if (!client.ok()) return Usage(client.status());
   auto response = (*client)->RelayText(request);
+  if (!response.ok()) return Failed(response.status());
+  std::printf("%s\n", ToJson(*response).c_str());
+  return kLipctlOk;
+}
+
+int RunNodeSendText(const std::vector<std::string>& raw) {
+  auto args = Parse(raw, {"labels", "max-new-tokens"});
+  if (!args.ok()) return Usage(args.status());
+  if (args->positional().size() != 1) return Usage(absl::InvalidArgumentError("node send-text needs one TEXT"));
+  lip::v1::SendTextRequest request;
+  request.set_text(args->positional()[0]);
+  *request.mutable_task() = TaskFromArgs(*args);
+  auto client = Connect<ReceiverClient>(*args, "receiver");
+  if (!client.ok()) return Usage(client.status());
+  auto response = (*client)->SendText(request);
   if (!response.ok()) return Failed(response.status());
   std::printf("%s\n", ToJson(*response).c_str());
   return kLipctlOk;

@@ -1,5 +1,6 @@
-// Prometheus metrics with the shape of prometheus-cpp's API, so that switching
-// to prometheus-cpp later touches this file only:
+// Prometheus metrics for LIP nodes: prometheus-cpp's core library (registry,
+// counters, gauges, histograms, text serializer) under LIP's names, so node
+// code reads the same as with plain prometheus-cpp:
 //
 //   auto registry = std::make_shared<lip::metrics::Registry>();
 //   auto& requests = lip::metrics::BuildCounter()
@@ -13,181 +14,77 @@
 //       .Observe(3.2);
 //   std::string text = lip::metrics::TextSerializer().Serialize(registry->Collect());
 //
+// Contract (prometheus-cpp 1.0.1's, Debian 12):
+// - Registering a second family of the same name, type and constant labels
+//   returns the first one; the same name with another type (or other constant
+//   labels) throws std::invalid_argument, as does an invalid metric or label
+//   name. These are programming errors, found by the first test that builds the
+//   service.
+// - Family::Add returns the metric with those labels, creating it with the
+//   extra arguments on first use (later calls ignore them); same labels, same
+//   object. Histogram bucket boundaries must be strictly increasing (an
+//   implicit +Inf bucket is added).
+// - Counter::Increment with a negative amount is ignored.
+// - Exposition lists a metric's constant labels first, then its own.
 // Ownership: the Registry owns its families, a Family owns its metrics; the
 // references handed out stay valid as long as the Registry lives.
 // Thread-safety: everything here is safe to use from several threads.
+//
+// The one thing LIP adds is Builder::Help escaping: prometheus-cpp 1.0.1 writes
+// HELP text verbatim, so a backslash or newline in it would break the text
+// format (promtool rejects it); LIP's builders escape both.
 #ifndef LIP_COMMON_METRICS_H_
 #define LIP_COMMON_METRICS_H_
 
-#include <atomic>
-#include <map>
-#include <memory>
-#include <mutex>
 #include <string>
-#include <vector>
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/labels.h>
+#include <prometheus/metric_family.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
 
 namespace lip {
 namespace metrics {
 
-using Labels = std::map<std::string, std::string>;
-
-enum class MetricType { kCounter, kGauge, kHistogram };
-
-// ---- snapshots (what Collect() returns and the serializer reads) ----------
-
-struct ClientMetric {
-  struct Label {
-    std::string name;
-    std::string value;
-  };
-  struct Bucket {
-    double upper_bound = 0;        // +Inf for the last bucket
-    uint64_t cumulative_count = 0;
-  };
-  std::vector<Label> label;
-  double value = 0;                  // counter / gauge
-  uint64_t sample_count = 0;         // histogram
-  double sample_sum = 0;             // histogram
-  std::vector<Bucket> bucket;        // histogram, ascending, last is +Inf
-};
-
-struct MetricFamily {
-  std::string name;
-  std::string help;
-  MetricType type = MetricType::kCounter;
-  std::vector<ClientMetric> metric;
-};
-
-// ---- metric kinds ----------------------------------------------------------
-
-// Monotonic counter. Increment() with a negative amount is ignored.
-class Counter {
- public:
-  void Increment(double amount = 1.0);
-  double Value() const;
-  ClientMetric Collect() const;
-
- private:
-  std::atomic<double> value_{0.0};
-};
-
-class Gauge {
- public:
-  void Increment(double amount = 1.0);
-  void Decrement(double amount = 1.0);
-  void Set(double value);
-  double Value() const;
-  ClientMetric Collect() const;
-
- private:
-  std::atomic<double> value_{0.0};
-};
-
-// Cumulative histogram with fixed upper bounds (an implicit +Inf bucket is added).
-class Histogram {
- public:
-  using BucketBoundaries = std::vector<double>;
-  // `boundaries` must be strictly increasing; unsorted or duplicate values are
-  // sorted and de-duplicated.
-  explicit Histogram(BucketBoundaries boundaries);
-  void Observe(double value);
-  ClientMetric Collect() const;
-
- private:
-  BucketBoundaries boundaries_;
-  mutable std::mutex mu_;
-  std::vector<uint64_t> counts_;  // per bucket, not cumulative; last = +Inf
-  double sum_ = 0;
-};
-
-// Latency buckets in milliseconds used across LIP: 0.1 ms .. 60 s.
-Histogram::BucketBoundaries DefaultLatencyBucketsMs();
-
-// ---- families --------------------------------------------------------------
-
-class Collectable {
- public:
-  virtual ~Collectable() = default;
-  virtual MetricFamily Collect() const = 0;
-};
-
-// All metrics of one name, one per distinct label set. Labels given to the
-// builder are constant labels merged into every metric.
+using Labels = prometheus::Labels;
+using Registry = prometheus::Registry;
+using Counter = prometheus::Counter;
+using Gauge = prometheus::Gauge;
+using Histogram = prometheus::Histogram;
 template <typename T>
-class Family : public Collectable {
- public:
-  Family(std::string name, std::string help, Labels constant_labels)
-      : name_(std::move(name)), help_(std::move(help)), constant_labels_(std::move(constant_labels)) {}
+using Family = prometheus::Family<T>;
+using MetricFamily = prometheus::MetricFamily;
+using TextSerializer = prometheus::TextSerializer;
 
-  // Returns the metric with these labels, creating it with `args` (e.g. the
-  // histogram's boundaries) on first use. Same labels -> same object.
-  template <typename... Args>
-  T& Add(const Labels& labels, Args&&... args) {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = metrics_.find(labels);
-    if (it == metrics_.end()) {
-      it = metrics_.emplace(labels, std::make_unique<T>(std::forward<Args>(args)...)).first;
-    }
-    return *it->second;
-  }
+// `help` with backslashes and newlines escaped as the text format's HELP line
+// requires ("a\nb" -> "a\\nb").
+std::string EscapeHelp(const std::string& help);
 
-  MetricFamily Collect() const override;
-
- private:
-  const std::string name_;
-  const std::string help_;
-  const Labels constant_labels_;
-  mutable std::mutex mu_;
-  std::map<Labels, std::unique_ptr<T>> metrics_;
-};
-
-// Owns families. Registering a second family of the same name and type
-// returns the first one; the same name with another type aborts (a
-// programming error, as in prometheus-cpp).
-class Registry {
- public:
-  template <typename T>
-  Family<T>& AddFamily(const std::string& name, const std::string& help, const Labels& labels);
-  std::vector<MetricFamily> Collect() const;
-
- private:
-  mutable std::mutex mu_;
-  struct Entry {
-    MetricType type;
-    std::unique_ptr<Collectable> family;
-  };
-  std::vector<std::pair<std::string, Entry>> families_;  // registration order
-};
-
-// ---- builders --------------------------------------------------------------
-
+// prometheus-cpp's builder with Help() escaped (see the file comment).
 template <typename T>
 class Builder {
  public:
-  Builder& Name(const std::string& name) { name_ = name; return *this; }
-  Builder& Help(const std::string& help) { help_ = help; return *this; }
-  Builder& Labels(const metrics::Labels& labels) { labels_ = labels; return *this; }
-  Family<T>& Register(Registry& registry) { return registry.AddFamily<T>(name_, help_, labels_); }
+  Builder& Name(const std::string& name) { builder_.Name(name); return *this; }
+  Builder& Help(const std::string& help) { builder_.Help(EscapeHelp(help)); return *this; }
+  Builder& Labels(const metrics::Labels& labels) { builder_.Labels(labels); return *this; }
+  Family<T>& Register(Registry& registry) { return builder_.Register(registry); }
 
  private:
-  std::string name_;
-  std::string help_;
-  metrics::Labels labels_;
+  prometheus::detail::Builder<T> builder_;
 };
 
 inline Builder<Counter> BuildCounter() { return {}; }
 inline Builder<Gauge> BuildGauge() { return {}; }
 inline Builder<Histogram> BuildHistogram() { return {}; }
 
-// ---- exposition ------------------------------------------------------------
+// Latency buckets in milliseconds used across LIP: 0.1 ms .. 60 s.
+Histogram::BucketBoundaries DefaultLatencyBucketsMs();
 
-// Prometheus text exposition format 0.0.4.
-class TextSerializer {
- public:
-  std::string Serialize(const std::vector<MetricFamily>& families) const;
-};
-
-// Content-Type header value for TextSerializer's output.
+// Content-Type header value for TextSerializer's output (text format 0.0.4).
 inline constexpr char kTextContentType[] = "text/plain; version=0.0.4; charset=utf-8";
 
 }  // namespace metrics

@@ -3,11 +3,20 @@
 // gRPC port; the address is "host:port" and port 0 asks the OS for a free port
 // (read it back with port()).
 //
-// Why not civetweb: civetweb creates its threads with a fixed 100 KiB stack,
-// and in a process that also loads LibTorch + OpenBLAS the static TLS of those
-// libraries alone exceeds that, so pthread_create fails and no /metrics is
-// served. This server is a single accept thread with an ordinary std::thread
-// stack; scrapes are tiny and rare, so serving them one at a time is enough.
+// Why not prometheus-cpp's own exposer (prometheus::Exposer, libprometheus-cpp-
+// pull): it serves through civetweb, which creates its threads with a fixed
+// 100 KiB stack (Debian builds it with USE_STACK_SIZE=102400). glibc carves a
+// thread's static TLS out of its stack, and the sender and receiver load
+// LibTorch, whose libraries' TLS segments alone come to more than that
+// (libopenblas 60 KiB, libglog 30 KiB, libtorch_cpu 10 KiB, ...), so civetweb's
+// pthread_create fails and the Exposer constructor throws "null context when
+// constructing CivetServer". Re-checked on Debian 12 with prometheus-cpp 1.0.1
+// and LibTorch 1.13 (issue 17): the same Exposer program serves /metrics when it
+// does not link LibTorch and throws when it does. So the metrics themselves
+// are prometheus-cpp's (common/metrics.h: registry and text serializer) and
+// only the exposition is this server: a single accept thread with an ordinary
+// std::thread stack; scrapes are tiny and rare, so serving them one at a time
+// is enough.
 //
 // Ownership: holds a shared_ptr to the registry. Errors: Start() returns
 // INVALID_ARGUMENT for an unparsable address and UNAVAILABLE when it cannot be

@@ -2,6 +2,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
 
 ABSL_FLAG(std::string, config, "", "JSON config file (flags override its values)");
 ABSL_FLAG(std::string, node_id, "", "this node's id (default: <role>-<pid>)");
@@ -33,26 +34,20 @@ absl::Status Get(const nlohmann::json& object, const char* key, const std::strin
   return absl::OkStatus();
 }
 
-#define NODE_CONFIG_RETURN_IF_ERROR(expr)       \
-  do {                                  \
-    absl::Status _status = (expr);      \
-    if (!_status.ok()) return _status;  \
-  } while (0)
-
 }  // namespace
 
 absl::Status MergeNodeConfigJson(const std::string& json_text, NodeConfig& config) {
   nlohmann::json root = nlohmann::json::parse(json_text, nullptr, /*allow_exceptions=*/false);
   if (root.is_discarded()) return absl::InvalidArgumentError("config is not valid JSON");
   if (!root.is_object()) return absl::InvalidArgumentError("config must be a JSON object");
-  NODE_CONFIG_RETURN_IF_ERROR(Get(root, "node_id", "", config.node_id));
-  NODE_CONFIG_RETURN_IF_ERROR(Get(root, "listen", "", config.listen));
-  NODE_CONFIG_RETURN_IF_ERROR(Get(root, "advertise_address", "", config.advertise_address));
-  NODE_CONFIG_RETURN_IF_ERROR(Get(root, "metrics_listen", "", config.metrics_listen));
-  NODE_CONFIG_RETURN_IF_ERROR(Get(root, "registry", "", config.registry_address));
-  NODE_CONFIG_RETURN_IF_ERROR(Get(root, "data_dir", "", config.data_dir));
+  LIP_RETURN_IF_ERROR(Get(root, "node_id", "", config.node_id));
+  LIP_RETURN_IF_ERROR(Get(root, "listen", "", config.listen));
+  LIP_RETURN_IF_ERROR(Get(root, "advertise_address", "", config.advertise_address));
+  LIP_RETURN_IF_ERROR(Get(root, "metrics_listen", "", config.metrics_listen));
+  LIP_RETURN_IF_ERROR(Get(root, "registry", "", config.registry_address));
+  LIP_RETURN_IF_ERROR(Get(root, "data_dir", "", config.data_dir));
   std::string level;
-  NODE_CONFIG_RETURN_IF_ERROR(Get(root, "log_level", "", level));
+  LIP_RETURN_IF_ERROR(Get(root, "log_level", "", level));
   if (!level.empty()) {
     auto parsed = ParseLogLevel(level);
     if (!parsed.ok()) return parsed.status();
@@ -61,11 +56,11 @@ absl::Status MergeNodeConfigJson(const std::string& json_text, NodeConfig& confi
   if (root.contains("tls")) {
     const nlohmann::json& tls = root.at("tls");
     if (!tls.is_object()) return absl::InvalidArgumentError("config key \"tls\" must be an object");
-    NODE_CONFIG_RETURN_IF_ERROR(Get(tls, "cert", "tls.", config.tls.cert_file));
-    NODE_CONFIG_RETURN_IF_ERROR(Get(tls, "key", "tls.", config.tls.key_file));
-    NODE_CONFIG_RETURN_IF_ERROR(Get(tls, "ca", "tls.", config.tls.ca_file));
-    NODE_CONFIG_RETURN_IF_ERROR(Get(tls, "insecure", "tls.", config.tls.insecure));
-    NODE_CONFIG_RETURN_IF_ERROR(Get(tls, "server_name", "tls.", config.tls.server_name_override));
+    LIP_RETURN_IF_ERROR(Get(tls, "cert", "tls.", config.tls.cert_file));
+    LIP_RETURN_IF_ERROR(Get(tls, "key", "tls.", config.tls.key_file));
+    LIP_RETURN_IF_ERROR(Get(tls, "ca", "tls.", config.tls.ca_file));
+    LIP_RETURN_IF_ERROR(Get(tls, "insecure", "tls.", config.tls.insecure));
+    LIP_RETURN_IF_ERROR(Get(tls, "server_name", "tls.", config.tls.server_name_override));
   }
   static const char* kKnown[] = {"node_id", "listen", "advertise_address", "metrics_listen",
                                  "registry", "data_dir", "log_level", "tls"};
@@ -90,7 +85,7 @@ absl::Status MergeNodeConfigFile(const std::string& path, NodeConfig& config) {
 absl::StatusOr<NodeConfig> NodeConfigFromFlags() {
   NodeConfig config;
   const std::string path = absl::GetFlag(FLAGS_config);
-  if (!path.empty()) NODE_CONFIG_RETURN_IF_ERROR(MergeNodeConfigFile(path, config));
+  if (!path.empty()) LIP_RETURN_IF_ERROR(MergeNodeConfigFile(path, config));
   auto override_string = [](const absl::Flag<std::string>& flag, std::string& target) {
     std::string value = absl::GetFlag(flag);
     if (!value.empty()) target = value;

@@ -26,7 +26,7 @@ struct PacketLimits {
   uint32_t max_labels = 1024;
   size_t max_label_bytes = 1024;
   // Generation: new-token budget, stop strings (count and bytes each).
-  uint32_t max_new_tokens = 8192;
+  uint32_t max_new_tokens = 1024;
   uint32_t max_stop_strings = 16;
   size_t max_stop_bytes = 256;
   // Intended receivers listed in one packet.
@@ -34,6 +34,12 @@ struct PacketLimits {
   // Any other string field (ids, names, revisions, digests, conversation id).
   size_t max_id_bytes = 512;
 };
+
+// The largest gRPC message any LIP node or client sends or accepts: a packet of
+// max_packet_bytes plus its request/response envelope (docs/protocol.md §6). Set
+// as gRPC's max receive/send message size on every server and channel, so an
+// oversized message is refused by gRPC (RESOURCE_EXHAUSTED) before it is parsed.
+inline constexpr size_t kMaxGrpcMessageBytes = (16u << 20) + (64u << 10);
 
 }  // namespace lip
 

@@ -15,6 +15,7 @@
 #include <openssl/x509_vfy.h>
 
 #include "absl/strings/str_cat.h"
+#include "common/packet_limits.h"
 
 namespace lip {
 namespace {
@@ -168,7 +169,8 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(const std::string& ad
   if (!options.insecure && !options.server_name_override.empty()) {
     args.SetSslTargetNameOverride(options.server_name_override);
   }
-  args.SetMaxReceiveMessageSize(64 << 20);
+  args.SetMaxReceiveMessageSize(static_cast<int>(kMaxGrpcMessageBytes));
+  args.SetMaxSendMessageSize(static_cast<int>(kMaxGrpcMessageBytes));
   return grpc::CreateCustomChannel(address, *credentials, args);
 }
 

@@ -2,8 +2,12 @@
 # The nodes demo: a registry on 127.0.0.1 with freshly made certificates (mutual TLS), every shipped
 # demo bridge published to it, and for each bridge a receiver and a sender that fetch it from the
 # registry, then that task's real test messages from demo/messages.jsonl sent through the sender.
-# Prints, per message, the receiver's answer, whether it is right, the latency, and the bytes on the
-# wire next to what text relay needed; stops every node cleanly (graceful drain, exit 0) at the end.
+# Every message goes three ways: latent (soft tokens in a LIP packet), text relay (the sender writes a
+# message about the text, at most LIP_DEMO_RELAY_TOKENS = 32 tokens, and the receiver reads it) and
+# direct text (the receiver reads the original text). Prints, per message and per task, the answers,
+# whether they are right, the latency and the bytes to the receiver, the speed-up of latent over text
+# relay, then a short throughput run of every path (lipctl bench run, LIP_DEMO_BENCH_SECONDS = 3 s per
+# level, 0 = none); stops every node cleanly (graceful drain, exit 0) at the end.
 #
 #   bash deploy/nodes_demo.sh [BRIDGE_DIR ...]   (default: $LIP_DEMO_BRIDGE, else every demo/bridges/demo-*)
 #
@@ -15,6 +19,8 @@ BUILD_DIR=${LIP_BUILD_DIR:-build}
 if [ $# -gt 0 ]; then BRIDGE_DIRS=("$@"); elif [ -n "${LIP_DEMO_BRIDGE:-}" ]; then BRIDGE_DIRS=("$LIP_DEMO_BRIDGE");
 else BRIDGE_DIRS=(demo/bridges/demo-*); fi
 MESSAGES=${LIP_DEMO_MESSAGES:-24}
+RELAY_TOKENS=${LIP_DEMO_RELAY_TOKENS:-32}
+BENCH_SECONDS=${LIP_DEMO_BENCH_SECONDS:-3}
 PY=/usr/bin/python3
 
 for dir in "${BRIDGE_DIRS[@]}"; do
@@ -102,11 +108,17 @@ for dir in "${BRIDGE_DIRS[@]}"; do
   start sender "$B/lip-sender" $common --node_id="sender-$task" --data_dir="$work/sender-$task" \
     --model_dir=demo/models/sender-llama --bridge="$bridge_name" --link_report_ms=500 $(tls sender)
   sender_pid=${pids[-1]} sender_port=$PORT_sender
-  echo "   up to $MESSAGES messages of task $task from demo/messages.jsonl through the sender"
-  $PY - "$LIPCTL" "127.0.0.1:$sender_port" "$task" "$MESSAGES" "$work" "$dir/bridge.json" <<'PYEOF'
+  echo "   up to $MESSAGES messages of task $task from demo/messages.jsonl, each on three paths:"
+  echo "     latent      the sender encodes the text into soft tokens and ships a LIP packet (lipctl node send)"
+  echo "     text relay  the sender WRITES a message about the text, at most $RELAY_TOKENS tokens, and the receiver"
+  echo "                 reads what it wrote (lipctl node relay; frame in docs/nodes.md)"
+  echo "     direct text the receiver reads the original text itself, nothing generated (lipctl node send-text)"
+  $PY - "$LIPCTL" "127.0.0.1:$sender_port" "127.0.0.1:$PORT_receiver" "$task" "$MESSAGES" "$work" "$dir/bridge.json" "$RELAY_TOKENS" <<'PYEOF'
 import json, subprocess, sys
-lipctl, sender, task, count, work, bridge_json = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5], sys.argv[6]
-tls = ["--cert", f"{work}/certs/admin.crt", "--key", f"{work}/certs/admin.key", "--ca", f"{work}/certs/ca.crt"]
+lipctl, sender, receiver, task, count, work, bridge_json, relay_tokens = sys.argv[1:9]
+count, relay_tokens = int(count), int(relay_tokens)
+def tls(identity):
+    return ["--cert", f"{work}/certs/{identity}.crt", "--key", f"{work}/certs/{identity}.key", "--ca", f"{work}/certs/ca.crt"]
 rows = [json.loads(l) for l in open("demo/messages.jsonl") if l.strip()]
 rows = [r for r in rows if not task or r["task"] == task][:count]
 if not rows:
@@ -117,33 +129,68 @@ def right_answer(classification, gold):
     if gold in classes:
         return int(classification.get("label_index", 0)) == classes.index(gold)
     return classification["label"].strip().lower() == gold.strip().lower()
-def call(kind, text):
-    out = subprocess.run([lipctl, "node", kind, text, "--sender", sender] + tls,
-                         capture_output=True, text=True, timeout=120)
+def call(args):
+    out = subprocess.run([lipctl, "node"] + args, capture_output=True, text=True, timeout=120)
     if out.returncode != 0:
-        sys.exit(f"nodes_demo: lipctl node {kind} failed: {out.stderr.strip()}")
+        sys.exit(f"nodes_demo: lipctl node {args[0]} failed: {out.stderr.strip()}")
     return json.loads(out.stdout)
-print(f"{'#':>3} {'answer':<12} {'gold':<12} ok  {'latent ms':>9} {'wire B':>7}   {'relay ms':>8} {'text B':>6}  text")
-right = relay_right = latent_bytes = text_bytes = 0
-latent_ms = relay_ms = 0.0
+# Latency: what the serving node measured from request to answer (sender total for latent and text
+# relay: encode or generation + wire + receiver; receiver total for direct text).
+paths = {
+    "latent": lambda text: call(["send", text, "--sender", sender] + tls("admin")),
+    "text relay": lambda text: call(["relay", text, "--sender", sender, "--generate-tokens", str(relay_tokens)] + tls("admin")),
+    "direct text": lambda text: call(["send-text", text, "--receiver", receiver] + tls("sender")),
+}
+totals = {name: {"right": 0, "ms": 0.0, "bytes": 0} for name in paths}
+print(f"{'#':>3} {'gold':<9}|{'latent':>10} {'ms':>6} {'B':>5} |{'text relay':>10} {'ms':>6} {'B':>4} |{'direct text':>11} {'ms':>6} {'B':>4} | text")
 for i, row in enumerate(rows):
-    s = call("send", row["text"])
-    r = call("relay", row["text"])
-    answer = s["answer"]["classification"]["label"].strip()
-    ok = right_answer(s["answer"]["classification"], row["label"])
-    right += ok; relay_right += right_answer(r["answer"]["classification"], row["label"])
-    wire, relay_wire = int(s["wire_bytes"]), int(r["wire_bytes"])
-    latent_bytes += wire; text_bytes += relay_wire
-    lt, rt = s["timings"]["total_ms"], r["timings"]["total_ms"]
-    latent_ms += lt; relay_ms += rt
-    print(f"{i+1:>3} {answer:<12} {row['label']:<12} {'yes' if ok else 'NO ':<3} {lt:>9.1f} {wire:>7}   {rt:>8.1f} {relay_wire:>6}  {row['text'][:48]}")
+    cells = []
+    relayed = ""
+    for name, run in paths.items():
+        r = run(row["text"])
+        answer = r["answer"] if "answer" in r else r
+        ok = right_answer(answer["classification"], row["label"])
+        ms = float(r["timings"]["total_ms"])
+        wire = int(r.get("wire_bytes", len(row["text"].encode())))
+        if name == "text relay":
+            relayed = r.get("relayed_text", "")
+        t = totals[name]
+        t["right"] += ok; t["ms"] += ms; t["bytes"] += wire
+        label = answer["classification"]["label"].strip()[:8]
+        cells.append((label + (" +" if ok else " -"), ms, wire))
+    (la, lm, lb), (ra, rm, rb), (da, dm, db) = cells
+    print(f"{i+1:>3} {row['label'][:9]:<9}|{la:>10} {lm:>6.1f} {lb:>5} |{ra:>10} {rm:>6.1f} {rb:>4} |{da:>11} {dm:>6.1f} {db:>4} | {row['text'][:40]}")
+    print(f"{'':>13}sender wrote: {json.dumps(relayed)[:96]}")
 n = len(rows)
+print("\n(+ right, - wrong; ms = serving node's latency; B = bytes to the receiver: packet, written text, original text)")
+for name, t in totals.items():
+    print(f"{name:<11}: {t['right']:>2}/{n} right ({100*t['right']/n:5.1f} %), mean {t['ms']/n:7.1f} ms, {t['bytes']/n:6.0f} B/message")
+speedup = totals["text relay"]["ms"] / max(totals["latent"]["ms"], 1e-9)
+print(f"latent is {speedup:.1f}x faster per message than text relay ({relay_tokens} tokens)")
 with open(f"{work}/summary.txt", "a") as f:
-    f.write(f"{task:<8} {n:>3} messages  latent {right:>2}/{n} right, {latent_ms/n:6.1f} ms, {latent_bytes/n:5.0f} B   "
-            f"text relay {relay_right:>2}/{n} right, {relay_ms/n:6.1f} ms, {text_bytes/n:4.0f} B\n")
-print(f"\nlatent: {right}/{n} right ({100*right/n:.1f}%), mean {latent_ms/n:.1f} ms, {latent_bytes/n:.0f} wire bytes/message")
-print(f"relay : {relay_right}/{n} right ({100*relay_right/n:.1f}%), mean {relay_ms/n:.1f} ms, {text_bytes/n:.0f} wire bytes/message")
+    f.write(f"{task:<8} {n:>3} messages | " + " | ".join(
+        f"{name} {t['right']:>2}/{n} right {t['ms']/n:6.1f} ms {t['bytes']/n:5.0f} B" for name, t in totals.items())
+        + f" | latent {speedup:.1f}x faster than text relay\n")
 PYEOF
+  if [ "$dir" = "${BRIDGE_DIRS[-1]}" ] && [ "$BENCH_SECONDS" != 0 ]; then
+    echo "   throughput: lipctl bench run, ${BENCH_SECONDS} s per path and level (closed loop, 1 and 4 in flight)"
+    "$LIPCTL" bench run --sender "127.0.0.1:$sender_port" --receiver "127.0.0.1:$PORT_receiver" \
+      --cert "$work/certs/sender.crt" --key "$work/certs/sender.key" --ca "$work/certs/ca.crt" \
+      --task "$task" --bridge-json "$dir/bridge.json" --concurrency 1,4 --duration-s "$BENCH_SECONDS" \
+      --generate-tokens "$RELAY_TOKENS" --device "$(nproc)-core CPU" --models "demo sender-llama -> receiver-qwen2" \
+      --json "$work/bench.json" || { echo "nodes_demo: the throughput run failed" >&2; exit 1; }
+    $PY - "$work/bench.json" "$task" >> "$work/summary.txt" <<'PYEOF'
+import json, sys
+b = json.load(open(sys.argv[1]))
+print(f"\nthroughput ({sys.argv[2]}, closed loop, saturation over 1 and 4 in flight):")
+for name, p in b["paths"].items():
+    print(f"  {name:<11} {p['saturation_throughput_msg_s']:7.1f} msg/s   p50 at 1 in flight {p['p50_ms_c1']:7.1f} ms   answers {p['answered_by_status']}")
+s = b["speedups"]
+if "latent_over_text_relay_throughput" in s:
+    print(f"  latent over text relay: {s['latent_over_text_relay_throughput']:.1f}x the throughput, "
+          f"{s.get('text_relay_over_latent_p50_c1', 0):.1f}x lower p50")
+PYEOF
+  fi
   sleep 1  # one more link report
   stop_nodes "$sender_pid" "$receiver_pid" || exit 1
   echo "   receiver-$task and sender-$task stopped cleanly"

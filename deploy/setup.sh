@@ -12,10 +12,17 @@ PACKAGES=(
   libtorch-dev                        # LibTorch 1.13 (CPU)
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libssl-dev openssl
+  prometheus-cpp-dev                  # node metrics (registry, text serializer)
+  libisal-dev                         # CRC32C of packet payloads (Intel ISA-L)
   libgtest-dev libgmock-dev libbenchmark-dev
   nlohmann-json3-dev libsentencepiece-dev libsqlite3-dev libicu-dev
-  # tests in another language: decode golden packets with Python protobuf
-  python3 python3-protobuf
+  # tests in another language: decode golden packets with Python protobuf; the Python client
+  # (client/python: grpcio; setuptools, wheel, venv and pip to install it offline)
+  python3 python3-protobuf python3-grpcio python3-setuptools python3-wheel python3-venv python3-pip
+  # promtool: the metrics exposition test checks every node's /metrics with it
+  prometheus
+  # benchmarks/plot_load_test.py: latency vs throughput plots of the load test
+  python3-matplotlib
   # fast BLAS for LibTorch on CPU (Debian's default reference BLAS makes bridge training ~10x slower)
   libopenblas0-pthread
 )

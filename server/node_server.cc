@@ -1,5 +1,6 @@
 #include "server/node_server.h"
 
+
 #include <signal.h>
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
@@ -7,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
+#include "common/packet_limits.h"
 #include "common/tls_credentials.h"
 
 namespace lip {
@@ -26,8 +28,8 @@ absl::Status NodeServer::Start() {
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   builder.AddListeningPort(config_.listen, *credentials, &port_);
-  builder.SetMaxReceiveMessageSize(64 << 20);
-  builder.SetMaxSendMessageSize(64 << 20);
+  builder.SetMaxReceiveMessageSize(static_cast<int>(kMaxGrpcMessageBytes));
+  builder.SetMaxSendMessageSize(static_cast<int>(kMaxGrpcMessageBytes));
   for (grpc::Service* service : services_) builder.RegisterService(service);
   server_ = builder.BuildAndStart();
   if (server_ == nullptr || port_ == 0) {

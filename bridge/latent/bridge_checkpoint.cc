@@ -7,7 +7,7 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
-#include "bridge/latent/status_macros.h"
+#include "common/status_macros.h"
 #include "bridge/model/safetensors.h"
 #include "common/sha256.h"
 

@@ -7,10 +7,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "bridge/latent/status_macros.h"
 #include "bridge/model/benchmark_model.h"
 #include "bridge/model/generation.h"
 #include "bridge/model/label_scorer.h"
+#include "common/packet_error.h"
+#include "common/status_macros.h"
 
 namespace lip {
 namespace {
@@ -22,7 +23,8 @@ double MillisecondsSince(Clock::time_point start) {
 }
 
 constexpr int64_t kMaxSoftTokens = 4096;
-constexpr int64_t kMaxTextTokens = 1024;
+// Bytes per token above which no real vocabulary's tokens go on average (for byte pre-checks).
+constexpr int64_t kMaxBytesPerToken = 32;
 
 // The message's priming with empty fields replaced by the bridge's.
 PrimingConfig ResolvePriming(const PrimingConfig& requested, const PrimingConfig& bridge) {
@@ -32,7 +34,7 @@ PrimingConfig ResolvePriming(const PrimingConfig& requested, const PrimingConfig
   return priming;
 }
 
-absl::Status ValidateTask(const ReceiverTask& task) {
+absl::Status ValidateTask(const ReceiverTask& task, const ReceiverLimits& limits) {
   if (task.kind == ReceiverTask::Kind::kClassify) {
     if (task.labels.empty()) return absl::InvalidArgumentError("classify task has no labels");
     for (size_t i = 0; i < task.labels.size(); ++i) {
@@ -42,9 +44,10 @@ absl::Status ValidateTask(const ReceiverTask& task) {
     }
     return absl::OkStatus();
   }
-  if (task.max_new_tokens < 1 || task.max_new_tokens > 1024) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("max_new_tokens is ", task.max_new_tokens, ", expected 1..1024"));
+  if (task.max_new_tokens < 1 || task.max_new_tokens > limits.max_new_tokens) {
+    return PacketError(PacketDefect::kLimitExceeded,
+                       absl::StrCat("max_new_tokens is ", task.max_new_tokens, ", expected 1..",
+                                    limits.max_new_tokens));
   }
   if (task.temperature < 0 || !std::isfinite(task.temperature)) {
     return absl::InvalidArgumentError(absl::StrCat("temperature is ", task.temperature, ", expected >= 0"));
@@ -53,6 +56,11 @@ absl::Status ValidateTask(const ReceiverTask& task) {
     return absl::InvalidArgumentError(absl::StrCat("top_p is ", task.top_p, ", expected 0..1"));
   }
   return absl::OkStatus();
+}
+
+absl::Status LimitExceeded(absl::string_view what, int64_t value, int64_t limit) {
+  return PacketError(PacketDefect::kLimitExceeded,
+                     absl::StrCat(what, " is ", value, ", the receiver's limit is ", limit));
 }
 
 // Messages that may share one prefill: same frame, task and (for latents) M.
@@ -89,12 +97,12 @@ absl::StatusOr<std::unique_ptr<ReceiverPipeline>> ReceiverPipeline::Load(
       Tokenizer::FromDirectory(options.tokenizer_dir.empty() ? options.model_dir : options.tokenizer_dir));
   if (options.allow_model_mismatch) half.metadata.receiver_model.weights_digest.clear();
   if (options.override_energy_mode) half.metadata.receiver.energy.mode = options.energy_mode;
-  return Create(std::move(model), std::move(tokenizer), std::move(half));
+  return Create(std::move(model), std::move(tokenizer), std::move(half), options.limits);
 }
 
 absl::StatusOr<std::unique_ptr<ReceiverPipeline>> ReceiverPipeline::Create(
     std::shared_ptr<const DecoderModel> model, std::shared_ptr<const Tokenizer> tokenizer,
-    ReceiverHalf half) {
+    ReceiverHalf half, ReceiverLimits limits) {
   if (model == nullptr || tokenizer == nullptr || !half.adapter) {
     return absl::InvalidArgumentError("receiver pipeline needs a model, a tokenizer and a receiver half");
   }
@@ -111,7 +119,7 @@ absl::StatusOr<std::unique_ptr<ReceiverPipeline>> ReceiverPipeline::Create(
         "\" was trained on (", bridge.receiver_model.weights_digest, ")"));
   }
   LIP_RETURN_IF_ERROR(ValidateBridgeMetadata(bridge));
-  auto pipeline = std::unique_ptr<ReceiverPipeline>(new ReceiverPipeline(bridge.receiver.energy));
+  auto pipeline = std::unique_ptr<ReceiverPipeline>(new ReceiverPipeline(bridge.receiver.energy, limits));
   pipeline->model_id_ = bridge.receiver_model;
   pipeline->model_id_.family = model->config().model_type;
   pipeline->model_id_.weights_digest = model->weights_digest();
@@ -128,20 +136,72 @@ torch::Tensor ReceiverPipeline::AdaptSoftTokens(const torch::Tensor& z) const {
   return energy_matcher_.Match(adapted).to(model_->dtype());
 }
 
+absl::StatusOr<ReceiverPipeline::PreparedMessage> ReceiverPipeline::Prepare(
+    const PrimingConfig& requested_priming, const ReceiverTask& requested_task,
+    int64_t middle_tokens) const {
+  const BridgeMetadata& bridge = half_.metadata;
+  PreparedMessage prepared;
+  prepared.task = requested_task;
+  if (prepared.task.kind == ReceiverTask::Kind::kClassify && prepared.task.labels.empty()) {
+    prepared.task.labels = bridge.labels;
+  }
+  LIP_RETURN_IF_ERROR(ValidateTask(prepared.task, limits_));
+  prepared.priming = ResolvePriming(requested_priming, bridge.priming);
+  // A frame of more than kMaxBytesPerToken bytes per allowed token cannot fit the cap with any
+  // real vocabulary; it is refused before the tokenizer spends time on it.
+  const int64_t priming_bytes =
+      int64_t(prepared.priming.context_prefix.size() + prepared.priming.anchor.size());
+  if (priming_bytes > kMaxBytesPerToken * limits_.max_priming_tokens) {
+    return LimitExceeded("priming (context prefix + anchor) in bytes", priming_bytes,
+                         kMaxBytesPerToken * limits_.max_priming_tokens);
+  }
+  LIP_ASSIGN_OR_RETURN(prepared.priming_tokens, TokenizePriming(*tokenizer_, prepared.priming));
+  const int64_t priming_tokens =
+      int64_t(prepared.priming_tokens.prefix.size() + prepared.priming_tokens.anchor.size());
+  if (priming_tokens > limits_.max_priming_tokens) {
+    return LimitExceeded("priming (context prefix + anchor) in tokens", priming_tokens,
+                         limits_.max_priming_tokens);
+  }
+  int64_t continuation = 0;  // positions after the frame: the longest label or the generation
+  if (prepared.task.kind == ReceiverTask::Kind::kClassify) {
+    int64_t longest = 0;
+    for (const std::string& label : prepared.task.labels) {
+      LIP_ASSIGN_OR_RETURN(std::vector<int32_t> ids, tokenizer_->Encode(label, /*add_special_tokens=*/false));
+      if (ids.empty()) return absl::InvalidArgumentError(absl::StrCat("label \"", label, "\" has no tokens"));
+      longest = std::max<int64_t>(longest, int64_t(ids.size()));
+      const int64_t positions = int64_t(prepared.task.labels.size()) * longest;
+      if (positions > limits_.max_label_positions) {
+        return LimitExceeded(absl::StrCat("label-scoring work (", prepared.task.labels.size(),
+                                          " labels x longest verbalizer tokens)"),
+                             positions, limits_.max_label_positions);
+      }
+      prepared.label_ids.emplace_back(ids.begin(), ids.end());
+    }
+    continuation = longest;
+  } else {
+    continuation = prepared.task.max_new_tokens;
+  }
+  const int64_t sequence = (prepared.priming_tokens.bos ? 1 : 0) + priming_tokens + middle_tokens + continuation;
+  const int64_t model_positions = model_->config().max_position_embeddings;
+  if (sequence > model_positions) {
+    return LimitExceeded(absl::StrCat("the receiver sequence (frame ", priming_tokens, " + message ",
+                                      middle_tokens, " + ",
+                                      prepared.task.kind == ReceiverTask::Kind::kClassify ? "label" : "generation",
+                                      " ", continuation, " tokens)"),
+                         sequence, model_positions);
+  }
+  return prepared;
+}
+
 // Runs one group (same frame and task) whose receiver input is already built, and fills the
 // answers of its members.
 static absl::Status RunGroup(const DecoderModel& model, const Tokenizer& tokenizer,
                              const torch::Tensor& inputs_embeds, const torch::Tensor& attention_mask,
-                             const ReceiverTask& task, std::vector<ReceiverAnswer*>& answers) {
+                             const ReceiverTask& task, const std::vector<std::vector<int64_t>>& label_ids,
+                             std::vector<ReceiverAnswer*>& answers) {
   const auto start = Clock::now();
   const int64_t batch = inputs_embeds.size(0);
   if (task.kind == ReceiverTask::Kind::kClassify) {
-    std::vector<std::vector<int64_t>> label_ids;
-    for (const std::string& label : task.labels) {
-      LIP_ASSIGN_OR_RETURN(std::vector<int32_t> ids, tokenizer.Encode(label, /*add_special_tokens=*/false));
-      if (ids.empty()) return absl::InvalidArgumentError(absl::StrCat("label \"", label, "\" has no tokens"));
-      label_ids.emplace_back(ids.begin(), ids.end());
-    }
     LIP_ASSIGN_OR_RETURN(torch::Tensor scores,
                          ScoreLabels(model, inputs_embeds, attention_mask, label_ids));
     scores = scores.to(torch::kCPU, torch::kFloat32).contiguous();
@@ -186,14 +246,30 @@ static absl::Status RunGroup(const DecoderModel& model, const Tokenizer& tokeniz
   return absl::OkStatus();
 }
 
+// The members of a group whose callers still want an answer; the others are answered with the
+// gate's status.
+static std::vector<size_t> StillWanted(const std::vector<size_t>& members, const MessageGate& gate,
+                                       std::vector<absl::StatusOr<ReceiverAnswer>>& answers) {
+  if (!gate) return members;
+  std::vector<size_t> wanted;
+  for (size_t i : members) {
+    absl::Status status = gate(i);
+    if (status.ok()) {
+      wanted.push_back(i);
+    } else {
+      answers[i] = std::move(status);
+    }
+  }
+  return wanted;
+}
+
 absl::StatusOr<std::vector<absl::StatusOr<ReceiverAnswer>>> ReceiverPipeline::Answer(
-    const std::vector<LatentMessage>& messages) const {
+    const std::vector<LatentMessage>& messages, const MessageGate& gate) const {
   if (messages.empty()) return absl::InvalidArgumentError("no messages to answer");
   const BridgeMetadata& bridge = half_.metadata;
   const int64_t d_z = bridge.receiver.adapter.input_width;
   std::vector<absl::StatusOr<ReceiverAnswer>> answers(messages.size(), ReceiverAnswer());
-  std::vector<PrimingConfig> primings(messages.size());
-  std::vector<ReceiverTask> tasks(messages.size());
+  std::vector<PreparedMessage> prepared(messages.size());
   std::map<std::string, std::vector<size_t>> groups;
   for (size_t i = 0; i < messages.size(); ++i) {
     const LatentMessage& m = messages[i];
@@ -217,19 +293,20 @@ absl::StatusOr<std::vector<absl::StatusOr<ReceiverAnswer>>> ReceiverPipeline::An
       answers[i] = absl::InvalidArgumentError("message soft tokens contain NaN or infinity");
       continue;
     }
-    tasks[i] = m.task;
-    if (tasks[i].kind == ReceiverTask::Kind::kClassify && tasks[i].labels.empty()) tasks[i].labels = bridge.labels;
-    if (absl::Status status = ValidateTask(tasks[i]); !status.ok()) {
-      answers[i] = status;
+    auto ready = Prepare(m.priming, m.task, m.num_soft_tokens);
+    if (!ready.ok()) {
+      answers[i] = ready.status();
       continue;
     }
-    primings[i] = ResolvePriming(m.priming, bridge.priming);
-    groups[GroupKey(primings[i], tasks[i], m.num_soft_tokens)].push_back(i);
+    prepared[i] = *std::move(ready);
+    groups[GroupKey(prepared[i].priming, prepared[i].task, m.num_soft_tokens)].push_back(i);
   }
 
   try {
     torch::NoGradGuard no_grad;
-    for (const auto& [key, members] : groups) {
+    for (const auto& [key, group] : groups) {
+      const std::vector<size_t> members = StillWanted(group, gate, answers);
+      if (members.empty()) continue;
       const size_t first = members.front();
       auto fail_group = [&](const absl::Status& status) {
         for (size_t i : members) answers[i] = status;
@@ -244,12 +321,7 @@ absl::StatusOr<std::vector<absl::StatusOr<ReceiverAnswer>>> ReceiverPipeline::An
       const double adapt_ms = MillisecondsSince(adapt_start);
 
       const auto prefill_start = Clock::now();
-      auto tokens = TokenizePriming(*tokenizer_, primings[first]);
-      if (!tokens.ok()) {
-        fail_group(tokens.status());
-        continue;
-      }
-      auto primed = ContextPrimer(*tokens).Prime(soft, model_->embedding_weight());
+      auto primed = ContextPrimer(prepared[first].priming_tokens).Prime(soft, model_->embedding_weight());
       if (!primed.ok()) {
         fail_group(primed.status());
         continue;
@@ -258,7 +330,7 @@ absl::StatusOr<std::vector<absl::StatusOr<ReceiverAnswer>>> ReceiverPipeline::An
       std::vector<ReceiverAnswer*> group_answers;
       for (size_t i : members) group_answers.push_back(&answers[i].value());
       absl::Status status = RunGroup(*model_, *tokenizer_, primed->inputs_embeds, primed->attention_mask,
-                                     tasks[first], group_answers);
+                                     prepared[first].task, prepared[first].label_ids, group_answers);
       if (!status.ok()) {
         fail_group(status);
         continue;
@@ -276,39 +348,47 @@ absl::StatusOr<std::vector<absl::StatusOr<ReceiverAnswer>>> ReceiverPipeline::An
 }
 
 absl::StatusOr<std::vector<absl::StatusOr<ReceiverAnswer>>> ReceiverPipeline::AnswerText(
-    const std::vector<TextMessage>& messages) const {
+    const std::vector<TextMessage>& messages, const MessageGate& gate) const {
   if (messages.empty()) return absl::InvalidArgumentError("no messages to answer");
-  const BridgeMetadata& bridge = half_.metadata;
   std::vector<absl::StatusOr<ReceiverAnswer>> answers(messages.size(), ReceiverAnswer());
   std::vector<std::vector<int32_t>> framed(messages.size());
-  std::vector<ReceiverTask> tasks(messages.size());
+  std::vector<PreparedMessage> prepared(messages.size());
   std::vector<double> tokenize_ms(messages.size(), 0);
   std::map<std::string, std::vector<size_t>> groups;
   for (size_t i = 0; i < messages.size(); ++i) {
     const auto start = Clock::now();
     const TextMessage& m = messages[i];
-    tasks[i] = m.task;
-    if (tasks[i].kind == ReceiverTask::Kind::kClassify && tasks[i].labels.empty()) tasks[i].labels = bridge.labels;
-    if (absl::Status status = ValidateTask(tasks[i]); !status.ok()) {
-      answers[i] = status;
+    // Refuse a text that cannot fit the token cap before tokenizing it (see Prepare).
+    if (int64_t(m.text.size()) > kMaxBytesPerToken * limits_.max_text_tokens) {
+      answers[i] = LimitExceeded("the text's length in bytes", int64_t(m.text.size()),
+                                 kMaxBytesPerToken * limits_.max_text_tokens);
       continue;
     }
-    const PrimingConfig priming = ResolvePriming(m.priming, bridge.priming);
-    auto tokens = TokenizePriming(*tokenizer_, priming);
     auto text_ids = tokenizer_->Encode(m.text, /*add_special_tokens=*/false);
-    if (!tokens.ok() || !text_ids.ok()) {
-      answers[i] = !tokens.ok() ? tokens.status() : text_ids.status();
+    if (!text_ids.ok()) {
+      answers[i] = text_ids.status();
       continue;
     }
-    if (int64_t(text_ids->size()) > kMaxTextTokens) text_ids->resize(kMaxTextTokens);
-    framed[i] = ContextPrimer(*tokens).FrameText(*text_ids);
+    if (int64_t(text_ids->size()) > limits_.max_text_tokens) {
+      answers[i] = LimitExceeded("the text's length in tokens", int64_t(text_ids->size()), limits_.max_text_tokens);
+      continue;
+    }
+    auto ready = Prepare(m.priming, m.task, int64_t(text_ids->size()));
+    if (!ready.ok()) {
+      answers[i] = ready.status();
+      continue;
+    }
+    prepared[i] = *std::move(ready);
+    framed[i] = ContextPrimer(prepared[i].priming_tokens).FrameText(*text_ids);
     tokenize_ms[i] = MillisecondsSince(start);
     // Texts of different lengths share a group: they are left-padded.
-    groups[GroupKey(priming, tasks[i], 0)].push_back(i);
+    groups[GroupKey(prepared[i].priming, prepared[i].task, 0)].push_back(i);
   }
   try {
     torch::NoGradGuard no_grad;
-    for (const auto& [key, members] : groups) {
+    for (const auto& [key, group] : groups) {
+      const std::vector<size_t> members = StillWanted(group, gate, answers);
+      if (members.empty()) continue;
       const auto prefill_start = Clock::now();
       int64_t longest = 0;
       for (size_t i : members) longest = std::max<int64_t>(longest, framed[i].size());
@@ -326,7 +406,8 @@ absl::StatusOr<std::vector<absl::StatusOr<ReceiverAnswer>>> ReceiverPipeline::An
       const double prefill_ms = MillisecondsSince(prefill_start);
       std::vector<ReceiverAnswer*> group_answers;
       for (size_t i : members) group_answers.push_back(&answers[i].value());
-      absl::Status status = RunGroup(*model_, *tokenizer_, embeds, mask, tasks[members.front()], group_answers);
+      const PreparedMessage& shared = prepared[members.front()];
+      absl::Status status = RunGroup(*model_, *tokenizer_, embeds, mask, shared.task, shared.label_ids, group_answers);
       if (!status.ok()) {
         for (size_t i : members) answers[i] = status;
         continue;

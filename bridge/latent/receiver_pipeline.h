@@ -12,13 +12,24 @@
 //
 // Batching: a batch may mix priming frames, tasks and label sets; messages with the same frame
 // and task run together in one prefill. Stage timings of a message are those of the group it ran
-// in. Per-message problems (wrong M or d, NaN, unknown task) fail only that message.
+// in. Per-message problems (wrong M or d, NaN, unknown task, a work cap exceeded) fail only that
+// message.
+//
+// Work caps (ReceiverLimits): the priming frame, the text, the label-scoring work and the
+// generation budget of every message are counted in tokens and checked against the caps and the
+// model's max_position_embeddings before any tensor is allocated for it, so no single message
+// can make a batch slow or the process large (INVALID_ARGUMENT, reason LIMIT_EXCEEDED).
+//
+// Abandoned work: Answer and AnswerText take an optional MessageGate, asked before each group
+// of messages runs; a message whose caller has gone (deadline passed, cancelled) is answered
+// with the gate's status and does not run.
 //
 // Thread-safety: after Load, Answer and AnswerText may be called from several threads at once.
 #ifndef LIP_BRIDGE_LATENT_RECEIVER_PIPELINE_H_
 #define LIP_BRIDGE_LATENT_RECEIVER_PIPELINE_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -34,6 +45,16 @@
 
 namespace lip {
 
+// Per-message work caps (docs/protocol.md, "Receiver work limits"). A message over one fails
+// alone with INVALID_ARGUMENT, reason LIMIT_EXCEEDED, before anything is allocated for it.
+struct ReceiverLimits {
+  int64_t max_priming_tokens = 256;   // context prefix + anchor, in receiver tokens
+  int64_t max_text_tokens = 1024;     // a text message's text, in receiver tokens
+  // Label scoring: labels x the longest verbalizer, in tokens (the rows x columns it runs).
+  int64_t max_label_positions = 512;
+  int64_t max_new_tokens = 1024;      // generation budget (PacketLimits::max_new_tokens)
+};
+
 struct ReceiverPipelineOptions {
   std::string bridge_dir;     // bridge checkpoint directory (required)
   std::string model_dir;      // receiver model checkpoint directory (required)
@@ -43,11 +64,16 @@ struct ReceiverPipelineOptions {
   // Energy mode applied to soft tokens; unset (kNone is a real mode, so use the flag) = bridge's.
   bool override_energy_mode = false;
   EnergyMode energy_mode = EnergyMode::kPerVectorNorm;
+  ReceiverLimits limits;
   // BENCHMARK ONLY, never a default: as SenderPipelineOptions::random_weights_for_benchmark (random
   // model weights from model_dir/config.json, a randomly initialised receiver half from bridge.json).
   bool random_weights_for_benchmark = false;
   uint64_t random_seed = 0;
 };
+
+// Asked for message `index` before its group runs: OK to run it, or the status to answer it
+// with instead (e.g. DEADLINE_EXCEEDED when its caller's deadline passed). May be empty.
+using MessageGate = std::function<absl::Status(size_t index)>;
 
 // What to do with a message (lip.v1.Task).
 struct ReceiverTask {
@@ -56,7 +82,7 @@ struct ReceiverTask {
   // kClassify: verbalizers scored as continuations of the anchor; empty = the bridge's labels.
   std::vector<std::string> labels;
   // kGenerate:
-  int64_t max_new_tokens = 32;   // 1..1024
+  int64_t max_new_tokens = 32;   // 1..ReceiverLimits::max_new_tokens
   double temperature = 0;        // 0 = greedy
   double top_p = 0;              // 0 or 1 = no nucleus truncation
   uint64_t seed = 0;
@@ -104,28 +130,41 @@ class ReceiverPipeline {
   static absl::StatusOr<std::unique_ptr<ReceiverPipeline>> Load(const ReceiverPipelineOptions& options);
   static absl::StatusOr<std::unique_ptr<ReceiverPipeline>> Create(
       std::shared_ptr<const DecoderModel> model, std::shared_ptr<const Tokenizer> tokenizer,
-      ReceiverHalf half);
+      ReceiverHalf half, ReceiverLimits limits = {});
 
   // Answers a batch. The outer status fails only for an empty batch or a LibTorch failure of the
   // whole batch; answers[i] is messages[i]'s answer or its own error (INVALID_ARGUMENT naming the
   // value, e.g. "message has M*d = 24 values, expected 8*16 = 128").
   absl::StatusOr<std::vector<absl::StatusOr<ReceiverAnswer>>> Answer(
-      const std::vector<LatentMessage>& messages) const;
+      const std::vector<LatentMessage>& messages, const MessageGate& gate = {}) const;
   absl::StatusOr<std::vector<absl::StatusOr<ReceiverAnswer>>> AnswerText(
-      const std::vector<TextMessage>& messages) const;
+      const std::vector<TextMessage>& messages, const MessageGate& gate = {}) const;
 
   const BridgeMetadata& bridge() const { return half_.metadata; }
   const BridgeModelId& model_id() const { return model_id_; }
   const DecoderModel& model() const { return *model_; }
   const Tokenizer& tokenizer() const { return *tokenizer_; }
   const EnergyMatcher& energy_matcher() const { return energy_matcher_; }
+  const ReceiverLimits& limits() const { return limits_; }
 
   // The adapted, energy-matched soft tokens (B, M, receiver width) for z (B, M, d_z): the
   // receiver half alone, for tests and evaluation. No gradients.
   torch::Tensor AdaptSoftTokens(const torch::Tensor& z) const;
 
  private:
-  ReceiverPipeline(EnergyConfig energy) : energy_matcher_(energy) {}
+  // A message's task and frame, resolved against the bridge, tokenized and checked against the
+  // work caps for a middle part (soft tokens or text) of `middle_tokens` positions.
+  struct PreparedMessage {
+    ReceiverTask task;
+    PrimingConfig priming;
+    PrimingTokens priming_tokens;
+    std::vector<std::vector<int64_t>> label_ids;  // kClassify
+  };
+  absl::StatusOr<PreparedMessage> Prepare(const PrimingConfig& priming, const ReceiverTask& task,
+                                          int64_t middle_tokens) const;
+
+  ReceiverPipeline(EnergyConfig energy, ReceiverLimits limits)
+      : energy_matcher_(energy), limits_(limits) {}
 
   std::shared_ptr<const DecoderModel> model_;
   std::shared_ptr<const Tokenizer> tokenizer_;
@@ -133,6 +172,7 @@ class ReceiverPipeline {
   mutable ReceiverHalf half_;
   BridgeModelId model_id_;
   EnergyMatcher energy_matcher_;
+  ReceiverLimits limits_;
 };
 
 }  // namespace lip

@@ -4,8 +4,8 @@
 #include <chrono>
 
 #include "absl/strings/str_cat.h"
-#include "bridge/latent/status_macros.h"
 #include "bridge/model/benchmark_model.h"
+#include "common/status_macros.h"
 #include "bridge/model/generation.h"
 
 namespace lip {

@@ -7,7 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "bridge/latent/bridge_checkpoint.h"
-#include "bridge/latent/status_macros.h"
+#include "common/status_macros.h"
 #include "bridge/model/safetensors.h"
 #include "common/sha256.h"
 

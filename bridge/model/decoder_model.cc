@@ -12,6 +12,7 @@
 #include "absl/strings/str_join.h"
 #include "bridge/model/checkpoint_dir.h"
 #include "common/sha256.h"
+#include "common/status_macros.h"
 
 namespace lip {
 namespace {
@@ -126,49 +127,44 @@ absl::StatusOr<std::unique_ptr<DecoderModel>> DecoderModel::Load(const std::stri
       }
       return t->to(options.device, options.dtype);
     };
-#define LIP_MODEL_ASSIGN_OR_RETURN(lhs, expr) \
-  {                                     \
-    auto _r = (expr);                   \
-    if (!_r.ok()) return _r.status();   \
-    lhs = *std::move(_r);               \
-  }
     const int64_t H = c.hidden_size, V = c.vocab_size, I = c.intermediate_size, D = c.head_dim;
     const int64_t q_out = c.num_attention_heads * D, kv_out = c.num_key_value_heads * D;
-    LIP_MODEL_ASSIGN_OR_RETURN(model->embed_tokens_, get("model.embed_tokens.weight", {V, H}));
-    LIP_MODEL_ASSIGN_OR_RETURN(model->final_norm_, get("model.norm.weight", {H}));
+    LIP_ASSIGN_OR_RETURN(model->embed_tokens_, get("model.embed_tokens.weight", {V, H}));
+    LIP_ASSIGN_OR_RETURN(model->final_norm_, get("model.norm.weight", {H}));
     if (c.tie_word_embeddings) {
       model->lm_head_ = model->embed_tokens_;
     } else {
-      LIP_MODEL_ASSIGN_OR_RETURN(model->lm_head_, get("lm_head.weight", {V, H}));
+      LIP_ASSIGN_OR_RETURN(model->lm_head_, get("lm_head.weight", {V, H}));
     }
     const bool qkv_bias = c.qkv_bias || c.attention_bias;
     model->layers_.resize(c.num_hidden_layers);
     for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
       Layer& l = model->layers_[i];
       const std::string p = absl::StrCat("model.layers.", i, ".");
-      LIP_MODEL_ASSIGN_OR_RETURN(l.input_layernorm, get(p + "input_layernorm.weight", {H}));
-      LIP_MODEL_ASSIGN_OR_RETURN(l.post_attention_layernorm, get(p + "post_attention_layernorm.weight", {H}));
-      LIP_MODEL_ASSIGN_OR_RETURN(l.q_proj, get(p + "self_attn.q_proj.weight", {q_out, H}));
-      LIP_MODEL_ASSIGN_OR_RETURN(l.k_proj, get(p + "self_attn.k_proj.weight", {kv_out, H}));
-      LIP_MODEL_ASSIGN_OR_RETURN(l.v_proj, get(p + "self_attn.v_proj.weight", {kv_out, H}));
-      LIP_MODEL_ASSIGN_OR_RETURN(l.o_proj, get(p + "self_attn.o_proj.weight", {H, q_out}));
+      LIP_ASSIGN_OR_RETURN(l.input_layernorm, get(p + "input_layernorm.weight", {H}));
+      LIP_ASSIGN_OR_RETURN(l.post_attention_layernorm, get(p + "post_attention_layernorm.weight", {H}));
+      LIP_ASSIGN_OR_RETURN(l.q_proj, get(p + "self_attn.q_proj.weight", {q_out, H}));
+      LIP_ASSIGN_OR_RETURN(l.k_proj, get(p + "self_attn.k_proj.weight", {kv_out, H}));
+      LIP_ASSIGN_OR_RETURN(l.v_proj, get(p + "self_attn.v_proj.weight", {kv_out, H}));
+      LIP_ASSIGN_OR_RETURN(l.o_proj, get(p + "self_attn.o_proj.weight", {H, q_out}));
       if (qkv_bias) {
-        LIP_MODEL_ASSIGN_OR_RETURN(l.q_bias, get(p + "self_attn.q_proj.bias", {q_out}));
-        LIP_MODEL_ASSIGN_OR_RETURN(l.k_bias, get(p + "self_attn.k_proj.bias", {kv_out}));
-        LIP_MODEL_ASSIGN_OR_RETURN(l.v_bias, get(p + "self_attn.v_proj.bias", {kv_out}));
+        LIP_ASSIGN_OR_RETURN(l.q_bias, get(p + "self_attn.q_proj.bias", {q_out}));
+        LIP_ASSIGN_OR_RETURN(l.k_bias, get(p + "self_attn.k_proj.bias", {kv_out}));
+        LIP_ASSIGN_OR_RETURN(l.v_bias, get(p + "self_attn.v_proj.bias", {kv_out}));
       }
-      if (c.attention_bias) LIP_MODEL_ASSIGN_OR_RETURN(l.o_bias, get(p + "self_attn.o_proj.bias", {H}));
-      LIP_MODEL_ASSIGN_OR_RETURN(l.gate_proj, get(p + "mlp.gate_proj.weight", {I, H}));
-      LIP_MODEL_ASSIGN_OR_RETURN(l.up_proj, get(p + "mlp.up_proj.weight", {I, H}));
-      LIP_MODEL_ASSIGN_OR_RETURN(l.down_proj, get(p + "mlp.down_proj.weight", {H, I}));
+      if (c.attention_bias) {
+        LIP_ASSIGN_OR_RETURN(l.o_bias, get(p + "self_attn.o_proj.bias", {H}));
+      }
+      LIP_ASSIGN_OR_RETURN(l.gate_proj, get(p + "mlp.gate_proj.weight", {I, H}));
+      LIP_ASSIGN_OR_RETURN(l.up_proj, get(p + "mlp.up_proj.weight", {I, H}));
+      LIP_ASSIGN_OR_RETURN(l.down_proj, get(p + "mlp.down_proj.weight", {H, I}));
       if (c.mlp_bias) {
-        LIP_MODEL_ASSIGN_OR_RETURN(l.gate_bias, get(p + "mlp.gate_proj.bias", {I}));
-        LIP_MODEL_ASSIGN_OR_RETURN(l.up_bias, get(p + "mlp.up_proj.bias", {I}));
-        LIP_MODEL_ASSIGN_OR_RETURN(l.down_bias, get(p + "mlp.down_proj.bias", {H}));
+        LIP_ASSIGN_OR_RETURN(l.gate_bias, get(p + "mlp.gate_proj.bias", {I}));
+        LIP_ASSIGN_OR_RETURN(l.up_bias, get(p + "mlp.up_proj.bias", {I}));
+        LIP_ASSIGN_OR_RETURN(l.down_bias, get(p + "mlp.down_proj.bias", {H}));
       }
       l.sliding_window = c.layer_sliding_window[i];
     }
-#undef LIP_MODEL_ASSIGN_OR_RETURN
     model->FinishLoad();
   } catch (const c10::Error& e) {
     return absl::InternalError(absl::StrCat("loading ", checkpoint_dir, ": ", e.what_without_backtrace()));

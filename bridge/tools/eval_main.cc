@@ -32,7 +32,8 @@
 #include "bridge/model/device_load_options.h"
 #include "bridge/latent/receiver_pipeline.h"
 #include "bridge/latent/sender_pipeline.h"
-#include "bridge/latent/status_macros.h"
+#include "bridge/latent/text_relay.h"
+#include "common/status_macros.h"
 #include "bridge/train/text_dataset.h"
 #include "bridge/train/train_config.h"
 #include "common/packet_codec.h"
@@ -51,7 +52,7 @@ ABSL_FLAG(std::string, preamble, "", "report: extra paragraphs (how the suite wa
 ABSL_FLAG(int64_t, test_limit, 0, "evaluate on at most this many test examples per task (0 = all)");
 ABSL_FLAG(int64_t, probe_train_limit, 2000, "training examples for the sender linear probe");
 ABSL_FLAG(int64_t, relay_limit, 100, "test examples for the (slow) text-relay baseline");
-ABSL_FLAG(int64_t, relay_tokens, 24, "tokens the sender generates for text relay");
+ABSL_FLAG(int64_t, relay_tokens, lip::kDefaultRelayTokens, "tokens the sender generates for text relay (at most; stops at EOS)");
 ABSL_FLAG(int64_t, latency_messages, 0, "bridge: messages timed one by one (0 = no latency measurement)");
 ABSL_FLAG(int, threads, 0, "LibTorch intra-op threads (0 = LibTorch's default)");
 
@@ -181,17 +182,18 @@ absl::StatusOr<double> ZeroShotAccuracy(const LoadedBridge& b, const TextDataset
   return double(correct) / test.examples.size();
 }
 
-// Text relay: the sender continues "<text>\nIn short:" and the receiver classifies what it wrote.
+// Text relay: the sender writes its message about the text (kTextRelayFrame, as the sender node's
+// RelayText) and the receiver classifies what it wrote, even when that is empty.
 absl::StatusOr<double> TextRelayAccuracy(const LoadedBridge& b, const TextDataset& test, int64_t limit,
                                          int64_t tokens, double* mean_relay_bytes) {
   const int64_t n = std::min<int64_t>(limit, test.examples.size());
   int64_t correct = 0;
   double bytes = 0;
   for (int64_t i = 0; i < n; ++i) {
-    LIP_ASSIGN_OR_RETURN(GeneratedText relayed, b.sender->GenerateText(test.examples[i].text + "\nIn short:", tokens));
+    LIP_ASSIGN_OR_RETURN(GeneratedText relayed, WriteRelayMessage(*b.sender, test.examples[i].text, tokens));
     bytes += relayed.text.size();
     TextMessage m;
-    m.text = relayed.text.empty() ? std::string(" ") : relayed.text;
+    m.text = relayed.text;
     LIP_ASSIGN_OR_RETURN(auto answers, b.receiver->AnswerText({m}));
     if (!answers[0].ok()) return answers[0].status();
     if (answers[0]->label_index == test.examples[i].label) ++correct;
@@ -223,9 +225,9 @@ absl::StatusOr<Latency> MeasureLatency(const LoadedBridge& b, const TextDataset&
     latency.bridge_ms += Ms(start) / n;
 
     start = Clock::now();
-    LIP_ASSIGN_OR_RETURN(GeneratedText relayed, b.sender->GenerateText(text + "\nIn short:", relay_tokens));
+    LIP_ASSIGN_OR_RETURN(GeneratedText relayed, WriteRelayMessage(*b.sender, text, relay_tokens));
     TextMessage t;
-    t.text = relayed.text.empty() ? std::string(" ") : relayed.text;
+    t.text = relayed.text;
     LIP_ASSIGN_OR_RETURN(auto text_answers, b.receiver->AnswerText({t}));
     if (!text_answers[0].ok()) return text_answers[0].status();
     latency.relay_ms += Ms(start) / n;
@@ -352,7 +354,8 @@ absl::Status EvaluateBaselines() {
     relay.accuracy = accuracy;
     relay.test_examples = std::min<int64_t>(absl::GetFlag(FLAGS_relay_limit), test.examples.size());
     relay.relayed_text_bytes = relay_bytes;
-    relay.note = absl::StrFormat("the sender greedily continues \"<text>\\nIn short:\" for %d tokens; first %d test examples",
+    relay.note = absl::StrFormat("the sender greedily writes a message about the text (relay frame of docs/nodes.md) "
+                                 "for at most %d tokens; first %d test examples",
                                  absl::GetFlag(FLAGS_relay_tokens), relay.test_examples);
     std::fprintf(stderr, "lip-eval: %s: text relay %.4f (%.0f s)\n", relay.task.c_str(), accuracy, Ms(start) / 1000);
     LIP_RETURN_IF_ERROR(WriteRunResult(stem + "text_relay.json", relay));

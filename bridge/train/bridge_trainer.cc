@@ -11,7 +11,7 @@
 #include "absl/strings/str_format.h"
 #include "bridge/latent/bridge_checkpoint.h"
 #include "bridge/latent/statistical_normalizer.h"
-#include "bridge/latent/status_macros.h"
+#include "common/status_macros.h"
 #include "bridge/train/learning_rate_schedule.h"
 #include "bridge/train/losses.h"
 

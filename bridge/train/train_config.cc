@@ -5,7 +5,7 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
-#include "bridge/latent/status_macros.h"
+#include "common/status_macros.h"
 
 namespace lip {
 namespace {

@@ -16,10 +16,13 @@
 # Environment (set it on device_wait.sh's command line; the pipeline inherits it): SUITE_SCALE
 # (default 3), SUITE_JOBS (12), LIP_THREADS for the suite (1), and run_suite.sh's own overrides
 # (TASKS, SEEDS, MS, PT_MS, TEST_LIMIT, ...).
-set -u
+# Steps whose failure the pipeline records and survives say `|| rc=$?`; anything else failing stops it,
+# and the EXIT trap marks the run failed so that device_wait.sh stops waiting.
+set -euo pipefail
 R=/tmp/lip
 SCALE=${SUITE_SCALE:-3}; JOBS=${SUITE_JOBS:-12}
 mkdir -p $R/stage $R/out
+trap '[ -f $R/stage/done ] || touch $R/stage/failed' EXIT
 log() { echo "$(date +%T) $*" >> $R/pipeline.log; }
 log "start in $PWD"
 mkdir -p $R/repo
@@ -29,17 +32,17 @@ cp -r .device/gpu-deps $R/gpu-deps && cp -r .device/gpu-data $R/gpu-data || { lo
 [ -f .device/parity-texts.jsonl ] && cp .device/parity-texts.jsonl $R/parity-texts.jsonl
 [ -d .device/suite-resume ] && cp -r .device/suite-resume $R/suite-resume
 cd $R/repo
-bash deploy/gpu/unpack_data.sh $R/gpu-data > $R/out/unpack.log 2>&1; log "data unpacked: $?"
+rc=0; bash deploy/gpu/unpack_data.sh $R/gpu-data > $R/out/unpack.log 2>&1 || rc=$?; log "data unpacked: $rc"
 if [ -d $R/demo-data ]; then
-  ( PYTHONUNBUFFERED=1 python3 demo/make_demo_models.py run --data $R/demo-data --work /tmp/demo --pack $R/regen-pack \
-      --sender-steps 11522 --receiver-steps 6708 --budget 1800 > $R/out/regen.log 2>&1; echo $? > $R/stage/regen.rc ) &
+  ( rc=0; PYTHONUNBUFFERED=1 python3 demo/make_demo_models.py run --data $R/demo-data --work /tmp/demo --pack $R/regen-pack \
+      --sender-steps 11522 --receiver-steps 6708 --budget 1800 > $R/out/regen.log 2>&1 || rc=$?; echo $rc > $R/stage/regen.rc ) &
   # The build waits until both models train (their tokenizer and encoding set-up wants the CPUs).
   for i in $(seq 48); do [ -f /tmp/demo/full/ready-sender ] && [ -f /tmp/demo/full/ready-receiver ] && break; sleep 5; done
 fi
 log "build starts"
-JOBS=10 LIP_GPU_TEST=0 nice -n 10 bash deploy/gpu/build_bridge_tools.sh $R/gpu-deps $R/bcuda > $R/out/build.log 2>&1
-echo $? > $R/stage/build.rc; log "build rc $(cat $R/stage/build.rc)"
-cp $R/bcuda.ninja.log $R/bcuda.cmake.log $R/out/ 2>/dev/null
+rc=0; JOBS=10 LIP_GPU_TEST=0 nice -n 10 bash deploy/gpu/build_bridge_tools.sh $R/gpu-deps $R/bcuda > $R/out/build.log 2>&1 || rc=$?
+echo $rc > $R/stage/build.rc; log "build rc $rc"
+cp $R/bcuda.ninja.log $R/bcuda.cmake.log $R/out/ 2>/dev/null || true
 if [ -d $R/demo-data ]; then
   while [ ! -f $R/stage/regen.rc ]; do sleep 5; done
   log "regen rc $(cat $R/stage/regen.rc)"
@@ -51,22 +54,24 @@ if [ -d $R/demo-data ]; then
 fi
 sha256sum demo/models/*/* > $R/out/model_sha256.txt
 export LD_LIBRARY_PATH=/tmp/lip-deps/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}
-$R/bcuda/tests/model/demo_models_test > $R/out/demo_models_test.log 2>&1; log "demo_models_test rc $?"
+rc=0; $R/bcuda/tests/model/demo_models_test > $R/out/demo_models_test.log 2>&1 || rc=$?; log "demo_models_test rc $rc"
 if [ -f $R/parity-texts.jsonl ]; then
-  ( PYTHONUNBUFFERED=1 nice -n 5 python3 tests/data/models/bf16_parity_demo.py measure $R/bcuda/bridge/lip-model \
-      $R/parity-texts.jsonl /tmp/parity-demo > $R/out/parity_demo.json 2> $R/out/parity_demo.log; log "bf16 parity rc $?" ) &
+  ( rc=0; PYTHONUNBUFFERED=1 nice -n 5 python3 tests/data/models/bf16_parity_demo.py measure $R/bcuda/bridge/lip-model \
+      $R/parity-texts.jsonl /tmp/parity-demo > $R/out/parity_demo.json 2> $R/out/parity_demo.log || rc=$?
+    log "bf16 parity rc $rc" ) &
 fi
 mkdir -p $R/suite
 [ -d $R/suite-resume ] && cp -r $R/suite-resume/. $R/suite/ && log "resuming with $(find $R/suite -name '*.json' | wc -l) results"
 touch $R/stage/suite.started
+rc=0
 if [ -n "${SUITE_PLAN:-}" ]; then
   log "suite start: plan $SUITE_PLAN"
-  LIP_BIN=$R/bcuda/bridge SUITE_OUT=$R/suite bash "$SUITE_PLAN" > $R/out/suite.log 2>&1
+  LIP_BIN=$R/bcuda/bridge SUITE_OUT=$R/suite bash "$SUITE_PLAN" > $R/out/suite.log 2>&1 || rc=$?
 else
   log "suite start: scale $SCALE jobs $JOBS"
   LIP_BIN=$R/bcuda/bridge LIP_THREADS=${LIP_THREADS:-1} NICE=0 \
-    bash bridge/eval/run_suite.sh cuda $JOBS $SCALE $R/suite > $R/out/suite.log 2>&1
+    bash bridge/eval/run_suite.sh cuda $JOBS $SCALE $R/suite > $R/out/suite.log 2>&1 || rc=$?
 fi
-echo $? > $R/stage/suite.rc; log "suite rc $(cat $R/stage/suite.rc)"
+echo $rc > $R/stage/suite.rc; log "suite rc $rc"
 wait
 touch $R/stage/done

@@ -7,7 +7,7 @@
 #                        lip-model include (found with g++ -M), comments stripped, and absl_min.o: the
 #                        Abseil archive members that those objects need (from a link map of the local
 #                        build), merged into one relocatable object (Debian's Abseil, 20220623);
-#   src.tar.xz           this checkout's files that differ from main (they overlay the tree there);
+#   src.tar.xz           the runtime files of this checkout that differ from main (overlaid there);
 #   *_config.json        the Llama-3.1-8B and Mistral-7B configs; heldout_texts.jsonl.xz (parity texts).
 # The gRPC nodes need far more (deploy/gpu/pack_deps.sh) than fits beside the demo models.
 set -euo pipefail
@@ -33,8 +33,9 @@ while read -r m; do
 done < "$TMP/members"
 ld -r -o "$TMP/pack/lib/absl_min.o" "$TMP"/ex/*/*.o && strip --strip-debug "$TMP/pack/lib/absl_min.o"
 tar cf - -C "$TMP/pack" . | xz -9e > "$DST/runtime-deps.tar.xz"
-(git diff --name-only main; git ls-files --others --exclude-standard) | sort -u | grep -v '^\.device' |
-  while read -r f; do [ -f "$f" ] && echo "$f"; done > "$TMP/src"
+(git diff --name-only main; git ls-files --others --exclude-standard) | sort -u |
+  grep -E '^(bridge/model/|bridge/tools/model_main.cc|benchmarks/gpu_runtime_bench.sh|tests/data/models/)' |
+  while read -r f; do if [ -f "$f" ]; then echo "$f"; fi; done > "$TMP/src"
 tar cf - -T "$TMP/src" | xz -9e > "$DST/src.tar.xz"
 if [ -d ../shared/models ]; then
   cp -f ../shared/models/meta-llama--Llama-3.1-8B-Instruct/config.json "$DST/llama31_8b_config.json"

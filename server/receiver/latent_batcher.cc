@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/grpc_status.h"
 
 namespace lip {
 
@@ -28,35 +29,55 @@ LatentBatcher::~LatentBatcher() {
   wake_.notify_all();
   worker_.join();
   left.swap(queue_);
+  for (Job& job : waiting_) left.push_back(std::move(job));
+  waiting_.clear();
   for (Job& job : left) {
-    job.done({absl::UnavailableError("receiver is shutting down"), 0, 0});
+    job.done({WithErrorReason(absl::UnavailableError("receiver is shutting down"), "SHUTTING_DOWN"), 0, 0});
   }
 }
 
 absl::Status LatentBatcher::Submit(LatentMessage message, absl::Time deadline,
-                                   std::shared_ptr<std::atomic<bool>> cancelled, Callback done) {
-  return Enqueue({std::move(message), deadline, absl::Now(), std::move(cancelled), std::move(done)});
+                                   std::shared_ptr<std::atomic<bool>> cancelled, Callback done,
+                                   Admission admission) {
+  return Enqueue({std::move(message), deadline, absl::Now(), std::move(cancelled), std::move(done)},
+                 admission);
 }
 
 absl::Status LatentBatcher::SubmitText(TextMessage message, absl::Time deadline,
-                                       std::shared_ptr<std::atomic<bool>> cancelled, Callback done) {
-  return Enqueue({std::move(message), deadline, absl::Now(), std::move(cancelled), std::move(done)});
+                                       std::shared_ptr<std::atomic<bool>> cancelled, Callback done,
+                                       Admission admission) {
+  return Enqueue({std::move(message), deadline, absl::Now(), std::move(cancelled), std::move(done)},
+                 admission);
 }
 
-absl::Status LatentBatcher::Enqueue(Job job) {
+absl::Status LatentBatcher::Enqueue(Job job, Admission admission) {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (stop_) return absl::UnavailableError("receiver is shutting down");
+    if (stop_) return WithErrorReason(absl::UnavailableError("receiver is shutting down"), "SHUTTING_DOWN");
     if (static_cast<int>(queue_.size()) >= options_.queue_limit) {
+      if (admission == Admission::kWaitForRoom) {
+        waiting_.push_back(std::move(job));
+        queue_depth_.Set(static_cast<double>(queue_.size() + waiting_.size()));
+        return absl::OkStatus();
+      }
       rejected_.Increment();
-      return absl::ResourceExhaustedError(absl::StrCat(
-          "receiver queue is full (", queue_.size(), " waiting, limit ", options_.queue_limit, ")"));
+      return WithErrorReason(
+          absl::ResourceExhaustedError(absl::StrCat("receiver queue is full (", queue_.size(),
+                                                    " waiting, limit ", options_.queue_limit, ")")),
+          "QUEUE_FULL");
     }
     queue_.push_back(std::move(job));
-    queue_depth_.Set(static_cast<double>(queue_.size()));
+    queue_depth_.Set(static_cast<double>(queue_.size() + waiting_.size()));
   }
   wake_.notify_all();
   return absl::OkStatus();
+}
+
+void LatentBatcher::AdmitWaiting() {
+  while (!waiting_.empty() && static_cast<int>(queue_.size()) < options_.queue_limit) {
+    queue_.push_back(std::move(waiting_.front()));
+    waiting_.pop_front();
+  }
 }
 
 void LatentBatcher::Loop() {
@@ -78,7 +99,8 @@ void LatentBatcher::Loop() {
         batch.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
-      queue_depth_.Set(static_cast<double>(queue_.size()));
+      AdmitWaiting();
+      queue_depth_.Set(static_cast<double>(queue_.size() + waiting_.size()));
     }
     RunBatch(std::move(batch));
   }
@@ -91,14 +113,15 @@ void LatentBatcher::RunBatch(std::vector<Job> jobs) {
   std::vector<TextMessage> texts;
   for (Job& job : jobs) {
     const double queue_ms = absl::ToDoubleMilliseconds(start - job.enqueued);
-    if (job.cancelled != nullptr && job.cancelled->load()) {
-      job.done({absl::CancelledError("the caller cancelled before the message ran"), queue_ms, 0});
-      continue;
-    }
+    // The deadline first: gRPC also marks a call whose deadline passed as cancelled.
     if (start > job.deadline) {
       job.done({absl::DeadlineExceededError(absl::StrCat(
                     "deadline passed after ", queue_ms, " ms in the receiver queue")),
                 queue_ms, 0});
+      continue;
+    }
+    if (job.cancelled != nullptr && job.cancelled->load()) {
+      job.done({absl::CancelledError("the caller cancelled before the message ran"), queue_ms, 0});
       continue;
     }
     if (auto* latent = std::get_if<LatentMessage>(&job.message)) {
@@ -109,11 +132,22 @@ void LatentBatcher::RunBatch(std::vector<Job> jobs) {
       text_jobs.push_back(&job);
     }
   }
+  // Asked by the pipeline before each group runs: work whose caller has gone is dropped there too.
+  auto still_wanted = [](const Job& job) -> absl::Status {
+    if (absl::Now() > job.deadline) {
+      return absl::DeadlineExceededError("deadline passed before the message ran");
+    }
+    if (job.cancelled != nullptr && job.cancelled->load()) {
+      return absl::CancelledError("the caller cancelled before the message ran");
+    }
+    return absl::OkStatus();
+  };
   auto run = [&](auto& messages, std::vector<Job*>& owners, auto answer_fn) {
     if (messages.empty()) return;
     const int size = static_cast<int>(messages.size());
     batch_sizes_.Observe(size);
-    auto answers = answer_fn(messages);
+    MessageGate gate = [&owners, &still_wanted](size_t i) { return still_wanted(*owners[i]); };
+    auto answers = answer_fn(messages, gate);
     for (size_t i = 0; i < owners.size(); ++i) {
       const double queue_ms = absl::ToDoubleMilliseconds(start - owners[i]->enqueued);
       if (!answers.ok()) {
@@ -123,10 +157,12 @@ void LatentBatcher::RunBatch(std::vector<Job> jobs) {
       }
     }
   };
-  run(latents, latent_jobs,
-      [this](const std::vector<LatentMessage>& m) { return pipeline_->Answer(m); });
-  run(texts, text_jobs,
-      [this](const std::vector<TextMessage>& m) { return pipeline_->AnswerText(m); });
+  run(latents, latent_jobs, [this](const std::vector<LatentMessage>& m, const MessageGate& gate) {
+    return pipeline_->Answer(m, gate);
+  });
+  run(texts, text_jobs, [this](const std::vector<TextMessage>& m, const MessageGate& gate) {
+    return pipeline_->AnswerText(m, gate);
+  });
 }
 
 }  // namespace lip

@@ -3,9 +3,14 @@
 // Requests from many RPCs are queued; one worker thread takes the oldest and
 // waits at most `max_wait` for more, up to `max_batch_size`, then answers them
 // with one ReceiverPipeline::Answer (or AnswerText) call. Past `queue_limit`
-// waiting jobs, Submit refuses with RESOURCE_EXHAUSTED at once — the receiver
-// never hangs or drops silently. Jobs whose deadline has passed or whose
-// caller cancelled are answered DEADLINE_EXCEEDED / CANCELLED without running.
+// waiting jobs, a job submitted with Admission::kRefuseWhenFull (unary calls)
+// is refused with RESOURCE_EXHAUSTED (reason QUEUE_FULL) at once — the
+// receiver never hangs or drops silently; one submitted with
+// Admission::kWaitForRoom (stream messages, whose number in flight each stream
+// bounds itself) waits in line and enters the queue as room frees. Jobs whose
+// deadline has passed or whose caller cancelled are answered DEADLINE_EXCEEDED
+// / CANCELLED without running: checked when the batch starts and again by the
+// pipeline before each group of messages runs.
 //
 // Knows nothing of gRPC. Ownership: the pipeline is borrowed and must outlive
 // the batcher. Thread-safety: Submit* may be called from any thread; each
@@ -36,6 +41,11 @@ struct LatentBatcherOptions {
   int queue_limit = 64;                             // waiting jobs before RESOURCE_EXHAUSTED
 };
 
+enum class Admission {
+  kRefuseWhenFull,  // RESOURCE_EXHAUSTED when queue_limit jobs wait
+  kWaitForRoom,     // wait in line behind the queue (the caller bounds how many it has waiting)
+};
+
 struct BatchedAnswer {
   absl::StatusOr<ReceiverAnswer> answer;
   double queue_ms = 0;   // from Submit to the start of its batch
@@ -53,9 +63,11 @@ class LatentBatcher {
 
   // `cancelled` (may be null) is polled before the job runs.
   absl::Status Submit(LatentMessage message, absl::Time deadline,
-                      std::shared_ptr<std::atomic<bool>> cancelled, Callback done);
+                      std::shared_ptr<std::atomic<bool>> cancelled, Callback done,
+                      Admission admission = Admission::kRefuseWhenFull);
   absl::Status SubmitText(TextMessage message, absl::Time deadline,
-                          std::shared_ptr<std::atomic<bool>> cancelled, Callback done);
+                          std::shared_ptr<std::atomic<bool>> cancelled, Callback done,
+                          Admission admission = Admission::kRefuseWhenFull);
 
   const LatentBatcherOptions& options() const { return options_; }
 
@@ -67,7 +79,9 @@ class LatentBatcher {
     std::shared_ptr<std::atomic<bool>> cancelled;
     Callback done;
   };
-  absl::Status Enqueue(Job job);
+  absl::Status Enqueue(Job job, Admission admission);
+  // Moves waiting kWaitForRoom jobs into the queue while it has room. Holds mu_.
+  void AdmitWaiting();
   void Loop();
   void RunBatch(std::vector<Job> jobs);
 
@@ -76,6 +90,7 @@ class LatentBatcher {
   std::mutex mu_;
   std::condition_variable wake_;
   std::deque<Job> queue_;
+  std::deque<Job> waiting_;  // kWaitForRoom jobs behind a full queue
   bool stop_ = false;
   std::thread worker_;
 

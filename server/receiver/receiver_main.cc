@@ -25,6 +25,7 @@
 ABSL_FLAG(int32_t, max_batch_size, 8, "messages per pipeline call");
 ABSL_FLAG(int32_t, max_batch_wait_ms, 5, "how long the oldest message waits for a batch to fill");
 ABSL_FLAG(int32_t, queue_limit, 64, "waiting messages before RESOURCE_EXHAUSTED");
+ABSL_FLAG(int32_t, stream_window, 8, "messages of one StreamLatents stream in the receiver at once");
 
 namespace {
 constexpr char kRole[] = "receiver";
@@ -52,6 +53,7 @@ int main(int argc, char** argv) {
   auto batcher = std::make_unique<lip::LatentBatcher>(pipeline->get(), batcher_options, metrics.get());
   lip::ReceiverServiceOptions service_options;
   service_options.insecure = config->tls.insecure;
+  service_options.stream_window = std::max(1, absl::GetFlag(FLAGS_stream_window));
   lip::ReceiverService service(pipeline->get(), batcher.get(), metrics.get(), service_options);
 
   lip::NodeServer server(*config, metrics);

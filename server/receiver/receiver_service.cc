@@ -1,17 +1,19 @@
 #include "server/receiver/receiver_service.h"
 
 #include <algorithm>
-#include <condition_variable>
-#include <future>
-#include <mutex>
+
+#include <grpcpp/support/proto_buffer_reader.h>
+#include <grpcpp/support/proto_buffer_writer.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/grpc_status.h"
 #include "common/logging.h"
 #include "common/packet_codec.h"
+#include "common/packet_error.h"
 #include "common/peer_identity.h"
 #include "server/bridge_proto.h"
+#include "server/receiver/latent_stream_reactor.h"
 
 namespace lip {
 namespace {
@@ -38,7 +40,91 @@ ReceiverTask TaskFromProto(const lip::v1::Task& task) {
 constexpr char kWrongBridge[] = "BRIDGE_MISMATCH";
 constexpr char kWrongReceiver[] = "RECEIVER_MISMATCH";
 
+// One unary call (SendLatent or SendText): finishes exactly once, with the answer or an error
+// that carries a reason, and records its metrics. Deletes itself when gRPC is done with it.
+class UnaryCall final : public grpc::ServerUnaryReactor {
+ public:
+  UnaryCall(ReceiverService* service, grpc::CallbackServerContext* context, const char* rpc,
+            grpc::ByteBuffer* response)
+      : service_(service),
+        context_(context),
+        rpc_(rpc),
+        response_(response),
+        timer_(service->rpc_metrics(), rpc),
+        cancelled_(std::make_shared<std::atomic<bool>>(false)) {}
+
+  void OnCancel() override { cancelled_->store(true); }
+  void OnDone() override { delete this; }
+
+  const std::shared_ptr<std::atomic<bool>>& cancelled() const { return cancelled_; }
+  absl::Time deadline() const { return absl::FromChrono(context_->deadline()); }
+
+  // Finishes with an error. Nothing of `this` is touched after Finish (OnDone may run at once).
+  void Fail(const absl::Status& error) {
+    service_->messages().Count(rpc_, error);
+    grpc::Status status = timer_.Finish(WithErrorReason(error, ReasonOrCode(error)), context_);
+    Finish(status);
+  }
+
+  void Answer(const lip::v1::SendLatentResponse& response) {
+    // An answer computed after its caller left is dropped, and counted as what happened to it.
+    if (cancelled_->load()) {
+      Fail(absl::Now() >= deadline() ? absl::DeadlineExceededError("deadline passed while the message ran")
+                                     : absl::CancelledError("the caller cancelled while the message ran"));
+      return;
+    }
+    bool own_buffer = false;
+    grpc::Status serialized =
+        grpc::SerializationTraits<lip::v1::SendLatentResponse>::Serialize(response, response_, &own_buffer);
+    if (!serialized.ok()) {
+      Fail(absl::InternalError(absl::StrCat("cannot serialize the answer: ", serialized.error_message())));
+      return;
+    }
+    service_->messages().Count(rpc_, absl::OkStatus());
+    grpc::Status status = timer_.Finish(grpc::Status::OK);
+    Finish(status);
+  }
+
+ private:
+  ReceiverService* service_;
+  grpc::CallbackServerContext* context_;
+  const char* rpc_;
+  grpc::ByteBuffer* response_;
+  RpcTimer timer_;
+  std::shared_ptr<std::atomic<bool>> cancelled_;
+};
+
+// The batcher's callback for a unary call: answer or error, and the request's identity echoed.
+LatentBatcher::Callback AnswerUnary(ReceiverService* service, UnaryCall* call, lip::v1::SendLatentResponse echo,
+                                    absl::Time start) {
+  return [service, call, echo = std::move(echo), start](BatchedAnswer batched) mutable {
+    if (!batched.answer.ok()) {
+      call->Fail(batched.answer.status());
+      return;
+    }
+    service->FillResponse(*batched.answer, batched.queue_ms, batched.batch_size, start, &echo);
+    call->Answer(echo);
+  };
+}
+
 }  // namespace
+
+std::string ReasonOrCode(const absl::Status& status) {
+  std::string reason = ErrorReasonOf(status);
+  if (reason.empty() && !status.ok()) reason = absl::StatusCodeToString(status.code());
+  return reason;
+}
+
+absl::Status ParseRequest(const grpc::ByteBuffer& bytes, google::protobuf::Message* request,
+                          const char* what) {
+  grpc::ByteBuffer copy(bytes);  // ProtoBufferReader takes a mutable buffer
+  grpc::ProtoBufferReader reader(&copy);
+  if (!reader.status().ok() || !request->ParseFromZeroCopyStream(&reader)) {
+    return PacketError(PacketDefect::kMalformed,
+                       absl::StrCat("request (", bytes.Length(), " bytes) is not a valid ", what));
+  }
+  return absl::OkStatus();
+}
 
 ReceiverService::ReceiverService(const ReceiverPipeline* pipeline, LatentBatcher* batcher,
                                  metrics::Registry* metrics, ReceiverServiceOptions options)
@@ -55,8 +141,8 @@ ReceiverService::ReceiverService(const ReceiverPipeline* pipeline, LatentBatcher
                        .Help("Soft tokens (M) per message").Register(*metrics)
                        .Add({}, metrics::Histogram::BucketBoundaries{1, 2, 4, 8, 16, 32, 64, 128})) {}
 
-absl::Status ReceiverService::Authorize(grpc::ServerContext* context) const {
-  auto peer = PeerIdentityFromContext(*context, options_.insecure);
+absl::Status ReceiverService::Authorize(const grpc::CallbackServerContext& context) const {
+  auto peer = PeerIdentityFromContext(context, options_.insecure);
   if (!peer.ok()) return peer.status();
   return RequireRole(*peer, {Role::kSender}, "send messages to a receiver");
 }
@@ -66,13 +152,16 @@ absl::StatusOr<LatentMessage> ReceiverService::MessageFromPacket(
   auto values = ValidateAndDequantize(packet, options_.limits);
   if (!values.ok()) return values.status();
   const BridgeMetadata& bridge = pipeline_->bridge();
-  if (packet.bridge().name() != bridge.name ||
-      (!packet.bridge().digest().empty() && !bridge.digest.empty() &&
-       packet.bridge().digest() != bridge.digest)) {
+  const bool other_version =
+      packet.bridge().version() != 0 && bridge.version != 0 && packet.bridge().version() != bridge.version;
+  const bool other_digest =
+      !packet.bridge().digest().empty() && !bridge.digest.empty() && packet.bridge().digest() != bridge.digest;
+  if (packet.bridge().name() != bridge.name || other_version || other_digest) {
     return WithErrorReason(
         absl::FailedPreconditionError(absl::StrCat(
-            "packet is for bridge \"", packet.bridge().name(), "\" (", packet.bridge().digest(),
-            "), this receiver serves \"", bridge.name, "\" (", bridge.digest, ")")),
+            "packet is for bridge \"", packet.bridge().name(), "\" version ", packet.bridge().version(), " (",
+            packet.bridge().digest(), "), this receiver serves \"", bridge.name, "\" version ", bridge.version,
+            " (", bridge.digest, ")")),
         kWrongBridge);
   }
   if (packet.receiver_models_size() > 0) {
@@ -100,37 +189,20 @@ absl::StatusOr<LatentMessage> ReceiverService::MessageFromPacket(
   return message;
 }
 
-absl::StatusOr<BatchedAnswer> ReceiverService::RunAndWait(
-    grpc::ServerContext* context, std::variant<LatentMessage, TextMessage> message) {
-  auto promise = std::make_shared<std::promise<BatchedAnswer>>();
-  std::future<BatchedAnswer> future = promise->get_future();
-  auto cancelled = std::make_shared<std::atomic<bool>>(false);
-  const absl::Time deadline = absl::FromChrono(context->deadline());
-  auto done = [promise](BatchedAnswer answer) { promise->set_value(std::move(answer)); };
-  absl::Status submitted =
-      std::holds_alternative<LatentMessage>(message)
-          ? batcher_->Submit(std::get<LatentMessage>(std::move(message)), deadline, cancelled, done)
-          : batcher_->SubmitText(std::get<TextMessage>(std::move(message)), deadline, cancelled, done);
-  if (!submitted.ok()) return submitted;
-  // Poll so that a cancelled call or a passed deadline frees the handler at once;
-  // the batcher then skips the job (or its answer is dropped if it already ran).
-  // The deadline is checked first: gRPC also marks a call whose deadline passed as cancelled.
-  while (future.wait_for(std::chrono::milliseconds(20)) != std::future_status::ready) {
-    if (absl::Now() >= deadline) {
-      cancelled->store(true);
-      return absl::DeadlineExceededError("deadline passed while the message waited or ran");
-    }
-    if (context->IsCancelled()) {
-      cancelled->store(true);
-      return absl::CancelledError("the caller cancelled");
-    }
+absl::StatusOr<LatentMessage> ReceiverService::Admit(const char* rpc, const lip::v1::LipPacket& packet) {
+  wire_bytes_.Increment(static_cast<double>(packet.ByteSizeLong()));
+  auto message = MessageFromPacket(packet);
+  if (!message.ok()) {
+    LogInfo(kComponent, "refused packet",
+            {{"rpc", rpc}, {"reason", ErrorReasonOf(message.status())}, {"error", message.status().ToString()}});
+    return message.status();
   }
-  return future.get();
+  soft_tokens_.Observe(static_cast<double>(message->num_soft_tokens));
+  return message;
 }
 
-void ReceiverService::FillResponse(const BatchedAnswer& batched, absl::Time start,
-                                   lip::v1::SendLatentResponse* response) {
-  const ReceiverAnswer& answer = *batched.answer;
+void ReceiverService::FillResponse(const ReceiverAnswer& answer, double queue_ms, int batch_size,
+                                   absl::Time start, lip::v1::SendLatentResponse* response) {
   if (!answer.label.empty() || answer.label_index >= 0) {
     auto* classification = response->mutable_classification();
     classification->set_label(answer.label);
@@ -148,9 +220,9 @@ void ReceiverService::FillResponse(const BatchedAnswer& batched, absl::Time star
   timings->set_adapt_ms(answer.timings.adapt_ms);
   timings->set_prefill_ms(answer.timings.prefill_ms);
   timings->set_decode_ms(answer.timings.decode_ms);
-  timings->set_queue_ms(batched.queue_ms);
+  timings->set_queue_ms(queue_ms);
   timings->set_total_ms(absl::ToDoubleMilliseconds(absl::Now() - start));
-  response->set_batch_size(static_cast<uint32_t>(batched.batch_size));
+  response->set_batch_size(static_cast<uint32_t>(batch_size));
   const auto buckets = metrics::DefaultLatencyBucketsMs();
   stage_ms_.Add({{"stage", "adapt"}}, buckets).Observe(timings->adapt_ms());
   stage_ms_.Add({{"stage", "prefill"}}, buckets).Observe(timings->prefill_ms());
@@ -159,134 +231,72 @@ void ReceiverService::FillResponse(const BatchedAnswer& batched, absl::Time star
   stage_ms_.Add({{"stage", "total"}}, buckets).Observe(timings->total_ms());
 }
 
-grpc::Status ReceiverService::SendLatent(grpc::ServerContext* context,
-                                         const lip::v1::SendLatentRequest* request,
-                                         lip::v1::SendLatentResponse* response) {
-  RpcTimer timer(rpc_metrics_, "SendLatent");
+grpc::ServerUnaryReactor* ReceiverService::SendLatent(grpc::CallbackServerContext* context,
+                                                      const grpc::ByteBuffer* request_bytes,
+                                                      grpc::ByteBuffer* response_bytes) {
   const absl::Time start = absl::Now();
-  if (absl::Status status = Authorize(context); !status.ok()) return timer.Finish(status, context);
-  const lip::v1::LipPacket& packet = request->packet();
-  wire_bytes_.Increment(static_cast<double>(packet.ByteSizeLong()));
-  response->set_packet_id(packet.packet_id());
-  response->set_conversation_id(packet.conversation_id());
-  response->set_sequence(packet.sequence());
-  auto message = MessageFromPacket(packet);
-  if (!message.ok()) {
-    messages_.Count("SendLatent", message.status());
-    LogInfo(kComponent, "refused packet",
-            {{"reason", ErrorReasonOf(message.status())}, {"error", message.status().ToString()}});
-    return timer.Finish(message.status(), context);
+  auto* call = new UnaryCall(this, context, "SendLatent", response_bytes);
+  if (absl::Status status = Authorize(*context); !status.ok()) {
+    call->Fail(status);
+    return call;
   }
-  soft_tokens_.Observe(static_cast<double>(message->num_soft_tokens));
-  auto answer = RunAndWait(context, *std::move(message));
-  if (answer.ok() && !answer->answer.ok()) answer = answer->answer.status();
-  messages_.Count("SendLatent", answer.status());
-  if (!answer.ok()) return timer.Finish(answer.status(), context);
-  FillResponse(*answer, start, response);
-  return timer.Finish(grpc::Status::OK);
-}
-
-grpc::Status ReceiverService::SendText(grpc::ServerContext* context,
-                                       const lip::v1::SendTextRequest* request,
-                                       lip::v1::SendLatentResponse* response) {
-  RpcTimer timer(rpc_metrics_, "SendText");
-  const absl::Time start = absl::Now();
-  if (absl::Status status = Authorize(context); !status.ok()) return timer.Finish(status, context);
-  if (request->text().empty()) {
-    return timer.Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "SendText: text is empty"));
-  }
-  wire_bytes_.Increment(static_cast<double>(request->text().size()));
-  TextMessage message;
-  message.text = request->text();
-  message.priming.context_prefix = request->priming().context_prefix();
-  message.priming.anchor = request->priming().anchor();
-  message.task = TaskFromProto(request->task());
-  auto answer = RunAndWait(context, std::move(message));
-  if (answer.ok() && !answer->answer.ok()) answer = answer->answer.status();
-  messages_.Count("SendText", answer.status());
-  if (!answer.ok()) return timer.Finish(answer.status(), context);
-  FillResponse(*answer, start, response);
-  return timer.Finish(grpc::Status::OK);
-}
-
-grpc::Status ReceiverService::StreamLatents(
-    grpc::ServerContext* context,
-    grpc::ServerReaderWriter<lip::v1::SendLatentResponse, lip::v1::SendLatentRequest>* stream) {
-  RpcTimer timer(rpc_metrics_, "StreamLatents");
-  if (absl::Status status = Authorize(context); !status.ok()) return timer.Finish(status, context);
-
-  // Answers are written by the batcher's callbacks, in completion order.
-  struct Shared {
-    std::mutex mu;
-    std::condition_variable idle;
-    int outstanding = 0;
-    bool write_failed = false;
-  };
-  auto shared = std::make_shared<Shared>();
-  auto cancelled = std::make_shared<std::atomic<bool>>(false);
-  auto write = [stream, shared](const lip::v1::SendLatentResponse& response) {
-    std::lock_guard<std::mutex> lock(shared->mu);
-    if (!shared->write_failed && !stream->Write(response)) shared->write_failed = true;
-  };
-  auto error_response = [](const lip::v1::LipPacket& packet, const absl::Status& error) {
-    lip::v1::SendLatentResponse response;
-    response.set_packet_id(packet.packet_id());
-    response.set_conversation_id(packet.conversation_id());
-    response.set_sequence(packet.sequence());
-    auto* message_error = response.mutable_error();
-    message_error->set_code(static_cast<int>(error.code()));
-    message_error->set_reason(ErrorReasonOf(error));
-    message_error->set_message(std::string(error.message()));
-    return response;
-  };
-
   lip::v1::SendLatentRequest request;
-  while (!context->IsCancelled() && stream->Read(&request)) {
-    const absl::Time start = absl::Now();
-    const lip::v1::LipPacket packet = request.packet();
-    wire_bytes_.Increment(static_cast<double>(packet.ByteSizeLong()));
-    auto message = MessageFromPacket(packet);
-    if (!message.ok()) {
-      messages_.Count("StreamLatents", message.status());
-      write(error_response(packet, message.status()));
-      continue;
-    }
-    soft_tokens_.Observe(static_cast<double>(message->num_soft_tokens));
-    {
-      std::lock_guard<std::mutex> lock(shared->mu);
-      ++shared->outstanding;
-    }
-    auto done = [this, packet, start, shared, write, error_response](BatchedAnswer answer) {
-      messages_.Count("StreamLatents", answer.answer.status());
-      if (answer.answer.ok()) {
-        lip::v1::SendLatentResponse response;
-        response.set_packet_id(packet.packet_id());
-        response.set_conversation_id(packet.conversation_id());
-        response.set_sequence(packet.sequence());
-        FillResponse(answer, start, &response);
-        write(response);
-      } else {
-        write(error_response(packet, answer.answer.status()));
-      }
-      std::lock_guard<std::mutex> lock(shared->mu);
-      if (--shared->outstanding == 0) shared->idle.notify_all();
-    };
-    absl::Status submitted = batcher_->Submit(*std::move(message), absl::FromChrono(context->deadline()),
-                                              cancelled, done);
-    if (!submitted.ok()) {
-      messages_.Count("StreamLatents", submitted);
-      write(error_response(packet, submitted));
-      std::lock_guard<std::mutex> lock(shared->mu);
-      if (--shared->outstanding == 0) shared->idle.notify_all();
-    }
+  if (absl::Status status = ParseRequest(*request_bytes, &request, "lip.v1.SendLatentRequest"); !status.ok()) {
+    call->Fail(status);
+    return call;
   }
-  if (context->IsCancelled()) cancelled->store(true);
-  std::unique_lock<std::mutex> lock(shared->mu);
-  shared->idle.wait(lock, [&] { return shared->outstanding == 0; });
-  if (context->IsCancelled()) {
-    return timer.Finish(grpc::Status(grpc::StatusCode::CANCELLED, "stream cancelled by the client"));
+  auto message = Admit("SendLatent", request.packet());
+  if (!message.ok()) {
+    call->Fail(message.status());
+    return call;
   }
-  return timer.Finish(grpc::Status::OK);
+  lip::v1::SendLatentResponse echo;
+  echo.set_packet_id(request.packet().packet_id());
+  echo.set_conversation_id(request.packet().conversation_id());
+  echo.set_sequence(request.packet().sequence());
+  absl::Status submitted = batcher_->Submit(*std::move(message), call->deadline(), call->cancelled(),
+                                            AnswerUnary(this, call, std::move(echo), start));
+  if (!submitted.ok()) call->Fail(submitted);
+  return call;
+}
+
+grpc::ServerUnaryReactor* ReceiverService::SendText(grpc::CallbackServerContext* context,
+                                                    const grpc::ByteBuffer* request_bytes,
+                                                    grpc::ByteBuffer* response_bytes) {
+  const absl::Time start = absl::Now();
+  auto* call = new UnaryCall(this, context, "SendText", response_bytes);
+  if (absl::Status status = Authorize(*context); !status.ok()) {
+    call->Fail(status);
+    return call;
+  }
+  lip::v1::SendTextRequest request;
+  if (absl::Status status = ParseRequest(*request_bytes, &request, "lip.v1.SendTextRequest"); !status.ok()) {
+    call->Fail(status);
+    return call;
+  }
+  if (request.text().size() > options_.limits.max_packet_bytes) {
+    call->Fail(PacketError(PacketDefect::kLimitExceeded,
+                           absl::StrCat("SendText: text is ", request.text().size(), " bytes, limit is ",
+                                        options_.limits.max_packet_bytes)));
+    return call;
+  }
+  // An empty text is a real message (a text relay whose sender wrote nothing): the receiver
+  // answers from the frame alone.
+  wire_bytes_.Increment(static_cast<double>(request.text().size()));
+  TextMessage message;
+  message.text = request.text();
+  message.priming.context_prefix = request.priming().context_prefix();
+  message.priming.anchor = request.priming().anchor();
+  message.task = TaskFromProto(request.task());
+  absl::Status submitted = batcher_->SubmitText(std::move(message), call->deadline(), call->cancelled(),
+                                                AnswerUnary(this, call, lip::v1::SendLatentResponse(), start));
+  if (!submitted.ok()) call->Fail(submitted);
+  return call;
+}
+
+grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* ReceiverService::StreamLatents(
+    grpc::CallbackServerContext* context) {
+  return new LatentStreamReactor(this, context);
 }
 
 }  // namespace lip

@@ -1,16 +1,33 @@
 // ReceiverService: the gRPC face of a receiver node (lip.v1.LatentReceiver).
-// Thin, like route_guide's server: it checks the caller's role (sender
-// certificates only), validates the packet with the codec
-// (common/packet_codec.h: a bad packet is INVALID_ARGUMENT with its reason in
-// the `lip-error-reason` trailer, or MessageError.reason inside a stream),
-// checks that the packet is for this receiver's bridge and model
-// (FAILED_PRECONDITION otherwise), and hands the message to the LatentBatcher,
-// which runs the ReceiverPipeline. Deadlines and cancellation are honoured
-// while a message waits; past the queue limit the answer is RESOURCE_EXHAUSTED.
 //
-// StreamLatents answers in completion order; each answer carries the
-// packet_id / conversation_id / sequence it answers, and a bad message gets a
-// MessageError without closing the stream.
+// Thin, like route_guide's server, on gRPC's callback API with raw (byte
+// buffer) methods, so that the service itself parses each request:
+//   1. the caller's role is checked (sender certificates only);
+//   2. the request bytes are parsed — bytes that are no lip.v1 request are
+//      INVALID_ARGUMENT with reason MALFORMED (gRPC's own parser would answer
+//      INTERNAL with an empty message);
+//   3. the packet is validated by the codec (common/packet_codec.h: a bad
+//      packet is INVALID_ARGUMENT with its reason) and checked against this
+//      receiver's bridge (name, version, digest) and model
+//      (FAILED_PRECONDITION, BRIDGE_MISMATCH / RECEIVER_MISMATCH);
+//   4. the message goes to the LatentBatcher, which runs the ReceiverPipeline
+//      (work caps, see receiver_pipeline.h) and calls back with the answer.
+// No thread waits for a message: a handler returns once the message is queued.
+// A caller's cancellation or passed deadline marks its message abandoned; the
+// batcher and the pipeline then skip it. Past the queue limit a unary call is
+// RESOURCE_EXHAUSTED (reason QUEUE_FULL).
+//
+// StreamLatents (server/receiver/latent_stream_reactor.h) answers in
+// completion order with flow control: at most `stream_window` messages of a
+// stream are in the receiver at once; further messages are not read until one
+// is answered, so a fast client is slowed down instead of refused. A bad
+// message gets a MessageError (with a reason, always) without closing the
+// stream.
+//
+// Every error carries a machine-readable reason: the codec's, BRIDGE_MISMATCH,
+// RECEIVER_MISMATCH, LIMIT_EXCEEDED, QUEUE_FULL, SHUTTING_DOWN, or else the
+// status code's name (unary: `lip-error-reason` trailer; streams:
+// MessageError.reason).
 //
 // Metrics: lip_receiver_messages_total{rpc, code}, lip_stage_ms{stage=adapt|
 // prefill|decode|queue|total}, lip_receiver_wire_bytes_total,
@@ -20,6 +37,11 @@
 // Thread-safety: safe for gRPC's many threads.
 #ifndef LIP_SERVER_RECEIVER_RECEIVER_SERVICE_H_
 #define LIP_SERVER_RECEIVER_RECEIVER_SERVICE_H_
+
+#include <memory>
+#include <string>
+
+#include <grpcpp/support/byte_buffer.h>
 
 #include "absl/status/statusor.h"
 #include "common/metrics.h"
@@ -31,35 +53,45 @@
 namespace lip {
 
 struct ReceiverServiceOptions {
-  bool insecure = false;  // plaintext server: every caller has every role
-  PacketLimits limits;    // packet limits (may only tighten the protocol maxima)
+  bool insecure = false;   // plaintext server: every caller has every role
+  PacketLimits limits;     // packet limits (may only tighten the protocol maxima)
+  int stream_window = 8;   // messages of one stream in the receiver at once
 };
 
-class ReceiverService final : public lip::v1::LatentReceiver::Service {
+using ReceiverServiceBase = lip::v1::LatentReceiver::WithRawCallbackMethod_SendLatent<
+    lip::v1::LatentReceiver::WithRawCallbackMethod_StreamLatents<
+        lip::v1::LatentReceiver::WithRawCallbackMethod_SendText<lip::v1::LatentReceiver::Service>>>;
+
+class ReceiverService final : public ReceiverServiceBase {
  public:
   ReceiverService(const ReceiverPipeline* pipeline, LatentBatcher* batcher,
                   metrics::Registry* metrics, ReceiverServiceOptions options);
 
-  grpc::Status SendLatent(grpc::ServerContext* context, const lip::v1::SendLatentRequest* request,
-                          lip::v1::SendLatentResponse* response) override;
-  grpc::Status StreamLatents(
-      grpc::ServerContext* context,
-      grpc::ServerReaderWriter<lip::v1::SendLatentResponse, lip::v1::SendLatentRequest>* stream) override;
-  grpc::Status SendText(grpc::ServerContext* context, const lip::v1::SendTextRequest* request,
-                        lip::v1::SendLatentResponse* response) override;
+  grpc::ServerUnaryReactor* SendLatent(grpc::CallbackServerContext* context,
+                                       const grpc::ByteBuffer* request,
+                                       grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* SendText(grpc::CallbackServerContext* context,
+                                     const grpc::ByteBuffer* request,
+                                     grpc::ByteBuffer* response) override;
+  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* StreamLatents(
+      grpc::CallbackServerContext* context) override;
 
-  // The packet -> pipeline message step (validation included), exposed for tests.
+  // The packet -> pipeline message step (validation included), exposed for tests and fuzzing.
   absl::StatusOr<LatentMessage> MessageFromPacket(const lip::v1::LipPacket& packet) const;
 
- private:
-  absl::Status Authorize(grpc::ServerContext* context) const;
-  // Runs one job through the batcher and waits for it, honouring the
-  // context's deadline and cancellation.
-  absl::StatusOr<BatchedAnswer> RunAndWait(grpc::ServerContext* context,
-                                           std::variant<LatentMessage, TextMessage> message);
-  void FillResponse(const BatchedAnswer& answer, absl::Time start,
+  // What the stream reactor shares with the unary calls.
+  absl::Status Authorize(const grpc::CallbackServerContext& context) const;
+  // Counts the packet's bytes and M, and turns it into a pipeline message.
+  absl::StatusOr<LatentMessage> Admit(const char* rpc, const lip::v1::LipPacket& packet);
+  LatentBatcher& batcher() { return *batcher_; }
+  const ReceiverServiceOptions& options() const { return options_; }
+  RpcMetrics& rpc_metrics() { return rpc_metrics_; }
+  MessageCounter& messages() { return messages_; }
+  // Fills `response` from an answer (classification or generation, identity, timings).
+  void FillResponse(const ReceiverAnswer& answer, double queue_ms, int batch_size, absl::Time start,
                     lip::v1::SendLatentResponse* response);
 
+ private:
   const ReceiverPipeline* pipeline_;
   LatentBatcher* batcher_;
   const ReceiverServiceOptions options_;
@@ -69,6 +101,14 @@ class ReceiverService final : public lip::v1::LatentReceiver::Service {
   metrics::Counter& wire_bytes_;
   metrics::Histogram& soft_tokens_;
 };
+
+// The reason an error answer carries: the status's own (codec, bridge, limits, queue), or the
+// name of its code ("DEADLINE_EXCEEDED", ...) when it has none.
+std::string ReasonOrCode(const absl::Status& status);
+
+// Parses request bytes; INVALID_ARGUMENT with reason MALFORMED when they are not a `what`.
+absl::Status ParseRequest(const grpc::ByteBuffer& bytes, google::protobuf::Message* request,
+                          const char* what);
 
 }  // namespace lip
 

@@ -9,6 +9,7 @@
 #include "common/logging.h"
 #include "common/packet_codec.h"
 #include "common/peer_identity.h"
+#include "bridge/latent/text_relay.h"
 #include "server/bridge_proto.h"
 #include "server/receiver_selection.h"
 
@@ -33,7 +34,11 @@ SenderService::SenderService(const SenderPipeline* pipeline, RegistryClient* reg
                       .Register(*metrics)),
       soft_tokens_(metrics::BuildHistogram().Name("lip_sender_soft_tokens")
                        .Help("Soft tokens (M) per encoded message").Register(*metrics)
-                       .Add({}, metrics::Histogram::BucketBoundaries{1, 2, 4, 8, 16, 32, 64, 128})) {}
+                       .Add({}, metrics::Histogram::BucketBoundaries{1, 2, 4, 8, 16, 32, 64, 128})),
+      failovers_(metrics::BuildCounter().Name("lip_sender_failovers_total")
+                     .Help("Messages sent again to another receiver after an UNAVAILABLE one")
+                     .Register(*metrics).Add({})),
+      breaker_(options_.breaker_open_for) {}
 
 absl::Status SenderService::Authorize(grpc::ServerContext* context) const {
   auto peer = PeerIdentityFromContext(*context, options_.insecure);
@@ -81,9 +86,9 @@ absl::StatusOr<lip::v1::EncodeResponse> SenderService::EncodeText(
   return response;
 }
 
-absl::StatusOr<SenderService::Target> SenderService::ResolveReceiver(
+absl::StatusOr<std::vector<SenderService::Target>> SenderService::ResolveReceivers(
     const std::string& address, const lip::v1::ModelId& receiver_model) {
-  if (!address.empty()) return Target{address, address};
+  if (!address.empty()) return std::vector<Target>{{address, address}};
   if (registry_ == nullptr) {
     return absl::FailedPreconditionError(
         "no receiver_address given and this sender has no registry to resolve one");
@@ -94,10 +99,51 @@ absl::StatusOr<SenderService::Target> SenderService::ResolveReceiver(
   if (!nodes.ok()) return nodes.status();
   auto receivers = ReceiversServingBridge(*nodes, wanted, BridgeIdToProto(pipeline_->bridge()));
   if (!receivers.ok()) return receivers.status();
-  // Spread messages over the receivers that serve this bridge.
+  // Spread messages over the receivers that serve this bridge; recently failed ones go last.
   static std::atomic<uint64_t> next{0};
-  const lip::v1::NodeInfo& node = (*receivers)[next.fetch_add(1) % receivers->size()];
-  return Target{node.address(), node.node_id()};
+  const size_t first = next.fetch_add(1) % receivers->size();
+  std::vector<std::string> addresses;
+  std::map<std::string, std::string> node_ids;
+  for (size_t i = 0; i < receivers->size(); ++i) {
+    const lip::v1::NodeInfo& node = (*receivers)[(first + i) % receivers->size()];
+    addresses.push_back(node.address());
+    node_ids[node.address()] = node.node_id();
+  }
+  std::vector<Target> targets;
+  for (const std::string& healthy : breaker_.HealthyFirst(addresses, absl::Now())) {
+    targets.push_back({healthy, node_ids[healthy]});
+  }
+  return targets;
+}
+
+absl::StatusOr<lip::v1::SendLatentResponse> SenderService::CallReceiver(
+    const std::vector<Target>& targets, const ReceiverCall& call, uint64_t bytes, Target* used,
+    double* round_trip_ms) {
+  absl::StatusOr<lip::v1::SendLatentResponse> answer = absl::UnavailableError("no receiver to call");
+  const size_t attempts = std::min<size_t>(targets.size(), 2);
+  for (size_t attempt = 0; attempt < attempts; ++attempt) {
+    const Target& target = targets[attempt];
+    *used = target;
+    auto client = ClientFor(target.address);
+    if (!client.ok()) return client.status();
+    const absl::Time sent = absl::Now();
+    answer = call(**client);
+    *round_trip_ms = MsSince(sent);
+    RecordLink(target, answer.ok(), bytes, *round_trip_ms);
+    if (answer.ok()) {
+      breaker_.RecordSuccess(target.address);
+      return answer;
+    }
+    if (answer.status().code() != absl::StatusCode::kUnavailable) return answer;
+    breaker_.RecordFailure(target.address, absl::Now());
+    if (attempt + 1 < attempts) {
+      failovers_.Increment();
+      LogWarning("sender", "receiver unavailable; sending the message to another receiver",
+                 {{"failed", target.address}, {"next", targets[attempt + 1].address},
+                  {"error", answer.status().ToString()}});
+    }
+  }
+  return answer;
 }
 
 absl::StatusOr<ReceiverClient*> SenderService::ClientFor(const std::string& address) {
@@ -159,15 +205,17 @@ grpc::Status SenderService::Send(grpc::ServerContext* context, const lip::v1::Se
   };
   auto encoded = EncodeText(request->encode());
   if (!encoded.ok()) return fail(encoded.status());
-  auto target = ResolveReceiver(request->receiver_address(), request->encode().receiver_model());
-  if (!target.ok()) return fail(target.status());
-  auto client = ClientFor(target->address);
-  if (!client.ok()) return fail(client.status());
+  auto targets = ResolveReceivers(request->receiver_address(), request->encode().receiver_model());
+  if (!targets.ok()) return fail(targets.status());
   const uint64_t wire_bytes = encoded->packet().ByteSizeLong();
-  const absl::Time sent = absl::Now();
-  auto answer = (*client)->SendLatent(encoded->packet(), context);  // our caller's deadline and cancel
-  const double round_trip_ms = MsSince(sent);
-  RecordLink(*target, answer.ok(), wire_bytes, round_trip_ms);
+  Target target;
+  double round_trip_ms = 0;
+  auto answer = CallReceiver(
+      *targets,
+      [&](ReceiverClient& client) {
+        return client.SendLatent(encoded->packet(), context);  // our caller's deadline and cancel
+      },
+      wire_bytes, &target, &round_trip_ms);
   if (!answer.ok()) return fail(answer.status());
 
   wire_bytes_.Add({{"path", "latent"}}).Increment(static_cast<double>(wire_bytes));
@@ -180,7 +228,7 @@ grpc::Status SenderService::Send(grpc::ServerContext* context, const lip::v1::Se
   timings->set_total_ms(MsSince(start));
   response->set_wire_bytes(wire_bytes);
   response->set_text_bytes(request->encode().text().size());
-  response->set_receiver_address(target->address);
+  response->set_receiver_address(target.address);
   const auto buckets = metrics::DefaultLatencyBucketsMs();
   stage_ms_.Add({{"stage", "encode"}}, buckets).Observe(timings->encode_ms());
   stage_ms_.Add({{"stage", "wire"}}, buckets).Observe(timings->wire_ms());
@@ -200,18 +248,16 @@ grpc::Status SenderService::RelayText(grpc::ServerContext* context,
     return timer.Finish(error, context);
   };
   if (request->text().empty()) return fail(absl::InvalidArgumentError("RelayText: text is empty"));
-  std::string relayed = request->text();
-  double generate_ms = 0;
-  if (request->max_new_tokens() > 0) {
-    auto generated = pipeline_->GenerateText(request->text(), static_cast<int>(request->max_new_tokens()));
-    if (!generated.ok()) return fail(generated.status());
-    relayed = generated->text;
-    generate_ms = generated->generate_ms;
-  }
-  auto target = ResolveReceiver(request->receiver_address(), request->receiver_model());
-  if (!target.ok()) return fail(target.status());
-  auto client = ClientFor(target->address);
-  if (!client.ok()) return fail(client.status());
+  // The sender writes its message about the text (kTextRelayFrame); an empty or short message is
+  // still delivered and answered.
+  const int budget = request->max_new_tokens() == 0 ? kDefaultRelayTokens
+                                                    : static_cast<int>(request->max_new_tokens());
+  auto generated = WriteRelayMessage(*pipeline_, request->text(), budget);
+  if (!generated.ok()) return fail(generated.status());
+  const std::string relayed = generated->text;
+  const double generate_ms = generated->generate_ms;
+  auto targets = ResolveReceivers(request->receiver_address(), request->receiver_model());
+  if (!targets.ok()) return fail(targets.status());
   lip::v1::SendTextRequest text_request;
   text_request.set_text(relayed);
   if (request->task().has_classify() || request->task().has_generate()) {
@@ -221,10 +267,11 @@ grpc::Status SenderService::RelayText(grpc::ServerContext* context,
       text_request.mutable_task()->mutable_classify()->add_labels(label);
     }
   }
-  const absl::Time sent = absl::Now();
-  auto answer = (*client)->SendText(text_request, context);
-  const double round_trip_ms = MsSince(sent);
-  RecordLink(*target, answer.ok(), relayed.size(), round_trip_ms);
+  Target target;
+  double round_trip_ms = 0;
+  auto answer = CallReceiver(
+      *targets, [&](ReceiverClient& client) { return client.SendText(text_request, context); },
+      relayed.size(), &target, &round_trip_ms);
   if (!answer.ok()) return fail(answer.status());
   wire_bytes_.Add({{"path", "text"}}).Increment(static_cast<double>(relayed.size()));
   response->set_relayed_text(relayed);

@@ -3,24 +3,35 @@
 //   Encode    text -> SenderPipeline (soft tokens Z + calibration) -> packet codec -> LipPacket
 //   Send      Encode, then SendLatent to the receiver given in the request or resolved through
 //             the registry (an alive receiver that runs the bridge's receiver model and serves
-//             this same bridge: server/receiver_selection.h);
+//             this same bridge: server/receiver_selection.h; messages are spread round-robin);
 //             replies with the answer, per-stage timings (wire = round trip - receiver total)
 //             and wire bytes next to the text's bytes
-//   RelayText the text-relay baseline: the sender's model generates text (or, with
-//             max_new_tokens 0, the input text is relayed as is) and the receiver prefills it
+//   RelayText the text-relay baseline: the sender's model writes a message about the text
+//             (WriteRelayMessage, kTextRelayFrame: bridge/latent/text_relay.h; at most max_new_tokens, 0 =
+//             kDefaultRelayTokens; stops at EOS) and the receiver reads what it wrote, even when
+//             that is empty. (The receiver reading the original text is LatentReceiver.SendText.)
+//
+// Failover: when a receiver resolved through the registry answers UNAVAILABLE (it died, refused
+// the connection or is shutting down), the message is sent once more to another alive receiver
+// serving the same bridge, and the failed address is avoided for `breaker_open_for`
+// (server/sender/receiver_breaker.h) without waiting for the registry to notice. The retry
+// carries the same packet (same packet_id), and the caller gets one answer. A receiver named in
+// the request is not replaced.
 //
 // Callers need the admin or sender role. The service calls receivers with
 // this node's own certificate (role sender), and keeps per-receiver link
 // statistics that TakeLinkStats() hands to the registry reporter.
 //
 // Metrics: lip_sender_messages_total{rpc, code}, lip_stage_ms{stage=encode|wire|total},
-// lip_sender_wire_bytes_total{path=latent|text}, lip_sender_soft_tokens, plus lip_rpc_*.
+// lip_sender_wire_bytes_total{path=latent|text}, lip_sender_soft_tokens,
+// lip_sender_failovers_total, plus lip_rpc_*.
 //
 // Ownership: pipeline, registry client (may be null) and metrics registry are
 // borrowed. Thread-safety: safe for gRPC's many threads.
 #ifndef LIP_SERVER_SENDER_SENDER_SERVICE_H_
 #define LIP_SERVER_SENDER_SENDER_SERVICE_H_
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -32,6 +43,7 @@
 #include "common/metrics.h"
 #include "lip/v1/sender.grpc.pb.h"
 #include "server/rpc_metrics.h"
+#include "server/sender/receiver_breaker.h"
 
 namespace lip {
 
@@ -41,6 +53,7 @@ struct SenderServiceOptions {
   TlsOptions outbound_tls;                       // certificate used to call receivers
   lip::v1::DType default_dtype = lip::v1::DTYPE_FP16;  // when the request leaves it unspecified
   absl::Duration receiver_timeout = absl::Seconds(60);
+  absl::Duration breaker_open_for = absl::Seconds(10);  // a failed receiver is avoided this long
 };
 
 class SenderService final : public lip::v1::Sender::Service {
@@ -67,9 +80,18 @@ class SenderService final : public lip::v1::Sender::Service {
     std::string node_id;
   };
   absl::Status Authorize(grpc::ServerContext* context) const;
-  absl::StatusOr<Target> ResolveReceiver(const std::string& address,
-                                         const lip::v1::ModelId& receiver_model);
+  // The receivers to try, in order: the one named in the request, or those the registry lists
+  // for this bridge, rotated round-robin, with recently failed ones last.
+  absl::StatusOr<std::vector<Target>> ResolveReceivers(const std::string& address,
+                                                       const lip::v1::ModelId& receiver_model);
   absl::StatusOr<ReceiverClient*> ClientFor(const std::string& address);
+  // Calls `call` on targets[0]; if that receiver is UNAVAILABLE and there is another target,
+  // records the failure and calls targets[1] once. `used` is the receiver of the last attempt,
+  // `round_trip_ms` that attempt's round trip.
+  using ReceiverCall = std::function<absl::StatusOr<lip::v1::SendLatentResponse>(ReceiverClient&)>;
+  absl::StatusOr<lip::v1::SendLatentResponse> CallReceiver(const std::vector<Target>& targets,
+                                                           const ReceiverCall& call, uint64_t bytes,
+                                                           Target* used, double* round_trip_ms);
   void RecordLink(const Target& target, bool ok, uint64_t bytes, double latency_ms);
 
   const SenderPipeline* pipeline_;
@@ -80,6 +102,8 @@ class SenderService final : public lip::v1::Sender::Service {
   metrics::Family<metrics::Histogram>& stage_ms_;
   metrics::Family<metrics::Counter>& wire_bytes_;
   metrics::Histogram& soft_tokens_;
+  metrics::Counter& failovers_;
+  ReceiverBreaker breaker_;
 
   std::mutex mu_;
   std::map<std::string, std::unique_ptr<ReceiverClient>> clients_;  // by address

@@ -48,6 +48,26 @@ TEST(Crc32cTest, MatchesBitwiseReferenceOnEveryLengthAndAlignment) {
   }
 }
 
+// The library switches kernels with the input size (byte loop, 8-byte steps,
+// folded blocks of several KiB); sizes around and past those switches.
+TEST(Crc32cTest, MatchesBitwiseReferenceOnLargeBuffers) {
+  std::string data;
+  uint32_t x = 777;
+  for (int i = 0; i < (1 << 20) + 13; ++i) {
+    x = x * 1664525u + 1013904223u;
+    data.push_back(static_cast<char>(x >> 24));
+  }
+  for (size_t len : {255u, 256u, 1023u, 1024u, 3 * 1024u + 7, 4096u, 8191u, 65537u, 1u << 20}) {
+    for (size_t start : {0u, 3u}) {
+      const std::string piece = data.substr(start, len);
+      ASSERT_EQ(Crc32c(piece), ReferenceCrc32c(piece)) << "start " << start << " len " << len;
+    }
+  }
+  // Split anywhere, extended piece by piece: the same as the whole.
+  const uint32_t whole = Crc32c(data);
+  EXPECT_EQ(Crc32cExtend(Crc32c(data.data(), 70001), data.data() + 70001, data.size() - 70001), whole);
+}
+
 TEST(Crc32cTest, ExtendEqualsWhole) {
   const std::string a = "latent injection ", b = "protocol packet payload bytes";
   EXPECT_EQ(Crc32cExtend(Crc32c(a), b.data(), b.size()), Crc32c(a + b));

@@ -409,8 +409,8 @@ TEST(PacketDefectTest, GenerateWithZeroTokenBudget) {
 
 TEST(PacketDefectTest, GenerateTokenBudgetOverLimit) {
   LipPacket packet = ValidPacket();
-  packet.mutable_task()->mutable_generate()->set_max_new_tokens(8193);
-  ExpectDefect(packet, "LIMIT_EXCEEDED", "task.generate.max_new_tokens is 8193, limit is 8192");
+  packet.mutable_task()->mutable_generate()->set_max_new_tokens(1025);
+  ExpectDefect(packet, "LIMIT_EXCEEDED", "task.generate.max_new_tokens is 1025, limit is 1024");
 }
 
 TEST(PacketDefectTest, GenerateTopPOutOfRange) {

@@ -33,14 +33,18 @@ TEST(MetricsTest, SerializesCountersGaugesAndHistograms) {
   queue.Add({}).Set(7);
   queue.Add({}).Decrement(2);
   auto& latency = metrics::BuildHistogram().Name("lip_test_ms").Help("Latency.").Register(*registry);
-  auto& histogram = latency.Add({{"stage", "pre\"fill"}}, metrics::Histogram::BucketBoundaries{10, 1, 5});
+  auto& histogram = latency.Add({{"stage", "pre\"fill"}}, metrics::Histogram::BucketBoundaries{1, 5, 10});
   for (double v : {0.5, 1.0, 3.0, 7.0, 100.0}) histogram.Observe(v);
-  // Same name, same type: the same family.
-  EXPECT_EQ(&metrics::BuildCounter().Name("lip_test_requests_total").Register(*registry), &requests);
+  // Same name, type and constant labels: the same family; the name with another type is an error.
+  EXPECT_EQ(&metrics::BuildCounter().Name("lip_test_requests_total").Labels({{"node", "n1"}})
+                 .Register(*registry),
+            &requests);
+  EXPECT_THROW(metrics::BuildGauge().Name("lip_test_requests_total").Register(*registry),
+               std::invalid_argument);
 
   const std::string text = metrics::TextSerializer().Serialize(registry->Collect());
   EXPECT_NE(text.find("# TYPE lip_test_requests_total counter\n"), std::string::npos) << text;
-  EXPECT_NE(text.find("lip_test_requests_total{code=\"OK\",node=\"n1\"} 3\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("lip_test_requests_total{node=\"n1\",code=\"OK\"} 3\n"), std::string::npos) << text;
   EXPECT_NE(text.find("# HELP lip_test_queue Queue\\ndepth\n"), std::string::npos) << text;
   EXPECT_NE(text.find("lip_test_queue 5\n"), std::string::npos) << text;
   EXPECT_NE(text.find("lip_test_ms_bucket{stage=\"pre\\\"fill\",le=\"1\"} 2\n"), std::string::npos) << text;

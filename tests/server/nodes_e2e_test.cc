@@ -15,6 +15,7 @@
 #include "bridge/latent/bridge_checkpoint.h"
 #include "bridge/latent/receiver_pipeline.h"
 #include "bridge/latent/sender_pipeline.h"
+#include "bridge/latent/text_relay.h"
 #include "client/lip_client.h"
 #include "common/grpc_status.h"
 #include "common/packet_codec.h"
@@ -165,18 +166,33 @@ TEST_F(NodesEndToEndTest, AnswersEqualInProcessPipelines) {
     EXPECT_FALSE(response->receiver_address().empty());
   }
 
-  // Text relay: the receiver prefills the text itself; the answer equals AnswerText in process.
-  lip::v1::RelayTextRequest relay;
-  relay.set_text(kTexts[1]);
-  auto relayed = (*client)->RelayText(relay);
-  ASSERT_TRUE(relayed.ok()) << relayed.status();
-  TextMessage text_message;
-  text_message.text = kTexts[1];
-  text_message.task.labels = {" negative", " positive"};
-  auto expected_text = (*receiver)->AnswerText({text_message});
-  ASSERT_TRUE(expected_text.ok() && (*expected_text)[0].ok());
-  EXPECT_EQ(relayed->answer().classification().label(), (*expected_text)[0]->label);
-  EXPECT_EQ(relayed->wire_bytes(), kTexts[1].size());
+  // Text relay: the sender writes its message about the text (the relay frame, 32 tokens by
+  // default) and the receiver reads it; both equal the in-process pipelines' results. Every text is
+  // answered, also when the sender writes little or nothing.
+  for (const std::string& text : kTexts) {
+    lip::v1::RelayTextRequest relay;
+    relay.set_text(text);
+    auto relayed = (*client)->RelayText(relay);
+    ASSERT_TRUE(relayed.ok()) << relayed.status();
+    auto written = WriteRelayMessage(**sender, text, 32);
+    ASSERT_TRUE(written.ok()) << written.status();
+    EXPECT_EQ(relayed->relayed_text(), written->text);
+    EXPECT_LE(written->token_ids.size(), 32u);
+    TextMessage text_message;
+    text_message.text = written->text;
+    text_message.task.labels = {" negative", " positive"};
+    auto expected_text = (*receiver)->AnswerText({text_message});
+    ASSERT_TRUE(expected_text.ok() && (*expected_text)[0].ok());
+    EXPECT_EQ(relayed->answer().classification().label(), (*expected_text)[0]->label);
+    EXPECT_EQ(relayed->wire_bytes(), written->text.size());
+  }
+  // The receiver reads an empty text too (a relay may be empty).
+  auto receiver_client = ReceiverClient::Connect(Options("sender", receiver_->port()));
+  ASSERT_TRUE(receiver_client.ok());
+  lip::v1::SendTextRequest empty_text;
+  auto empty_answer = (*receiver_client)->SendText(empty_text);
+  ASSERT_TRUE(empty_answer.ok()) << empty_answer.status();
+  EXPECT_TRUE(empty_answer->has_classification());
 }
 
 TEST_F(NodesEndToEndTest, BadPacketIsRefusedWithReasonWhileOthersAreServed) {

@@ -7,10 +7,13 @@
 #      learning rate; the 2026-11-23 suite has them);
 #   2. the dual translator + blending on SST-2, seeds 2 and 3 (missing from the 2026-11-23 suite).
 # Same scale as that suite (run_suite.sh STEPS_SCALE 3: 450 steps), LIP_THREADS=1 per run.
-set -u
+set -euo pipefail
 export LIP_THREADS=${LIP_THREADS:-1} NICE=0
 TASKS=sst2 SEEDS="2 3" METHODS=dual_translator DIRECTIONS=forward \
   bash bridge/eval/run_suite.sh cuda 2 3 "$SUITE_OUT/extra" &
+extra=$!
+rc=0
 LEARNING_RATES=0.001,0.003,0.01,0.03 METHODS="perceiver prompt_tuning" BASELINES=0 \
-  bash bridge/eval/run_suite.sh cuda 13 3 "$SUITE_OUT"
-wait
+  bash bridge/eval/run_suite.sh cuda 13 3 "$SUITE_OUT" || rc=$?
+wait "$extra" || rc=$?  # both suites finish; either failing fails the plan
+exit "$rc"

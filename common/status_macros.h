@@ -1,7 +1,8 @@
-// Early-return helpers for absl::Status / absl::StatusOr used throughout bridge/latent,
-// bridge/train and bridge/eval (abseil's own macros are not public in this toolchain).
-#ifndef LIP_BRIDGE_LATENT_STATUS_MACROS_H_
-#define LIP_BRIDGE_LATENT_STATUS_MACROS_H_
+// Early-return helpers for absl::Status / absl::StatusOr, the one copy for all of LIP
+// (abseil's own macros are not public in this toolchain). Header-only, no dependencies
+// beyond absl::status.
+#ifndef LIP_COMMON_STATUS_MACROS_H_
+#define LIP_COMMON_STATUS_MACROS_H_
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -16,7 +17,9 @@
 #define LIP_STATUS_CONCAT_INNER_(a, b) a##b
 #define LIP_STATUS_CONCAT_(a, b) LIP_STATUS_CONCAT_INNER_(a, b)
 
-// `LIP_ASSIGN_OR_RETURN(auto x, StatusOrExpr());` declares x from the value or returns the error.
+// `LIP_ASSIGN_OR_RETURN(auto x, StatusOrExpr());` declares x from the value or returns the error;
+// `LIP_ASSIGN_OR_RETURN(existing, StatusOrExpr());` assigns. It expands to several statements: use it
+// inside braces, not as the body of an unbraced if/else, and at most once per line.
 #define LIP_ASSIGN_OR_RETURN(lhs, expr) \
   LIP_ASSIGN_OR_RETURN_IMPL_(LIP_STATUS_CONCAT_(_lip_statusor_, __LINE__), lhs, expr)
 #define LIP_ASSIGN_OR_RETURN_IMPL_(statusor, lhs, expr) \
@@ -24,4 +27,4 @@
   if (!statusor.ok()) return statusor.status();         \
   lhs = std::move(statusor).value()
 
-#endif  // LIP_BRIDGE_LATENT_STATUS_MACROS_H_
+#endif  // LIP_COMMON_STATUS_MACROS_H_
