@@ -5,7 +5,7 @@
 # at the Llama-3.1-8B and Mistral-7B shapes), then starts a receiver (Mistral-7B shape) and a sender
 # (Llama-3.1-8B shape) on the GPU in benchmark mode (--random_weights_for_benchmark: random weights,
 # random bridge of benchmarks/real_shapes/bridge.json, the real tokenizers) with mutual TLS on
-# 127.0.0.1 and runs lip-e2e-bench over the three paths (latent, text relay with 32 generated tokens,
+# 127.0.0.1 and runs `lipctl bench run` over the three paths (latent, text relay with 32 generated tokens,
 # direct text) at concurrency 1 and in a sweep. Results (JSON) and logs go to OUT_DIR.
 #   bash benchmarks/real_shapes/pack.sh && bash deploy/gpu/pack_deps.sh        # here, once
 #   bash benchmarks/gpu_real_scale.sh .device/gpu-deps .device/real-shapes OUT_DIR   # there
@@ -68,16 +68,13 @@ if start receiver "$BUILD/server/lip-receiver" $common --model_dir="$MODELS/mist
   log "nodes up: receiver $PORT_receiver sender $PORT_sender"
   nvidia-smi --query-compute-apps=pid,process_name,used_memory --format=csv > "$OUT/gpu_memory_idle.csv"
   echo "receiver_pid=${pids[0]} sender_pid=${pids[1]}" >> "$OUT/gpu_memory_idle.csv"
-  B=("$BUILD/benchmarks/lip-e2e-bench" --sender=127.0.0.1:$PORT_sender --receiver=127.0.0.1:$PORT_receiver
-     --input=benchmarks/real_shapes/messages.jsonl $(tls sender) "--device=$GPU"
-     "--model_shapes=sender Llama-3.1-8B (to layer 16, 64-token messages), receiver Mistral-7B, Perceiver M=8, bf16")
-  bench() { local name=$1; shift; "${B[@]}" "$@" --out="$OUT/e2e_$name.json" >> "$OUT/e2e.log" 2>&1 || log "e2e $name failed"; log "e2e $name done"; }
-  bench latent_c1 --path=latent --concurrency=1 --messages=300 --duration_s=$SECS --warmup=5
-  bench text_relay_c1 --path=text_relay --generate_tokens=32 --concurrency=1 --messages=40 --duration_s=$((SECS*2)) --warmup=2
-  bench direct_text_c1 --path=direct_text --concurrency=1 --messages=300 --duration_s=$SECS --warmup=5
-  bench latent_sweep --path=latent --concurrency=2,4,8,16,32,64 --messages=4000 --duration_s=$SECS --warmup=0
-  bench direct_text_sweep --path=direct_text --concurrency=4,16,64 --messages=4000 --duration_s=$SECS --warmup=0
-  bench text_relay_sweep --path=text_relay --generate_tokens=32 --concurrency=4,16,64 --messages=2000 --duration_s=$SECS --warmup=0
+  L=("$BUILD/client/lipctl" bench run --sender=127.0.0.1:$PORT_sender --receiver=127.0.0.1:$PORT_receiver
+     --cert=$W/certs/sender.crt --key=$W/certs/sender.key --ca=$W/certs/ca.crt
+     --messages=benchmarks/real_shapes/messages.jsonl --bridge-json=benchmarks/real_shapes/bridge.json
+     "--device=$GPU" "--model-shapes=sender Llama-3.1-8B to layer 16 (64-token messages), receiver Mistral-7B, Perceiver M=8, bf16")
+  "${L[@]}" --paths=latent,direct_text,text_relay --concurrency=1,2,4,8,16,32,64 --duration-s=$SECS \
+    --generate-tokens=32 --json="$OUT/e2e_sweep.json" --csv="$OUT/e2e_sweep.csv" > "$OUT/e2e.log" 2>&1
+  log "lipctl bench rc $?"
   nvidia-smi --query-compute-apps=pid,process_name,used_memory --format=csv > "$OUT/gpu_memory_after.csv"
 fi
 for p in "${pids[@]}"; do kill -TERM $p 2>/dev/null; done

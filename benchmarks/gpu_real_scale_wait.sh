@@ -26,7 +26,8 @@ cat $R/out/model_bench.jsonl 2>/dev/null | python3 -c '
 import json,sys
 for l in sys.stdin:
   j=json.loads(l); print(j["runtime"], j["config"].split("/")[-2], "B=%d T=%d prefill %.2f ms decode %.2f ms/step"%(j["batch"],j["prompt_len"],j["prefill_ms_median"],j["decode_ms_per_step_median"]))' 2>/dev/null
-grep -h '"path"' $R/out/e2e.log 2>/dev/null | python3 -c '
+[ -f $R/out/e2e_sweep.json ] && python3 -c '
 import json,sys
-for l in sys.stdin:
-  j=json.loads(l); print(j["path"], "c=%d n=%d thr=%.1f/s p50 %.2f p99 %.2f"%(j["concurrency"],j["messages"],j["throughput_msg_s"],j["p50_ms"],j["p99_ms"]), j["answers_by_status"], j.get("stage_ms_mean",""))' 2>/dev/null
+d=json.load(open(sys.argv[1]))
+for m in d.get("measurements", []):
+  print(m.get("path"), m.get("concurrency"), m.get("throughput_msg_s"), m.get("p50_ms"), m.get("p99_ms"), m.get("answers_by_status"))' $R/out/e2e_sweep.json

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # On the GPU machine: builds the nodes and tools with gRPC against the machine's CUDA LibTorch
-# (-DLIP_CUDA=ON): lip-registry, lip-receiver, lip-sender, lipctl, lip-e2e-bench, lip-model and
+# (-DLIP_CUDA=ON): lip-registry, lip-receiver, lip-sender, lipctl (with `lipctl bench`), lip-model and
 # demo_models_test. gRPC++, protobuf's runtime, Abseil, re2, c-ares, OpenSSL, zlib, SQLite and the ICU
 # headers come from the Debian 12 .debs of deploy/gpu/pack_deps.sh, unpacked into a private prefix
 # (deploy/gpu/unpack_deps.sh), never into /; protoc and the protobuf 3.21 headers are the image's.
@@ -22,10 +22,10 @@ cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DLIP_CUDA=ON -
   { tail -40 "$BUILD.cmake.log"; exit 1; }
 # -k 0: build every target that can be built, then report the ones that failed.
 ninja -C "$BUILD" -j"${JOBS:-16}" -k 0 lip-model demo_models_test lip-registry lip-receiver lip-sender lipctl \
-  lip-e2e-bench > "$BUILD.ninja.log" 2>&1 ||
+  > "$BUILD.ninja.log" 2>&1 ||
   { grep -E "error|FAILED" "$BUILD.ninja.log" | head -40; echo "some targets failed to build" >&2; }
 for b in bridge/lip-model tests/model/demo_models_test server/lip-registry server/lip-receiver \
-         server/lip-sender client/lipctl benchmarks/lip-e2e-bench; do
+         server/lip-sender client/lipctl; do
   [ -x "$BUILD/$b" ] && echo "built: $b" || { echo "MISSING: $b" >&2; missing=1; }
 done
 exit ${missing:-0}
