@@ -27,8 +27,10 @@ CXX="g++ -O2 -std=c++17 -DNDEBUG -DLIP_MODEL_NO_TOKENIZER -DLIP_CUDA=1 -I. -isys
 log "build starts"
 ls bridge/model/*.cc common/sha256.cc bridge/tools/model_main.cc |
   xargs -P 16 -I{} sh -c "$CXX -c {} -o $OBJ/\$(echo {} | tr / _).o 2>> $OUT/build.log || echo FAILED {} >> $OUT/build.log"
-$CXX -no-pie $OBJ/*.o $PREFIX/lib/absl_min.o -o /tmp/lip-model -L$TORCH_DIR/lib -Wl,-rpath,$TORCH_DIR/lib \
-  -Wl,--no-as-needed -ltorch -ltorch_cuda -ltorch_cpu -lc10 -lc10_cuda -Wl,--as-needed $CRYPTO -lpthread >> $OUT/build.log 2>&1
+# LINK_EXTRA: e.g. -Wl,--unresolved-symbols=ignore-all with a partial Abseil object (error paths only).
+$CXX -no-pie $OBJ/*.o $PREFIX/lib/*.o -o /tmp/lip-model -L$TORCH_DIR/lib -Wl,-rpath,$TORCH_DIR/lib \
+  -Wl,--no-as-needed -ltorch -ltorch_cuda -ltorch_cpu -lc10 -lc10_cuda -Wl,--as-needed $CRYPTO -lpthread \
+  ${LINK_EXTRA:-} >> $OUT/build.log 2>&1
 [ -x /tmp/lip-model ] || { log "BUILD FAILED"; grep -E "error|FAILED" $OUT/build.log | head -30; exit 1; }
 log "built"
 BIN=/tmp/lip-model
