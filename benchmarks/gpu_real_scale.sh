@@ -69,6 +69,7 @@ if start receiver "$BUILD/server/lip-receiver" $common --model_dir="$MODELS/mist
   nvidia-smi --query-compute-apps=pid,process_name,used_memory --format=csv > "$OUT/gpu_memory_idle.csv"
   echo "receiver_pid=${pids[0]} sender_pid=${pids[1]}" >> "$OUT/gpu_memory_idle.csv"
   L=("$BUILD/client/lipctl" bench run --sender=127.0.0.1:$PORT_sender --receiver=127.0.0.1:$PORT_receiver
+     --to=127.0.0.1:$PORT_receiver
      --cert=$W/certs/sender.crt --key=$W/certs/sender.key --ca=$W/certs/ca.crt
      --messages=benchmarks/real_shapes/messages.jsonl --bridge-json=benchmarks/real_shapes/bridge.json
      "--device=$GPU" "--model-shapes=sender Llama-3.1-8B to layer 16 (64-token messages), receiver Mistral-7B, Perceiver M=8, bf16")
