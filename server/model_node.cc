@@ -22,6 +22,12 @@ ABSL_FLAG(std::string, bridge, "", "bridge name to fetch from the registry when 
 ABSL_FLAG(int32_t, bridge_version, 0, "bridge version to fetch (0 = newest)");
 ABSL_FLAG(int32_t, shutdown_grace_ms, 10000, "how long in-flight RPCs may run on shutdown");
 ABSL_FLAG(bool, allow_model_mismatch, false, "accept a model whose weights digest differs from the bridge's");
+ABSL_FLAG(std::string, device, "cpu", "where the model runs: cpu (fp32), cuda or cuda:N (bf16 weights)");
+ABSL_FLAG(std::string, activations, "fp32",
+          "on CUDA: fp32 (activations in fp32, the parity mode) or model (activations in bf16, faster)");
+ABSL_FLAG(bool, random_weights_for_benchmark, false,
+          "BENCHMARK ONLY: random model weights from --model_dir/config.json and a random bridge half "
+          "from bridge.json; answers are meaningless");
 
 namespace lip {
 
@@ -33,6 +39,9 @@ ModelNodeFlags ModelNodeFlagsFromCommandLine() {
   flags.bridge_version = static_cast<uint32_t>(std::max(0, absl::GetFlag(FLAGS_bridge_version)));
   flags.shutdown_grace = absl::Milliseconds(std::max(0, absl::GetFlag(FLAGS_shutdown_grace_ms)));
   flags.allow_model_mismatch = absl::GetFlag(FLAGS_allow_model_mismatch);
+  flags.device = absl::GetFlag(FLAGS_device);
+  flags.activations = absl::GetFlag(FLAGS_activations);
+  flags.random_weights_for_benchmark = absl::GetFlag(FLAGS_random_weights_for_benchmark);
   return flags;
 }
 

@@ -6,8 +6,8 @@
 // register and announce themselves the same way.
 //
 // Flags defined here: --model_dir --bridge_dir --bridge --bridge_version
-// --shutdown_grace_ms --allow_model_mismatch (the NodeConfig flags are in
-// common/node_config.h). Link this only into the node binaries.
+// --shutdown_grace_ms --allow_model_mismatch --device --activations
+// --random_weights_for_benchmark (the NodeConfig flags are in common/node_config.h). Link this only into the node binaries.
 //
 // Thread-safety: call from main() before serving.
 #ifndef LIP_SERVER_MODEL_NODE_H_
@@ -19,6 +19,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "bridge/latent/bridge_config.h"
+#include "bridge/model/device_load_options.h"
 #include "client/lip_client.h"
 #include "common/logging.h"
 #include "common/node_config.h"
@@ -34,6 +35,11 @@ struct ModelNodeFlags {
   uint32_t bridge_version = 0;  // 0 = newest
   absl::Duration shutdown_grace = absl::Seconds(10);
   bool allow_model_mismatch = false;
+  std::string device = "cpu";        // cpu | cuda | cuda:N (bf16 weights on CUDA)
+  std::string activations = "fp32";  // fp32 (parity) | model (bf16 activations on CUDA)
+  // BENCHMARK ONLY: random model weights from model_dir/config.json and a random bridge half from
+  // bridge_dir/bridge.json (see SenderPipelineOptions::random_weights_for_benchmark).
+  bool random_weights_for_benchmark = false;
 };
 
 // The flags above, after absl::ParseCommandLine.
@@ -74,10 +80,19 @@ absl::StatusOr<std::unique_ptr<Pipeline>> LoadModelPipeline(const std::string& r
   options.bridge_dir = *bridge_dir;
   options.model_dir = flags.model_dir;
   options.allow_model_mismatch = flags.allow_model_mismatch;
+  auto model_options = LoadOptionsForDevice(flags.device, flags.activations);
+  if (!model_options.ok()) return model_options.status();
+  options.model_options = *model_options;
+  options.random_weights_for_benchmark = flags.random_weights_for_benchmark;
+  if (flags.random_weights_for_benchmark) {
+    LogWarning(role, "BENCHMARK MODE: random model and bridge weights, answers are meaningless",
+               {{"model_dir", flags.model_dir}, {"bridge_dir", *bridge_dir}});
+  }
   auto pipeline = Pipeline::Load(options);
   if (!pipeline.ok()) return pipeline.status();
   LogInfo(role, "pipeline loaded",
-          {{"bridge", (*pipeline)->bridge().name}, {"model", (*pipeline)->model_id().name}});
+          {{"bridge", (*pipeline)->bridge().name}, {"model", (*pipeline)->model_id().name},
+           {"device", flags.device}, {"activations", flags.activations}});
   return pipeline;
 }
 

@@ -66,8 +66,8 @@ absl::StatusOr<PrimedSequence> ContextPrimer::Prime(const torch::Tensor& soft,
       torch::cat({head->unsqueeze(0).expand({batch, head->size(0), width}), soft,
                   tail->unsqueeze(0).expand({batch, tail->size(0), width})},
                  1);
-  primed.attention_mask = torch::ones({batch, primed.inputs_embeds.size(1)},
-                                      torch::TensorOptions().dtype(torch::kInt64).device(soft.device()));
+  // On the host: DecoderModel::Forward sees from it, without a device sync, that nothing is padded.
+  primed.attention_mask = torch::ones({batch, primed.inputs_embeds.size(1)}, torch::kInt64);
   primed.soft_begin = head->size(0);
   primed.soft_end = primed.soft_begin + soft.size(1);
   return primed;

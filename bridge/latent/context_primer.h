@@ -37,7 +37,7 @@ absl::StatusOr<PrimingTokens> TokenizePriming(const Tokenizer& tokenizer,
 // The receiver's input for a batch of messages.
 struct PrimedSequence {
   torch::Tensor inputs_embeds;   // (B, L, d), L = |BOS| + |prefix| + M + |anchor|
-  torch::Tensor attention_mask;  // (B, L) int64, all ones (every row has the same layout)
+  torch::Tensor attention_mask;  // (B, L) int64 on the host, all ones (every row has the same layout)
   int64_t soft_begin = 0;        // soft tokens occupy positions [soft_begin, soft_end)
   int64_t soft_end = 0;
 };

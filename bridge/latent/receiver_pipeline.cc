@@ -7,10 +7,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "common/status_macros.h"
+#include "bridge/model/benchmark_model.h"
 #include "bridge/model/generation.h"
 #include "bridge/model/label_scorer.h"
 #include "common/packet_error.h"
+#include "common/status_macros.h"
 
 namespace lip {
 namespace {
@@ -78,9 +79,19 @@ absl::StatusOr<std::unique_ptr<ReceiverPipeline>> ReceiverPipeline::Load(
   if (options.bridge_dir.empty() || options.model_dir.empty()) {
     return absl::InvalidArgumentError("receiver pipeline needs both a bridge_dir and a model_dir");
   }
-  LIP_ASSIGN_OR_RETURN(ReceiverHalf half, LoadReceiverHalf(options.bridge_dir));
-  LIP_ASSIGN_OR_RETURN(std::unique_ptr<DecoderModel> model,
-                       DecoderModel::Load(options.model_dir, options.model_options));
+  ReceiverHalf half;
+  std::unique_ptr<DecoderModel> model;
+  if (options.random_weights_for_benchmark) {
+    LIP_ASSIGN_OR_RETURN(half.metadata, ReadBridgeMetadata(options.bridge_dir));
+    half.adapter = ReceiverAdapter(half.metadata.receiver.adapter);
+    half.adapter->eval();
+    for (auto& parameter : half.adapter->parameters()) parameter.set_requires_grad(false);
+    LIP_ASSIGN_OR_RETURN(model, RandomModelForBenchmark(options.model_dir, options.model_options,
+                                                        options.random_seed));
+  } else {
+    LIP_ASSIGN_OR_RETURN(half, LoadReceiverHalf(options.bridge_dir));
+    LIP_ASSIGN_OR_RETURN(model, DecoderModel::Load(options.model_dir, options.model_options));
+  }
   LIP_ASSIGN_OR_RETURN(
       std::unique_ptr<Tokenizer> tokenizer,
       Tokenizer::FromDirectory(options.tokenizer_dir.empty() ? options.model_dir : options.tokenizer_dir));
@@ -391,7 +402,7 @@ absl::StatusOr<std::vector<absl::StatusOr<ReceiverAnswer>>> ReceiverPipeline::An
         mask[j].narrow(0, longest - n, n).fill_(1);
       }
       torch::Tensor embeds = model_->EmbedTokens(ids);
-      mask = mask.to(model_->device());
+      // The mask stays on the host: Forward reads from it, without a device sync, whether any is padding.
       const double prefill_ms = MillisecondsSince(prefill_start);
       std::vector<ReceiverAnswer*> group_answers;
       for (size_t i : members) group_answers.push_back(&answers[i].value());

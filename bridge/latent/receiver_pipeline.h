@@ -65,6 +65,10 @@ struct ReceiverPipelineOptions {
   bool override_energy_mode = false;
   EnergyMode energy_mode = EnergyMode::kPerVectorNorm;
   ReceiverLimits limits;
+  // BENCHMARK ONLY, never a default: as SenderPipelineOptions::random_weights_for_benchmark (random
+  // model weights from model_dir/config.json, a randomly initialised receiver half from bridge.json).
+  bool random_weights_for_benchmark = false;
+  uint64_t random_seed = 0;
 };
 
 // Asked for message `index` before its group runs: OK to run it, or the status to answer it

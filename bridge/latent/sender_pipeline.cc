@@ -4,6 +4,7 @@
 #include <chrono>
 
 #include "absl/strings/str_cat.h"
+#include "bridge/model/benchmark_model.h"
 #include "common/status_macros.h"
 #include "bridge/model/generation.h"
 
@@ -21,9 +22,19 @@ absl::StatusOr<std::unique_ptr<SenderPipeline>> SenderPipeline::Load(
   if (options.bridge_dir.empty() || options.model_dir.empty()) {
     return absl::InvalidArgumentError("sender pipeline needs both a bridge_dir and a model_dir");
   }
-  LIP_ASSIGN_OR_RETURN(SenderHalf half, LoadSenderHalf(options.bridge_dir));
-  LIP_ASSIGN_OR_RETURN(std::unique_ptr<DecoderModel> model,
-                       DecoderModel::Load(options.model_dir, options.model_options));
+  SenderHalf half;
+  std::unique_ptr<DecoderModel> model;
+  if (options.random_weights_for_benchmark) {
+    LIP_ASSIGN_OR_RETURN(half.metadata, ReadBridgeMetadata(options.bridge_dir));
+    half.encoder = SenderEncoder(half.metadata.sender);
+    half.encoder->eval();
+    for (auto& parameter : half.encoder->parameters()) parameter.set_requires_grad(false);
+    LIP_ASSIGN_OR_RETURN(model, RandomModelForBenchmark(options.model_dir, options.model_options,
+                                                        options.random_seed));
+  } else {
+    LIP_ASSIGN_OR_RETURN(half, LoadSenderHalf(options.bridge_dir));
+    LIP_ASSIGN_OR_RETURN(model, DecoderModel::Load(options.model_dir, options.model_options));
+  }
   LIP_ASSIGN_OR_RETURN(
       std::unique_ptr<Tokenizer> tokenizer,
       Tokenizer::FromDirectory(options.tokenizer_dir.empty() ? options.model_dir : options.tokenizer_dir));
@@ -101,10 +112,10 @@ absl::StatusOr<SourceStates> SenderPipeline::ReadSourceStates(
     torch::NoGradGuard no_grad;
     ForwardInput input;
     input.inputs_embeds = model_->EmbedTokens(id_tensor);
-    input.attention_mask = mask.to(model_->device());
+    input.attention_mask = mask;  // on the host: Forward sees without a device sync whether any is padding
     input.stop_after_layer = static_cast<int>(config.source_layer);
     out.states = model_->Forward(input).last_hidden.to(torch::kFloat32);
-    out.mask = input.attention_mask;
+    out.mask = mask.to(model_->device());
     return out;
   } catch (const c10::Error& e) {
     return absl::InternalError(absl::StrCat("sender model failed: ", e.what_without_backtrace()));

@@ -38,6 +38,12 @@ struct SenderPipelineOptions {
   LoadOptions model_options;  // device and dtype (default CPU fp32)
   // Accept a model whose weights digest differs from the bridge's sender_model.weights_digest.
   bool allow_model_mismatch = false;
+  // BENCHMARK ONLY, never a default: model_dir needs only config.json and the tokenizer; the model's
+  // weights are drawn at random (DecoderModel::RandomInit, on model_options.device) and bridge_dir
+  // needs only bridge.json, whose sender half is randomly initialised. The answers are meaningless;
+  // the shapes, the tokenizer and so the cost are the real ones.
+  bool random_weights_for_benchmark = false;
+  uint64_t random_seed = 0;
 };
 
 // One text's soft tokens and what the packet needs to describe them.

@@ -65,6 +65,8 @@ struct DecoderModel::Layer {
   torch::Tensor q_bias, k_bias, v_bias, o_bias;  // undefined when the config has none
   torch::Tensor gate_proj, up_proj, down_proj;
   torch::Tensor gate_bias, up_bias, down_bias;
+  // Fast runtime on CUDA: [q;k;v] and [gate;up] stacked (the separate weights above are views into them).
+  torch::Tensor qkv_proj, qkv_bias, gate_up_proj, gate_up_bias;
   int64_t sliding_window = 0;  // 0 = full causal attention
 };
 
@@ -255,6 +257,27 @@ torch::Tensor DecoderModel::EmbedTokens(const torch::Tensor& ids) const {
 }
 
 void DecoderModel::FinishLoad() {
+  if (options_.fast_runtime && options_.device.is_cuda()) {
+    // One matmul instead of three (q, k, v) and two (gate, up): fewer launches per block. The
+    // stacked weight replaces the separate ones, which become views into it (no extra memory).
+    auto stack = [](std::vector<torch::Tensor*> parts, torch::Tensor& fused) {
+      std::vector<torch::Tensor> values;
+      for (torch::Tensor* p : parts) values.push_back(*p);
+      fused = torch::cat(values, 0);
+      int64_t offset = 0;
+      for (torch::Tensor* p : parts) {
+        const int64_t n = p->size(0);
+        *p = fused.narrow(0, offset, n);
+        offset += n;
+      }
+    };
+    for (Layer& l : layers_) {
+      stack({&l.q_proj, &l.k_proj, &l.v_proj}, l.qkv_proj);
+      if (l.q_bias.defined()) stack({&l.q_bias, &l.k_bias, &l.v_bias}, l.qkv_bias);
+      stack({&l.gate_proj, &l.up_proj}, l.gate_up_proj);
+      if (l.gate_bias.defined()) stack({&l.gate_bias, &l.up_bias}, l.gate_up_bias);
+    }
+  }
   inv_freq_ = RopeInvFreq().to(options_.device);
   activation_dtype_ = options_.fp32_activations ? torch::kFloat32 : options_.dtype;
   logits_head_ = lm_head_.to(activation_dtype_);
@@ -306,6 +329,10 @@ ForwardOutput DecoderModel::Forward(const ForwardInput& in) const {
   // cached prefix continues the numbering (padded rows equal unpadded ones).
   torch::Tensor step_mask = in.attention_mask.defined() ? in.attention_mask.to(dev, torch::kInt64)
                                                         : torch::ones({B, T}, long_opts);
+  // Whether this step may hold padding, decided on the host only (a device mask would need a
+  // synchronisation to inspect, so it counts as "may").
+  const bool step_may_pad = in.attention_mask.defined() &&
+                            (!in.attention_mask.device().is_cpu() || !(in.attention_mask != 0).all().item<bool>());
   KvCache* cache = in.cache;
   const int64_t past = cache != nullptr ? cache->length() : 0;
   torch::Tensor start = (cache != nullptr && past > 0) ? cache->next_positions() : torch::zeros({B}, long_opts);
@@ -346,6 +373,15 @@ ForwardOutput DecoderModel::Forward(const ForwardInput& in) const {
   const int64_t run_layers = in.stop_after_layer >= 0 ? in.stop_after_layer : n_layers;
   if (in.output_hidden_states) out.hidden_states.push_back(hidden);
   const double scaling = 1.0 / std::sqrt(static_cast<double>(D));
+#if LIP_TORCH2
+  const bool sdpa = options_.fast_runtime;
+#else
+  const bool sdpa = false;  // LibTorch 1.13 has no scaled_dot_product_attention: eager attention
+#endif
+  const bool may_pad = step_may_pad || (cache != nullptr && past > 0 && cache->may_have_padding());
+  // Attention without any mask: nothing padded, and either a fresh causal prefill (is_causal) or a
+  // single query that sees every cached key; a sliding window must not reach back inside [0, S).
+  [[maybe_unused]] auto unmasked = [&](int64_t window) { return !may_pad && (past == 0 || T == 1) && (window <= 0 || S <= window); };
 
   for (int64_t i = 0; i < run_layers; ++i) {
     const Layer& l = layers_[i];
@@ -353,24 +389,56 @@ ForwardOutput DecoderModel::Forward(const ForwardInput& in) const {
     torch::Tensor residual = hidden;
     torch::Tensor x = rms_norm(hidden, l.input_layernorm, c.rms_norm_eps);
     x = x.to(options_.dtype);  // rounded once for the three projections
-    torch::Tensor q = project(x, l.q_proj, l.q_bias, act).view({B, T, n_heads, D}).transpose(1, 2);
-    torch::Tensor k = project(x, l.k_proj, l.k_bias, act).view({B, T, n_kv, D}).transpose(1, 2);
-    torch::Tensor v = project(x, l.v_proj, l.v_bias, act).view({B, T, n_kv, D}).transpose(1, 2);
+    torch::Tensor q, k, v;
+    if (l.qkv_proj.defined()) {
+      torch::Tensor qkv = project(x, l.qkv_proj, l.qkv_bias, act);
+      q = qkv.narrow(-1, 0, n_heads * D);
+      k = qkv.narrow(-1, n_heads * D, n_kv * D);
+      v = qkv.narrow(-1, (n_heads + n_kv) * D, n_kv * D);
+    } else {
+      q = project(x, l.q_proj, l.q_bias, act);
+      k = project(x, l.k_proj, l.k_bias, act);
+      v = project(x, l.v_proj, l.v_bias, act);
+    }
+    q = q.view({B, T, n_heads, D}).transpose(1, 2);
+    k = k.view({B, T, n_kv, D}).transpose(1, 2);
+    v = v.view({B, T, n_kv, D}).transpose(1, 2);
     q = rope(q, cos, sin);
     k = rope(k, cos, sin);
     if (cache != nullptr) std::tie(k, v) = cache->AppendLayer(i, k, v);
     k = repeat_kv(k, n_heads / n_kv);
     v = repeat_kv(v, n_heads / n_kv);
-    torch::Tensor scores = torch::matmul(q, k.transpose(2, 3)) * scaling + mask_for(l.sliding_window);
-    torch::Tensor probs = torch::softmax(scores, -1, torch::kFloat32).to(q.scalar_type());
-    torch::Tensor attn = torch::matmul(probs, v).transpose(1, 2).reshape({B, T, n_heads * D});
+    torch::Tensor attn;
+#if LIP_TORCH2
+    if (sdpa) {
+      const bool no_mask = unmasked(l.sliding_window);
+      c10::optional<torch::Tensor> mask;
+      if (!no_mask) mask = mask_for(l.sliding_window);
+      attn = at::scaled_dot_product_attention(q, k, v, mask, /*dropout_p=*/0.0,
+                                              /*is_causal=*/no_mask && T > 1, /*scale=*/scaling);
+    }
+#endif
+    if (!sdpa) {
+      torch::Tensor scores = torch::matmul(q, k.transpose(2, 3)) * scaling + mask_for(l.sliding_window);
+      torch::Tensor probs = torch::softmax(scores, -1, torch::kFloat32).to(q.scalar_type());
+      attn = torch::matmul(probs, v);
+    }
+    attn = attn.transpose(1, 2).reshape({B, T, n_heads * D});
     hidden = residual + project(attn.to(options_.dtype), l.o_proj, l.o_bias, act);
     // MLP block (SwiGLU).
     residual = hidden;
     x = rms_norm(hidden, l.post_attention_layernorm, c.rms_norm_eps);
     x = x.to(options_.dtype);
-    torch::Tensor gate = torch::silu(project(x, l.gate_proj, l.gate_bias, act));
-    torch::Tensor up = project(x, l.up_proj, l.up_bias, act);
+    torch::Tensor gate, up;
+    if (l.gate_up_proj.defined()) {
+      torch::Tensor gate_up = project(x, l.gate_up_proj, l.gate_up_bias, act);
+      const int64_t I = l.gate_up_proj.size(0) / 2;
+      gate = torch::silu(gate_up.narrow(-1, 0, I));
+      up = gate_up.narrow(-1, I, I);
+    } else {
+      gate = torch::silu(project(x, l.gate_proj, l.gate_bias, act));
+      up = project(x, l.up_proj, l.up_bias, act);
+    }
     hidden = residual + project((gate * up).to(options_.dtype), l.down_proj, l.down_bias, act);
     if (in.blend != nullptr && in.blend->end > in.blend->begin &&
         std::find(in.blend->layers.begin(), in.blend->layers.end(), i) != in.blend->layers.end()) {
@@ -383,7 +451,7 @@ ForwardOutput DecoderModel::Forward(const ForwardInput& in) const {
   }
   if (cache != nullptr) {
     if (run_layers == n_layers) {
-      cache->CommitStep(step_mask, next_positions);
+      cache->CommitStep(step_mask, next_positions, step_may_pad);
     } else {
       cache->Reset();  // an early exit leaves the upper layers without K/V: the cache is unusable
     }

@@ -30,6 +30,11 @@ struct LoadOptions {
   // fp32 KV cache and the lm_head copy. false = every activation in `dtype`, as transformers'
   // bf16 models compute.
   bool fp32_activations = true;
+  // The fast runtime (default): attention through scaled_dot_product_attention where LibTorch has it
+  // (2.x: flash / memory-efficient kernels; with no padding and no window in reach, no mask at all),
+  // and on CUDA one fused q/k/v and one fused gate/up matmul per block. false = the eager reference
+  // path (matmul, additive mask, softmax; separate projections), kept for comparisons.
+  bool fast_runtime = true;
 };
 
 // Blends a vector into the residual stream (bridge/latent/blend_injection.h): after block i (0-based)

@@ -10,8 +10,10 @@ namespace lip {
 
 torch::Tensor ChooseNextTokens(const torch::Tensor& logits, const GenerationOptions& options,
                                at::Generator& generator) {
+  // Greedy: argmax where the logits are (first maximum, so the lowest id wins ties on CPU and CUDA
+  // alike), and only the [B] ids cross to the host.
+  if (!options.do_sample) return logits.detach().argmax(-1).to(torch::kCPU, torch::kInt64);
   torch::Tensor l = logits.detach().to(torch::kCPU, torch::kFloat32);
-  if (!options.do_sample) return l.argmax(-1);
   torch::Tensor probs = torch::softmax(l / options.temperature, -1);
   if (options.top_p < 1.0) {
     // Keep the most likely tokens until their mass reaches top_p (always at least one).
@@ -50,21 +52,21 @@ absl::StatusOr<GenerationResult> Generate(const DecoderModel& model, const torch
   GenerationResult result;
   try {
     const int64_t B = inputs_embeds.size(0);
-    const auto dev = inputs_embeds.device();
     result.tokens.assign(B, {});
     result.stopped.assign(B, false);
     if (options.max_new_tokens == 0) return result;
     at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(options.seed);
     KvCache cache;
     torch::Tensor embeds = inputs_embeds;
-    torch::Tensor mask = attention_mask.defined() ? attention_mask.to(dev, torch::kInt64)
-                                                  : torch::ones({B, inputs_embeds.size(1)},
-                                                                torch::TensorOptions().device(dev).dtype(torch::kInt64));
+    // Masks stay where the caller made them (a host mask lets Forward see, without a device
+    // synchronisation, that nothing is padded and pick the fused unmasked attention).
+    torch::Tensor mask = attention_mask.defined() ? attention_mask.to(torch::kInt64)
+                                                  : torch::ones({B, inputs_embeds.size(1)}, torch::kInt64);
     first.attention_mask = mask;
     first.cache = options.use_cache ? &cache : nullptr;
     first.logits_last_only = true;
     torch::Tensor logits = model.Forward(first).logits.select(1, 0);  // [B,V]
-    const torch::Tensor step_mask = torch::ones({B, 1}, torch::TensorOptions().device(dev).dtype(torch::kInt64));
+    const torch::Tensor step_mask = torch::ones({B, 1}, mask.options());
     for (int64_t step = 0; step < options.max_new_tokens; ++step) {
       torch::Tensor next = ChooseNextTokens(logits, options, generator);  // [B] CPU
       auto* next_data = next.data_ptr<int64_t>();

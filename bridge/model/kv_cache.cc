@@ -1,5 +1,7 @@
 #include "bridge/model/kv_cache.h"
 
+#include <algorithm>
+
 namespace lip {
 
 void KvCache::Reset() {
@@ -7,7 +9,33 @@ void KvCache::Reset() {
   values_.clear();
   mask_ = torch::Tensor();
   next_positions_ = torch::Tensor();
+  may_have_padding_ = false;
 }
+
+namespace {
+
+// Writes `step` [B,H,T,D] at positions [past, past+T) of `buffer` (growing it when full) and returns
+// the valid part [B,H,past+T,D]. Without gradients the buffer is reused in place.
+torch::Tensor AppendInPlace(torch::Tensor& buffer, int64_t past, const torch::Tensor& step) {
+  const int64_t T = step.size(2), needed = past + T;
+  if (torch::GradMode::is_enabled()) {  // autograd: concatenate, never overwrite
+    buffer = past > 0 ? torch::cat({buffer.narrow(2, 0, past), step}, /*dim=*/2) : step;
+    return buffer;
+  }
+  if (!buffer.defined() || buffer.size(2) < needed || buffer.size(0) != step.size(0) ||
+      buffer.scalar_type() != step.scalar_type()) {
+    const int64_t capacity = std::max({needed, KvCache::kMinCapacity,
+                                       buffer.defined() ? 2 * buffer.size(2) : int64_t{0}});
+    torch::Tensor grown =
+        torch::empty({step.size(0), step.size(1), capacity, step.size(3)}, step.options());
+    if (past > 0) grown.narrow(2, 0, past).copy_(buffer.narrow(2, 0, past));
+    buffer = grown;
+  }
+  buffer.narrow(2, past, T).copy_(step);
+  return buffer.narrow(2, 0, needed);
+}
+
+}  // namespace
 
 std::pair<torch::Tensor, torch::Tensor> KvCache::AppendLayer(int64_t layer, const torch::Tensor& keys,
                                                              const torch::Tensor& values) {
@@ -15,28 +43,25 @@ std::pair<torch::Tensor, torch::Tensor> KvCache::AppendLayer(int64_t layer, cons
     keys_.resize(layer + 1);
     values_.resize(layer + 1);
   }
-  if (keys_[layer].defined()) {
-    keys_[layer] = torch::cat({keys_[layer], keys}, /*dim=*/2);
-    values_[layer] = torch::cat({values_[layer], values}, /*dim=*/2);
-  } else {
-    keys_[layer] = keys;
-    values_[layer] = values;
-  }
-  return {keys_[layer], values_[layer]};
+  const int64_t past = length();
+  return {AppendInPlace(keys_[layer], past, keys), AppendInPlace(values_[layer], past, values)};
 }
 
-void KvCache::CommitStep(const torch::Tensor& step_mask, const torch::Tensor& next_positions) {
+void KvCache::CommitStep(const torch::Tensor& step_mask, const torch::Tensor& next_positions,
+                         bool step_may_have_padding) {
+  may_have_padding_ = may_have_padding_ || step_may_have_padding;
   mask_ = mask_.defined() ? torch::cat({mask_, step_mask}, /*dim=*/1) : step_mask;
   next_positions_ = next_positions;
 }
 
 void KvCache::RepeatInterleave(int64_t n) {
   if (empty() || n == 1) return;
+  const int64_t L = length();
   for (auto& k : keys_) {
-    if (k.defined()) k = k.repeat_interleave(n, /*dim=*/0);
+    if (k.defined()) k = k.narrow(2, 0, L).repeat_interleave(n, /*dim=*/0);
   }
   for (auto& v : values_) {
-    if (v.defined()) v = v.repeat_interleave(n, /*dim=*/0);
+    if (v.defined()) v = v.narrow(2, 0, L).repeat_interleave(n, /*dim=*/0);
   }
   mask_ = mask_.repeat_interleave(n, /*dim=*/0);
   next_positions_ = next_positions_.repeat_interleave(n, /*dim=*/0);

@@ -16,6 +16,11 @@ namespace lip {
 //
 // DecoderModel::Forward appends to it when ForwardInput::cache points at it; the caller owns it.
 // A cache belongs to one model and one batch; Reset() empties it. Not thread-safe.
+//
+// Storage: with gradients disabled (inference), each layer's keys/values live in a buffer with
+// room to spare, written in place (capacity grows geometrically, at least kMinCapacity positions),
+// so a decoding step costs one small copy per layer instead of re-concatenating the whole cache.
+// With gradients enabled, the cache concatenates (autograd must see each step's tensors unchanged).
 class KvCache {
  public:
   KvCache() = default;
@@ -31,6 +36,10 @@ class KvCache {
   // [B] int64 position of the next real token of each row; undefined when empty.
   const torch::Tensor& next_positions() const { return next_positions_; }
 
+  // Whether any cached position is padding, as far as the host knows without asking the device:
+  // false only when every committed step's mask was known on the host to be all ones.
+  bool may_have_padding() const { return may_have_padding_; }
+
   // Makes every row appear `n` times in a row (row b becomes rows b*n .. b*n+n-1), e.g. to
   // score several continuations of one primed prefix. Keeps autograd history.
   void RepeatInterleave(int64_t n);
@@ -40,14 +49,20 @@ class KvCache {
   std::pair<torch::Tensor, torch::Tensor> AppendLayer(int64_t layer, const torch::Tensor& keys,
                                                       const torch::Tensor& values);
   // Used by DecoderModel::Forward once per step, after all layers: records the step's mask
-  // [B, T] and advances next_positions.
-  void CommitStep(const torch::Tensor& step_mask, const torch::Tensor& next_positions);
+  // [B, T] and advances next_positions. `step_may_have_padding`: false when the caller knows the
+  // step's mask is all ones.
+  void CommitStep(const torch::Tensor& step_mask, const torch::Tensor& next_positions,
+                  bool step_may_have_padding = true);
+
+  static constexpr int64_t kMinCapacity = 128;
 
  private:
+  // Per layer: buffers [B, Hkv, capacity, D]; positions [0, length()) are valid.
   std::vector<torch::Tensor> keys_;
   std::vector<torch::Tensor> values_;
   torch::Tensor mask_;
   torch::Tensor next_positions_;
+  bool may_have_padding_ = false;
 };
 
 }  // namespace lip

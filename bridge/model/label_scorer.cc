@@ -41,6 +41,9 @@ absl::StatusOr<torch::Tensor> ScoreLabels(const DecoderModel& model, const torch
         label_mask[l][j] = 1;
       }
     }
+    // The host copy of the mask goes to Forward (it tells, without a device sync, whether any label
+    // is padded); the device copy weighs the log-probabilities.
+    const torch::Tensor host_mask = label_mask.repeat({B, 1});
     label_ids = label_ids.to(dev);
     label_mask = label_mask.to(dev);
 
@@ -56,7 +59,7 @@ absl::StatusOr<torch::Tensor> ScoreLabels(const DecoderModel& model, const torch
       cache.RepeatInterleave(L);
       ForwardInput rest;
       rest.inputs_embeds = model.EmbedTokens(ids.narrow(1, 0, M - 1));
-      rest.attention_mask = mask.narrow(1, 0, M - 1);
+      rest.attention_mask = host_mask.narrow(1, 0, M - 1);
       rest.cache = &cache;
       torch::Tensor rest_logp = torch::log_softmax(model.Forward(rest).logits, -1)
                                     .gather(2, ids.narrow(1, 1, M - 1).unsqueeze(-1))

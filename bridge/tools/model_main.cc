@@ -5,13 +5,23 @@
 //   lip-model forward  --model DIR (--text T | --ids 1,2,3 | --input FILE) [--layer K]
 //   lip-model generate --model DIR (--text T | --ids 1,2,3) --max-new-tokens N [--ignore-eos]
 //   lip-model bench    --config config.json [--batch B] [--prompt-len T] [--new-tokens N] [--iters I]
+//   lip-model paths    --sender-config A.json --receiver-config B.json [--batch B] [--message-tokens 64]
+//                      [--source-layer 16] [--soft-tokens 8] [--frame-tokens 16] [--relay-tokens 32] [--iters I]
+// `paths` times, with random weights, the model compute of the three message paths as the nodes run
+// them (no tokenizer, no bridge modules, no transport): latent = sender to --source-layer on the
+// message + receiver prefill of frame + soft tokens and label scoring; text relay = sender prefill +
+// --relay-tokens greedy steps + receiver reading frame + relayed text and scoring; direct text =
+// receiver reading frame + message and scoring. Median of --iters after one warm-up, per stage.
 // Common: --device cpu|cuda (default cpu), --dtype fp32|bf16|fp16 (default fp32),
 // --activations fp32|model (default fp32: with bf16/fp16 only the weight matmuls run reduced;
-// `model` computes every activation in --dtype, as transformers does; see LoadOptions).
+// `model` computes every activation in --dtype, as transformers does; see LoadOptions),
+// --runtime fast|eager (default fast: fused attention and projections; eager = the reference path).
 // --input FILE reads JSON lines ({"text": ...} or {"ids": [...]}) and prints one result per line.
 // forward prints {"ids", "logits_last" (full vocabulary), "hidden_last" (hidden_states[K] at the
 // last position; K in transformers' output_hidden_states numbering, default the final norm),
 // "top1" (argmax at every position)}. Errors go to stderr with exit status 1.
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -26,9 +36,11 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/ascii.h"
 #include "bridge/model/checkpoint_dir.h"
 #include "bridge/model/decoder_model.h"
 #include "bridge/model/generation.h"
+#include "bridge/model/label_scorer.h"
 #include "nlohmann/json.hpp"
 
 #if !defined(LIP_MODEL_NO_TOKENIZER) && __has_include("bridge/tokenizer/tokenizer.h")
@@ -108,6 +120,11 @@ absl::StatusOr<LoadOptions> ParseLoadOptions(const Args& args) {
     return absl::InvalidArgumentError(absl::StrCat("--activations \"", activations, "\": expected fp32 or model"));
   }
   o.fp32_activations = activations == "fp32";
+  const std::string runtime = args.Get("runtime", "fast");
+  if (runtime != "fast" && runtime != "eager") {
+    return absl::InvalidArgumentError(absl::StrCat("--runtime \"", runtime, "\": expected fast or eager"));
+  }
+  o.fast_runtime = runtime == "fast";
   return o;
 }
 
@@ -320,6 +337,42 @@ absl::Status RunGenerate(const Args& args) {
   return absl::OkStatus();
 }
 
+// The GPU's name (e.g. "NVIDIA H100 80GB HBM3"), as nvidia-smi reports it; empty when unknown.
+std::string GpuName() {
+  std::string name;
+  if (FILE* p = popen("nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1", "r")) {
+    char buf[256];
+    if (fgets(buf, sizeof(buf), p) != nullptr) name = buf;
+    pclose(p);
+  }
+  while (!name.empty() && (name.back() == '\n' || name.back() == ' ')) name.pop_back();
+  return name;
+}
+
+// Percentile p (0..100) of a sample (sorted copy).
+double Percentile(std::vector<double> v, double p) {
+  std::sort(v.begin(), v.end());
+  if (v.empty()) return 0;
+  return v[std::min(v.size() - 1, static_cast<size_t>(p / 100.0 * v.size()))];
+}
+
+// GPU memory this process holds, in MiB, as nvidia-smi reports it; -1 when unknown.
+int64_t GpuMemoryUsedMiB() {
+  int64_t mib = -1;
+  const std::string command = absl::StrCat(
+      "nvidia-smi --query-compute-apps=pid,used_memory --format=csv,noheader,nounits 2>/dev/null | grep '^",
+      getpid(), ",'");
+  if (FILE* p = popen(command.c_str(), "r")) {
+    char buf[256];
+    if (fgets(buf, sizeof(buf), p) != nullptr) {
+      std::vector<std::string> parts = absl::StrSplit(buf, ',');
+      if (parts.size() == 2 && !absl::SimpleAtoi(absl::StripAsciiWhitespace(parts[1]), &mib)) mib = -1;
+    }
+    pclose(p);
+  }
+  return mib;
+}
+
 // Prefill and decode speed of a config.json with random weights.
 absl::Status RunBench(const Args& args) {
   if (!args.Has("config")) return absl::InvalidArgumentError("--config config.json is required");
@@ -379,6 +432,8 @@ absl::Status RunBench(const Args& args) {
   j["device"] = options->device.str();
   j["dtype"] = args.Get("dtype", "fp32");
   j["activations"] = args.Get("activations", "fp32");
+  j["runtime"] = args.Get("runtime", "fast");
+  if (cuda) j["gpu"] = GpuName();
   j["batch"] = *batch;
   j["prompt_len"] = *prompt_len;
   j["new_tokens"] = *new_tokens;
@@ -388,6 +443,130 @@ absl::Status RunBench(const Args& args) {
   j["prefill_tokens_per_s"] = (*batch) * (*prompt_len) / (p / 1000.0);
   j["decode_ms_per_step_median"] = d / (*new_tokens);
   j["decode_tokens_per_s"] = (*batch) * (*new_tokens) / (d / 1000.0);
+  if (cuda) j["gpu_memory_used_mib"] = GpuMemoryUsedMiB();
+  j["torch_version"] = TORCH_VERSION;
+  std::cout << j.dump() << "\n";
+  return absl::OkStatus();
+}
+
+// Median of a sample (sorted copy).
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[v.size() / 2];
+}
+
+absl::Status RunPaths(const Args& args) {
+  if (!args.Has("sender-config") || !args.Has("receiver-config")) {
+    return absl::InvalidArgumentError("--sender-config and --receiver-config are required");
+  }
+  auto sender_config = ReadModelConfig(args.Get("sender-config"));
+  if (!sender_config.ok()) return sender_config.status();
+  auto receiver_config = ReadModelConfig(args.Get("receiver-config"));
+  if (!receiver_config.ok()) return receiver_config.status();
+  auto options = ParseLoadOptions(args);
+  if (!options.ok()) return options.status();
+  auto batch = IntFlag(args, "batch", 1);
+  auto message = IntFlag(args, "message-tokens", 64);
+  auto layer = IntFlag(args, "source-layer", 16);
+  auto soft = IntFlag(args, "soft-tokens", 8);
+  auto frame = IntFlag(args, "frame-tokens", 16);
+  auto relay = IntFlag(args, "relay-tokens", 32);
+  auto iters = IntFlag(args, "iters", 10);
+  for (auto* v : {&batch, &message, &layer, &soft, &frame, &relay, &iters}) {
+    if (!v->ok()) return v->status();
+    if (**v <= 0) return absl::InvalidArgumentError("paths: every count must be > 0");
+  }
+  auto sender = DecoderModel::RandomInit(*sender_config, *options, /*seed=*/1);
+  if (!sender.ok()) return sender.status();
+  auto receiver = DecoderModel::RandomInit(*receiver_config, *options, /*seed=*/2);
+  if (!receiver.ok()) return receiver.status();
+  const bool cuda = options->device.is_cuda();
+  auto sync = [&] {
+    if (cuda) torch::cuda::synchronize();
+  };
+  auto now = [] { return std::chrono::steady_clock::now(); };
+  auto ms = [](auto a, auto b) { return std::chrono::duration<double, std::milli>(b - a).count(); };
+  torch::NoGradGuard no_grad;
+  const int64_t B = *batch;
+  torch::Tensor msg_ids = torch::randint(0, sender_config->vocab_size, {B, *message}, torch::kInt64);
+  torch::Tensor frame_ids = torch::randint(0, receiver_config->vocab_size, {B, *frame}, torch::kInt64);
+  torch::Tensor direct_ids = torch::randint(0, receiver_config->vocab_size, {B, *frame + *message}, torch::kInt64);
+  // Two one-token verbalizers.
+  const std::vector<std::vector<int64_t>> labels = {{receiver_config->vocab_size / 3},
+                                                    {2 * receiver_config->vocab_size / 3}};
+  const int64_t H = receiver_config->hidden_size;
+  torch::Tensor soft_tokens = (torch::randn({B, *soft, H}) * 0.02).to(options->device, options->dtype);
+  std::map<std::string, std::vector<double>> t;
+  for (int64_t it = 0; it <= *iters; ++it) {
+    // Latent: sender to the source layer, then the receiver reads frame + soft tokens and scores.
+    sync();
+    auto t0 = now();
+    ForwardInput in;
+    in.inputs_embeds = (*sender)->EmbedTokens(msg_ids);
+    in.stop_after_layer = static_cast<int>(*layer);
+    torch::Tensor states = (*sender)->Forward(in).last_hidden;
+    sync();
+    auto t1 = now();
+    torch::Tensor frame_embeds = (*receiver)->EmbedTokens(frame_ids);
+    torch::Tensor primed = torch::cat({frame_embeds.narrow(1, 0, *frame / 2), soft_tokens,
+                                       frame_embeds.narrow(1, *frame / 2, *frame - *frame / 2)}, 1);
+    auto scores = ScoreLabels(**receiver, primed, torch::ones({B, primed.size(1)}, torch::kInt64), labels);
+    if (!scores.ok()) return scores.status();
+    torch::Tensor answer = scores->argmax(-1).cpu();
+    auto t2 = now();
+    // Text relay: the sender writes relay tokens, the receiver reads frame + them and scores.
+    GenerationOptions gen;
+    gen.max_new_tokens = *relay;
+    auto written = GenerateFromIds(**sender, msg_ids, torch::ones_like(msg_ids), gen);
+    if (!written.ok()) return written.status();
+    auto t3 = now();
+    std::vector<int64_t> relayed;
+    for (const auto& row : written->tokens) {
+      for (int64_t id : row) relayed.push_back(id % receiver_config->vocab_size);
+    }
+    torch::Tensor relay_ids = torch::cat(
+        {frame_ids, torch::tensor(relayed).view({B, -1})}, 1);
+    auto relay_scores = ScoreLabels(**receiver, (*receiver)->EmbedTokens(relay_ids),
+                                    torch::ones({B, relay_ids.size(1)}, torch::kInt64), labels);
+    if (!relay_scores.ok()) return relay_scores.status();
+    answer = relay_scores->argmax(-1).cpu();
+    auto t4 = now();
+    // Direct text: the receiver reads frame + the message itself.
+    auto direct_scores = ScoreLabels(**receiver, (*receiver)->EmbedTokens(direct_ids),
+                                     torch::ones({B, direct_ids.size(1)}, torch::kInt64), labels);
+    if (!direct_scores.ok()) return direct_scores.status();
+    answer = direct_scores->argmax(-1).cpu();
+    auto t5 = now();
+    if (it == 0) continue;
+    t["latent.sender_to_layer_ms"].push_back(ms(t0, t1));
+    t["latent.receiver_classify_ms"].push_back(ms(t1, t2));
+    t["latent.total_ms"].push_back(ms(t0, t2));
+    t["text_relay.sender_generate_ms"].push_back(ms(t2, t3));
+    t["text_relay.receiver_classify_ms"].push_back(ms(t3, t4));
+    t["text_relay.total_ms"].push_back(ms(t2, t4));
+    t["direct_text.receiver_classify_ms"].push_back(ms(t4, t5));
+  }
+  Json j;
+  j["sender_config"] = args.Get("sender-config");
+  j["receiver_config"] = args.Get("receiver-config");
+  j["device"] = options->device.str();
+  if (cuda) j["gpu"] = GpuName();
+  j["dtype"] = args.Get("dtype", "fp32");
+  j["activations"] = args.Get("activations", "fp32");
+  j["runtime"] = args.Get("runtime", "fast");
+  j["batch"] = B;
+  j["message_tokens"] = *message;
+  j["source_layer"] = *layer;
+  j["soft_tokens"] = *soft;
+  j["frame_tokens"] = *frame;
+  j["relay_tokens"] = *relay;
+  j["iters"] = *iters;
+  for (const auto& [name, values] : t) {
+    j["median"][name] = Median(values);
+    j["p95"][name] = Percentile(values, 95);
+    j["p99"][name] = Percentile(values, 99);
+  }
+  if (cuda) j["gpu_memory_used_mib_both_models"] = GpuMemoryUsedMiB();
   j["torch_version"] = TORCH_VERSION;
   std::cout << j.dump() << "\n";
   return absl::OkStatus();
@@ -401,11 +580,12 @@ absl::Status Main(int argc, char** argv) {
     if (args->command == "forward") return RunForward(*args);
     if (args->command == "generate") return RunGenerate(*args);
     if (args->command == "bench") return RunBench(*args);
+    if (args->command == "paths") return RunPaths(*args);
   } catch (const c10::Error& e) {
     return absl::InternalError(e.what_without_backtrace());
   }
   return absl::InvalidArgumentError(
-      absl::StrCat("unknown command \"", args->command, "\" (tokenize, forward, generate, bench)"));
+      absl::StrCat("unknown command \"", args->command, "\" (tokenize, forward, generate, bench, paths)"));
 }
 
 }  // namespace

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# On a GPU machine: the real-scale benchmark of issue 16, end to end. Builds the nodes
+# (deploy/gpu/build_nodes.sh), checks the CUDA runtime against the demo goldens (demo_models_test),
+# times the model runtime (lip-model bench, eager reference path vs the fast path, random bf16 weights
+# at the Llama-3.1-8B and Mistral-7B shapes), then starts a receiver (Mistral-7B shape) and a sender
+# (Llama-3.1-8B shape) on the GPU in benchmark mode (--random_weights_for_benchmark: random weights,
+# random bridge of benchmarks/real_shapes/bridge.json, the real tokenizers) with mutual TLS on
+# 127.0.0.1 and runs `lipctl bench run` over the three paths (latent, text relay with 32 generated tokens,
+# direct text) at concurrency 1 and in a sweep. Results (JSON) and logs go to OUT_DIR.
+#   bash benchmarks/real_shapes/pack.sh && bash deploy/gpu/pack_deps.sh        # here, once
+#   bash benchmarks/gpu_real_scale.sh .device/gpu-deps .device/real-shapes OUT_DIR   # there
+# Environment: BUILD (default /tmp/lip-nodes-build), SKIP_BUILD=1 to reuse it, E2E_SECONDS (per level,
+# default 15).
+set -u
+DEPS=$(cd "${1:?deps dir}" && pwd); MODELS=$(cd "${2:?models dir}" && pwd); OUT=${3:?out dir}
+mkdir -p "$OUT"; OUT=$(cd "$OUT" && pwd)
+BUILD=${BUILD:-/tmp/lip-nodes-build}; SECS=${E2E_SECONDS:-15}
+log() { echo "$(date +%T) $*" | tee -a "$OUT/progress.log"; }
+export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
+GPU=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)
+log "gpu: $GPU"
+if [ "${SKIP_BUILD:-0}" != 1 ]; then
+  log "build starts"
+  bash deploy/gpu/build_nodes.sh "$DEPS" "$BUILD" > "$OUT/build.log" 2>&1; log "build rc $?"
+  cp "$BUILD.ninja.log" "$BUILD.cmake.log" "$OUT/" 2>/dev/null
+fi
+export LD_LIBRARY_PATH=/tmp/lip-deps/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}
+
+# 1. The CUDA runtime against the transformers goldens of the demo pair.
+"$BUILD/tests/model/demo_models_test" > "$OUT/demo_models_test.log" 2>&1; log "demo_models_test rc $?"
+
+# 2. Model runtime: eager reference vs fast path, bf16 weights and activations.
+LLAMA=$MODELS/llama31-8b/config.json MISTRAL=$MODELS/mistral-7b/config.json
+: > "$OUT/model_bench.jsonl"
+for runtime in eager fast; do
+  for spec in "$LLAMA 1 64 64" "$LLAMA 16 64 64" "$MISTRAL 1 24 32" "$MISTRAL 16 24 32"; do
+    set -- $spec
+    "$BUILD/bridge/lip-model" bench --config "$1" --device cuda --dtype bf16 --activations model \
+      --runtime $runtime --batch "$2" --prompt-len "$3" --new-tokens "$4" --iters 5 \
+      >> "$OUT/model_bench.jsonl" 2>> "$OUT/model_bench.err" || log "bench failed: $runtime $spec"
+  done
+done
+log "model bench done: $(wc -l < "$OUT/model_bench.jsonl") rows"
+
+# 3. End to end through the nodes.
+W=/tmp/lip-e2e; rm -rf $W; mkdir -p $W
+bash deploy/certs/make_certs.sh $W/certs sender receiver > /dev/null
+tls() { echo "--tls_cert=$W/certs/$1.crt --tls_key=$W/certs/$1.key --tls_ca=$W/certs/ca.crt"; }
+pids=()
+start() {  # NAME BINARY ARGS...: waits for the listening line, sets PORT_<NAME>
+  local name=$1 binary=$2; shift 2
+  setsid "$binary" "$@" > $W/$name.out 2> $W/$name.log &
+  pids+=($!)
+  for _ in $(seq 1 1800); do
+    if grep -q '"event":"listening"' $W/$name.out 2>/dev/null; then
+      printf -v "PORT_$name" '%s' "$(python3 -c 'import json,sys;print(json.loads(open(sys.argv[1]).readline())["port"])' $W/$name.out)"
+      return 0
+    fi
+    kill -0 ${pids[-1]} 2>/dev/null || { log "$name exited: $(tail -3 $W/$name.log)"; return 1; }
+    sleep 0.1
+  done
+  log "$name did not start"; return 1
+}
+common="--listen=127.0.0.1:0 --device=cuda:0 --activations=model --random_weights_for_benchmark --bridge_dir=benchmarks/real_shapes"
+if start receiver "$BUILD/server/lip-receiver" $common --model_dir="$MODELS/mistral-7b" --data_dir=$W/r \
+     --max_batch_size=64 --max_batch_wait_ms=2 --queue_limit=4096 $(tls receiver) &&
+   start sender "$BUILD/server/lip-sender" $common --model_dir="$MODELS/llama31-8b" --data_dir=$W/s $(tls sender); then
+  log "nodes up: receiver $PORT_receiver sender $PORT_sender"
+  nvidia-smi --query-compute-apps=pid,process_name,used_memory --format=csv > "$OUT/gpu_memory_idle.csv"
+  echo "receiver_pid=${pids[0]} sender_pid=${pids[1]}" >> "$OUT/gpu_memory_idle.csv"
+  L=("$BUILD/client/lipctl" bench run --sender=127.0.0.1:$PORT_sender --receiver=127.0.0.1:$PORT_receiver
+     --to=127.0.0.1:$PORT_receiver
+     --cert=$W/certs/sender.crt --key=$W/certs/sender.key --ca=$W/certs/ca.crt
+     --messages=benchmarks/real_shapes/messages.jsonl --bridge-json=benchmarks/real_shapes/bridge.json
+     "--device=$GPU" "--model-shapes=sender Llama-3.1-8B to layer 16 (64-token messages), receiver Mistral-7B, Perceiver M=8, bf16")
+  "${L[@]}" --paths=latent,direct_text,text_relay --concurrency=1,2,4,8,16,32,64 --duration-s=$SECS \
+    --generate-tokens=32 --json="$OUT/e2e_sweep.json" --csv="$OUT/e2e_sweep.csv" > "$OUT/e2e.log" 2>&1
+  log "lipctl bench rc $?"
+  nvidia-smi --query-compute-apps=pid,process_name,used_memory --format=csv > "$OUT/gpu_memory_after.csv"
+fi
+for p in "${pids[@]}"; do kill -TERM $p 2>/dev/null; done
+sleep 3; for p in "${pids[@]}"; do kill -KILL $p 2>/dev/null; done
+cp $W/*.log "$OUT/" 2>/dev/null
+log "all done"
+touch "$OUT/DONE"

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# One device-tool command: starts benchmarks/gpu_real_scale.sh once, detached (setsid, in a private
+# copy of the repository under /tmp/lip-rs, so it outlives the command and later tree syncs), waits
+# until DEADLINE seconds or its end, prints progress, and puts the results so far into
+# $OUT/real_scale.tar.xz every time. Issue the next call at once (the machine goes back after 30 s idle).
+#   bash benchmarks/gpu_real_scale_wait.sh DEADLINE
+set -u
+R=/tmp/lip-rs; DEADLINE=${1:-560}
+if [ ! -f $R/started ]; then
+  mkdir -p $R/repo $R/out && touch $R/started
+  nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
+  tar --exclude='./build*' -cf - . | tar xf - -C $R/repo
+  (cd $R/repo && setsid nohup bash benchmarks/gpu_real_scale.sh .device/gpu-deps .device/real-shapes $R/out \
+     < /dev/null > $R/run.out 2>&1 &)
+fi
+last=-100
+while [ ! -f $R/out/DONE ] && [ $SECONDS -lt $DEADLINE ]; do
+  if (( SECONDS - last >= 60 )); then last=$SECONDS; echo "--- t=$SECONDS"; tail -2 $R/out/progress.log 2>/dev/null; fi
+  sleep 5
+done
+echo "=== progress"; cat $R/out/progress.log 2>/dev/null
+(cd $R && tar cJf "$OUT/real_scale.tar.xz" out run.out 2>/dev/null)
+[ -f $R/out/DONE ] && echo "FINISHED" || echo "still running"
+grep -E "error|FAILED" $R/out/build.log 2>/dev/null | head -20
+cat $R/out/model_bench.jsonl 2>/dev/null | python3 -c '
+import json,sys
+for l in sys.stdin:
+  j=json.loads(l); print(j["runtime"], j["config"].split("/")[-2], "B=%d T=%d prefill %.2f ms decode %.2f ms/step"%(j["batch"],j["prompt_len"],j["prefill_ms_median"],j["decode_ms_per_step_median"]))' 2>/dev/null
+[ -f $R/out/e2e_sweep.json ] && python3 -c '
+import json,sys
+d=json.load(open(sys.argv[1]))
+for m in d.get("measurements", []):
+  print(m.get("path"), m.get("concurrency"), m.get("throughput_msg_s"), m.get("p50_ms"), m.get("p99_ms"), m.get("answers_by_status"))' $R/out/e2e_sweep.json
