@@ -1,6 +1,7 @@
 #include "server/receiver/receiver_service.h"
 
 #include <algorithm>
+#include <functional>
 #include <string>
 
 #include <grpcpp/support/proto_buffer_reader.h>
@@ -264,7 +265,8 @@ grpc::ServerUnaryReactor* ReceiverService::SendLatent(grpc::CallbackServerContex
     call->Fail(message.status());
     return call;
   }
-  const std::string key = RecentAnswers::Key(caller, request.packet().packet_id());
+  const std::string key = RecentAnswers::Key(caller, request.packet().packet_id(),
+                                             std::hash<std::string>{}(request.packet().SerializeAsString()));
   if (auto answered = recent_answers_.Find(key, absl::Now())) {
     call->AnswerBytes(*answered);  // a repeat of a message answered before: answered once
     return call;
