@@ -89,10 +89,11 @@ class PythonClientTest(unittest.TestCase):
         self.assertIn(lip.answer_text(int8.answer), {" bad", " good"})
         self.assertLess(int8.wire_bytes, reply.wire_bytes)
 
-    def test_relay_text_is_the_text_baseline(self):
-        relay = self.sender.relay_text(TEXTS[1])
+    def test_relay_text_sends_what_the_sender_wrote(self):
+        relay = self.sender.relay_text(TEXTS[1], max_new_tokens=8)
         self.assertIn(lip.answer_text(relay.answer), LABELS)
-        self.assertEqual(relay.wire_bytes, len(TEXTS[1].encode()))
+        self.assertEqual(relay.wire_bytes, len(relay.relayed_text.encode()))
+        self.assertNotEqual(relay.relayed_text, TEXTS[1])
 
     def test_encoded_packets_go_straight_to_the_receiver(self):
         encoded = self.sender.encode(TEXTS[2], conversation_id="py-direct", sequence=0)

@@ -88,11 +88,13 @@ class SenderClient(BaseClient):
         receiver_model: Optional[packet_pb2.ModelId] = None,
         receiver_address: str = "",
     ) -> sender_pb2.RelayTextResponse:
-        """The text-relay baseline: the receiver reads ``text`` as plain text.
+        """Text relay: the sender model *writes* a message about ``text`` and the receiver reads it.
 
-        With ``max_new_tokens`` > 0 the sender model first writes that many tokens from ``text`` and
-        relays what it wrote (``response.relayed_text``); 0 relays ``text`` itself.
-        ``response.wire_bytes`` is the UTF-8 size of what crossed the wire.
+        The sender prompts its model with the relay frame (docs/nodes.md) and generates up to
+        ``max_new_tokens`` tokens (0 = the node's default, 32); what it wrote is
+        ``response.relayed_text`` (it may be short or empty, and is answered all the same).
+        ``response.wire_bytes`` is the UTF-8 size of what crossed the wire. To have the receiver
+        read the original text itself (direct text), use ``ReceiverClient.send_text``.
         """
         if max_new_tokens < 0:
             raise ValueError(f"max_new_tokens must not be negative, not {max_new_tokens}")
