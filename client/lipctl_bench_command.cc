@@ -3,7 +3,7 @@
 //   lipctl bench --sender HOST:PORT [--receiver HOST:PORT] --cert F --key F --ca F
 //       [--paths latent,text_relay,direct_text] [--messages demo/messages.jsonl] [--task T]
 //       [--concurrency 1,2,4,8 | --max-concurrency 8] [--rates 5,10] [--rate-fractions 0.5,0.9]
-//       [--duration-s 10] [--max-messages 10000] [--generate-tokens 32] [--warmup 2]
+//       [--duration-s 10] [--max-messages 10000] [--min-messages 0] [--generate-tokens 32] [--warmup 2]
 //       [--label-names a,b | --bridge-json FILE] [--to RECEIVER]
 //       [--json FILE] [--csv FILE] [--device TEXT] [--models TEXT] [--model-shapes JSON] [--quiet]
 //
@@ -92,7 +92,7 @@ int RunBench(const std::vector<std::string>& raw) {
       raw,
       {"sender", "receiver", "cert", "key", "ca", "server-name", "timeout-ms", "to", "paths", "messages", "task",
        "limit", "concurrency", "max-concurrency", "rates", "rate-fractions", "duration-s", "max-messages",
-       "generate-tokens", "warmup", "label-names", "bridge-json", "json", "csv", "device", "models",
+       "generate-tokens", "warmup", "min-messages", "label-names", "bridge-json", "json", "csv", "device", "models",
        "model-shapes", "seed"},
       {"insecure", "quiet"});
   if (!parsed.ok()) return Usage(parsed.status());
@@ -128,12 +128,13 @@ int RunBench(const std::vector<std::string>& raw) {
   auto duration_s = NumberList(args, "duration-s");
   if (!duration_s.ok()) return Usage(duration_s.status());
   auto max_messages = args.GetInt("max-messages", 10000, 1, 100000000);
+  auto min_messages = args.GetInt("min-messages", 0, 0, 100000000);
   auto tokens = args.GetInt("generate-tokens", 32, 1, 1024);
   auto warmup = args.GetInt("warmup", 2, 0, 1000);
   auto timeout_ms = args.GetInt("timeout-ms", 60000, 1, 3600000);
   auto limit = args.GetInt("limit", 0, 0, 100000000);
   auto seed = args.GetInt("seed", 1, 0, 1LL << 62);
-  for (const auto* value : {&max_messages, &tokens, &warmup, &timeout_ms, &limit, &seed}) {
+  for (const auto* value : {&max_messages, &min_messages, &tokens, &warmup, &timeout_ms, &limit, &seed}) {
     if (!value->ok()) return Usage(value->status());
   }
 
@@ -227,6 +228,7 @@ int RunBench(const std::vector<std::string>& raw) {
                    {"rate_fractions_of_saturation", *fractions},
                    {"duration_s_per_level", duration_s->empty() ? 10.0 : duration_s->front()},
                    {"max_messages_per_level", *max_messages},
+                   {"min_messages_per_level", *min_messages},
                    {"generate_tokens", *tokens},
                    {"warmup_per_path", *warmup},
                    {"timeout_ms", *timeout_ms},
@@ -242,6 +244,7 @@ int RunBench(const std::vector<std::string>& raw) {
   LoadLevel base_level;
   base_level.duration = absl::Seconds(duration_s->empty() ? 10.0 : duration_s->front());
   base_level.max_messages = *max_messages;
+  base_level.min_messages = *min_messages;
   base_level.generate_tokens = static_cast<int>(*tokens);
   base_level.timeout = absl::Milliseconds(*timeout_ms);
   base_level.seed = static_cast<uint64_t>(*seed);

@@ -195,6 +195,11 @@ absl::StatusOr<LevelResult> RunLoadLevel(const LoadLevel& level, const LoadTarge
   auto state = std::make_shared<LevelState>();
   const Clock::time_point start = Clock::now();
   const Clock::time_point end = start + absl::ToChronoNanoseconds(level.duration);
+  const Clock::time_point hard_end = start + absl::ToChronoNanoseconds(level.duration * 10);
+  // Issuing goes on until `end`, or past it until min_messages were sent (at most until hard_end).
+  auto keep_issuing = [&](Clock::time_point t) {
+    return t < end || (state->sent < level.min_messages && t < hard_end);
+  };
   Clock::time_point next_progress = start;
   auto report = [&](bool force) {
     // Called with state->mu held.
@@ -236,7 +241,7 @@ absl::StatusOr<LevelResult> RunLoadLevel(const LoadLevel& level, const LoadTarge
     Clock::time_point arrival = start;
     while (state->sent < level.max_messages) {
       arrival += std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(gap_s(random)));
-      if (arrival >= end) break;
+      if (!keep_issuing(arrival)) break;
       while (Clock::now() < arrival) {
         state->changed.wait_until(lock, std::min(arrival, next_progress));
         report(false);
@@ -249,9 +254,9 @@ absl::StatusOr<LevelResult> RunLoadLevel(const LoadLevel& level, const LoadTarge
     }
   } else {
     // Closed loop: `concurrency` requests in flight; the next is issued when one is answered.
-    while (state->sent < level.max_messages && Clock::now() < end) {
+    while (state->sent < level.max_messages && keep_issuing(Clock::now())) {
       if (state->in_flight >= level.concurrency) {
-        state->changed.wait_until(lock, std::min(end, next_progress));
+        state->changed.wait_until(lock, next_progress);
         report(false);
         continue;
       }

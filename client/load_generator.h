@@ -10,7 +10,8 @@
 //
 // One LoadLevel is one measurement: closed loop (a fixed number of requests in flight, the next one
 // issued as soon as one is answered) or open loop (Poisson arrivals at a mean rate, whatever the
-// answers do). Every level is bounded by a duration and a message count; after it stops issuing it
+// answers do). Every level is bounded by a duration and a message count (a minimum count may stretch
+// the duration, to at most ten times); after it stops issuing it
 // waits for every request in flight (each has a deadline), so every request sent is answered —
 // with OK or with the gRPC status it got (RESOURCE_EXHAUSTED, DEADLINE_EXCEEDED, ...).
 //
@@ -74,7 +75,9 @@ struct LoadLevel {
   int concurrency = 1;          // closed loop: requests in flight (>= 1)
   double rate_msg_s = 0;        // > 0: open loop, Poisson arrivals at this mean rate (concurrency unused)
   absl::Duration duration = absl::Seconds(10);  // stop issuing after this long ...
-  int64_t max_messages = 10000;                 // ... or after this many requests, whichever is first
+  int64_t max_messages = 10000;                 // ... or after this many requests, whichever is first;
+  int64_t min_messages = 0;     // but go on past `duration` until this many were sent (slow paths get
+                                // enough samples), for at most 10 x duration in all
   int generate_tokens = 32;     // text_relay: the sender's generation budget (1..1024)
   absl::Duration timeout = absl::Seconds(60);   // deadline of every request
   uint64_t seed = 1;            // open-loop arrival times
