@@ -106,22 +106,26 @@ void LatentBatcher::Loop() {
   }
 }
 
+absl::Status LatentBatcher::Abandoned(const Job& job, absl::Time now) {
+  // The deadline first: gRPC also marks a call whose deadline passed as cancelled.
+  if (now > job.deadline) {
+    return absl::DeadlineExceededError(absl::StrCat(
+        "deadline passed after ", absl::ToDoubleMilliseconds(now - job.enqueued), " ms in the receiver"));
+  }
+  if (job.cancelled != nullptr && job.cancelled->load()) {
+    return absl::CancelledError("the caller cancelled before the message ran");
+  }
+  return absl::OkStatus();
+}
+
 void LatentBatcher::RunBatch(std::vector<Job> jobs) {
   const absl::Time start = absl::Now();
   std::vector<Job*> latent_jobs, text_jobs;
   std::vector<LatentMessage> latents;
   std::vector<TextMessage> texts;
   for (Job& job : jobs) {
-    const double queue_ms = absl::ToDoubleMilliseconds(start - job.enqueued);
-    // The deadline first: gRPC also marks a call whose deadline passed as cancelled.
-    if (start > job.deadline) {
-      job.done({absl::DeadlineExceededError(absl::StrCat(
-                    "deadline passed after ", queue_ms, " ms in the receiver queue")),
-                queue_ms, 0});
-      continue;
-    }
-    if (job.cancelled != nullptr && job.cancelled->load()) {
-      job.done({absl::CancelledError("the caller cancelled before the message ran"), queue_ms, 0});
+    if (absl::Status gone = Abandoned(job, start); !gone.ok()) {
+      job.done({std::move(gone), absl::ToDoubleMilliseconds(start - job.enqueued), 0});
       continue;
     }
     if (auto* latent = std::get_if<LatentMessage>(&job.message)) {
@@ -132,21 +136,12 @@ void LatentBatcher::RunBatch(std::vector<Job> jobs) {
       text_jobs.push_back(&job);
     }
   }
-  // Asked by the pipeline before each group runs: work whose caller has gone is dropped there too.
-  auto still_wanted = [](const Job& job) -> absl::Status {
-    if (absl::Now() > job.deadline) {
-      return absl::DeadlineExceededError("deadline passed before the message ran");
-    }
-    if (job.cancelled != nullptr && job.cancelled->load()) {
-      return absl::CancelledError("the caller cancelled before the message ran");
-    }
-    return absl::OkStatus();
-  };
   auto run = [&](auto& messages, std::vector<Job*>& owners, auto answer_fn) {
     if (messages.empty()) return;
     const int size = static_cast<int>(messages.size());
     batch_sizes_.Observe(size);
-    MessageGate gate = [&owners, &still_wanted](size_t i) { return still_wanted(*owners[i]); };
+    // Asked by the pipeline before each group runs: work whose caller has gone is dropped there too.
+    MessageGate gate = [&owners](size_t i) { return Abandoned(*owners[i], absl::Now()); };
     auto answers = answer_fn(messages, gate);
     for (size_t i = 0; i < owners.size(); ++i) {
       const double queue_ms = absl::ToDoubleMilliseconds(start - owners[i]->enqueued);

@@ -84,6 +84,8 @@ class LatentBatcher {
   void AdmitWaiting();
   void Loop();
   void RunBatch(std::vector<Job> jobs);
+  // OK while the job's caller still wants it at `now`; else DEADLINE_EXCEEDED or CANCELLED.
+  static absl::Status Abandoned(const Job& job, absl::Time now);
 
   const ReceiverPipeline* pipeline_;
   const LatentBatcherOptions options_;

@@ -1,7 +1,5 @@
 #include "server/receiver/latent_stream_reactor.h"
 
-#include <functional>
-
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "server/receiver/receiver_service.h"
@@ -75,8 +73,7 @@ void LatentStreamReactor::HandleRequest() {
     QueueWriteLocked(ErrorAnswer(std::move(echo), message.status()));
     return;
   }
-  const std::string key = RecentAnswers::Key(caller_, request.packet().packet_id(),
-                                             std::hash<std::string>{}(request.packet().SerializeAsString()));
+  const std::string key = RecentAnswers::Key(caller_, request.packet().packet_id(), RequestDigest(read_buffer_));
   if (auto answered = service_->recent_answers().Find(key, absl::Now())) {
     service_->messages().Count(kRpc, absl::OkStatus());
     std::lock_guard<std::mutex> lock(mu_);

@@ -1,14 +1,15 @@
 #include "server/receiver/receiver_service.h"
 
 #include <algorithm>
-#include <functional>
 #include <string>
+#include <vector>
 
 #include <grpcpp/support/proto_buffer_reader.h>
 #include <grpcpp/support/proto_buffer_writer.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/crc32c.h"
 #include "common/grpc_status.h"
 #include "common/logging.h"
 #include "common/packet_codec.h"
@@ -125,6 +126,15 @@ std::string ReasonOrCode(const absl::Status& status) {
   std::string reason = ErrorReasonOf(status);
   if (reason.empty() && !status.ok()) reason = absl::StatusCodeToString(status.code());
   return reason;
+}
+
+uint64_t RequestDigest(const grpc::ByteBuffer& bytes) {
+  std::vector<grpc::Slice> slices;
+  uint32_t crc = 0;
+  if (bytes.Dump(&slices).ok()) {
+    for (const grpc::Slice& slice : slices) crc = Crc32cExtend(crc, slice.begin(), slice.size());
+  }
+  return (uint64_t{bytes.Length()} << 32) | crc;
 }
 
 absl::Status ParseRequest(const grpc::ByteBuffer& bytes, google::protobuf::Message* request,
@@ -265,8 +275,7 @@ grpc::ServerUnaryReactor* ReceiverService::SendLatent(grpc::CallbackServerContex
     call->Fail(message.status());
     return call;
   }
-  const std::string key = RecentAnswers::Key(caller, request.packet().packet_id(),
-                                             std::hash<std::string>{}(request.packet().SerializeAsString()));
+  const std::string key = RecentAnswers::Key(caller, request.packet().packet_id(), RequestDigest(*request_bytes));
   if (auto answered = recent_answers_.Find(key, absl::Now())) {
     call->AnswerBytes(*answered);  // a repeat of a message answered before: answered once
     return call;

@@ -116,6 +116,10 @@ class ReceiverService final : public ReceiverServiceBase {
 // name of its code ("DEADLINE_EXCEEDED", ...) when it has none.
 std::string ReasonOrCode(const absl::Status& status);
 
+// A digest of request bytes for RecentAnswers keys: size and CRC32C over the slices as they
+// arrived (no copy, independent of how the bytes were split).
+uint64_t RequestDigest(const grpc::ByteBuffer& bytes);
+
 // Parses request bytes; INVALID_ARGUMENT with reason MALFORMED when they are not a `what`.
 absl::Status ParseRequest(const grpc::ByteBuffer& bytes, google::protobuf::Message* request,
                           const char* what);
