@@ -3,6 +3,7 @@
 //
 //   lip-train --config=configs/demo_ag_news.json --out=demo/bridges/demo-ag_news \
 //             [--checkpoint_dir=DIR --resume] [--test_file=../shared/data/ag_news/test.jsonl]
+//   lip-train --train_file=data/my_task/train.jsonl --out=bridges/my_task [--labels=a,b,c]
 //   lip-train --config=configs/demo_ag_news.json --method=prompt_tuning --seed=2 \
 //             --test_file=../shared/data/ag_news/test.jsonl --result=/tmp/results/pt.json
 //
@@ -29,6 +30,7 @@
 #include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "bridge/eval/run_result.h"
 #include "bridge/model/device_load_options.h"
 #include "common/status_macros.h"
@@ -37,6 +39,12 @@
 #include "bridge/train/prompt_tuner.h"
 
 ABSL_FLAG(std::string, config, "", "run config (JSON), see bridge/train/train_config.h");
+ABSL_FLAG(std::string, train_file, "",
+          "labelled JSONL {text, label}: without --config, everything else defaulted (TrainConfigForFile); "
+          "with --config, replaces its train_file");
+ABSL_FLAG(std::string, labels, "",
+          "comma-separated classes in order (default: every label of --train_file, sorted); verbalizers are "
+          "\" \" + the label with '_' as spaces");
 ABSL_FLAG(std::string, out, "", "directory for the trained bridge checkpoint");
 ABSL_FLAG(std::string, checkpoint_dir, "", "directory for resumable training checkpoints (optional)");
 ABSL_FLAG(bool, resume, false, "resume from --checkpoint_dir when it holds a checkpoint");
@@ -206,11 +214,27 @@ absl::Status Run() {
   if (method != "bridge" && method != "prompt_tuning") {
     return absl::InvalidArgumentError("--method must be bridge or prompt_tuning, got " + method);
   }
-  if (config_path.empty() || (out_dir.empty() && method == "bridge")) {
-    return absl::InvalidArgumentError("--config and --out are required");
+  const std::string train_file = absl::GetFlag(FLAGS_train_file);
+  if ((config_path.empty() && train_file.empty()) || (out_dir.empty() && method == "bridge")) {
+    return absl::InvalidArgumentError("--config or --train_file, and --out, are required");
   }
   if (absl::GetFlag(FLAGS_threads) > 0) torch::set_num_threads(absl::GetFlag(FLAGS_threads));
-  LIP_ASSIGN_OR_RETURN(TrainConfig config, ReadTrainConfig(config_path));
+  TrainConfig config;
+  if (!config_path.empty()) {
+    LIP_ASSIGN_OR_RETURN(config, ReadTrainConfig(config_path));
+    if (!train_file.empty()) config.train_file = train_file;
+  } else {
+    std::vector<std::string> labels = absl::StrSplit(absl::GetFlag(FLAGS_labels), ',', absl::SkipEmpty());
+    if (labels.empty()) {
+      LIP_ASSIGN_OR_RETURN(labels, ReadJsonlLabels(train_file));
+    }
+    config = TrainConfigForFile(train_file, labels);
+    std::fprintf(stderr, "lip-train: task %s from %s alone: %zu classes, the demo pair, default bridge shape\n",
+                 config.task.c_str(), train_file.c_str(), config.label_names.size());
+  }
+  if (!absl::GetFlag(FLAGS_labels).empty() && !config_path.empty()) {
+    return absl::InvalidArgumentError("--labels goes with --train_file alone; a config names its label_names");
+  }
   if (absl::GetFlag(FLAGS_steps) > 0) config.steps = absl::GetFlag(FLAGS_steps);
   if (absl::GetFlag(FLAGS_seed) > 0) config.seed = uint64_t(absl::GetFlag(FLAGS_seed));
   if (absl::GetFlag(FLAGS_num_queries) > 0) config.perceiver.num_queries = absl::GetFlag(FLAGS_num_queries);
@@ -256,6 +280,10 @@ absl::Status Run() {
       LIP_RETURN_IF_ERROR(trainer->RestoreTrainingCheckpoint(checkpoint_dir));
       std::fprintf(stderr, "lip-train: resumed from %s at step %lld\n", checkpoint_dir.c_str(),
                    static_cast<long long>(trainer->step()));
+    }
+    if (trainer->scores_whole_verbalizers()) {
+      std::fprintf(stderr, "lip-train: some verbalizers share their first receiver token: training scores whole "
+                           "verbalizers\n");
     }
     const BridgeMetadata m = trainer->metadata();
     std::fprintf(stderr, "lip-train: bridge %s: source layer %lld, M = %lld, d_z = %lld, energy %s, lr %g\n",

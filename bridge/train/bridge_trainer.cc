@@ -11,6 +11,7 @@
 #include "absl/strings/str_format.h"
 #include "bridge/latent/bridge_checkpoint.h"
 #include "bridge/latent/statistical_normalizer.h"
+#include "bridge/model/label_scorer.h"
 #include "common/status_macros.h"
 #include "bridge/train/learning_rate_schedule.h"
 #include "bridge/train/losses.h"
@@ -88,18 +89,22 @@ absl::StatusOr<std::unique_ptr<BridgeTrainer>> BridgeTrainer::Create(const Train
   m.training = TrainConfigToJson(config);
   LIP_RETURN_IF_ERROR(ValidateBridgeMetadata(m));
 
-  // Each class is recognized by the first receiver token of its verbalizer: they must differ.
-  std::set<int64_t> seen;
+  // A class is recognized by the first receiver token of its verbalizer while those differ, else
+  // by its whole verbalizer; two verbalizers with the same tokens can never be told apart.
+  std::set<int64_t> first_tokens;
+  std::set<std::vector<int64_t>> whole;
   for (size_t c = 0; c < m.labels.size(); ++c) {
     LIP_ASSIGN_OR_RETURN(std::vector<int32_t> ids,
                          endpoints.receiver_tokenizer->Encode(m.labels[c], /*add_special_tokens=*/false));
     if (ids.empty()) return absl::InvalidArgumentError(absl::StrCat("verbalizer \"", m.labels[c], "\" has no tokens"));
-    if (!seen.insert(ids[0]).second) {
+    std::vector<int64_t> tokens(ids.begin(), ids.end());
+    if (!whole.insert(tokens).second) {
       return absl::InvalidArgumentError(absl::StrCat("verbalizer \"", m.labels[c],
-                                                     "\" starts with the same receiver token (", ids[0],
-                                                     ") as another label; choose distinct verbalizers"));
+                                                     "\" has the same receiver tokens as another label's"));
     }
-    trainer->answer_first_tokens_.push_back(ids[0]);
+    if (!first_tokens.insert(tokens[0]).second) trainer->whole_verbalizer_ = true;
+    trainer->answer_first_tokens_.push_back(tokens[0]);
+    trainer->verbalizer_tokens_.push_back(std::move(tokens));
   }
 
   torch::manual_seed(config.seed);
@@ -164,18 +169,26 @@ absl::StatusOr<StepResult> BridgeTrainer::Step() {
     torch::Tensor z = encoder_->forward(source.states, source.mask);
     torch::Tensor soft = energy_matcher_->Match(adapter_->forward(z)).to(receiver.dtype());
     LIP_ASSIGN_OR_RETURN(PrimedSequence primed, primer_->Prime(soft, receiver.embedding_weight()));
-    ForwardInput input;
-    input.inputs_embeds = primed.inputs_embeds;
-    input.attention_mask = primed.attention_mask;
-    input.logits_last_only = true;
-    torch::Tensor logits = receiver.Forward(input).logits.select(1, 0);  // (B, V)
-
-    const torch::Device device = logits.device();
-    torch::Tensor label_tensor = torch::tensor(labels, torch::kInt64).to(device);
-    torch::Tensor class_tokens = torch::tensor(answer_first_tokens_, torch::kInt64).to(device);
-    torch::Tensor answer_tokens = class_tokens.index_select(0, label_tensor);
-    torch::Tensor first_token = FirstTokenLoss(logits, answer_tokens);
-    torch::Tensor label_loss = LabelCrossEntropy(logits, class_tokens, label_tensor);
+    torch::Tensor first_token, label_loss, class_scores;  // class_scores: (B, classes)
+    torch::Tensor label_tensor = torch::tensor(labels, torch::kInt64).to(primed.inputs_embeds.device());
+    if (whole_verbalizer_) {
+      LIP_ASSIGN_OR_RETURN(class_scores, ScoreLabels(receiver, primed.inputs_embeds, primed.attention_mask,
+                                                     verbalizer_tokens_));
+      class_scores = class_scores.to(torch::kFloat32);
+      first_token = -class_scores.gather(1, label_tensor.unsqueeze(1)).mean();  // gold verbalizer NLL
+      label_loss = torch::nn::functional::cross_entropy(class_scores, label_tensor);
+    } else {
+      ForwardInput input;
+      input.inputs_embeds = primed.inputs_embeds;
+      input.attention_mask = primed.attention_mask;
+      input.logits_last_only = true;
+      torch::Tensor logits = receiver.Forward(input).logits.select(1, 0);  // (B, V)
+      torch::Tensor class_tokens = torch::tensor(answer_first_tokens_, torch::kInt64).to(logits.device());
+      torch::Tensor answer_tokens = class_tokens.index_select(0, label_tensor);
+      first_token = FirstTokenLoss(logits, answer_tokens);
+      label_loss = LabelCrossEntropy(logits, class_tokens, label_tensor);
+      class_scores = logits.index_select(1, class_tokens);
+    }
     torch::Tensor loss = config_.first_token_weight * first_token + config_.label_ce_weight * label_loss;
     torch::Tensor diversity = torch::zeros({});
     if (config_.label_names.size() > 2 && config_.diversity_weight > 0) {
@@ -194,7 +207,7 @@ absl::StatusOr<StepResult> BridgeTrainer::Step() {
     optimizer_->step();
 
     torch::NoGradGuard no_grad;
-    torch::Tensor predicted = logits.index_select(1, class_tokens).argmax(1);
+    torch::Tensor predicted = class_scores.argmax(1);
     result.accuracy = (predicted == label_tensor).to(torch::kFloat64).mean().item<double>();
     result.loss = loss.item<double>();
     result.first_token_loss = first_token.item<double>();

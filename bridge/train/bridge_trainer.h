@@ -7,6 +7,11 @@
 //     --(frozen receiver, gradients flow through it)--> logits of the answer's first token
 //   loss = w_ft * CE_vocab(first token) + w_label * CE_labels + w_div * diversity (> 2 classes)
 //          + w_scale * (s - 1)^2
+// When two verbalizers begin with the same receiver token (labels of several words, e.g.
+// " very good" / " very bad"), the first token cannot tell the classes apart: the step scores each
+// label's whole verbalizer instead (ScoreLabels: the sum of its tokens' log-probabilities, as the
+// receiver answers at serving time), CE_labels is taken over those scores and the first-token term
+// becomes the whole gold verbalizer's negative log-likelihood.
 //   AdamW with linear warm-up + cosine decay, gradient-norm clipping.
 // Batches come from a ClassBalancedSampler (reshuffled every epoch).
 //
@@ -110,6 +115,8 @@ class BridgeTrainer {
   const TextDataset& validation() const { return validation_; }
   const SenderPipeline& sender_pipeline() const { return *sender_pipeline_; }
   const ReceiverPipeline& receiver_pipeline() const { return *receiver_pipeline_; }
+  // Whether steps score whole verbalizers (some share their first receiver token).
+  bool scores_whole_verbalizers() const { return whole_verbalizer_; }
 
  private:
   BridgeTrainer() = default;
@@ -125,6 +132,8 @@ class BridgeTrainer {
   std::unique_ptr<SenderPipeline> sender_pipeline_;     // shares encoder_
   std::unique_ptr<ReceiverPipeline> receiver_pipeline_; // shares adapter_
   std::vector<int64_t> answer_first_tokens_;            // per class: first receiver token of its verbalizer
+  std::vector<std::vector<int64_t>> verbalizer_tokens_; // per class: all receiver tokens of its verbalizer
+  bool whole_verbalizer_ = false;                       // first tokens collide: score whole verbalizers
   std::unique_ptr<torch::optim::AdamW> optimizer_;
   std::unique_ptr<ClassBalancedSampler> sampler_;
   int64_t step_ = 0;

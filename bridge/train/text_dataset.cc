@@ -4,6 +4,7 @@
 #include <fstream>
 #include <numeric>
 #include <random>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
@@ -45,6 +46,25 @@ absl::StatusOr<TextDataset> ReadJsonlDataset(const std::string& path,
   }
   if (dataset.examples.empty()) return absl::InvalidArgumentError(absl::StrCat(path, " has no examples"));
   return StratifiedSample(dataset, limit, seed);
+}
+
+absl::StatusOr<std::vector<std::string>> ReadJsonlLabels(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat("dataset file ", path, " does not exist"));
+  std::set<std::string> labels;
+  std::string line;
+  int64_t line_number = 0;
+  while (std::getline(in, line)) {
+    ++line_number;
+    if (line.empty()) continue;
+    nlohmann::json row = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (row.is_discarded() || !row.is_object() || !row.contains("label") || !row["label"].is_string()) {
+      return absl::InvalidArgumentError(absl::StrCat(path, ":", line_number, ": expected {\"label\": string, ...}"));
+    }
+    labels.insert(row["label"].get<std::string>());
+  }
+  if (labels.empty()) return absl::InvalidArgumentError(absl::StrCat(path, " has no examples"));
+  return std::vector<std::string>(labels.begin(), labels.end());
 }
 
 TextDataset StratifiedSample(const TextDataset& all, int64_t limit, uint64_t seed) {

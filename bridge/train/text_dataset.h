@@ -46,6 +46,10 @@ absl::StatusOr<TextDataset> ReadJsonlDataset(const std::string& path,
 // stay in their original order.
 TextDataset StratifiedSample(const TextDataset& all, int64_t limit, uint64_t seed);
 
+// The distinct label strings of a JSONL file (every row's "label"), sorted. NOT_FOUND when the
+// file is missing; INVALID_ARGUMENT for malformed lines (naming the line number) or no rows.
+absl::StatusOr<std::vector<std::string>> ReadJsonlLabels(const std::string& path);
+
 // Splits off a validation set from a training set, deterministically from `seed`: every
 // `validation_size`-th example of a seeded permutation goes to validation. The two parts are
 // disjoint and together are the input. INVALID_ARGUMENT when validation_size >= the dataset size.

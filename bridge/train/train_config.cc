@@ -1,5 +1,7 @@
 #include "bridge/train/train_config.h"
 
+#include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -37,8 +39,25 @@ absl::Status Read(const json& j, const char* key, T* out) {
 std::vector<std::string> Verbalizers(const TrainConfig& config) {
   if (!config.verbalizers.empty()) return config.verbalizers;
   std::vector<std::string> out;
-  for (const std::string& label : config.label_names) out.push_back(" " + label);
+  for (std::string label : config.label_names) {
+    std::replace(label.begin(), label.end(), '_', ' ');
+    out.push_back(" " + label);
+  }
   return out;
+}
+
+TrainConfig TrainConfigForFile(const std::string& train_file, std::vector<std::string> labels) {
+  TrainConfig c;
+  c.train_file = train_file;
+  std::filesystem::path dir = std::filesystem::path(train_file).lexically_normal().parent_path();
+  c.task = dir.filename().empty() ? "task" : dir.filename().string();
+  c.name = c.task + "-bridge";
+  c.label_names = std::move(labels);
+  c.sender_model_dir = "demo/models/sender-llama";
+  c.receiver_model_dir = "demo/models/receiver-qwen2";
+  c.sender_model_name = "lip-demo/sender-llama";
+  c.receiver_model_name = "lip-demo/receiver-qwen2";
+  return c;
 }
 
 absl::StatusOr<TrainConfig> TrainConfigFromJson(const json& j) {

@@ -19,7 +19,7 @@ struct TrainConfig {
   std::string name = "bridge";               // bridge name in bridge.json
   std::string task;                          // e.g. "ag_news"
   std::string train_file;                    // JSONL {"text","label"}; never a test split
-  int64_t train_limit = 0;                   // > 0: use only the first N rows of train_file
+  int64_t train_limit = 0;                   // > 0: a stratified sample of N rows of train_file
   std::vector<std::string> label_names;      // label strings as in the file, in class order
   std::vector<std::string> verbalizers;      // what the receiver should say; empty = " " + label
   std::string sender_model_dir;              // relative to the working directory
@@ -65,8 +65,14 @@ nlohmann::json TrainConfigToJson(const TrainConfig& config);
 // Reads a JSON file. NOT_FOUND when missing.
 absl::StatusOr<TrainConfig> ReadTrainConfig(const std::string& path);
 
-// The verbalizer of each label (config.verbalizers or " " + label name).
+// The verbalizer of each label (config.verbalizers, else " " + the label name with '_' as spaces).
 std::vector<std::string> Verbalizers(const TrainConfig& config);
+
+// A run config for a labelled JSONL file alone: the defaults above, the shipped demo pair
+// (demo/models/sender-llama -> demo/models/receiver-qwen2), `labels` as the classes (in that
+// order) with verbalizers from their names, task = the file's directory name (e.g. "trec" for
+// data/trec/train.jsonl), name = "<task>-bridge".
+TrainConfig TrainConfigForFile(const std::string& train_file, std::vector<std::string> labels);
 
 }  // namespace lip
 

@@ -2,6 +2,7 @@
 // a run resumed from step N/2 reaches exactly the step-N loss and weights of an uninterrupted run.
 #include <unistd.h>
 
+#include <cmath>
 #include <filesystem>
 
 #include "bridge/latent/bridge_checkpoint.h"
@@ -171,6 +172,52 @@ TEST_F(BridgeTrainerTest, TrainingLowersTheLossOnARepeatedBatch) {
     if (i > 30) late_loss += r->loss / 10;
   }
   EXPECT_LT(late_loss, first->loss * 0.8) << "first " << first->loss << " late mean " << late_loss;
+}
+
+TEST_F(BridgeTrainerTest, VerbalizersSharingTheirFirstTokenAreTrainedOnWholeVerbalizers) {
+  TrainConfig config = Config();
+  config.verbalizers = {" very bad", " very good"};  // the same first receiver token
+  config.first_token_weight = 0;
+  config.label_ce_weight = 1;
+  config.energy_mode = EnergyMode::kNone;
+  config.warmup_steps = 0;
+  config.min_learning_rate_ratio = 1.0;
+  TextDataset train, validation;
+  Data(&train, &validation);
+  std::vector<LabelledText> tiny;
+  int per_class[2] = {0, 0};
+  for (const LabelledText& e : train.examples) {
+    if (per_class[e.label] < 4) {
+      tiny.push_back(e);
+      ++per_class[e.label];
+    }
+  }
+  train.examples = tiny;
+  auto trainer = BridgeTrainer::Create(config, *endpoints_, train, validation);
+  ASSERT_TRUE(trainer.ok()) << trainer.status();
+  EXPECT_TRUE((*trainer)->scores_whole_verbalizers());
+  auto first = (*trainer)->Step();
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_TRUE(std::isfinite(first->first_token_loss));
+  double late_loss = 0;
+  for (int i = 2; i <= 40; ++i) {
+    auto r = (*trainer)->Step();
+    ASSERT_TRUE(r.ok()) << r.status();
+    if (i > 30) late_loss += r->loss / 10;
+  }
+  EXPECT_LT(late_loss, first->loss * 0.8) << "first " << first->loss << " late mean " << late_loss;
+  // Evaluation scores the same whole verbalizers through the pipelines.
+  auto eval = (*trainer)->Evaluate(validation);
+  ASSERT_TRUE(eval.ok()) << eval.status();
+  EXPECT_EQ(eval->examples, static_cast<int64_t>(validation.examples.size()));
+
+  // Distinct first tokens keep the one-token objective.
+  EXPECT_FALSE(MakeTrainer(Config())->scores_whole_verbalizers());
+  // Two verbalizers with the same tokens can never be told apart.
+  config.verbalizers = {" very good", " very good"};
+  auto same = BridgeTrainer::Create(config, *endpoints_, train, validation);
+  ASSERT_FALSE(same.ok());
+  EXPECT_EQ(same.status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace

@@ -141,6 +141,22 @@ TEST(TextDatasetTest, LimitsSampleEveryLabelInProportionNotTheFirstRows) {
   EXPECT_EQ(texts(StratifiedSample(sorted, 500, 1)), texts(sorted));
 }
 
+TEST(TrainConfigTest, ALabelledFileAloneMakesARunConfig) {
+  auto labels = ReadJsonlLabels("tests/data/sst2-train-head100.jsonl");
+  ASSERT_TRUE(labels.ok()) << labels.status();
+  EXPECT_EQ(*labels, (std::vector<std::string>{"negative", "positive"}));
+  EXPECT_EQ(ReadJsonlLabels("missing.jsonl").status().code(), absl::StatusCode::kNotFound);
+
+  TrainConfig c = TrainConfigForFile("../shared/data/my_intents/train.jsonl", {"book_flight", "cancel"});
+  EXPECT_EQ(c.task, "my_intents");
+  EXPECT_EQ(c.name, "my_intents-bridge");
+  EXPECT_EQ(c.train_file, "../shared/data/my_intents/train.jsonl");
+  EXPECT_EQ(Verbalizers(c), (std::vector<std::string>{" book flight", " cancel"}));
+  EXPECT_EQ(c.receiver_model_dir, "demo/models/receiver-qwen2");
+  // What it makes passes the config's own checks.
+  EXPECT_TRUE(TrainConfigFromJson(TrainConfigToJson(c)).ok());
+}
+
 TEST(LossesTest, FirstTokenLabelAndDiversityLosses) {
   torch::Tensor logits = torch::full({2, 10}, -5.0);
   logits[0][3] = 5.0;
