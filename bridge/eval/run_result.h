@@ -23,6 +23,7 @@ inline constexpr char kMethodZeroShot[] = "zero_shot";          // receiver read
 inline constexpr char kMethodLinearProbe[] = "linear_probe";    // sender states, logistic regression
 inline constexpr char kMethodTextRelay[] = "text_relay";        // sender writes text, receiver reads it
 inline constexpr char kMethodPromptTuning[] = "prompt_tuning";  // receiver-only soft prompt + text
+inline constexpr char kMethodSenderCeiling[] = "sender_ceiling";  // bridge's sender half + linear head
 inline constexpr char kMethodPerceiver[] = "perceiver";         // the bridge
 inline constexpr char kMethodBottleneck[] = "bottleneck";       // single-vector bottleneck adapter
 inline constexpr char kMethodDualTranslator[] = "dual_translator";  // translator + blending

@@ -1,5 +1,7 @@
 // lip-train: trains a Perceiver bridge between two frozen models on a classification task, or
-// (--method=prompt_tuning) the receiver-only prompt-tuning reference with the same M.
+// (--method=prompt_tuning) the receiver-only prompt-tuning reference with the same M, or
+// (--method=sender_ceiling) the sender ceiling: the bridge's sender half plus a linear head trained
+// on the labels directly (bridge/train/sender_ceiling.h).
 //
 //   lip-train --config=configs/demo_ag_news.json --out=demo/bridges/demo-ag_news \
 //             [--checkpoint_dir=DIR --resume] [--test_file=../shared/data/ag_news/test.jsonl]
@@ -20,7 +22,8 @@
 // go there every checkpoint_every steps and at the end; --resume continues from one.
 // --test_file evaluates the final bridge on a held-out test split (never used for training) and
 // records the accuracy in bridge.json. Prompt tuning writes no bridge: with --result it writes the
-// suite's run result (bridge/eval/run_result.h) with its validation and test accuracy.
+// suite's run result (bridge/eval/run_result.h) with its validation and test accuracy; so does
+// the sender ceiling.
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -37,6 +40,7 @@
 #include "bridge/train/bridge_trainer.h"
 #include "bridge/train/learning_rate_search.h"
 #include "bridge/train/prompt_tuner.h"
+#include "bridge/train/sender_ceiling.h"
 
 ABSL_FLAG(std::string, config, "", "run config (JSON), see bridge/train/train_config.h");
 ABSL_FLAG(std::string, train_file, "",
@@ -145,37 +149,38 @@ absl::StatusOr<std::vector<double>> CandidateRates(const TrainConfig& config, bo
   return std::vector<double>{config.learning_rate};
 }
 
-// Receiver-only prompt tuning: trains P, evaluates on --test_file, writes --result.
-absl::Status RunPromptTuning(const TrainConfig& config, const std::string& variant, const BridgeEndpoints& endpoints,
-                             const TextDataset& train, const TextDataset& validation) {
+// A reference trained in place of the bridge (prompt tuning on the receiver, or the sender
+// ceiling): trains it at the chosen learning rate, evaluates it on --test_file, writes --result.
+// `create` makes a Trainer (PromptTuner or SenderCeiling) for a config.
+template <typename Trainer, typename Create>
+absl::Status RunReference(const TrainConfig& config, const std::string& variant, const BridgeEndpoints& endpoints,
+                          const TextDataset& train, const char* method, const std::string& what,
+                          const Create& create) {
   const auto start = Clock::now();
-  std::fprintf(stderr, "lip-train: prompt tuning on %s: M = %lld soft tokens\n", endpoints.receiver_id.name.c_str(),
-               static_cast<long long>(config.perceiver.num_queries));
+  std::fprintf(stderr, "lip-train: %s: M = %lld\n", what.c_str(), static_cast<long long>(config.perceiver.num_queries));
   bool search = false;
   LIP_ASSIGN_OR_RETURN(std::vector<double> rates, CandidateRates(config, &search));
   LIP_ASSIGN_OR_RETURN(
-      TrainedAtRate<PromptTuner> trained,
-      TrainAtChosenRate<PromptTuner>(
-          config, rates, search,
-          [&](const TrainConfig& c) {
-            return PromptTuner::Create(c, endpoints.receiver_model, endpoints.receiver_tokenizer, train, validation);
-          },
-          [&](PromptTuner& tuner) {
+      TrainedAtRate<Trainer> trained,
+      TrainAtChosenRate<Trainer>(
+          config, rates, search, create,
+          [&](Trainer& trainer) {
             ProgressBar progress(0, config.steps, stderr, config.log_every);
-            return tuner.Train(config.steps, &progress);
+            return trainer.Train(config.steps, &progress);
           },
-          [](const PromptTuner& tuner) -> std::optional<double> {
-            if (tuner.validation_history().empty()) return std::nullopt;
-            return tuner.validation_history().back()["accuracy"].get<double>();
+          [](const Trainer& trainer) -> std::optional<double> {
+            if (trainer.validation_history().empty()) return std::nullopt;
+            return trainer.validation_history().back()["accuracy"].template get<double>();
           }));
-  PromptTuner* tuner = trained.trainer.get();
+  Trainer* trainer = trained.trainer.get();
   RunResult result;
   result.task = config.task;
-  result.method = kMethodPromptTuning;
+  result.method = method;
   result.direction = absl::GetFlag(FLAGS_direction);
   result.sender = endpoints.sender_id.name;
   result.receiver = endpoints.receiver_id.name;
   result.num_soft_tokens = config.perceiver.num_queries;
+  if (std::string(method) == kMethodSenderCeiling) result.width = config.perceiver.output_width;
   result.variant = variant;
   result.seed = config.seed;
   result.device = absl::GetFlag(FLAGS_device);
@@ -187,17 +192,17 @@ absl::Status RunPromptTuning(const TrainConfig& config, const std::string& varia
   result.train_seconds = std::chrono::duration<double>(Clock::now() - start).count();
   result.learning_rate = trained.learning_rate;
   result.learning_rate_trials = trained.trials;
-  if (!tuner->validation_history().empty()) {
-    result.validation_accuracy = tuner->validation_history().back()["accuracy"].get<double>();
+  if (!trainer->validation_history().empty()) {
+    result.validation_accuracy = trainer->validation_history().back()["accuracy"].template get<double>();
   }
   const std::string test_file = absl::GetFlag(FLAGS_test_file);
   if (!test_file.empty()) {
     LIP_ASSIGN_OR_RETURN(TextDataset test, ReadJsonlDataset(test_file, config.label_names));
-    LIP_ASSIGN_OR_RETURN(EvaluationResult eval, tuner->Evaluate(test, absl::GetFlag(FLAGS_test_limit)));
+    LIP_ASSIGN_OR_RETURN(EvaluationResult eval, trainer->Evaluate(test, absl::GetFlag(FLAGS_test_limit)));
     result.test_file = test_file;
     result.test_examples = eval.examples;
     result.accuracy = eval.accuracy;
-    std::fprintf(stderr, "lip-train: prompt tuning test accuracy %.4f on %lld examples (final train loss %.4f)\n",
+    std::fprintf(stderr, "lip-train: %s test accuracy %.4f on %lld examples (final train loss %.4f)\n", what.c_str(),
                  eval.accuracy, static_cast<long long>(eval.examples), trained.last.loss);
   }
   if (!absl::GetFlag(FLAGS_result).empty()) {
@@ -211,8 +216,8 @@ absl::Status Run() {
   const std::string config_path = absl::GetFlag(FLAGS_config);
   const std::string out_dir = absl::GetFlag(FLAGS_out);
   const std::string method = absl::GetFlag(FLAGS_method);
-  if (method != "bridge" && method != "prompt_tuning") {
-    return absl::InvalidArgumentError("--method must be bridge or prompt_tuning, got " + method);
+  if (method != "bridge" && method != "prompt_tuning" && method != "sender_ceiling") {
+    return absl::InvalidArgumentError("--method must be bridge, prompt_tuning or sender_ceiling, got " + method);
   }
   const std::string train_file = absl::GetFlag(FLAGS_train_file);
   if ((config_path.empty() && train_file.empty()) || (out_dir.empty() && method == "bridge")) {
@@ -263,7 +268,20 @@ absl::Status Run() {
   LIP_RETURN_IF_ERROR(SplitValidation(all, config.validation_size, config.seed, &train, &validation));
   std::fprintf(stderr, "lip-train: %zu training and %zu validation examples from %s\n", train.examples.size(),
                validation.examples.size(), config.train_file.c_str());
-  if (method == "prompt_tuning") return RunPromptTuning(config, variant, endpoints, train, validation);
+  if (method == "prompt_tuning") {
+    return RunReference<PromptTuner>(
+        config, variant, endpoints, train, kMethodPromptTuning, "prompt tuning on " + endpoints.receiver_id.name,
+        [&](const TrainConfig& c) {
+          return PromptTuner::Create(c, endpoints.receiver_model, endpoints.receiver_tokenizer, train, validation);
+        });
+  }
+  if (method == "sender_ceiling") {
+    return RunReference<SenderCeiling>(
+        config, variant, endpoints, train, kMethodSenderCeiling, "sender ceiling on " + endpoints.sender_id.name,
+        [&](const TrainConfig& c) {
+          return SenderCeiling::Create(c, endpoints.sender_model, endpoints.sender_tokenizer, train, validation);
+        });
+  }
 
   const auto start = Clock::now();
   const int64_t train_examples = train.examples.size();

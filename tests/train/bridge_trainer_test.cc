@@ -7,6 +7,7 @@
 
 #include "bridge/latent/bridge_checkpoint.h"
 #include "bridge/train/bridge_trainer.h"
+#include "bridge/train/sender_ceiling.h"
 #include "gtest/gtest.h"
 #include "tests/latent/test_models.h"
 
@@ -218,6 +219,50 @@ TEST_F(BridgeTrainerTest, VerbalizersSharingTheirFirstTokenAreTrainedOnWholeVerb
   auto same = BridgeTrainer::Create(config, *endpoints_, train, validation);
   ASSERT_FALSE(same.ok());
   EXPECT_EQ(same.status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(BridgeTrainerTest, SenderCeilingLearnsTheLabelsFromTheSendersStatesAlone) {
+  TrainConfig config = Config();
+  config.steps = 40;
+  config.warmup_steps = 0;
+  config.min_learning_rate_ratio = 1.0;
+  TextDataset train, validation;
+  Data(&train, &validation);
+  std::vector<LabelledText> tiny;
+  int per_class[2] = {0, 0};
+  for (const LabelledText& e : train.examples) {
+    if (per_class[e.label] < 4) {
+      tiny.push_back(e);
+      ++per_class[e.label];
+    }
+  }
+  train.examples = tiny;
+  auto ceiling = SenderCeiling::Create(config, endpoints_->sender_model, endpoints_->sender_tokenizer, train,
+                                       validation);
+  ASSERT_TRUE(ceiling.ok()) << ceiling.status();
+  auto first = (*ceiling)->Step();
+  ASSERT_TRUE(first.ok()) << first.status();
+  double late_loss = 0;
+  for (int i = 2; i <= 40; ++i) {
+    auto r = (*ceiling)->Step();
+    ASSERT_TRUE(r.ok()) << r.status();
+    if (i > 30) late_loss += r->loss / 10;
+  }
+  EXPECT_LT(late_loss, first->loss * 0.8) << "first " << first->loss << " late mean " << late_loss;
+  TextDataset seen;
+  seen.label_names = train.label_names;
+  seen.examples = tiny;
+  auto eval = (*ceiling)->Evaluate(seen);
+  ASSERT_TRUE(eval.ok()) << eval.status();
+  EXPECT_EQ(eval->examples, 8);
+  EXPECT_GE(eval->accuracy, 0.75);  // the 8 training examples, after 40 steps on them
+
+  TrainConfig deep = config;
+  deep.source_layer = 99;
+  EXPECT_EQ(SenderCeiling::Create(deep, endpoints_->sender_model, endpoints_->sender_tokenizer, train, validation)
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace
