@@ -30,6 +30,7 @@
 #include "bridge/eval/run_result.h"
 #include "bridge/eval/suite_report.h"
 #include "bridge/model/device_load_options.h"
+#include "bridge/latent/latent_packet.h"
 #include "bridge/latent/receiver_pipeline.h"
 #include "bridge/latent/sender_pipeline.h"
 #include "bridge/latent/text_relay.h"
@@ -99,25 +100,19 @@ absl::StatusOr<LoadedBridge> LoadBridge(const std::string& dir) {
   return b;
 }
 
-// The packet a sender node would send for `e` (wire dtype `dtype`), as the receiver decodes it.
-absl::StatusOr<std::pair<std::vector<float>, size_t>> WireRoundTrip(const LoadedBridge& b, const EncodedText& e,
-                                                                    lip::v1::DType dtype) {
-  PacketMetadata meta;
-  meta.sender_model.set_name(b.metadata.sender_model.name);
-  meta.sender_model.set_family(b.metadata.sender_model.family);
-  meta.sender_model.set_weights_digest(b.metadata.sender_model.weights_digest);
-  meta.bridge.set_name(b.metadata.name);
-  meta.bridge.set_version(b.metadata.version);
-  meta.bridge.set_digest(b.metadata.digest);
-  meta.source_layer = uint32_t(e.source_layer);
-  meta.calibration.set_energy_mode(lip::v1::EnergyMode(int(e.energy_mode)));
-  meta.calibration.set_target_reference_energy(float(e.target_reference_energy));
-  for (const std::string& label : b.metadata.labels) meta.task.mutable_classify()->add_labels(label);
+// The packet a sender node would send for `e` (wire dtype `dtype`) and the message the receiver
+// node makes of its bytes: the nodes' own translation (bridge/latent/latent_packet.h) both ways.
+absl::StatusOr<std::pair<LatentMessage, size_t>> WireRoundTrip(const LoadedBridge& b, const EncodedText& e,
+                                                               lip::v1::DType dtype) {
+  LatentPacketOptions options;
+  options.dtype = dtype;
   LIP_ASSIGN_OR_RETURN(lip::v1::LipPacket packet,
-                       BuildPacket(meta, e.z, int(e.num_soft_tokens), int(e.width), dtype));
+                       PacketFromLatent(e, b.sender->bridge(), b.sender->model_id(), options));
   const std::string wire = SerializePacket(packet);
   LIP_ASSIGN_OR_RETURN(DecodedPacket decoded, DecodePacket(wire));
-  return std::make_pair(std::move(decoded.values), wire.size());
+  LIP_ASSIGN_OR_RETURN(LatentMessage message, LatentMessageFromPacket(decoded.packet, b.receiver->bridge(),
+                                                                      b.receiver->model_id()));
+  return std::make_pair(std::move(message), wire.size());
 }
 
 struct WireAccuracy {
@@ -145,7 +140,7 @@ absl::StatusOr<WireAccuracy> BridgeAccuracy(const LoadedBridge& b, const TextDat
           continue;
         }
         LIP_ASSIGN_OR_RETURN(auto wire, WireRoundTrip(b, encoded[j], dtypes[k]));
-        messages[j].z = std::move(wire.first);
+        messages[j] = std::move(wire.first);
         (k == 1 ? out.fp16_bytes : out.int8_bytes) += wire.second;
       }
       LIP_ASSIGN_OR_RETURN(auto answers, b.receiver->Answer(messages));
@@ -216,11 +211,7 @@ absl::StatusOr<Latency> MeasureLatency(const LoadedBridge& b, const TextDataset&
     auto start = Clock::now();
     LIP_ASSIGN_OR_RETURN(std::vector<EncodedText> encoded, b.sender->Encode({text}));
     LIP_ASSIGN_OR_RETURN(auto wire, WireRoundTrip(b, encoded[0], lip::v1::DTYPE_FP16));
-    LatentMessage m;
-    m.z = std::move(wire.first);
-    m.num_soft_tokens = encoded[0].num_soft_tokens;
-    m.width = encoded[0].width;
-    LIP_ASSIGN_OR_RETURN(auto answers, b.receiver->Answer({m}));
+    LIP_ASSIGN_OR_RETURN(auto answers, b.receiver->Answer({std::move(wire.first)}));
     if (!answers[0].ok()) return answers[0].status();
     latency.bridge_ms += Ms(start) / n;
 

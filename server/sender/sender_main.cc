@@ -26,6 +26,9 @@
 #include "server/sender/sender_service.h"
 
 ABSL_FLAG(std::string, wire_dtype, "fp16", "default wire dtype: fp32 | fp16 | bf16 | int8");
+ABSL_FLAG(bool, compact_wire, false,
+          "LIP 1.1 compact wire to receivers: a header the receiver holds is not sent again "
+          "(docs/protocol.md §12)");
 ABSL_FLAG(int32_t, link_report_ms, 2000, "how often link statistics go to the registry");
 
 namespace {
@@ -59,6 +62,7 @@ int main(int argc, char** argv) {
   service_options.insecure = config->tls.insecure;
   service_options.outbound_tls = config->tls;
   service_options.default_dtype = *dtype;
+  service_options.compact_wire = absl::GetFlag(FLAGS_compact_wire);
   lip::SenderService service(pipeline->get(), registry->get(), metrics.get(), service_options);
 
   lip::NodeServer server(*config, metrics);
