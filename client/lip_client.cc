@@ -400,6 +400,7 @@ absl::StatusOr<lip::v1::SendLatentResponse> ReceiverClient::SendLatent(
     // The receiver no longer holds the header (evicted, restarted): the message did not run.
     ForgetHeader(header_id);
     info->resent_in_full = true;
+    request.clear_compact();
   }
   *request.mutable_packet() = header_id != 0 ? WithHeaderId(packet, header_id) : packet;
   info->wire_bytes += request.packet().ByteSizeLong();

@@ -20,14 +20,18 @@ void HeaderCache::TouchCallerLocked(CallerHeaders& headers) {
   callers_.splice(callers_.begin(), callers_, headers.activity);
 }
 
-void HeaderCache::EvictOldestLocked(std::map<std::string, CallerHeaders>::iterator caller) {
-  CallerHeaders& headers = caller->second;
+void HeaderCache::DropOldestLocked(CallerHeaders& headers) {
   const Entry& oldest = headers.lru.back();
   headers.bytes -= oldest.bytes;
   total_bytes_ -= oldest.bytes;
   --size_;
   headers.by_id.erase(oldest.header_id);
   headers.lru.pop_back();
+}
+
+void HeaderCache::EvictOldestLocked(std::map<std::string, CallerHeaders>::iterator caller) {
+  CallerHeaders& headers = caller->second;
+  DropOldestLocked(headers);
   if (headers.lru.empty()) {
     callers_.erase(headers.activity);
     callers_by_name_.erase(caller);
@@ -62,12 +66,7 @@ bool HeaderCache::Put(const std::string& caller, uint64_t header_id, lip::v1::Li
   // not in yet, so an emptied caller is re-added below).
   while (!headers.lru.empty() && (headers.lru.size() + 1 > options_.max_headers_per_caller ||
                                   headers.bytes + bytes > options_.max_bytes_per_caller)) {
-    const Entry& oldest = headers.lru.back();
-    headers.bytes -= oldest.bytes;
-    total_bytes_ -= oldest.bytes;
-    --size_;
-    headers.by_id.erase(oldest.header_id);
-    headers.lru.pop_back();
+    DropOldestLocked(headers);
   }
   headers.lru.push_front(Entry{header_id, bytes, std::move(shared)});
   headers.by_id[header_id] = headers.lru.begin();

@@ -67,7 +67,9 @@ class HeaderCache {
     size_t bytes = 0;
     std::list<std::string>::iterator activity;  // this caller's place in callers_
   };
-  // Drops the least recently used header of `caller`; removes the caller when it has none left.
+  // Drops the least recently used header of a caller (which must have one).
+  void DropOldestLocked(CallerHeaders& headers);
+  // DropOldestLocked, and removes the caller when it has no header left.
   void EvictOldestLocked(std::map<std::string, CallerHeaders>::iterator caller);
   void TouchCallerLocked(CallerHeaders& headers);
 
