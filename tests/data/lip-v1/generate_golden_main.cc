@@ -11,6 +11,22 @@
 #include "compact_golden.h"
 #include "golden_packets.h"
 
+namespace {
+
+// Writes each case's bytes as dir/<file> and expected.json; false (and a message) on an I/O error.
+template <typename Case>
+bool WriteCases(const std::string& dir, const std::vector<Case>& cases, const nlohmann::json& expected) {
+  absl::Status status = absl::OkStatus();
+  for (const Case& c : cases) {
+    if (status.ok()) status = lip::WriteBinaryFile(dir + "/" + c.file, c.wire);
+  }
+  if (status.ok()) status = lip::WriteBinaryFile(dir + "/expected.json", expected.dump(1) + "\n");
+  if (!status.ok()) std::fprintf(stderr, "%s\n", status.ToString().c_str());
+  return status.ok();
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   if (argc != 2 && argc != 3) {
     std::fprintf(stderr, "usage: %s <output-dir> [<output-dir-1.1>]\n", argv[0]);
@@ -18,17 +34,7 @@ int main(int argc, char** argv) {
   }
   const std::string dir = argv[1];
   const std::vector<lip::GoldenCase> cases = lip::BuildGoldenCases();
-  for (const lip::GoldenCase& c : cases) {
-    if (absl::Status s = lip::WriteBinaryFile(dir + "/" + c.file, c.wire); !s.ok()) {
-      std::fprintf(stderr, "%s\n", s.ToString().c_str());
-      return 1;
-    }
-  }
-  const std::string expected = lip::BuildExpectedJson(cases).dump(1) + "\n";
-  if (absl::Status s = lip::WriteBinaryFile(dir + "/expected.json", expected); !s.ok()) {
-    std::fprintf(stderr, "%s\n", s.ToString().c_str());
-    return 1;
-  }
+  if (!WriteCases(dir, cases, lip::BuildExpectedJson(cases))) return 1;
   if (absl::Status s = lip::WriteNpyFile(dir + "/sample_soft_tokens_8x512.npy", lip::SampleSoftTokens()); !s.ok()) {
     std::fprintf(stderr, "%s\n", s.ToString().c_str());
     return 1;
@@ -37,17 +43,7 @@ int main(int argc, char** argv) {
   if (argc == 3) {
     const std::string dir11 = argv[2];
     const std::vector<lip::CompactGoldenCase> requests = lip::BuildCompactGoldenCases();
-    for (const lip::CompactGoldenCase& c : requests) {
-      if (absl::Status s = lip::WriteBinaryFile(dir11 + "/" + c.file, c.wire); !s.ok()) {
-        std::fprintf(stderr, "%s\n", s.ToString().c_str());
-        return 1;
-      }
-    }
-    const std::string expected11 = lip::BuildCompactExpectedJson(requests).dump(1) + "\n";
-    if (absl::Status s = lip::WriteBinaryFile(dir11 + "/expected.json", expected11); !s.ok()) {
-      std::fprintf(stderr, "%s\n", s.ToString().c_str());
-      return 1;
-    }
+    if (!WriteCases(dir11, requests, lip::BuildCompactExpectedJson(requests))) return 1;
     std::printf("wrote %zu requests and expected.json to %s\n", requests.size(), dir11.c_str());
   }
   return 0;
