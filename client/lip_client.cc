@@ -8,9 +8,12 @@
 #include <fstream>
 #include <iterator>
 #include <set>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "common/compact_packet.h"
 #include "common/grpc_status.h"
+#include "common/packet_error.h"
 #include "common/sha256.h"
 
 namespace lip {
@@ -358,12 +361,127 @@ std::unique_ptr<grpc::ClientContext> ReceiverClient::MakeContext(
   return context;
 }
 
+bool ReceiverClient::HeaderKnown(uint64_t header_id) {
+  std::lock_guard<std::mutex> lock(headers_mu_);
+  auto it = std::find(known_headers_.begin(), known_headers_.end(), header_id);
+  if (it == known_headers_.end()) return false;
+  known_headers_.splice(known_headers_.begin(), known_headers_, it);
+  return true;
+}
+
+void ReceiverClient::RememberHeader(uint64_t header_id) {
+  std::lock_guard<std::mutex> lock(headers_mu_);
+  known_headers_.remove(header_id);
+  known_headers_.push_front(header_id);
+  while (known_headers_.size() > options_.compact_headers) known_headers_.pop_back();
+}
+
+void ReceiverClient::ForgetHeader(uint64_t header_id) {
+  std::lock_guard<std::mutex> lock(headers_mu_);
+  known_headers_.remove(header_id);
+}
+
 absl::StatusOr<lip::v1::SendLatentResponse> ReceiverClient::SendLatent(
-    const lip::v1::LipPacket& packet, const grpc::ServerContextBase* parent) {
-  auto context = MakeContext(parent);
+    const lip::v1::LipPacket& packet, const grpc::ServerContextBase* parent, LatentSendInfo* info) {
+  LatentSendInfo local;
+  if (info == nullptr) info = &local;
+  *info = LatentSendInfo();
   lip::v1::SendLatentRequest request;
-  *request.mutable_packet() = packet;
-  return Unary(*context, stub_.get(), &lip::v1::LatentReceiver::Stub::SendLatent, request);
+  const uint64_t header_id = options_.compact_wire ? HeaderIdFor(packet) : 0;
+  if (header_id != 0 && HeaderKnown(header_id)) {
+    *request.mutable_compact() = CompactFromPacket(packet, header_id);
+    info->wire_bytes += request.compact().ByteSizeLong();
+    auto context = MakeContext(parent);
+    auto answer = Unary(*context, stub_.get(), &lip::v1::LatentReceiver::Stub::SendLatent, request);
+    if (answer.ok() || ErrorReasonOf(answer.status()) != kReasonHeaderNotCached) {
+      info->compact = true;
+      return answer;
+    }
+    // The receiver no longer holds the header (evicted, restarted): the message did not run.
+    ForgetHeader(header_id);
+    info->resent_in_full = true;
+    request.clear_compact();
+  }
+  *request.mutable_packet() = header_id != 0 ? WithHeaderId(packet, header_id) : packet;
+  info->wire_bytes += request.packet().ByteSizeLong();
+  auto context = MakeContext(parent);
+  auto answer = Unary(*context, stub_.get(), &lip::v1::LatentReceiver::Stub::SendLatent, request);
+  if (answer.ok() && header_id != 0 && answer->header_cached()) RememberHeader(header_id);
+  return answer;
+}
+
+absl::StatusOr<std::vector<lip::v1::SendLatentResponse>> ReceiverClient::StreamLatents(
+    const std::vector<lip::v1::LipPacket>& packets, std::vector<uint64_t>* wire_bytes) {
+  std::map<std::string, size_t> index_of;
+  for (size_t i = 0; i < packets.size(); ++i) {
+    if (!index_of.emplace(packets[i].packet_id(), i).second) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("StreamLatents: packets ", index_of[packets[i].packet_id()], " and ", i,
+                       " have the same packet_id; answers are matched by it"));
+    }
+  }
+  if (wire_bytes != nullptr) wire_bytes->clear();
+  auto context = MakeContext(nullptr);
+  auto stream = stub_->StreamLatents(context.get());
+  std::vector<lip::v1::SendLatentResponse> answers(packets.size());
+  std::vector<bool> answered(packets.size(), false);
+  std::thread reader([&] {
+    lip::v1::SendLatentResponse response;
+    while (stream->Read(&response)) {
+      auto it = index_of.find(response.packet_id());
+      if (it == index_of.end()) continue;  // names no packet of ours: nothing to match it to
+      answers[it->second] = response;
+      answered[it->second] = true;
+    }
+  });
+  std::set<uint64_t> sent_on_stream;  // headers sent in full on this stream (the receiver reads in order)
+  std::vector<uint64_t> header_ids(packets.size(), 0);
+  for (size_t i = 0; i < packets.size(); ++i) {
+    lip::v1::SendLatentRequest request;
+    if (options_.compact_wire) {
+      header_ids[i] = HeaderIdFor(packets[i]);
+      if (sent_on_stream.count(header_ids[i]) > 0 || HeaderKnown(header_ids[i])) {
+        *request.mutable_compact() = CompactFromPacket(packets[i], header_ids[i]);
+      } else {
+        *request.mutable_packet() = WithHeaderId(packets[i], header_ids[i]);
+        sent_on_stream.insert(header_ids[i]);
+      }
+    } else {
+      *request.mutable_packet() = packets[i];
+    }
+    if (wire_bytes != nullptr) {
+      wire_bytes->push_back(request.has_compact() ? request.compact().ByteSizeLong() : request.packet().ByteSizeLong());
+    }
+    if (!stream->Write(request)) break;  // the stream failed: Finish says why
+  }
+  stream->WritesDone();
+  reader.join();
+  grpc::Status status = stream->Finish();
+  if (!status.ok()) return FromGrpcStatus(status, context.get());
+  for (size_t i = 0; i < packets.size(); ++i) {
+    if (!answered[i]) {
+      return absl::InternalError(absl::StrCat("StreamLatents: the receiver closed the stream without answering packet ",
+                                              i, " of ", packets.size()));
+    }
+    if (header_ids[i] == 0) continue;
+    if (answers[i].header_cached()) RememberHeader(header_ids[i]);
+    if (answers[i].has_error() && answers[i].error().reason() == kReasonHeaderNotCached) {
+      ForgetHeader(header_ids[i]);
+      LatentSendInfo info;
+      auto resent = SendLatent(packets[i], nullptr, &info);
+      if (wire_bytes != nullptr) wire_bytes->push_back(info.wire_bytes);
+      if (resent.ok()) {
+        answers[i] = *std::move(resent);
+      } else {
+        lip::v1::MessageError* error = answers[i].mutable_error();
+        error->set_code(static_cast<int>(resent.status().code()));
+        const std::string reason = ErrorReasonOf(resent.status());
+        error->set_reason(reason.empty() ? absl::StatusCodeToString(resent.status().code()) : reason);
+        error->set_message(std::string(resent.status().message()));
+      }
+    }
+  }
+  return answers;
 }
 
 absl::StatusOr<lip::v1::SendLatentResponse> ReceiverClient::SendText(

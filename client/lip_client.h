@@ -19,6 +19,7 @@
 #ifndef LIP_CLIENT_LIP_CLIENT_H_
 #define LIP_CLIENT_LIP_CLIENT_H_
 
+#include <list>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -53,6 +54,14 @@ struct ClientOptions {
   // absent one means it restarted with an empty directory and the node has not registered
   // again yet. A sender keeps finding its receivers through a registry outage this way.
   absl::Duration node_list_fallback = absl::ZeroDuration();
+  // ReceiverClient only: the LIP 1.1 compact wire (docs/protocol.md §12). A packet whose header
+  // the receiver has confirmed holding for this client (SendLatentResponse.header_cached) goes as
+  // a CompactPacket; others go in full with header_id set. A compact message the receiver
+  // answers with HEADER_NOT_CACHED is sent again in full, once, without the caller noticing.
+  bool compact_wire = false;
+  // How many confirmed header ids a ReceiverClient remembers (least recently used go first;
+  // forgetting one only costs one full packet).
+  size_t compact_headers = 64;
 };
 
 // Makes the channel for options (validating the TLS files first).
@@ -106,6 +115,15 @@ class RegistryClient {
   std::map<int, std::map<std::string, SeenNode>> seen_nodes_;
 };
 
+// What one ReceiverClient::SendLatent call put on the wire.
+struct LatentSendInfo {
+  // Serialized LipPacket or CompactPacket bytes of every attempt, summed (the 2-4 bytes of the
+  // SendLatentRequest envelope around them not counted, as lip.v1.SendResponse.wire_bytes).
+  uint64_t wire_bytes = 0;
+  bool compact = false;        // the answered attempt was a compact message
+  bool resent_in_full = false;  // a compact attempt was refused with HEADER_NOT_CACHED first
+};
+
 class ReceiverClient {
  public:
   static absl::StatusOr<std::unique_ptr<ReceiverClient>> Connect(const ClientOptions& options);
@@ -114,8 +132,23 @@ class ReceiverClient {
   // `parent`: the server call this one is made for (a sender node relaying its caller's
   // request); its deadline (when sooner than options.timeout) and its cancellation carry
   // over to the receiver, so an abandoned Send frees the receiver too.
+  // With options.compact_wire, the packet goes compact or in full as ClientOptions says, and a
+  // HEADER_NOT_CACHED refusal is answered by resending it in full; `info` (may be null) says
+  // what was sent.
   absl::StatusOr<lip::v1::SendLatentResponse> SendLatent(const lip::v1::LipPacket& packet,
-                                                         const grpc::ServerContextBase* parent = nullptr);
+                                                         const grpc::ServerContextBase* parent = nullptr,
+                                                         LatentSendInfo* info = nullptr);
+  // Sends `packets` on one StreamLatents call and returns their answers in the order of
+  // `packets` (each a result or a MessageError answer, as the receiver sent it). The packets
+  // need distinct packet ids (INVALID_ARGUMENT otherwise). With options.compact_wire the first
+  // packet of each header goes in full with header_id set and later ones of that header go
+  // compact on the same stream; a message refused with HEADER_NOT_CACHED (its header was
+  // evicted, or the full packet was refused) is sent again in full through SendLatent.
+  // `wire_bytes` (may be null) gets the serialized LipPacket or CompactPacket bytes of every
+  // message written, in the order written, full resends last. The call's status is the stream's: an error only
+  // when the stream itself failed.
+  absl::StatusOr<std::vector<lip::v1::SendLatentResponse>> StreamLatents(
+      const std::vector<lip::v1::LipPacket>& packets, std::vector<uint64_t>* wire_bytes = nullptr);
   absl::StatusOr<lip::v1::SendLatentResponse> SendText(const lip::v1::SendTextRequest& request,
                                                        const grpc::ServerContextBase* parent = nullptr);
   lip::v1::LatentReceiver::Stub* stub() { return stub_.get(); }
@@ -123,9 +156,14 @@ class ReceiverClient {
  private:
   // A context with options.timeout, child of `parent` when given.
   std::unique_ptr<grpc::ClientContext> MakeContext(const grpc::ServerContextBase* parent) const;
+  bool HeaderKnown(uint64_t header_id);
+  void RememberHeader(uint64_t header_id);
+  void ForgetHeader(uint64_t header_id);
   std::shared_ptr<grpc::Channel> channel_;
   ClientOptions options_;
   std::unique_ptr<lip::v1::LatentReceiver::Stub> stub_;
+  std::mutex headers_mu_;
+  std::list<uint64_t> known_headers_;  // confirmed by the receiver; front = most recently used
 };
 
 class SenderClient {

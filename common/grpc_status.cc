@@ -9,9 +9,7 @@
 namespace lip {
 
 absl::Status WithErrorReason(absl::Status status, absl::string_view reason) {
-  if (status.ok() || reason.empty()) return status;
-  status.SetPayload(absl::string_view(kPacketErrorReasonTypeUrl.data(), kPacketErrorReasonTypeUrl.size()), absl::Cord(std::string(reason)));
-  return status;
+  return WithPacketErrorReason(std::move(status), reason);
 }
 
 std::string ErrorReasonOf(const absl::Status& status) {

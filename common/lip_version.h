@@ -13,7 +13,15 @@
 namespace lip {
 
 inline constexpr uint32_t kLipProtocolMajor = 1;
-inline constexpr uint32_t kLipProtocolMinor = 0;
+// The newest minor this build speaks.
+inline constexpr uint32_t kLipProtocolMinor = 1;
+
+// The minor that introduced each feature. A packet carries the lowest minor that defines every
+// field it uses (docs/protocol.md §2), so a packet without 1.1 features is byte-identical to
+// the 1.0 packet it always was (the golden vectors pin this).
+inline constexpr uint32_t kLipMinorBase = 0;
+// LipPacket.header_id, CompactPacket, SendLatentResponse.header_cached (docs/protocol.md §12).
+inline constexpr uint32_t kLipMinorCompactWire = 1;
 
 }  // namespace lip
 

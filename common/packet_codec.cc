@@ -427,11 +427,16 @@ std::string SerializePacket(const LipPacket& packet) {
   return out;
 }
 
-absl::StatusOr<LipPacket> BuildPacket(const PacketMetadata& meta, absl::Span<const float> values, int rows, int cols,
-                                      DType dtype, const PacketLimits& limits) {
+absl::StatusOr<LipPacket> BuildPacket(const PacketMetadata& meta, absl::Span<const float> values, int64_t rows,
+                                      int64_t cols, DType dtype, const PacketLimits& limits) {
   if (rows <= 0 || cols <= 0) {
     return PacketError(PacketDefect::kMissingField,
                        absl::StrCat("tensor shape is ", rows, " x ", cols, "; rows (M) and cols (d) must be >= 1"));
+  }
+  if (rows > limits.max_soft_tokens || cols > limits.max_soft_token_width) {
+    return PacketError(PacketDefect::kLimitExceeded,
+                       absl::StrCat("tensor shape is ", rows, " x ", cols, ", limits are ", limits.max_soft_tokens,
+                                    " x ", limits.max_soft_token_width));
   }
   if (values.size() != static_cast<size_t>(rows) * static_cast<size_t>(cols)) {
     return PacketError(PacketDefect::kPayloadSizeMismatch,
@@ -443,7 +448,7 @@ absl::StatusOr<LipPacket> BuildPacket(const PacketMetadata& meta, absl::Span<con
   }
   LipPacket packet;
   packet.mutable_version()->set_major(kLipProtocolMajor);
-  packet.mutable_version()->set_minor(kLipProtocolMinor);
+  packet.mutable_version()->set_minor(kLipMinorBase);
   packet.set_soft_token_count(static_cast<uint32_t>(rows));
   packet.set_soft_token_width(static_cast<uint32_t>(cols));
   if (absl::Status s = CheckShape(packet, limits); !s.ok()) return s;
@@ -451,9 +456,9 @@ absl::StatusOr<LipPacket> BuildPacket(const PacketMetadata& meta, absl::Span<con
   // Inputs must be finite, and must stay finite in the wire dtype.
   double sum_squares = 0.0;
   double sum_row_norms = 0.0;
-  for (int r = 0; r < rows; ++r) {
+  for (int64_t r = 0; r < rows; ++r) {
     double row_squares = 0.0;
-    for (int c = 0; c < cols; ++c) {
+    for (int64_t c = 0; c < cols; ++c) {
       const float v = values[static_cast<size_t>(r) * cols + c];
       if (!std::isfinite(v)) {
         return PacketError(PacketDefect::kNonFiniteValue,
@@ -513,8 +518,9 @@ absl::StatusOr<LipPacket> BuildPacket(const PacketMetadata& meta, absl::Span<con
       FloatsToBfloat16Bytes(values.data(), count, out);
       break;
     case lip::v1::DTYPE_INT8: {
-      std::vector<float> scales(rows);
-      QuantizeInt8PerRow(values.data(), rows, cols, reinterpret_cast<int8_t*>(out), scales.data());
+      std::vector<float> scales(static_cast<size_t>(rows));
+      QuantizeInt8PerRow(values.data(), static_cast<size_t>(rows), static_cast<size_t>(cols),
+                         reinterpret_cast<int8_t*>(out), scales.data());
       for (float s : scales) tensor->add_scales(s);
       break;
     }

@@ -53,7 +53,7 @@ struct PacketMetadata {
 // (NON_FINITE_VALUE), sizes over `limits`, and any metadata the decoder would
 // refuse (e.g. MISSING_FIELD for an empty sender_model.name).
 absl::StatusOr<lip::v1::LipPacket> BuildPacket(const PacketMetadata& meta,
-                                               absl::Span<const float> values, int rows, int cols,
+                                               absl::Span<const float> values, int64_t rows, int64_t cols,
                                                lip::v1::DType dtype,
                                                const PacketLimits& limits = PacketLimits());
 
@@ -68,8 +68,8 @@ struct DecodeOptions {
 // A packet that passed every check, with its tensor dequantized to fp32.
 struct DecodedPacket {
   lip::v1::LipPacket packet;  // as received (tensor bytes included)
-  uint32_t rows = 0;          // M
-  uint32_t cols = 0;          // d
+  int64_t rows = 0;           // M
+  int64_t cols = 0;           // d
   std::vector<float> values;  // rows * cols, row-major
 };
 

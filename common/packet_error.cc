@@ -1,7 +1,5 @@
 #include "common/packet_error.h"
 
-
-
 #include "absl/strings/cord.h"
 
 namespace lip {
@@ -27,6 +25,12 @@ absl::Status PacketError(PacketDefect defect, absl::string_view message) {
                                     : absl::StatusCode::kInvalidArgument;
   absl::Status status(code, message);
   status.SetPayload(kPacketErrorReasonTypeUrl, absl::Cord(PacketDefectReason(defect)));
+  return status;
+}
+
+absl::Status WithPacketErrorReason(absl::Status status, absl::string_view reason) {
+  if (status.ok() || reason.empty()) return status;
+  status.SetPayload(kPacketErrorReasonTypeUrl, absl::Cord(reason));
   return status;
 }
 

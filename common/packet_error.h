@@ -42,6 +42,19 @@ inline constexpr absl::string_view kLipErrorDomain = "lip.v1";
 // Builds the Status for a defect: code as above, `message` as given, reason attached.
 absl::Status PacketError(PacketDefect defect, absl::string_view message);
 
+// `status` with `reason` attached as PacketError attaches it (no-op for OK or an empty reason):
+// for the receiver's refusals that are not packet defects (below).
+absl::Status WithPacketErrorReason(absl::Status status, absl::string_view reason);
+
+// Reasons of a receiver's refusals of a valid packet (docs/protocol.md §7.2), all with
+// FAILED_PRECONDITION: the packet is fine, but not for this receiver or not in this state.
+inline constexpr absl::string_view kReasonBridgeMismatch = "BRIDGE_MISMATCH";
+inline constexpr absl::string_view kReasonReceiverMismatch = "RECEIVER_MISMATCH";
+inline constexpr absl::string_view kReasonCalibrationMismatch = "CALIBRATION_MISMATCH";
+// LIP 1.1: a compact message names a header this receiver does not hold (any more) for the
+// caller; the caller resends the message in full (docs/protocol.md §12).
+inline constexpr absl::string_view kReasonHeaderNotCached = "HEADER_NOT_CACHED";
+
 // The reason attached to `status` by PacketError ("CHECKSUM_MISMATCH", ...),
 // or an empty string for OK and for statuses that carry no reason.
 std::string PacketErrorReason(const absl::Status& status);

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Short libFuzzer runs of every fuzz target (tests/fuzz/), as in CI:
 #   lip_packet_fuzzer            the LIP v1 packet decoder      (seeds: tests/fuzz/corpus, tests/data/lip-v1)
+#   lip_compact_fuzzer           LIP 1.1 compact requests       (seeds: tests/fuzz/compact_corpus, tests/data/lip-v1.1)
 #   lip_receiver_request_fuzzer  request bytes -> receiver service -> batcher -> tiny model
 #                                                               (seeds: tests/fuzz/receiver_request_corpus)
 #   lip_bridge_upload_fuzzer     the registry's bridge upload   (seeds: tests/fuzz/bridge_upload_corpus)
@@ -8,12 +9,12 @@
 # (build-asan/, configured by deploy/sanitize.sh; override with LIP_FUZZ_BUILD_DIR). Each runs
 # LIP_FUZZ_SECONDS (default 40) from its committed corpus; new inputs go to a scratch directory,
 # the committed corpora are not modified. A crash leaves its input in <build>/fuzz-artifacts/.
-# LIP_FUZZ_TARGETS limits the run to some targets (space-separated short names: packet request upload).
+# LIP_FUZZ_TARGETS limits the run to some targets (space-separated short names: packet compact request upload).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${LIP_FUZZ_BUILD_DIR:-build-asan}
 FUZZ_SECONDS=${LIP_FUZZ_SECONDS:-40}
-TARGETS=${LIP_FUZZ_TARGETS:-packet request upload}
+TARGETS=${LIP_FUZZ_TARGETS:-packet compact request upload}
 if [ ! -f "$BUILD_DIR/build.ninja" ]; then
   LIP_SANITIZE_BUILD_DIR=$BUILD_DIR bash deploy/sanitize.sh asan --build-only
 fi
@@ -40,8 +41,9 @@ run() {  # run SHORT BINARY MAX_LEN CORPUS_DIR...
 for t in $TARGETS; do
   case "$t" in
     packet) run packet lip_packet_fuzzer 65536 tests/fuzz/corpus tests/data/lip-v1 ;;
+    compact) run compact lip_compact_fuzzer 8192 tests/fuzz/compact_corpus tests/data/lip-v1.1 ;;
     request) run request lip_receiver_request_fuzzer 8192 tests/fuzz/receiver_request_corpus ;;
     upload) run upload lip_bridge_upload_fuzzer 8192 tests/fuzz/bridge_upload_corpus ;;
-    *) echo "fuzz: unknown target $t (packet request upload)" >&2; exit 2 ;;
+    *) echo "fuzz: unknown target $t (packet compact request upload)" >&2; exit 2 ;;
   esac
 done

@@ -15,7 +15,7 @@
 #include "common/peer_identity.h"
 #include "common/tls_credentials.h"
 #include "nlohmann/json.hpp"
-#include "server/bridge_proto.h"
+#include "bridge/latent/bridge_proto.h"
 
 ABSL_FLAG(std::string, model_dir, "", "model directory (Hugging Face layout)");
 ABSL_FLAG(std::string, bridge_dir, "",

@@ -79,6 +79,7 @@ json RunResultToJson(const RunResult& r) {
   PutOptional(j, "accuracy_int8", r.accuracy_int8);
   PutOptional(j, "fp16_packet_bytes", r.fp16_packet_bytes);
   PutOptional(j, "int8_packet_bytes", r.int8_packet_bytes);
+  PutOptional(j, "compact_int8_bytes", r.compact_int8_bytes);
   PutOptional(j, "text_bytes", r.text_bytes);
   PutOptional(j, "relayed_text_bytes", r.relayed_text_bytes);
   PutOptional(j, "bridge_latency_ms", r.bridge_latency_ms);
@@ -104,6 +105,7 @@ absl::StatusOr<RunResult> RunResultFromJson(const json& j) {
                       GetOptional(j, "accuracy_int8", &r.accuracy_int8),
                       GetOptional(j, "fp16_packet_bytes", &r.fp16_packet_bytes),
                       GetOptional(j, "int8_packet_bytes", &r.int8_packet_bytes),
+                      GetOptional(j, "compact_int8_bytes", &r.compact_int8_bytes),
                       GetOptional(j, "text_bytes", &r.text_bytes),
                       GetOptional(j, "relayed_text_bytes", &r.relayed_text_bytes),
                       GetOptional(j, "bridge_latency_ms", &r.bridge_latency_ms),

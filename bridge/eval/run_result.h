@@ -64,6 +64,8 @@ struct RunResult {
   std::optional<double> accuracy_int8;
   std::optional<double> fp16_packet_bytes;  // mean bytes of a serialized packet
   std::optional<double> int8_packet_bytes;
+  // Mean bytes of a LIP 1.1 CompactPacket of the int8 message on a stream (docs/protocol.md §12).
+  std::optional<double> compact_int8_bytes;
   std::optional<double> text_bytes;         // mean UTF-8 bytes of the test texts
   std::optional<double> relayed_text_bytes; // text relay: mean UTF-8 bytes the sender wrote
 

@@ -146,6 +146,52 @@ ResultsTable AblationTable(const std::vector<const RunResult*>& ablation_runs,
   return table;
 }
 
+// One row per (task, direction, method, M, d_z, variant) of the runs that measured the LIP 1.1
+// compact wire (RunResult::compact_int8_bytes): its bytes per message on a stream against the text
+// it replaces, and its accuracy (int8 through the compact form) against fp32, of the same runs and
+// of the unchanged M=8 bridge.
+ResultsTable CompactWireTable(const std::vector<RunResult>& results,
+                              const std::map<std::pair<std::string, std::string>, TaskRuns>& by_key) {
+  ResultsTable table{"Compact wire (LIP 1.1, docs/protocol.md §12): bytes per message on a stream, int8",
+                     {"task", "direction", "method", "M × d_z", "change", "seeds", "compact bytes / message",
+                      "full int8 packet bytes", "UTF-8 text bytes", "≤ text", "acc fp32", "acc int8 (compact)",
+                      "int8 − fp32 (pp)", "bridge M=8 fp32 (unchanged)", "int8 − M=8 fp32 (pp)"},
+                     {}};
+  std::map<std::tuple<std::string, std::string, std::string, int64_t, int64_t, std::string>,
+           std::vector<const RunResult*>>
+      groups;
+  for (const RunResult& r : results) {
+    if (r.error.empty() && r.compact_int8_bytes) {
+      groups[{r.task, r.direction, r.method, r.num_soft_tokens, r.width, r.variant}].push_back(&r);
+    }
+  }
+  auto pp = [](const MeasuredValue& a, const MeasuredValue& b) {
+    return a.runs.empty() || b.runs.empty() ? std::string("—") : absl::StrFormat("%+.2f", 100 * (a.mean() - b.mean()));
+  };
+  for (const auto& [key, of] : groups) {
+    const auto& [task, direction, method, m, width, variant] = key;
+    MeasuredValue reference;
+    std::string dir_name = direction;
+    if (auto it = by_key.find({task, direction}); it != by_key.end()) {
+      reference = Collect(it->second.Of(kMethodPerceiver, 8), &RunResult::accuracy);
+      dir_name = Direction(direction, it->second);
+    }
+    std::vector<std::string> seeds;
+    for (const RunResult* r : of) seeds.push_back(std::to_string(r->seed));
+    const MeasuredValue bytes = Collect(of, &RunResult::compact_int8_bytes);
+    const MeasuredValue text = Collect(of, &RunResult::text_bytes);
+    const MeasuredValue fp32 = Collect(of, &RunResult::accuracy);
+    const MeasuredValue int8 = Collect(of, &RunResult::accuracy_int8);
+    table.rows.push_back(
+        {task, dir_name, MethodName(method), absl::StrCat(m, " × ", width),
+         variant.empty() ? std::string("—") : absl::StrCat("`", variant, "`"), absl::StrJoin(seeds, ","),
+         Number(bytes, 0), Number(Collect(of, &RunResult::int8_packet_bytes), 0), Number(text, 0),
+         bytes.runs.empty() || text.runs.empty() ? std::string("—") : (bytes.mean() <= text.mean() ? "yes" : "**no**"),
+         Percent(fp32), Percent(int8), pp(int8, fp32), Percent(reference), pp(int8, reference)});
+  }
+  return table;
+}
+
 }  // namespace
 
 ResultsReport BuildSuiteReport(const std::vector<RunResult>& results, const SuiteReportOptions& options) {
@@ -315,6 +361,8 @@ ResultsReport BuildSuiteReport(const std::vector<RunResult>& results, const Suit
   ResultsTable ablations = AblationTable(ablation_runs, by_key, &notes);
   report.tables = {accuracy, targets, wire, latency, training};
   if (!ablation_runs.empty()) report.tables.push_back(ablations);
+  ResultsTable compact = CompactWireTable(results, by_key);
+  if (!compact.rows.empty()) report.tables.push_back(compact);
   for (const std::string direction : {"forward", "reverse"}) {
     std::vector<std::string> absent;
     for (const char* method : {kMethodPromptTuning, kMethodPerceiver, kMethodBottleneck, kMethodDualTranslator}) {

@@ -44,10 +44,13 @@ absl::Status ValidateTask(const ReceiverTask& task, const ReceiverLimits& limits
     }
     return absl::OkStatus();
   }
-  if (task.max_new_tokens < 1 || task.max_new_tokens > limits.max_new_tokens) {
+  // The generation budget is the protocol's (common/packet_limits.h), the one source of it: the
+  // codec applies it (or a receiver's tighter PacketLimits) to packets, and this check to text
+  // messages, whose task no codec sees.
+  const int64_t max_new_tokens = PacketLimits().max_new_tokens;
+  if (task.max_new_tokens < 1 || task.max_new_tokens > max_new_tokens) {
     return PacketError(PacketDefect::kLimitExceeded,
-                       absl::StrCat("max_new_tokens is ", task.max_new_tokens, ", expected 1..",
-                                    limits.max_new_tokens));
+                       absl::StrCat("max_new_tokens is ", task.max_new_tokens, ", expected 1..", max_new_tokens));
   }
   if (task.temperature < 0 || !std::isfinite(task.temperature)) {
     return absl::InvalidArgumentError(absl::StrCat("temperature is ", task.temperature, ", expected >= 0"));

@@ -42,6 +42,7 @@
 #include "bridge/model/decoder_model.h"
 #include "bridge/tokenizer/tokenizer.h"
 #include "bridge/torch_compat.h"
+#include "common/packet_limits.h"
 
 namespace lip {
 
@@ -52,7 +53,8 @@ struct ReceiverLimits {
   int64_t max_text_tokens = 1024;     // a text message's text, in receiver tokens
   // Label scoring: labels x the longest verbalizer, in tokens (the rows x columns it runs).
   int64_t max_label_positions = 512;
-  int64_t max_new_tokens = 1024;      // generation budget (PacketLimits::max_new_tokens)
+  // The generation budget is not restated here: it is PacketLimits::max_new_tokens
+  // (common/packet_limits.h), the protocol's limit.
 };
 
 struct ReceiverPipelineOptions {
@@ -82,7 +84,7 @@ struct ReceiverTask {
   // kClassify: verbalizers scored as continuations of the anchor; empty = the bridge's labels.
   std::vector<std::string> labels;
   // kGenerate:
-  int64_t max_new_tokens = 32;   // 1..ReceiverLimits::max_new_tokens
+  int64_t max_new_tokens = 32;   // 1..PacketLimits::max_new_tokens
   double temperature = 0;        // 0 = greedy
   double top_p = 0;              // 0 or 1 = no nucleus truncation
   uint64_t seed = 0;

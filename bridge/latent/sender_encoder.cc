@@ -44,13 +44,4 @@ absl::StatusOr<torch::Tensor> SenderEncoderImpl::Encode(const torch::Tensor& sta
   }
 }
 
-SoftTokenCalibration MeasureCalibration(const torch::Tensor& z) {
-  torch::NoGradGuard no_grad;
-  torch::Tensor values = z.detach().to(torch::kCPU, torch::kFloat32);
-  SoftTokenCalibration calibration;
-  calibration.source_rms = values.square().mean().sqrt().item<float>();
-  calibration.source_mean_norm = values.norm(2, -1).mean().item<float>();
-  return calibration;
-}
-
 }  // namespace lip

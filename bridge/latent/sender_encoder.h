@@ -16,12 +16,6 @@
 
 namespace lip {
 
-// What the sender measured about one message's Z (lip.v1.Calibration).
-struct SoftTokenCalibration {
-  float source_rms = 0;        // RMS over all M*d_z values
-  float source_mean_norm = 0;  // mean L2 norm of the M rows
-};
-
 class SenderEncoderImpl : public torch::nn::Module {
  public:
   // `config` must be valid; weights random from the current torch seed, normalizer = identity.
@@ -44,9 +38,6 @@ class SenderEncoderImpl : public torch::nn::Module {
   PerceiverResampler perceiver_{nullptr};
 };
 TORCH_MODULE(SenderEncoder);
-
-// Calibration of one message's Z (M, d_z) (float32 on any device).
-SoftTokenCalibration MeasureCalibration(const torch::Tensor& z);
 
 }  // namespace lip
 

@@ -139,7 +139,6 @@ absl::StatusOr<std::vector<EncodedText>> SenderPipeline::Encode(
       e.z.assign(data, data + m * width);
       e.num_soft_tokens = m;
       e.width = width;
-      e.calibration = MeasureCalibration(z[b]);
       e.energy_mode = half_.metadata.receiver.energy.mode;
       e.target_reference_energy = half_.metadata.receiver.energy.reference_energy;
       e.source_layer = half_.metadata.sender.source_layer;

@@ -2,7 +2,7 @@
 // sender half of one bridge, and turns texts into soft tokens Z ready for the packet codec.
 //
 //   text -> tokenizer -> sender model (early exit at the bridge's source layer)
-//        -> statistical normalizer -> Perceiver resampler -> Z (M x d_z floats) + calibration
+//        -> statistical normalizer -> Perceiver resampler -> Z (M x d_z floats) + energy mode
 //
 // It also generates plain text with the same model, for the text-relay baseline.
 //
@@ -51,7 +51,8 @@ struct EncodedText {
   std::vector<float> z;           // M x d_z, row-major fp32
   int64_t num_soft_tokens = 0;    // M
   int64_t width = 0;              // d_z
-  SoftTokenCalibration calibration;
+  // The calibration the packet carries: what the receiver half should apply. (source_rms and
+  // source_mean_norm are measured by the packet codec on these fp32 values: common/packet_codec.h.)
   EnergyMode energy_mode = EnergyMode::kPerVectorNorm;  // what the receiver should apply
   double target_reference_energy = 0;                   // the receiver's E_ref from the bridge
   int64_t source_layer = 0;

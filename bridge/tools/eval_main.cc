@@ -5,8 +5,9 @@
 //   lip-eval bridge --bridge=DIR --result=R.json [--direction=forward] [--test_limit=N]
 //                   [--latency_messages=20]
 //       a trained Perceiver bridge on the test split beside its training file: accuracy with the
-//       soft tokens as floats (fp32) and through the real packet codec as fp16 and int8, packet
-//       bytes vs the UTF-8 text, and (with --latency_messages > 0) the per-message latency of the
+//       soft tokens as floats (fp32) and through the real packet codec as fp16 and int8 (each
+//       message as a LIP 1.1 compact message of one stream, rebuilt from its header), packet
+//       bytes and compact int8 message bytes vs the UTF-8 text, and (with --latency_messages > 0) the per-message latency of the
 //       bridge path vs text relay, one message at a time, in this one run.
 //   lip-eval baselines --bridge=DIR --result_dir=DIR [--direction=forward]
 //       on the same models and frame: receiver zero-shot from the text, the sender linear probe
@@ -32,13 +33,16 @@
 #include "bridge/eval/run_result.h"
 #include "bridge/eval/suite_report.h"
 #include "bridge/model/device_load_options.h"
+#include "bridge/latent/latent_packet.h"
 #include "bridge/latent/receiver_pipeline.h"
 #include "bridge/latent/sender_pipeline.h"
 #include "bridge/latent/text_relay.h"
 #include "common/status_macros.h"
 #include "bridge/train/text_dataset.h"
 #include "bridge/train/train_config.h"
+#include "common/compact_packet.h"
 #include "common/packet_codec.h"
+#include "lip/v1/receiver.pb.h"
 
 ABSL_FLAG(std::string, bridge, "", "bridge checkpoint directory (bridge, baselines)");
 ABSL_FLAG(std::string, result, "", "bridge: where to write the run result (JSON)");
@@ -102,31 +106,49 @@ absl::StatusOr<LoadedBridge> LoadBridge(const std::string& dir) {
   return b;
 }
 
-// The packet a sender node would send for `e` (wire dtype `dtype`), as the receiver decodes it.
-absl::StatusOr<std::pair<std::vector<float>, size_t>> WireRoundTrip(const LoadedBridge& b, const EncodedText& e,
-                                                                    lip::v1::DType dtype) {
-  PacketMetadata meta;
-  meta.sender_model.set_name(b.metadata.sender_model.name);
-  meta.sender_model.set_family(b.metadata.sender_model.family);
-  meta.sender_model.set_weights_digest(b.metadata.sender_model.weights_digest);
-  meta.bridge.set_name(b.metadata.name);
-  meta.bridge.set_version(b.metadata.version);
-  meta.bridge.set_digest(b.metadata.digest);
-  meta.source_layer = uint32_t(e.source_layer);
-  meta.calibration.set_energy_mode(lip::v1::EnergyMode(int(e.energy_mode)));
-  meta.calibration.set_target_reference_energy(float(e.target_reference_energy));
-  for (const std::string& label : b.metadata.labels) meta.task.mutable_classify()->add_labels(label);
+// One message through the wire as the nodes send it.
+struct WireMessage {
+  LatentMessage message;     // what the receiver makes of the compact message
+  size_t packet_bytes = 0;   // the full LipPacket
+  size_t compact_bytes = 0;  // the LIP 1.1 CompactPacket of the same message
+};
+
+// The packet a sender node would send for `e` (wire dtype `dtype`), message `sequence` of one
+// stream, and the message the receiver node makes of it: the nodes' own translation
+// (bridge/latent/latent_packet.h) both ways. The full packet is serialized and decoded; the
+// receiver's message is then taken from the message's LIP 1.1 compact form, rebuilt from the
+// header of the decoded full packet as a receiver holding it does (common/compact_packet.h), so
+// the accuracy measured is the compact wire's (its tensor bytes are the full packet's).
+absl::StatusOr<WireMessage> WireRoundTrip(const LoadedBridge& b, const EncodedText& e, lip::v1::DType dtype,
+                                          uint64_t sequence) {
+  LatentPacketOptions options;
+  options.dtype = dtype;
+  options.sequence = sequence;
   LIP_ASSIGN_OR_RETURN(lip::v1::LipPacket packet,
-                       BuildPacket(meta, e.z, int(e.num_soft_tokens), int(e.width), dtype));
+                       PacketFromLatent(e, b.sender->bridge(), b.sender->model_id(), options));
+  const uint64_t header_id = HeaderIdFor(packet);
+  packet.set_packet_id(DerivedPacketId(header_id, sequence));  // a stream sender's ids: not sent compact
+  WireMessage out;
   const std::string wire = SerializePacket(packet);
+  out.packet_bytes = wire.size();
   LIP_ASSIGN_OR_RETURN(DecodedPacket decoded, DecodePacket(wire));
-  return std::make_pair(std::move(decoded.values), wire.size());
+  const auto header = std::make_shared<const lip::v1::LipPacket>(PacketHeader(decoded.packet));
+  lip::v1::SendLatentRequest request;
+  *request.mutable_compact() = CompactFromPacket(packet, header_id);
+  out.compact_bytes = request.compact().ByteSizeLong();
+  LIP_ASSIGN_OR_RETURN(lip::v1::LipPacket rebuilt, PacketOfRequest(&request, [&](uint64_t id) {
+                         return id == header_id ? header : nullptr;
+                       }));
+  LIP_ASSIGN_OR_RETURN(out.message,
+                       LatentMessageFromPacket(rebuilt, b.receiver->bridge(), b.receiver->model_id()));
+  return out;
 }
 
 struct WireAccuracy {
   double fp32 = 0, fp16 = 0, int8 = 0;
   double fp32_macro_f1 = 0;
   double fp16_bytes = 0, int8_bytes = 0;  // mean serialized packet size
+  double compact_int8_bytes = 0;          // mean LIP 1.1 compact message size (int8)
 };
 
 // Accuracy of the bridge on `test` with the soft tokens given to the receiver as floats (fp32)
@@ -150,9 +172,10 @@ absl::StatusOr<WireAccuracy> BridgeAccuracy(const LoadedBridge& b, const TextDat
           messages[j].z = encoded[j].z;
           continue;
         }
-        LIP_ASSIGN_OR_RETURN(auto wire, WireRoundTrip(b, encoded[j], dtypes[k]));
-        messages[j].z = std::move(wire.first);
-        (k == 1 ? out.fp16_bytes : out.int8_bytes) += wire.second;
+        LIP_ASSIGN_OR_RETURN(WireMessage wire, WireRoundTrip(b, encoded[j], dtypes[k], begin + j));
+        messages[j] = std::move(wire.message);
+        (k == 1 ? out.fp16_bytes : out.int8_bytes) += wire.packet_bytes;
+        if (k == 2) out.compact_int8_bytes += wire.compact_bytes;
       }
       LIP_ASSIGN_OR_RETURN(auto answers, b.receiver->Answer(messages));
       for (size_t j = 0; j < answers.size(); ++j) {
@@ -171,6 +194,7 @@ absl::StatusOr<WireAccuracy> BridgeAccuracy(const LoadedBridge& b, const TextDat
   out.int8 = correct[2] / n;
   out.fp16_bytes /= n;
   out.int8_bytes /= n;
+  out.compact_int8_bytes /= n;
   return out;
 }
 
@@ -233,12 +257,8 @@ absl::StatusOr<Latency> MeasureLatency(const LoadedBridge& b, const TextDataset&
     const std::string& text = test.examples[i].text;
     auto start = Clock::now();
     LIP_ASSIGN_OR_RETURN(std::vector<EncodedText> encoded, b.sender->Encode({text}));
-    LIP_ASSIGN_OR_RETURN(auto wire, WireRoundTrip(b, encoded[0], lip::v1::DTYPE_FP16));
-    LatentMessage m;
-    m.z = std::move(wire.first);
-    m.num_soft_tokens = encoded[0].num_soft_tokens;
-    m.width = encoded[0].width;
-    LIP_ASSIGN_OR_RETURN(auto answers, b.receiver->Answer({m}));
+    LIP_ASSIGN_OR_RETURN(WireMessage wire, WireRoundTrip(b, encoded[0], lip::v1::DTYPE_FP16, uint64_t(i)));
+    LIP_ASSIGN_OR_RETURN(auto answers, b.receiver->Answer({std::move(wire.message)}));
     if (!answers[0].ok()) return answers[0].status();
     latency.bridge_ms += Ms(start) / n;
 
@@ -311,6 +331,7 @@ absl::Status EvaluateBridge() {
   r.accuracy_int8 = wire.int8;
   r.fp16_packet_bytes = wire.fp16_bytes;
   r.int8_packet_bytes = wire.int8_bytes;
+  r.compact_int8_bytes = wire.compact_int8_bytes;
   std::fprintf(stderr, "lip-eval: %s M=%lld seed %llu: fp32 %.4f fp16 %.4f int8 %.4f on %zu examples\n",
                r.task.c_str(), static_cast<long long>(r.num_soft_tokens), static_cast<unsigned long long>(r.seed),
                wire.fp32, wire.fp16, wire.int8, test.examples.size());

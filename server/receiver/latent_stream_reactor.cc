@@ -9,14 +9,6 @@ namespace {
 
 constexpr char kRpc[] = "StreamLatents";
 
-lip::v1::SendLatentResponse Echo(const lip::v1::LipPacket& packet) {
-  lip::v1::SendLatentResponse response;
-  response.set_packet_id(packet.packet_id());
-  response.set_conversation_id(packet.conversation_id());
-  response.set_sequence(packet.sequence());
-  return response;
-}
-
 lip::v1::SendLatentResponse ErrorAnswer(lip::v1::SendLatentResponse echo, const absl::Status& error) {
   auto* message_error = echo.mutable_error();
   message_error->set_code(static_cast<int>(error.code()));
@@ -65,15 +57,21 @@ void LatentStreamReactor::HandleRequest() {
     return;
   }
   const absl::Time start = absl::Now();
-  lip::v1::SendLatentResponse echo = Echo(request.packet());
-  auto message = service_->Admit(kRpc, request.packet());
+  lip::v1::SendLatentResponse echo = EchoOf(request);
+  auto packet = service_->TakePacket(caller_, &request);
+  bool header_cached = false;
+  absl::StatusOr<LatentMessage> message =
+      packet.ok() ? service_->Admit(kRpc, caller_, *packet, read_buffer_.Length(), &header_cached)
+                  : absl::StatusOr<LatentMessage>(packet.status());
   if (!message.ok()) {
     service_->messages().Count(kRpc, message.status());
     std::lock_guard<std::mutex> lock(mu_);
     QueueWriteLocked(ErrorAnswer(std::move(echo), message.status()));
     return;
   }
-  const std::string key = RecentAnswers::Key(caller_, request.packet().packet_id(), RequestDigest(read_buffer_));
+  echo.set_conversation_id(packet->conversation_id());
+  echo.set_header_cached(header_cached);
+  const std::string key = RecentAnswers::Key(caller_, packet->packet_id(), RequestDigest(read_buffer_));
   if (auto answered = service_->recent_answers().Find(key, absl::Now())) {
     service_->messages().Count(kRpc, absl::OkStatus());
     std::lock_guard<std::mutex> lock(mu_);
@@ -106,7 +104,7 @@ void LatentStreamReactor::HandleRequest() {
     service_->messages().Count(kRpc, submitted);
     std::lock_guard<std::mutex> lock(mu_);
     --in_receiver_;
-    QueueWriteLocked(ErrorAnswer(Echo(request.packet()), submitted));
+    QueueWriteLocked(ErrorAnswer(std::move(echo), submitted));
   }
 }
 

@@ -26,6 +26,11 @@ ABSL_FLAG(int32_t, max_batch_size, 8, "messages per pipeline call");
 ABSL_FLAG(int32_t, max_batch_wait_ms, 5, "how long the oldest message waits for a batch to fill");
 ABSL_FLAG(int32_t, queue_limit, 64, "waiting messages before RESOURCE_EXHAUSTED");
 ABSL_FLAG(int32_t, stream_window, 8, "messages of one StreamLatents stream in the receiver at once");
+ABSL_FLAG(int32_t, header_cache_headers, 64,
+          "LIP 1.1 compact wire: packet headers kept per caller (least recently used go first)");
+ABSL_FLAG(int64_t, header_cache_caller_bytes, 1 << 20, "LIP 1.1 compact wire: header bytes kept per caller");
+ABSL_FLAG(int64_t, header_cache_total_bytes, int64_t{64} << 20,
+          "LIP 1.1 compact wire: header bytes kept over all callers");
 
 namespace {
 constexpr char kRole[] = "receiver";
@@ -54,6 +59,12 @@ int main(int argc, char** argv) {
   lip::ReceiverServiceOptions service_options;
   service_options.insecure = config->tls.insecure;
   service_options.stream_window = std::max(1, absl::GetFlag(FLAGS_stream_window));
+  service_options.header_cache.max_headers_per_caller =
+      static_cast<size_t>(std::max(0, absl::GetFlag(FLAGS_header_cache_headers)));
+  service_options.header_cache.max_bytes_per_caller =
+      static_cast<size_t>(std::max<int64_t>(0, absl::GetFlag(FLAGS_header_cache_caller_bytes)));
+  service_options.header_cache.max_total_bytes =
+      static_cast<size_t>(std::max<int64_t>(0, absl::GetFlag(FLAGS_header_cache_total_bytes)));
   lip::ReceiverService service(pipeline->get(), batcher.get(), metrics.get(), service_options);
 
   lip::NodeServer server(*config, metrics);

@@ -9,39 +9,21 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/compact_packet.h"
 #include "common/crc32c.h"
 #include "common/grpc_status.h"
 #include "common/logging.h"
 #include "common/packet_codec.h"
 #include "common/packet_error.h"
 #include "common/peer_identity.h"
-#include "server/bridge_proto.h"
+#include "bridge/latent/bridge_proto.h"
+#include "bridge/latent/latent_packet.h"
 #include "server/receiver/latent_stream_reactor.h"
 
 namespace lip {
 namespace {
 
 constexpr char kComponent[] = "receiver";
-
-ReceiverTask TaskFromProto(const lip::v1::Task& task) {
-  ReceiverTask out;
-  if (task.has_generate()) {
-    out.kind = ReceiverTask::Kind::kGenerate;
-    out.max_new_tokens = task.generate().max_new_tokens();
-    out.temperature = task.generate().temperature();
-    out.top_p = task.generate().top_p();
-    out.seed = task.generate().seed();
-    out.stop.assign(task.generate().stop().begin(), task.generate().stop().end());
-  } else {
-    out.kind = ReceiverTask::Kind::kClassify;
-    out.labels.assign(task.classify().labels().begin(), task.classify().labels().end());
-  }
-  return out;
-}
-
-// Machine-readable reasons for the receiver's own (non-codec) refusals.
-constexpr char kWrongBridge[] = "BRIDGE_MISMATCH";
-constexpr char kWrongReceiver[] = "RECEIVER_MISMATCH";
 
 // One unary call (SendLatent or SendText): finishes exactly once, with the answer or an error
 // that carries a reason, and records its metrics. Deletes itself when gRPC is done with it.
@@ -158,11 +140,12 @@ ReceiverService::ReceiverService(const ReceiverPipeline* pipeline, LatentBatcher
       stage_ms_(metrics::BuildHistogram().Name("lip_stage_ms")
                     .Help("Per-message time in each stage (ms)").Register(*metrics)),
       wire_bytes_(metrics::BuildCounter().Name("lip_receiver_wire_bytes_total")
-                      .Help("Serialized LipPacket bytes received").Register(*metrics).Add({})),
+                      .Help("Request bytes received: serialized SendLatentRequests, full or compact").Register(*metrics).Add({})),
       soft_tokens_(metrics::BuildHistogram().Name("lip_receiver_soft_tokens")
                        .Help("Soft tokens (M) per message").Register(*metrics)
                        .Add({}, metrics::Histogram::BucketBoundaries{1, 2, 4, 8, 16, 32, 64, 128})),
-      recent_answers_(options_.recent_answers, options_.recent_answers_ttl) {}
+      recent_answers_(options_.recent_answers, options_.recent_answers_ttl),
+      header_cache_(options_.header_cache) {}
 
 absl::Status ReceiverService::Authorize(const grpc::CallbackServerContext& context, std::string* caller) const {
   auto peer = PeerIdentityFromContext(context, options_.insecure);
@@ -171,56 +154,39 @@ absl::Status ReceiverService::Authorize(const grpc::CallbackServerContext& conte
   return RequireRole(*peer, {Role::kSender}, "send messages to a receiver");
 }
 
-absl::StatusOr<LatentMessage> ReceiverService::MessageFromPacket(
-    const lip::v1::LipPacket& packet) const {
-  auto values = ValidateAndDequantize(packet, options_.limits);
-  if (!values.ok()) return values.status();
-  const BridgeMetadata& bridge = pipeline_->bridge();
-  const bool other_version =
-      packet.bridge().version() != 0 && bridge.version != 0 && packet.bridge().version() != bridge.version;
-  const bool other_digest =
-      !packet.bridge().digest().empty() && !bridge.digest.empty() && packet.bridge().digest() != bridge.digest;
-  if (packet.bridge().name() != bridge.name || other_version || other_digest) {
-    return WithErrorReason(
-        absl::FailedPreconditionError(absl::StrCat(
-            "packet is for bridge \"", packet.bridge().name(), "\" version ", packet.bridge().version(), " (",
-            packet.bridge().digest(), "), this receiver serves \"", bridge.name, "\" version ", bridge.version,
-            " (", bridge.digest, ")")),
-        kWrongBridge);
+lip::v1::SendLatentResponse EchoOf(const lip::v1::SendLatentRequest& request) {
+  lip::v1::SendLatentResponse echo;
+  if (request.has_compact()) {
+    const lip::v1::CompactPacket& compact = request.compact();
+    echo.set_packet_id(compact.packet_id().empty() && compact.header_id() != 0
+                           ? DerivedPacketId(compact.header_id(), compact.sequence())
+                           : compact.packet_id());
+    echo.set_sequence(compact.sequence());
+    return echo;
   }
-  if (packet.receiver_models_size() > 0) {
-    bool for_us = false;
-    for (const auto& model : packet.receiver_models()) {
-      for_us = for_us || (model.name() == pipeline_->model_id().name &&
-                          (model.weights_digest().empty() ||
-                           model.weights_digest() == pipeline_->model_id().weights_digest));
-    }
-    if (!for_us) {
-      return WithErrorReason(
-          absl::FailedPreconditionError(absl::StrCat(
-              "packet lists ", packet.receiver_models_size(), " receiver models, none is \"",
-              pipeline_->model_id().name, "\"")),
-          kWrongReceiver);
-    }
-  }
-  LatentMessage message;
-  message.z = *std::move(values);
-  message.num_soft_tokens = packet.soft_token_count();
-  message.width = packet.soft_token_width();
-  message.priming.context_prefix = packet.priming().context_prefix();
-  message.priming.anchor = packet.priming().anchor();
-  message.task = TaskFromProto(packet.task());
-  return message;
+  echo.set_packet_id(request.packet().packet_id());
+  echo.set_conversation_id(request.packet().conversation_id());
+  echo.set_sequence(request.packet().sequence());
+  return echo;
 }
 
-absl::StatusOr<LatentMessage> ReceiverService::Admit(const char* rpc, const lip::v1::LipPacket& packet) {
-  wire_bytes_.Increment(static_cast<double>(packet.ByteSizeLong()));
-  auto message = MessageFromPacket(packet);
+absl::StatusOr<lip::v1::LipPacket> ReceiverService::TakePacket(const std::string& caller,
+                                                               lip::v1::SendLatentRequest* request) {
+  return PacketOfRequest(request, [&](uint64_t header_id) { return header_cache_.Find(caller, header_id); });
+}
+
+absl::StatusOr<LatentMessage> ReceiverService::Admit(const char* rpc, const std::string& caller,
+                                                     const lip::v1::LipPacket& packet, size_t request_bytes,
+                                                     bool* header_cached) {
+  *header_cached = false;
+  wire_bytes_.Increment(static_cast<double>(request_bytes));
+  auto message = LatentMessageFromPacket(packet, pipeline_->bridge(), pipeline_->model_id(), options_.limits);
   if (!message.ok()) {
     LogInfo(kComponent, "refused packet",
             {{"rpc", rpc}, {"reason", ErrorReasonOf(message.status())}, {"error", message.status().ToString()}});
     return message.status();
   }
+  if (packet.header_id() != 0) *header_cached = header_cache_.Put(caller, packet.header_id(), PacketHeader(packet));
   soft_tokens_.Observe(static_cast<double>(message->num_soft_tokens));
   return message;
 }
@@ -270,21 +236,28 @@ grpc::ServerUnaryReactor* ReceiverService::SendLatent(grpc::CallbackServerContex
     call->Fail(status);
     return call;
   }
-  auto message = Admit("SendLatent", request.packet());
+  auto packet = TakePacket(caller, &request);
+  if (!packet.ok()) {
+    call->Fail(packet.status());
+    return call;
+  }
+  bool header_cached = false;
+  auto message = Admit("SendLatent", caller, *packet, request_bytes->Length(), &header_cached);
   if (!message.ok()) {
     call->Fail(message.status());
     return call;
   }
-  const std::string key = RecentAnswers::Key(caller, request.packet().packet_id(), RequestDigest(*request_bytes));
+  const std::string key = RecentAnswers::Key(caller, packet->packet_id(), RequestDigest(*request_bytes));
   if (auto answered = recent_answers_.Find(key, absl::Now())) {
     call->AnswerBytes(*answered);  // a repeat of a message answered before: answered once
     return call;
   }
   call->RememberAs(key);
   lip::v1::SendLatentResponse echo;
-  echo.set_packet_id(request.packet().packet_id());
-  echo.set_conversation_id(request.packet().conversation_id());
-  echo.set_sequence(request.packet().sequence());
+  echo.set_packet_id(packet->packet_id());
+  echo.set_conversation_id(packet->conversation_id());
+  echo.set_sequence(packet->sequence());
+  echo.set_header_cached(header_cached);
   absl::Status submitted = batcher_->Submit(*std::move(message), call->deadline(), call->cancelled(),
                                             AnswerUnary(this, call, std::move(echo), start));
   if (!submitted.ok()) call->Fail(submitted);
@@ -318,7 +291,7 @@ grpc::ServerUnaryReactor* ReceiverService::SendText(grpc::CallbackServerContext*
   message.text = request.text();
   message.priming.context_prefix = request.priming().context_prefix();
   message.priming.anchor = request.priming().anchor();
-  message.task = TaskFromProto(request.task());
+  message.task = ReceiverTaskFromProto(request.task());
   absl::Status submitted = batcher_->SubmitText(std::move(message), call->deadline(), call->cancelled(),
                                                 AnswerUnary(this, call, lip::v1::SendLatentResponse(), start));
   if (!submitted.ok()) call->Fail(submitted);

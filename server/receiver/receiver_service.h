@@ -6,10 +6,16 @@
 //   2. the request bytes are parsed — bytes that are no lip.v1 request are
 //      INVALID_ARGUMENT with reason MALFORMED (gRPC's own parser would answer
 //      INTERNAL with an empty message);
-//   3. the packet is validated by the codec (common/packet_codec.h: a bad
-//      packet is INVALID_ARGUMENT with its reason) and checked against this
-//      receiver's bridge (name, version, digest) and model
-//      (FAILED_PRECONDITION, BRIDGE_MISMATCH / RECEIVER_MISMATCH);
+//   3. the packet becomes a pipeline message through LatentMessageFromPacket
+//      (bridge/latent/latent_packet.h): validated by the codec (a bad packet
+//      is INVALID_ARGUMENT with its reason) and checked against this
+//      receiver's bridge, model and calibration (FAILED_PRECONDITION,
+//      BRIDGE_MISMATCH / RECEIVER_MISMATCH / CALIBRATION_MISMATCH);
+//      A LIP 1.1 compact message (docs/protocol.md §12) is first rebuilt into
+//      its full packet from the header the caller left in the HeaderCache
+//      (header_cache.h; a miss is FAILED_PRECONDITION, HEADER_NOT_CACHED), and
+//      a valid packet that sets header_id leaves its header there
+//      (SendLatentResponse.header_cached);
 //   4. the message goes to the LatentBatcher, which runs the ReceiverPipeline
 //      (work caps, see receiver_pipeline.h) and calls back with the answer.
 // No thread waits for a message: a handler returns once the message is queued.
@@ -28,7 +34,7 @@
 // the same answer without running again (server/receiver/recent_answers.h).
 //
 // Every error carries a machine-readable reason: the codec's, BRIDGE_MISMATCH,
-// RECEIVER_MISMATCH, LIMIT_EXCEEDED, QUEUE_FULL, SHUTTING_DOWN, or else the
+// RECEIVER_MISMATCH, CALIBRATION_MISMATCH, LIMIT_EXCEEDED, QUEUE_FULL, SHUTTING_DOWN, or else the
 // status code's name (unary: `lip-error-reason` trailer; streams:
 // MessageError.reason).
 //
@@ -50,6 +56,7 @@
 #include "common/metrics.h"
 #include "common/packet_limits.h"
 #include "lip/v1/receiver.grpc.pb.h"
+#include "server/receiver/header_cache.h"
 #include "server/receiver/latent_batcher.h"
 #include "server/receiver/recent_answers.h"
 #include "server/rpc_metrics.h"
@@ -63,6 +70,8 @@ struct ReceiverServiceOptions {
   // Answers kept to answer a repeated packet (same caller, same packet_id) once (recent_answers.h).
   size_t recent_answers = 1024;
   absl::Duration recent_answers_ttl = absl::Minutes(10);
+  // Headers kept for LIP 1.1 compact messages, per caller (header_cache.h).
+  HeaderCacheOptions header_cache;
 };
 
 using ReceiverServiceBase = lip::v1::LatentReceiver::WithRawCallbackMethod_SendLatent<
@@ -83,15 +92,20 @@ class ReceiverService final : public ReceiverServiceBase {
   grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* StreamLatents(
       grpc::CallbackServerContext* context) override;
 
-  // The packet -> pipeline message step (validation included), exposed for tests and fuzzing.
-  absl::StatusOr<LatentMessage> MessageFromPacket(const lip::v1::LipPacket& packet) const;
-
   // What the stream reactor shares with the unary calls.
   // Checks the caller's role; `caller` (may be null) gets its certificate's CN.
   absl::Status Authorize(const grpc::CallbackServerContext& context, std::string* caller = nullptr) const;
   RecentAnswers& recent_answers() { return recent_answers_; }
-  // Counts the packet's bytes and M, and turns it into a pipeline message.
-  absl::StatusOr<LatentMessage> Admit(const char* rpc, const lip::v1::LipPacket& packet);
+  HeaderCache& header_cache() { return header_cache_; }
+  // The packet a request carries, moved out of it: its full packet, or the packet its compact
+  // message (LIP 1.1) stands for, rebuilt from the header `caller` put in the header cache
+  // (PacketOfRequest in common/compact_packet.h, errors included).
+  absl::StatusOr<lip::v1::LipPacket> TakePacket(const std::string& caller, lip::v1::SendLatentRequest* request);
+  // Counts the request's bytes and the packet's M, and turns the packet into a pipeline message
+  // (LatentMessageFromPacket). When that succeeds and the packet sets header_id, its header is
+  // kept for `caller`; *header_cached says whether it was.
+  absl::StatusOr<LatentMessage> Admit(const char* rpc, const std::string& caller, const lip::v1::LipPacket& packet,
+                                      size_t request_bytes, bool* header_cached);
   LatentBatcher& batcher() { return *batcher_; }
   const ReceiverServiceOptions& options() const { return options_; }
   RpcMetrics& rpc_metrics() { return rpc_metrics_; }
@@ -110,7 +124,12 @@ class ReceiverService final : public ReceiverServiceBase {
   metrics::Counter& wire_bytes_;
   metrics::Histogram& soft_tokens_;
   RecentAnswers recent_answers_;
+  HeaderCache header_cache_;
 };
+
+// The identity a request's answer echoes (packet_id, conversation_id, sequence), as far as the
+// request carries it: a compact message echoes its packet id (given or derived) and sequence.
+lip::v1::SendLatentResponse EchoOf(const lip::v1::SendLatentRequest& request);
 
 // The reason an error answer carries: the status's own (codec, bridge, limits, queue), or the
 // name of its code ("DEADLINE_EXCEEDED", ...) when it has none.

@@ -26,6 +26,9 @@
 #include "server/sender/sender_service.h"
 
 ABSL_FLAG(std::string, wire_dtype, "fp16", "default wire dtype: fp32 | fp16 | bf16 | int8");
+ABSL_FLAG(bool, compact_wire, false,
+          "LIP 1.1 compact wire to receivers: a header the receiver holds is not sent again "
+          "(docs/protocol.md §12)");
 ABSL_FLAG(int32_t, link_report_ms, 2000, "how often link statistics go to the registry");
 ABSL_FLAG(int32_t, receiver_list_ttl_ms, 1000,
           "how long the registry's receiver list is reused (0 = ask the registry for every message)");
@@ -63,6 +66,7 @@ int main(int argc, char** argv) {
   service_options.default_dtype = *dtype;
   service_options.receiver_list_ttl =
       absl::Milliseconds(std::max(0, absl::GetFlag(FLAGS_receiver_list_ttl_ms)));
+  service_options.compact_wire = absl::GetFlag(FLAGS_compact_wire);
   lip::SenderService service(pipeline->get(), registry->get(), metrics.get(), service_options);
 
   lip::NodeServer server(*config, metrics);

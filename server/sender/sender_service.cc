@@ -7,10 +7,10 @@
 #include "absl/time/clock.h"
 #include "common/grpc_status.h"
 #include "common/logging.h"
-#include "common/packet_codec.h"
 #include "common/peer_identity.h"
+#include "bridge/latent/latent_packet.h"
 #include "bridge/latent/text_relay.h"
-#include "server/bridge_proto.h"
+#include "bridge/latent/bridge_proto.h"
 #include "server/receiver_selection.h"
 
 namespace lip {
@@ -52,33 +52,15 @@ absl::StatusOr<lip::v1::EncodeResponse> SenderService::EncodeText(
   const absl::Time start = absl::Now();
   auto encoded = pipeline_->Encode({request.text()});
   if (!encoded.ok()) return encoded.status();
-  const EncodedText& z = encoded->front();
-  const BridgeMetadata& bridge = pipeline_->bridge();
-
-  PacketMetadata meta;
-  meta.conversation_id = request.conversation_id();
-  meta.sequence = request.sequence();
-  meta.sender_model = ModelIdToProto(pipeline_->model_id());
-  if (!request.receiver_model().name().empty()) {
-    meta.receiver_models.push_back(request.receiver_model());
-  } else {
-    meta.receiver_models.push_back(ModelIdToProto(bridge.receiver_model));
-  }
-  meta.bridge = BridgeIdToProto(bridge);
-  meta.source_layer = static_cast<uint32_t>(z.source_layer);
-  meta.calibration.set_energy_mode(static_cast<lip::v1::EnergyMode>(static_cast<int>(z.energy_mode)));
-  meta.calibration.set_target_reference_energy(static_cast<float>(z.target_reference_energy));
-  meta.priming = request.priming();  // empty = the receiver uses the bridge's trained priming
-  if (request.task().has_classify() || request.task().has_generate()) {
-    meta.task = request.task();
-  } else {
-    for (const auto& label : bridge.labels) meta.task.mutable_classify()->add_labels(label);
-  }
-  const lip::v1::DType dtype = request.wire_dtype() == lip::v1::DTYPE_UNSPECIFIED
-                                   ? options_.default_dtype
-                                   : request.wire_dtype();
-  auto packet = BuildPacket(meta, z.z, static_cast<int>(z.num_soft_tokens),
-                            static_cast<int>(z.width), dtype);
+  LatentPacketOptions packet_options;
+  packet_options.dtype = request.wire_dtype() == lip::v1::DTYPE_UNSPECIFIED ? options_.default_dtype
+                                                                            : request.wire_dtype();
+  packet_options.conversation_id = request.conversation_id();
+  packet_options.sequence = request.sequence();
+  packet_options.receiver_model = request.receiver_model();
+  packet_options.priming = request.priming();
+  packet_options.task = request.task();
+  auto packet = PacketFromLatent(encoded->front(), pipeline_->bridge(), pipeline_->model_id(), packet_options);
   if (!packet.ok()) return packet.status();
   lip::v1::EncodeResponse response;
   *response.mutable_packet() = *std::move(packet);
@@ -132,7 +114,7 @@ absl::StatusOr<std::vector<lip::v1::NodeInfo>> SenderService::ListReceivers() {
 }
 
 absl::StatusOr<lip::v1::SendLatentResponse> SenderService::CallReceiver(
-    const std::vector<Target>& targets, const ReceiverCall& call, uint64_t bytes, Target* used,
+    const std::vector<Target>& targets, const ReceiverCall& call, uint64_t* bytes, Target* used,
     double* round_trip_ms) {
   absl::StatusOr<lip::v1::SendLatentResponse> answer = absl::UnavailableError("no receiver to call");
   const size_t attempts = std::min<size_t>(targets.size(), 2);
@@ -142,9 +124,11 @@ absl::StatusOr<lip::v1::SendLatentResponse> SenderService::CallReceiver(
     auto client = ClientFor(target.address);
     if (!client.ok()) return client.status();
     const absl::Time sent = absl::Now();
-    answer = call(**client);
+    uint64_t attempt_bytes = 0;
+    answer = call(**client, &attempt_bytes);
+    *bytes = attempt_bytes;
     *round_trip_ms = MsSince(sent);
-    RecordLink(target, answer.ok(), bytes, *round_trip_ms);
+    RecordLink(target, answer.ok(), attempt_bytes, *round_trip_ms);
     if (answer.ok()) {
       breaker_.RecordSuccess(target.address);
       return answer;
@@ -173,6 +157,7 @@ absl::StatusOr<ReceiverClient*> SenderService::ClientFor(const std::string& addr
   options.address = address;
   options.tls = options_.outbound_tls;
   options.timeout = options_.receiver_timeout;
+  options.compact_wire = options_.compact_wire;
   auto client = ReceiverClient::Connect(options);
   if (!client.ok()) return client.status();
   ReceiverClient* raw = client->get();
@@ -226,15 +211,18 @@ grpc::Status SenderService::Send(grpc::ServerContext* context, const lip::v1::Se
   if (!encoded.ok()) return fail(encoded.status());
   auto targets = ResolveReceivers(request->receiver_address(), request->encode().receiver_model());
   if (!targets.ok()) return fail(targets.status());
-  const uint64_t wire_bytes = encoded->packet().ByteSizeLong();
+  uint64_t wire_bytes = 0;
   Target target;
   double round_trip_ms = 0;
   auto answer = CallReceiver(
       *targets,
-      [&](ReceiverClient& client) {
-        return client.SendLatent(encoded->packet(), context);  // our caller's deadline and cancel
+      [&](ReceiverClient& client, uint64_t* bytes) {
+        LatentSendInfo info;
+        auto sent = client.SendLatent(encoded->packet(), context, &info);  // our caller's deadline and cancel
+        *bytes = info.wire_bytes;
+        return sent;
       },
-      wire_bytes, &target, &round_trip_ms);
+      &wire_bytes, &target, &round_trip_ms);
   if (!answer.ok()) return fail(answer.status());
 
   wire_bytes_.Add({{"path", "latent"}}).Increment(static_cast<double>(wire_bytes));
@@ -288,9 +276,14 @@ grpc::Status SenderService::RelayText(grpc::ServerContext* context,
   }
   Target target;
   double round_trip_ms = 0;
+  uint64_t sent_bytes = 0;
   auto answer = CallReceiver(
-      *targets, [&](ReceiverClient& client) { return client.SendText(text_request, context); },
-      relayed.size(), &target, &round_trip_ms);
+      *targets,
+      [&](ReceiverClient& client, uint64_t* bytes) {
+        *bytes = relayed.size();
+        return client.SendText(text_request, context);
+      },
+      &sent_bytes, &target, &round_trip_ms);
   if (!answer.ok()) return fail(answer.status());
   wire_bytes_.Add({{"path", "text"}}).Increment(static_cast<double>(relayed.size()));
   response->set_relayed_text(relayed);

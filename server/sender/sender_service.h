@@ -1,12 +1,15 @@
 // SenderService: the gRPC face of a sender node (lip.v1.Sender).
 //
-//   Encode    text -> SenderPipeline (soft tokens Z + calibration) -> packet codec -> LipPacket
+//   Encode    text -> SenderPipeline (soft tokens Z) -> PacketFromLatent (bridge/latent/latent_packet.h)
+//             -> LipPacket
 //   Send      Encode, then SendLatent to the receiver given in the request or resolved through
 //             the registry (an alive receiver that runs the bridge's receiver model and serves
 //             this same bridge: server/receiver_selection.h; messages are spread round-robin;
 //             the registry's list is reused for receiver_list_ttl, 1 s by default);
 //             replies with the answer, per-stage timings (wire = round trip - receiver total)
-//             and wire bytes next to the text's bytes
+//             and wire bytes (the packet bytes sent to the receiver that answered: a full
+//             LipPacket or, with compact_wire, a CompactPacket, plus a full resend after
+//             HEADER_NOT_CACHED) next to the text's bytes
 //   RelayText the text-relay baseline: the sender's model writes a message about the text
 //             (WriteRelayMessage, kTextRelayFrame: bridge/latent/text_relay.h; at most max_new_tokens, 0 =
 //             kDefaultRelayTokens; stops at EOS) and the receiver reads what it wrote, even when
@@ -58,6 +61,9 @@ struct SenderServiceOptions {
   // How long the registry's receiver list is reused before it is asked again (0 = every
   // message). A receiver answering UNAVAILABLE drops the list at once.
   absl::Duration receiver_list_ttl = absl::Seconds(1);
+  // LIP 1.1 compact wire to receivers (ClientOptions::compact_wire): a packet whose header a
+  // receiver holds goes as a CompactPacket; HEADER_NOT_CACHED is answered by a full resend.
+  bool compact_wire = false;
 };
 
 class SenderService final : public lip::v1::Sender::Service {
@@ -94,9 +100,11 @@ class SenderService final : public lip::v1::Sender::Service {
   // Calls `call` on targets[0]; if that receiver is UNAVAILABLE and there is another target,
   // records the failure and calls targets[1] once. `used` is the receiver of the last attempt,
   // `round_trip_ms` that attempt's round trip.
-  using ReceiverCall = std::function<absl::StatusOr<lip::v1::SendLatentResponse>(ReceiverClient&)>;
+  // `call` sets *bytes to what it sent; CallReceiver's *bytes is that of the last attempt.
+  using ReceiverCall =
+      std::function<absl::StatusOr<lip::v1::SendLatentResponse>(ReceiverClient&, uint64_t* bytes)>;
   absl::StatusOr<lip::v1::SendLatentResponse> CallReceiver(const std::vector<Target>& targets,
-                                                           const ReceiverCall& call, uint64_t bytes,
+                                                           const ReceiverCall& call, uint64_t* bytes,
                                                            Target* used, double* round_trip_ms);
   void RecordLink(const Target& target, bool ok, uint64_t bytes, double latency_ms);
 

@@ -5,9 +5,14 @@
 #include <cstring>
 #include <string>
 
+#include <map>
+#include <memory>
+
 #include "common/binary_file.h"
+#include "common/compact_packet.h"
 #include "common/packet_codec.h"
 #include "common/packet_error.h"
+#include "compact_golden.h"
 #include "golden_packets.h"
 #include "gtest/gtest.h"
 
@@ -50,8 +55,8 @@ TEST(GoldenVectorsTest, EachCommittedPacketDecodesAsExpected) {
     }
     ++valid;
     ASSERT_TRUE(decoded.ok()) << file << ": " << decoded.status();
-    EXPECT_EQ(decoded->rows, c["soft_token_count"].get<uint32_t>());
-    EXPECT_EQ(decoded->cols, c["soft_token_width"].get<uint32_t>());
+    EXPECT_EQ(decoded->rows, c["soft_token_count"].get<int64_t>());
+    EXPECT_EQ(decoded->cols, c["soft_token_width"].get<int64_t>());
     EXPECT_EQ(lip::v1::DType_Name(decoded->packet.tensor().dtype()), c["dtype"].get<std::string>());
     EXPECT_EQ(HexBytes(decoded->packet.packet_id()), c["packet_id_hex"].get<std::string>());
     const auto& values = c["values"];
@@ -82,6 +87,76 @@ TEST(GoldenVectorsTest, Fp16PacketHoldsKnownRoundings) {
   EXPECT_EQ(v[13], 1.0f + 0x1p-9f);            // 1 + 3*2^-11 ties to even (1 + 2^-9)
   EXPECT_TRUE(std::signbit(v[1]));             // -0.0 survives
   for (int c = 0; c < 8; ++c) EXPECT_EQ(v[24 + c], 0.0f);
+}
+
+// ---- LIP 1.1 compact wire (tests/data/lip-v1.1/) ------------------------------------------
+
+const std::string kDir11 = std::string(LIP_SOURCE_DIR) + "/tests/data/lip-v1.1/";
+
+nlohmann::json CommittedCompactExpected() {
+  absl::StatusOr<std::string> text = ReadBinaryFile(kDir11 + "expected.json");
+  EXPECT_TRUE(text.ok()) << text.status();
+  return text.ok() ? nlohmann::json::parse(*text, nullptr, false) : nlohmann::json();
+}
+
+TEST(GoldenVectorsTest, CommittedCompactFilesEqualGeneratorOutput) {
+  for (const CompactGoldenCase& c : BuildCompactGoldenCases()) {
+    absl::StatusOr<std::string> bytes = ReadBinaryFile(kDir11 + c.file);
+    ASSERT_TRUE(bytes.ok()) << bytes.status();
+    EXPECT_TRUE(*bytes == c.wire) << c.file << " differs from the generator output; regenerate with lip_golden_gen";
+  }
+  EXPECT_EQ(CommittedCompactExpected(), BuildCompactExpectedJson(BuildCompactGoldenCases()));
+}
+
+// The committed requests, decoded in order by one receiver for one caller: a compact message
+// before its header is HEADER_NOT_CACHED, the full packet leaves its header, later compact
+// messages decode to exactly the committed values, and bad ones do not disturb the stream.
+TEST(GoldenVectorsTest, CompactRequestsDecodeInOrderAsExpected) {
+  const nlohmann::json expected = CommittedCompactExpected();
+  ASSERT_TRUE(expected.contains("requests"));
+  std::map<uint64_t, std::shared_ptr<const lip::v1::LipPacket>> headers;
+  int compact = 0, invalid = 0;
+  for (const nlohmann::json& c : expected["requests"]) {
+    const std::string file = c["file"];
+    absl::StatusOr<std::string> bytes = ReadBinaryFile(kDir11 + file);
+    ASSERT_TRUE(bytes.ok()) << bytes.status();
+    lip::v1::SendLatentRequest request;
+    absl::StatusOr<std::vector<float>> values = PacketError(PacketDefect::kMalformed, "not a SendLatentRequest");
+    lip::v1::LipPacket packet;
+    if (request.ParseFromString(*bytes)) {
+      auto taken = PacketOfRequest(&request, [&](uint64_t id) {
+        auto it = headers.find(id);
+        return it == headers.end() ? nullptr : it->second;
+      });
+      values = taken.ok() ? ValidateAndDequantize(*taken) : absl::StatusOr<std::vector<float>>(taken.status());
+      if (taken.ok()) packet = *std::move(taken);
+    }
+    if (!c["valid"].get<bool>()) {
+      ++invalid;
+      ASSERT_FALSE(values.ok()) << file;
+      EXPECT_EQ(absl::StatusCodeToString(values.status().code()), c["code"].get<std::string>()) << file;
+      EXPECT_EQ(PacketErrorReason(values.status()), c["reason"].get<std::string>()) << file;
+      continue;
+    }
+    ASSERT_TRUE(values.ok()) << file << ": " << values.status();
+    if (packet.header_id() != 0) headers[packet.header_id()] = std::make_shared<lip::v1::LipPacket>(PacketHeader(packet));
+    if (c["kind"] == "compact") {
+      ++compact;
+      EXPECT_LE(c["message_bytes"].get<size_t>(), 232u) << file << ": the compact form's byte target";
+    }
+    EXPECT_EQ(HexBytes(packet.packet_id()), c["packet_id_hex"].get<std::string>()) << file;
+    EXPECT_EQ(packet.sequence(), c["sequence"].get<uint64_t>()) << file;
+    EXPECT_EQ(packet.conversation_id(), c["conversation_id"].get<std::string>()) << file;
+    EXPECT_EQ(packet.tensor().crc32c(), c["crc32c"].get<uint32_t>()) << file;
+    const auto& want = c["values"];
+    ASSERT_EQ(want.size(), values->size()) << file;
+    for (size_t i = 0; i < want.size(); ++i) {
+      const float v = static_cast<float>(want[i].get<double>());
+      ASSERT_EQ(std::memcmp(&v, &(*values)[i], 4), 0) << file << " value " << i;
+    }
+  }
+  EXPECT_EQ(compact, 4);
+  EXPECT_GE(invalid, 9);
 }
 
 TEST(GoldenVectorsTest, SampleTensorIsTheGeneratorsAndEncodesInEveryDtype) {

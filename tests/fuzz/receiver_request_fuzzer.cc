@@ -1,6 +1,7 @@
 // libFuzzer target for the receiver's request path, in process: request bytes
 // -> a real gRPC server (in-process channel) -> ReceiverService::SendLatent
-// (role check, codec validation, MessageFromPacket, LatentBatcher) -> a
+// (role check, compact-message expansion, codec validation, LatentMessageFromPacket,
+// LatentBatcher) -> a
 // ReceiverPipeline on a tiny random model (tests/latent/test_models.h: a
 // 2-layer qwen2 of width 24 with the demo receiver's tokenizer). Any input must
 // give either an answer that fits the task or an error with a code other than
@@ -10,7 +11,12 @@
 // Input: byte 0 is a flags byte, the rest a serialized request.
 //   bit 0: recompute the tensor's CRC32C before the call, so mutated tensors
 //          reach the checks behind the checksum (shape, values, pipeline);
-//   bit 1: the rest is a SendTextRequest for SendText instead.
+//   bit 1: the rest is a SendTextRequest for SendText instead;
+//   bit 2: LIP 1.1 compact wire: send the request's packet in full with header_id, then its
+//          next message as a CompactPacket naming that header; both answers must agree.
+// A request that carries a CompactPacket is sent as it is (HEADER_NOT_CACHED unless an earlier
+// input left the header: the service's header cache outlives one input, and the invariants
+// hold either way).
 // The service runs with tightened limits (PacketLimits may only tighten the
 // protocol maxima) and text requests over the same caps are skipped, so each
 // execution stays in milliseconds; the caps are what the harness can afford,
@@ -39,9 +45,10 @@
 #include "bridge/latent/receiver_pipeline.h"
 #include "common/logging.h"
 #include "common/metrics.h"
+#include "common/compact_packet.h"
 #include "common/packet_codec.h"
 #include "lip/v1/receiver.pb.h"
-#include "server/bridge_proto.h"
+#include "bridge/latent/bridge_proto.h"
 #include "server/receiver/latent_batcher.h"
 #include "server/receiver/receiver_service.h"
 #include "tests/latent/test_models.h"
@@ -250,6 +257,11 @@ void WriteSeeds(const Harness& h, const std::string& dir) {
     lip::v1::SendLatentRequest request;
     *request.mutable_packet() = *packet;
     WriteSeed(dir, "latent-" + std::to_string(n++), 1, request.SerializeAsString());
+    // The same packet through the compact wire (flag 4), and its compact form alone.
+    WriteSeed(dir, "compact-wire-" + std::to_string(variant), 4, request.SerializeAsString());
+    lip::v1::SendLatentRequest compact;
+    *compact.mutable_compact() = CompactFromPacket(*packet, HeaderIdFor(*packet));
+    WriteSeed(dir, "compact-alone-" + std::to_string(variant), 1, compact.SerializeAsString());
   }
   lip::v1::SendTextRequest text;
   text.set_text("a quietly moving film");
@@ -298,8 +310,50 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return 0;
   }
   if (flags & 1) {
-    lip::v1::Tensor* tensor = request.mutable_packet()->mutable_tensor();
+    lip::v1::Tensor* tensor = request.has_compact() ? request.mutable_compact()->mutable_tensor()
+                                                    : request.mutable_packet()->mutable_tensor();
     tensor->set_crc32c(TensorChecksum(*tensor));
+  }
+  if (request.has_compact()) {
+    // LIP 1.1 compact message on its own: HEADER_NOT_CACHED (FAILED_PRECONDITION) unless an earlier
+    // input left its header for this caller; a malformed one is INVALID_ARGUMENT. Never a crash.
+    const grpc::Status status = Call(h, "/lip.v1.LatentReceiver/SendLatent", request.SerializeAsString(), &answer);
+    if (status.ok()) {
+      Require(response.ParseFromString(answer), "answer parses");
+      Require(response.has_classification() || response.has_generation(), "answer without a result");
+    } else {
+      Require(status.error_code() == grpc::StatusCode::INVALID_ARGUMENT ||
+                  status.error_code() == grpc::StatusCode::FAILED_PRECONDITION,
+              "compact message refused with an undocumented code");
+    }
+    return 0;
+  }
+  if (flags & 4) {
+    // The compact wire end to end: the packet in full with header_id, then (when the receiver kept
+    // its header) the same message compact, which must get the same answer.
+    const uint64_t header_id = HeaderIdFor(request.packet());
+    lip::v1::SendLatentRequest full;
+    *full.mutable_packet() = WithHeaderId(request.packet(), header_id);
+    const grpc::Status status = Call(h, "/lip.v1.LatentReceiver/SendLatent", full.SerializeAsString(), &answer);
+    if (status.ok()) Require(response.ParseFromString(answer), "answer parses");
+    CheckResponse(h, status, request.packet().task(), response);
+    if (!status.ok() || !response.header_cached()) return 0;
+    lip::v1::SendLatentRequest compact;
+    lip::v1::LipPacket next = request.packet();
+    next.set_packet_id(DerivedPacketId(header_id, next.sequence() + 1));
+    next.set_sequence(next.sequence() + 1);
+    *compact.mutable_compact() = CompactFromPacket(next, header_id);
+    std::string compact_answer;
+    const grpc::Status again =
+        Call(h, "/lip.v1.LatentReceiver/SendLatent", compact.SerializeAsString(), &compact_answer);
+    Require(again.ok(), "compact form of an answered packet refused");
+    lip::v1::SendLatentResponse second;
+    Require(second.ParseFromString(compact_answer), "compact answer parses");
+    Require(second.packet_id() == next.packet_id(), "compact answer for another packet");
+    Require(second.classification().label_index() == response.classification().label_index() &&
+                second.generation().token_ids_size() == response.generation().token_ids_size(),
+            "compact and full forms answered differently");
+    return 0;
   }
   const grpc::Status status = Call(h, "/lip.v1.LatentReceiver/SendLatent", request.SerializeAsString(), &answer);
   if (status.ok()) Require(response.ParseFromString(answer), "answer parses");

@@ -130,13 +130,6 @@ TEST(SenderEncoderTest, EncodeChecksShapesAndEmptyTexts) {
             absl::StatusCode::kInvalidArgument);
 }
 
-TEST(SenderEncoderTest, CalibrationMeasuresRmsAndMeanRowNorm) {
-  torch::Tensor z = torch::tensor({{3.0f, 4.0f}, {0.0f, 0.0f}});
-  SoftTokenCalibration calibration = MeasureCalibration(z);
-  EXPECT_FLOAT_EQ(calibration.source_mean_norm, 2.5f);     // (5 + 0) / 2
-  EXPECT_FLOAT_EQ(calibration.source_rms, std::sqrt(25.0f / 4));
-}
-
 AdapterConfig SmallAdapter() {
   AdapterConfig config;
   config.input_width = 10;

@@ -25,6 +25,12 @@ def import_packet_pb2(proto_python_dir: str):
     return importlib.import_module("lip.v1.packet_pb2")
 
 
+def import_receiver_pb2(proto_python_dir: str):
+    """Imports lip/v1/receiver_pb2.py (SendLatentRequest, for the LIP 1.1 compact wire)."""
+    import_packet_pb2(proto_python_dir)
+    return importlib.import_module("lip.v1.receiver_pb2")
+
+
 def _crc32c_table():
     table = []
     for byte in range(256):
@@ -54,7 +60,8 @@ class PacketError(Exception):
     def __init__(self, reason, message):
         super().__init__(f"{reason}: {message}")
         self.reason = reason
-        self.code = "FAILED_PRECONDITION" if reason == "VERSION_MISMATCH" else "INVALID_ARGUMENT"
+        self.code = ("FAILED_PRECONDITION" if reason in ("VERSION_MISMATCH", "HEADER_NOT_CACHED")
+                     else "INVALID_ARGUMENT")
 
 
 def dequantize(tensor, m, d):
@@ -127,3 +134,63 @@ def decode(wire: bytes, packet_pb2):
         if not math.isfinite(v):
             raise PacketError("NON_FINITE_VALUE", f"value at row {i // d} col {i % d} is {v}")
     return packet, values
+
+
+# ---- LIP 1.1 compact wire (docs/protocol.md section 12) -------------------------------------
+
+def packet_header(packet, packet_pb2):
+    """The header a receiver keeps: the packet without its per-message fields."""
+    header = packet_pb2.LipPacket()
+    header.CopyFrom(packet)
+    for name in ("packet_id", "sequence", "created_unix_nanos", "header_id"):
+        header.ClearField(name)
+    header.calibration.ClearField("source_rms")
+    header.calibration.ClearField("source_mean_norm")
+    for name in ("data", "scales", "crc32c"):
+        header.tensor.ClearField(name)
+    return header
+
+
+def derived_packet_id(header_id: int, sequence: int) -> bytes:
+    return struct.pack("<QQ", header_id, sequence)
+
+
+def decode_request(wire: bytes, receiver_pb2, packet_pb2, headers: dict):
+    """Decodes one SendLatentRequest as a receiver does for one caller whose kept headers are
+    `headers` (header_id -> header LipPacket; updated when a valid packet sets header_id).
+    Returns (packet, values, header_cached) or raises PacketError."""
+    request = receiver_pb2.SendLatentRequest()
+    try:
+        request.ParseFromString(wire)
+    except DecodeError as e:
+        raise PacketError("MALFORMED", str(e))
+    has_packet, has_compact = request.HasField("packet"), request.HasField("compact")
+    if has_packet and has_compact:
+        raise PacketError("INVALID_FIELD", "both packet and compact are set")
+    if not has_compact:
+        packet, values = decode(request.packet.SerializeToString(), packet_pb2)
+        if packet.header_id != 0:
+            headers[packet.header_id] = packet_header(packet, packet_pb2)
+        return packet, values, packet.header_id != 0
+    compact = request.compact
+    if compact.header_id == 0:
+        raise PacketError("MISSING_FIELD", "compact.header_id is 0")
+    if len(compact.packet_id) not in (0, 16):
+        raise PacketError("INVALID_FIELD", f"compact.packet_id is {len(compact.packet_id)} bytes")
+    if not compact.HasField("tensor"):
+        raise PacketError("MISSING_FIELD", "compact.tensor is missing")
+    if compact.header_id not in headers:
+        raise PacketError("HEADER_NOT_CACHED", f"header {compact.header_id:016x} is not held")
+    header = headers[compact.header_id]
+    if compact.tensor.dtype not in (0, header.tensor.dtype):
+        raise PacketError("INVALID_FIELD", f"compact.tensor.dtype is {compact.tensor.dtype}")
+    packet = packet_pb2.LipPacket()
+    packet.CopyFrom(header)
+    packet.packet_id = compact.packet_id or derived_packet_id(compact.header_id, compact.sequence)
+    packet.sequence = compact.sequence
+    packet.created_unix_nanos = compact.created_unix_nanos
+    packet.tensor.data = compact.tensor.data
+    packet.tensor.scales.extend(compact.tensor.scales)
+    packet.tensor.crc32c = compact.tensor.crc32c
+    packet, values = decode(packet.SerializeToString(), packet_pb2)
+    return packet, values, False

@@ -99,6 +99,46 @@ class GoldenVectorsTest(unittest.TestCase):
                 self.assertEqual(caught.exception.reason, case["reason"])
                 self.assertEqual(caught.exception.code, case["code"])
 
+    def test_compact_requests_decode_in_order(self):
+        """LIP 1.1 (tests/data/lip-v1.1/): the requests of one caller, decoded in order."""
+        receiver_pb2 = self.decoder.import_receiver_pb2(ARGS.proto_python_dir)
+        directory = os.path.join(os.path.dirname(ARGS.golden_dir), "lip-v1.1")
+        with open(os.path.join(directory, "expected.json"), encoding="utf-8") as f:
+            expected = json.load(f)
+        headers = {}
+        compact = 0
+        for case in expected["requests"]:
+            with self.subTest(file=case["file"]):
+                with open(os.path.join(directory, case["file"]), "rb") as f:
+                    wire = f.read()
+                self.assertEqual(len(wire), case["request_bytes"])
+                if not case["valid"]:
+                    with self.assertRaises(self.decoder.PacketError) as caught:
+                        self.decoder.decode_request(wire, receiver_pb2, self.pb2, headers)
+                    self.assertEqual(caught.exception.reason, case["reason"])
+                    self.assertEqual(caught.exception.code, case["code"])
+                    continue
+                packet, values, cached = self.decoder.decode_request(wire, receiver_pb2, self.pb2, headers)
+                if case["kind"] == "compact":
+                    compact += 1
+                    self.assertLessEqual(case["message_bytes"], 232)
+                self.assertEqual(cached, case["header_cached"])
+                self.assertEqual(packet.packet_id.hex(), case["packet_id_hex"])
+                self.assertEqual(packet.sequence, case["sequence"])
+                self.assertEqual(packet.conversation_id, case["conversation_id"])
+                self.assertEqual(packet.created_unix_nanos, case["created_unix_nanos"])
+                self.assertEqual(packet.version.minor, case["version"]["minor"])
+                self.assertEqual(packet.bridge.name, case["bridge_name"])
+                self.assertEqual(self.pb2.EnergyMode.Name(packet.calibration.energy_mode), case["energy_mode"])
+                self.assertEqual(list(packet.task.classify.labels), case["labels"])
+                self.assertEqual(self.pb2.DType.Name(packet.tensor.dtype), case["dtype"])
+                self.assertEqual(packet.tensor.crc32c, case["crc32c"])
+                self.assertEqual(list(packet.tensor.scales), case["scales"])
+                self.assertEqual(len(values), len(case["values"]))
+                for i, (got, want) in enumerate(zip(values, case["values"])):
+                    self.assertTrue(same_float(got, want), f"value {i}: got {got!r}, expected {want!r}")
+        self.assertEqual(compact, 4)
+
     def test_int8_all_zero_row_has_scale_one(self):
         packet, values = self.decoder.decode(self.read("int8_classify.bin"), self.pb2)
         self.assertEqual(packet.tensor.scales[3], 1.0)

@@ -43,6 +43,20 @@ class ClassifyTask(_message.Message):
     labels: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, labels: _Optional[_Iterable[str]] = ...) -> None: ...
 
+class CompactPacket(_message.Message):
+    __slots__ = ["created_unix_nanos", "header_id", "packet_id", "sequence", "tensor"]
+    CREATED_UNIX_NANOS_FIELD_NUMBER: _ClassVar[int]
+    HEADER_ID_FIELD_NUMBER: _ClassVar[int]
+    PACKET_ID_FIELD_NUMBER: _ClassVar[int]
+    SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    TENSOR_FIELD_NUMBER: _ClassVar[int]
+    created_unix_nanos: int
+    header_id: int
+    packet_id: bytes
+    sequence: int
+    tensor: Tensor
+    def __init__(self, header_id: _Optional[int] = ..., sequence: _Optional[int] = ..., tensor: _Optional[_Union[Tensor, _Mapping]] = ..., packet_id: _Optional[bytes] = ..., created_unix_nanos: _Optional[int] = ...) -> None: ...
+
 class GenerateTask(_message.Message):
     __slots__ = ["max_new_tokens", "seed", "stop", "temperature", "top_p"]
     MAX_NEW_TOKENS_FIELD_NUMBER: _ClassVar[int]
@@ -58,11 +72,12 @@ class GenerateTask(_message.Message):
     def __init__(self, max_new_tokens: _Optional[int] = ..., temperature: _Optional[float] = ..., top_p: _Optional[float] = ..., seed: _Optional[int] = ..., stop: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class LipPacket(_message.Message):
-    __slots__ = ["bridge", "calibration", "conversation_id", "created_unix_nanos", "packet_id", "priming", "receiver_models", "sender_model", "sequence", "soft_token_count", "soft_token_width", "source_layer", "task", "tensor", "version"]
+    __slots__ = ["bridge", "calibration", "conversation_id", "created_unix_nanos", "header_id", "packet_id", "priming", "receiver_models", "sender_model", "sequence", "soft_token_count", "soft_token_width", "source_layer", "task", "tensor", "version"]
     BRIDGE_FIELD_NUMBER: _ClassVar[int]
     CALIBRATION_FIELD_NUMBER: _ClassVar[int]
     CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
     CREATED_UNIX_NANOS_FIELD_NUMBER: _ClassVar[int]
+    HEADER_ID_FIELD_NUMBER: _ClassVar[int]
     PACKET_ID_FIELD_NUMBER: _ClassVar[int]
     PRIMING_FIELD_NUMBER: _ClassVar[int]
     RECEIVER_MODELS_FIELD_NUMBER: _ClassVar[int]
@@ -78,6 +93,7 @@ class LipPacket(_message.Message):
     calibration: Calibration
     conversation_id: str
     created_unix_nanos: int
+    header_id: int
     packet_id: bytes
     priming: Priming
     receiver_models: _containers.RepeatedCompositeFieldContainer[ModelId]
@@ -89,7 +105,7 @@ class LipPacket(_message.Message):
     task: Task
     tensor: Tensor
     version: ProtocolVersion
-    def __init__(self, version: _Optional[_Union[ProtocolVersion, _Mapping]] = ..., packet_id: _Optional[bytes] = ..., conversation_id: _Optional[str] = ..., sequence: _Optional[int] = ..., created_unix_nanos: _Optional[int] = ..., sender_model: _Optional[_Union[ModelId, _Mapping]] = ..., receiver_models: _Optional[_Iterable[_Union[ModelId, _Mapping]]] = ..., bridge: _Optional[_Union[BridgeId, _Mapping]] = ..., source_layer: _Optional[int] = ..., soft_token_count: _Optional[int] = ..., soft_token_width: _Optional[int] = ..., calibration: _Optional[_Union[Calibration, _Mapping]] = ..., priming: _Optional[_Union[Priming, _Mapping]] = ..., task: _Optional[_Union[Task, _Mapping]] = ..., tensor: _Optional[_Union[Tensor, _Mapping]] = ...) -> None: ...
+    def __init__(self, version: _Optional[_Union[ProtocolVersion, _Mapping]] = ..., packet_id: _Optional[bytes] = ..., conversation_id: _Optional[str] = ..., sequence: _Optional[int] = ..., created_unix_nanos: _Optional[int] = ..., sender_model: _Optional[_Union[ModelId, _Mapping]] = ..., receiver_models: _Optional[_Iterable[_Union[ModelId, _Mapping]]] = ..., bridge: _Optional[_Union[BridgeId, _Mapping]] = ..., source_layer: _Optional[int] = ..., soft_token_count: _Optional[int] = ..., soft_token_width: _Optional[int] = ..., calibration: _Optional[_Union[Calibration, _Mapping]] = ..., priming: _Optional[_Union[Priming, _Mapping]] = ..., task: _Optional[_Union[Task, _Mapping]] = ..., tensor: _Optional[_Union[Tensor, _Mapping]] = ..., header_id: _Optional[int] = ...) -> None: ...
 
 class ModelId(_message.Message):
     __slots__ = ["family", "name", "revision", "weights_digest"]

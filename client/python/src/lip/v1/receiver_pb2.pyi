@@ -37,19 +37,22 @@ class MessageError(_message.Message):
     def __init__(self, code: _Optional[int] = ..., reason: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
 
 class SendLatentRequest(_message.Message):
-    __slots__ = ["packet"]
+    __slots__ = ["compact", "packet"]
+    COMPACT_FIELD_NUMBER: _ClassVar[int]
     PACKET_FIELD_NUMBER: _ClassVar[int]
+    compact: _packet_pb2.CompactPacket
     packet: _packet_pb2.LipPacket
-    def __init__(self, packet: _Optional[_Union[_packet_pb2.LipPacket, _Mapping]] = ...) -> None: ...
+    def __init__(self, packet: _Optional[_Union[_packet_pb2.LipPacket, _Mapping]] = ..., compact: _Optional[_Union[_packet_pb2.CompactPacket, _Mapping]] = ...) -> None: ...
 
 class SendLatentResponse(_message.Message):
-    __slots__ = ["batch_size", "bridge", "classification", "conversation_id", "error", "generation", "packet_id", "receiver_model", "sequence", "timings"]
+    __slots__ = ["batch_size", "bridge", "classification", "conversation_id", "error", "generation", "header_cached", "packet_id", "receiver_model", "sequence", "timings"]
     BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
     BRIDGE_FIELD_NUMBER: _ClassVar[int]
     CLASSIFICATION_FIELD_NUMBER: _ClassVar[int]
     CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
     GENERATION_FIELD_NUMBER: _ClassVar[int]
+    HEADER_CACHED_FIELD_NUMBER: _ClassVar[int]
     PACKET_ID_FIELD_NUMBER: _ClassVar[int]
     RECEIVER_MODEL_FIELD_NUMBER: _ClassVar[int]
     SEQUENCE_FIELD_NUMBER: _ClassVar[int]
@@ -60,11 +63,12 @@ class SendLatentResponse(_message.Message):
     conversation_id: str
     error: MessageError
     generation: GenerateResult
+    header_cached: bool
     packet_id: bytes
     receiver_model: _packet_pb2.ModelId
     sequence: int
     timings: StageTimings
-    def __init__(self, packet_id: _Optional[bytes] = ..., conversation_id: _Optional[str] = ..., sequence: _Optional[int] = ..., classification: _Optional[_Union[ClassifyResult, _Mapping]] = ..., generation: _Optional[_Union[GenerateResult, _Mapping]] = ..., error: _Optional[_Union[MessageError, _Mapping]] = ..., bridge: _Optional[_Union[_packet_pb2.BridgeId, _Mapping]] = ..., receiver_model: _Optional[_Union[_packet_pb2.ModelId, _Mapping]] = ..., timings: _Optional[_Union[StageTimings, _Mapping]] = ..., batch_size: _Optional[int] = ...) -> None: ...
+    def __init__(self, packet_id: _Optional[bytes] = ..., conversation_id: _Optional[str] = ..., sequence: _Optional[int] = ..., classification: _Optional[_Union[ClassifyResult, _Mapping]] = ..., generation: _Optional[_Union[GenerateResult, _Mapping]] = ..., error: _Optional[_Union[MessageError, _Mapping]] = ..., bridge: _Optional[_Union[_packet_pb2.BridgeId, _Mapping]] = ..., receiver_model: _Optional[_Union[_packet_pb2.ModelId, _Mapping]] = ..., timings: _Optional[_Union[StageTimings, _Mapping]] = ..., batch_size: _Optional[int] = ..., header_cached: bool = ...) -> None: ...
 
 class SendTextRequest(_message.Message):
     __slots__ = ["priming", "task", "text"]

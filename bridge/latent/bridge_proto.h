@@ -1,8 +1,8 @@
 // The bridge's identity structs (bridge/latent/bridge_config.h) as the lip.v1
 // messages the nodes put in packets, answers and registrations. Header-only:
 // plain field copies, shared by the receiver, the sender and their start-up.
-#ifndef LIP_SERVER_BRIDGE_PROTO_H_
-#define LIP_SERVER_BRIDGE_PROTO_H_
+#ifndef LIP_BRIDGE_LATENT_BRIDGE_PROTO_H_
+#define LIP_BRIDGE_LATENT_BRIDGE_PROTO_H_
 
 #include "bridge/latent/bridge_config.h"
 #include "lip/v1/packet.pb.h"
@@ -28,4 +28,4 @@ inline lip::v1::BridgeId BridgeIdToProto(const BridgeMetadata& bridge) {
 
 }  // namespace lip
 
-#endif  // LIP_SERVER_BRIDGE_PROTO_H_
+#endif  // LIP_BRIDGE_LATENT_BRIDGE_PROTO_H_
