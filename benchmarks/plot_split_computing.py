@@ -13,7 +13,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 PATHS = [("latent", "latent (8 soft tokens)", "tab:blue"), ("text_relay", "text relay", "tab:orange"),
-         ("direct_text", "direct text", "tab:green")]
+         ("direct_text", "direct text", "tab:green"),
+         ("latent_named_receiver", "latent, receiver named (no registry call)", "tab:cyan")]
 
 
 def main(summary_path, out_path):

@@ -9,6 +9,9 @@
 #   latent       client -> sender (edge loopback) -> LIP packet over the link -> receiver
 #   text_relay   client -> sender writes a message (up to 32 tokens) -> its text over the link -> receiver
 #   direct_text  client -> the original text over the link -> receiver
+#   latent_named_receiver  latent with the receiver's address in the request (lipctl bench --to):
+#                the sender skips its per-message ListNodes call to the registry, which sits
+#                across the link with the receiver; the difference to latent is that round trip
 #
 # closed loop at each --concurrency (p50/p99 from 1 in flight, throughput = the best level), and
 # counts the bytes that crossed the link (both directions: TLS, HTTP/2, TCP/IP, retransmissions,
@@ -23,7 +26,7 @@
 # not available here (not root, no iproute2).
 #
 #   bash benchmarks/split_computing.sh [--out DIR] [--profiles a,b] [--duration S] [--min-messages N]
-#        [--concurrency 1,4] [--paths latent,text_relay,direct_text] [--bridge DIR] [--device cpu|cuda]
+#        [--concurrency 1,4] [--paths latent,text_relay,direct_text,latent_named_receiver] [--bridge DIR] [--device cpu|cuda]
 #        [--edge-cpu N] [--generate-tokens N]
 # Profiles (name: rate, RTT, loss per direction): datacenter 10 Gbit/s 0.2 ms 0 %, wifi 50 Mbit/s
 # 10 ms 0.1 %, cellular 10 Mbit/s 60 ms 1 %, iot 1 Mbit/s 100 ms 0 %. Defaults: all four, 4 s per
@@ -33,7 +36,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=benchmarks/results/split-computing PROFILES=datacenter,wifi,cellular,iot DURATION=4 MIN_MESSAGES=6
-CONCURRENCY=1,4 PATHS=latent,text_relay,direct_text BRIDGE=demo/bridges/demo-ag_news DEVICE=cpu EDGE_CPU=0 TOKENS=32
+CONCURRENCY=1,4 PATHS=latent,text_relay,direct_text,latent_named_receiver BRIDGE=demo/bridges/demo-ag_news DEVICE=cpu EDGE_CPU=0 TOKENS=32
 while [ $# -gt 0 ]; do
   case "$1" in
     --out) OUT=$2; shift 2 ;;
@@ -137,18 +140,20 @@ for profile in "${profile_list[@]}"; do
   echo "{\"rate_bit_s\": $rate, \"rtt_ms\": $rtt, \"loss_pct_each_way\": $loss, \"measured_rtt_ms\": $measured_rtt, \"idle_bytes_per_s\": $((idle_bytes / 3))}" \
     > "$WORK/link-$profile.json"
   for path in "${path_list[@]}"; do
+    bench_path=$path to=()
+    if [ "$path" = latent_named_receiver ]; then bench_path=latent to=(--to "$NETNS_CLOUD_IP:$PORT_receiver"); fi
     before=$(netns_link_bytes) t0=$(date +%s.%N)
     "${EDGE[@]}" "$LIPCTL" bench run --sender "127.0.0.1:$PORT_sender" --receiver "$NETNS_CLOUD_IP:$PORT_receiver" \
-      --cert "$WORK/certs/sender.crt" --key "$WORK/certs/sender.key" --ca "$WORK/certs/ca.crt" \
-      --paths "$path" --messages demo/messages.jsonl --task "$TASK" --bridge-json "$BRIDGE/bridge.json" \
+      --cert "$WORK/certs/sender.crt" --key "$WORK/certs/sender.key" --ca "$WORK/certs/ca.crt" ${to[@]+"${to[@]}"} \
+      --paths "$bench_path" --messages demo/messages.jsonl --task "$TASK" --bridge-json "$BRIDGE/bridge.json" \
       --concurrency "$CONCURRENCY" --duration-s "$DURATION" --min-messages "$MIN_MESSAGES" \
       --generate-tokens "$TOKENS" --device "$device" --models "demo: sender-llama -> receiver-qwen2, bridge $NAME" \
       --json "$OUT/bench-$profile-$path.json" --quiet 2> "$WORK/bench.err" || { rc=1; cat "$WORK/bench.err" >&2; }
     echo "$(( $(netns_link_bytes) - before )) $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { print b - a }')" \
       > "$WORK/link-bytes-$profile-$path"
-    $PY - "$OUT/bench-$profile-$path.json" "$path" <<'PYEOF'
+    $PY - "$OUT/bench-$profile-$path.json" "$path" "$bench_path" <<'PYEOF'
 import json, sys
-p = json.load(open(sys.argv[1]))["paths"][sys.argv[2]]
+p = json.load(open(sys.argv[1]))["paths"][sys.argv[3]]
 print(f"   {sys.argv[2]:<11} p50 {p['p50_ms_c1'] or 0:8.1f} ms  p99 {p['p99_ms_c1'] or 0:8.1f} ms  "
       f"{p['saturation_throughput_msg_s']:7.2f} msg/s  {p['bytes_per_message']:6.0f} B  answers {p['answered_by_status']}")
 PYEOF
@@ -169,7 +174,7 @@ for profile in profiles.split(","):
     block = {"link": json.load(open(f"{work}/link-{profile}.json"))}
     for path in paths.split(","):
         bench = json.load(open(f"{out}/bench-{profile}-{path}.json"))
-        p = bench["paths"][path]
+        p = bench["paths"]["latent" if path == "latent_named_receiver" else path]
         warmup = bench["config"]["warmup_per_path"]
         link_bytes, seconds = open(f"{work}/link-bytes-{profile}-{path}").read().split()
         messages = max(1, p["sent"] + warmup)
@@ -196,7 +201,7 @@ for profile, block in summary["profiles"].items():
     print(f"  {profile} (RTT {link['rtt_ms']} ms, measured {link['measured_rtt_ms']} ms)")
     for path in paths.split(","):
         r = block[path]
-        print(f"    {path:<11} {r['p50_ms'] or 0:8.1f} {r['p99_ms'] or 0:8.1f}  {r['throughput_msg_s']:7.2f} msg/s"
+        print(f"    {path:<21} {r['p50_ms'] or 0:8.1f} {r['p99_ms'] or 0:8.1f}  {r['throughput_msg_s']:7.2f} msg/s"
               f"  {r['bytes_per_message']:6.0f} / {r['link_bytes_per_message']:7.0f} B  {r['answered_by_status']}")
 sys.exit(0 if all_ok else 1)
 PYEOF
@@ -210,6 +215,5 @@ fi
 echo "== stop the nodes (graceful)"
 nodes_stop_graceful "$PID_sender" "$PID_receiver" || rc=1
 nodes_stop_graceful "$PID_registry" || rc=1
-NODE_PIDS=()
 echo "  results in $OUT/"
 exit $rc

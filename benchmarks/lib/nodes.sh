@@ -3,7 +3,7 @@
 # trap that stops every node it started. Needs BUILD_DIR and WORK set by the caller.
 #
 #   nodes_start NAME CMD...     a node (CMD may start with a wrapper: `ip netns exec NS`, `taskset`)
-#   nodes_stop_graceful PID...  SIGTERM and wait: status 1 when one of them did not exit 0
+#   nodes_stop_graceful PID...  SIGTERM, wait and forget them: status 1 when one did not exit 0
 #   nodes_stop_all              for traps: TERM everything started, KILL what is left after 15 s
 #   nodes_bridge_field DIR KEY  a top-level field of DIR/bridge.json ("" when absent)
 PY=/usr/bin/python3
@@ -11,8 +11,8 @@ NODE_PIDS=()
 
 nodes_stop_all() {  # TERM every node, wait (bounded), KILL stragglers
   local pid
-  for pid in "${NODE_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${NODE_PIDS[@]}"; do
+  for pid in ${NODE_PIDS[@]+"${NODE_PIDS[@]}"}; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in ${NODE_PIDS[@]+"${NODE_PIDS[@]}"}; do
     for _ in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$pid" 2>/dev/null || true
   done
@@ -28,6 +28,13 @@ nodes_stop_graceful() {
   local pid failed=0
   for pid in "$@"; do kill -TERM "$pid" 2>/dev/null || true; done
   for pid in "$@"; do wait "$pid" || { echo "nodes: pid $pid did not exit cleanly" >&2; failed=1; }; done
+  local left=() p stopped
+  for p in ${NODE_PIDS[@]+"${NODE_PIDS[@]}"}; do  # forget exactly these (a trap must not signal reused pids)
+    stopped=0
+    for pid in "$@"; do [ "$p" = "$pid" ] && stopped=1; done
+    [ $stopped = 1 ] || left+=("$p")
+  done
+  NODE_PIDS=(${left[@]+"${left[@]}"})
   return $failed
 }
 
