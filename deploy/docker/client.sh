@@ -25,6 +25,8 @@ if [ "${alive:-0}" -lt 2 ]; then echo "client: only ${alive:-0} receiver(s) aliv
 lipctl registry nodes --registry "$registry" "${tls[@]}" \
   | jq -r '.nodes[] | "client: node \(.node_id) \(.role) \(.address) alive=\(.alive // false)"'
 
+# The bridge's class names, in the order of the receiver's label_index.
+names=$(jq -c '.training.label_names' demo/bridges/demo-ag_news/bridge.json)
 echo "client: $n AG News messages through $sender (latent, 8 soft tokens)"
 right=0 sent=0 failed=0
 declare -A by_receiver=()
@@ -33,7 +35,8 @@ while IFS=$'\t' read -r gold text; do
   if ! out=$(lipctl node send "$text" --sender "$sender" "${tls[@]}" 2>&1); then
     failed=$((failed + 1)); echo "client: message $sent failed: $out" >&2; continue
   fi
-  read -r label ms bytes receiver < <(jq -r '[(.answer.classification.label // "?" | gsub("^\\s+|\\s+$"; "")),
+  IFS=$'\t' read -r label ms bytes receiver < <(jq -r --argjson names "$names" '[
+      $names[.answer.classification.label_index // 0] // "?",
       (.timings.total_ms // 0 | floor), (.wire_bytes // 0), (.receiver_address // "?")] | @tsv' <<< "$out")
   ok=NO; [ "$label" = "$gold" ] && { ok=yes; right=$((right + 1)); }
   by_receiver[$receiver]=$(( ${by_receiver[$receiver]:-0} + 1 ))
