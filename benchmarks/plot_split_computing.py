@@ -47,10 +47,11 @@ def main(summary_path, out_path):
         if log:
             ax.set_yscale("log")
         ax.grid(axis="y", alpha=0.3)
-    axes[0].legend(fontsize=8)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=9, frameon=False)
     kind = summary.get("link", {}).get("kind", "")
     fig.suptitle(f"Split computing: sender on 1 edge CPU, receiver across the link ({kind})", fontsize=11)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
     fig.savefig(out_path, dpi=110)
     print(f"plot: {out_path}")
 
