@@ -68,6 +68,13 @@ IFS=',' read -ra profile_list <<< "$PROFILES"
 for p in "${profile_list[@]}"; do
   profile_line "$p" > /dev/null || { echo "split_computing: unknown profile $p (datacenter, wifi, cellular, iot)" >&2; exit 2; }
 done
+IFS=',' read -ra path_list <<< "$PATHS"
+for p in "${path_list[@]}"; do
+  case "$p" in
+    latent|text_relay|direct_text|latent_named_receiver) ;;
+    *) echo "split_computing: unknown path $p (latent, text_relay, direct_text, latent_named_receiver)" >&2; exit 2 ;;
+  esac
+done
 [ -f "$BRIDGE/bridge.json" ] || { echo "split_computing: no bridge checkpoint at $BRIDGE" >&2; exit 1; }
 
 source benchmarks/lib/netns.sh
@@ -126,7 +133,6 @@ cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 device="edge: 1 core (CPU $EDGE_CPU) of ${cpu:-unknown}, LibTorch fp32; receiver: $DEVICE on CPUs $CLOUD_CPUS"
 echo "== $PATHS per profile: closed loop c=$CONCURRENCY, ${DURATION} s per level (>= $MIN_MESSAGES messages); load average $(cut -d' ' -f1-3 /proc/loadavg)"
 rc=0
-IFS=',' read -ra path_list <<< "$PATHS"
 for profile in "${profile_list[@]}"; do
   read -r rate rtt loss <<< "$(profile_line "$profile")"
   netns_profile "$rate" "$rtt" "$loss"
