@@ -50,7 +50,9 @@ echo "== nodes: registry, receiver and sender for $bridge_name on 127.0.0.1 (mTL
 nodes_start registry "$B/lip-registry" --listen=127.0.0.1:0 --data_dir="$WORK/registry" $(nodes_tls registry)
 "$LIPCTL" registry upload "$BRIDGE" --registry "127.0.0.1:$PORT_registry" \
   --cert "$WORK/certs/admin.crt" --key "$WORK/certs/admin.key" --ca "$WORK/certs/ca.crt" > /dev/null
-common="--listen=127.0.0.1:0 --registry=127.0.0.1:$PORT_registry"
+# The receiver and the sender share this machine's cores: one LibTorch thread each, or they
+# oversubscribe them (measured: benchmarks/README.md).
+common="--listen=127.0.0.1:0 --registry=127.0.0.1:$PORT_registry --torch_threads=${LIP_TORCH_THREADS:-1}"
 nodes_start receiver "$B/lip-receiver" $common --node_id=receiver-load --data_dir="$WORK/receiver" \
   --model_dir=demo/models/receiver-qwen2 --bridge="$bridge_name" $(nodes_tls receiver)
 nodes_start sender "$B/lip-sender" $common --node_id=sender-load --data_dir="$WORK/sender" \

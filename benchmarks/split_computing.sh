@@ -87,8 +87,9 @@ LIP_TARGETS="lip-registry lip-receiver lip-sender lipctl" bash deploy/build.sh >
 cpus=$(nproc)
 if [ "$cpus" -gt 1 ]; then
   CLOUD_CPUS=$(seq 0 $((cpus - 1)) | grep -vx "$EDGE_CPU" | paste -sd,)
+  CLOUD_THREADS=$((cpus - 1))
 else
-  CLOUD_CPUS=$EDGE_CPU
+  CLOUD_CPUS=$EDGE_CPU CLOUD_THREADS=1
 fi
 export NETNS_EMULATOR_CPUS=$CLOUD_CPUS
 mkdir -p "$OUT"
@@ -122,10 +123,11 @@ nodes_start registry "${CLOUD[@]}" "$B/lip-registry" --listen="$NETNS_CLOUD_IP:0
   --cert "$WORK/certs/admin.crt" --key "$WORK/certs/admin.key" --ca "$WORK/certs/ca.crt" > /dev/null
 nodes_start receiver "${CLOUD[@]}" "$B/lip-receiver" --listen="$NETNS_CLOUD_IP:0" --metrics_listen=off \
   --registry="$NETNS_CLOUD_IP:$PORT_registry" --node_id=receiver-split --data_dir="$WORK/receiver" \
-  --model_dir=demo/models/receiver-qwen2 --bridge="$NAME" --device="$DEVICE" $(nodes_tls receiver)
+  --model_dir=demo/models/receiver-qwen2 --bridge="$NAME" --device="$DEVICE" --torch_threads="$CLOUD_THREADS" \
+  $(nodes_tls receiver)
 # The edge device: one CPU, and LibTorch told so (it would size its thread pool by the machine).
 NODES_HOST=127.0.0.1
-OMP_NUM_THREADS=1 nodes_start sender "${EDGE[@]}" "$B/lip-sender" --listen=127.0.0.1:0 --metrics_listen=off \
+nodes_start sender "${EDGE[@]}" "$B/lip-sender" --listen=127.0.0.1:0 --metrics_listen=off --torch_threads=1 \
   --registry="$NETNS_CLOUD_IP:$PORT_registry" --node_id=sender-split --data_dir="$WORK/sender" \
   --model_dir=demo/models/sender-llama --bridge="$NAME" $(nodes_tls sender)
 

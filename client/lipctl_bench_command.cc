@@ -301,8 +301,16 @@ int RunBench(const std::vector<std::string>& raw) {
       m["max_ms"] = Round3(s.max_ms);
       m["mean_ms"] = Round3(s.mean_ms);
       m["bytes_per_message"] = Round3(s.bytes_per_message);
-      m["sender_ms_mean"] = Round3(s.sender_ms);
-      m["receiver_ms_mean"] = Round3(s.receiver_ms);
+      // Where the time goes (means over OK answers): the sender's work (encoding, or generation for
+      // text relay), the wire, and the receiver's stages.
+      const lip::v1::StageTimings& t = s.stages_mean;
+      m["sender_ms_mean"] = Round3(t.encode_ms());
+      m["receiver_ms_mean"] = Round3(t.total_ms());
+      m["stages_ms_mean"] = {{"sender", Round3(t.encode_ms())},       {"wire", Round3(t.wire_ms())},
+                             {"receiver_queue", Round3(t.queue_ms())}, {"receiver_adapt", Round3(t.adapt_ms())},
+                             {"receiver_priming", Round3(t.prefill_ms())},
+                             {"receiver_model", Round3(t.decode_ms())},
+                             {"receiver_total", Round3(t.total_ms())}};
       m["accuracy"] = s.accuracy ? Json(Round3(*s.accuracy)) : Json(nullptr);
       if (path == LoadPath::kTextRelay) m["empty_relays"] = s.empty_relays;
       m["load_average_1m"] = load;

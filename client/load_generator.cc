@@ -33,6 +33,22 @@ struct Call {
   Response response;
 };
 
+// Starts `call` with `start` (an async stub method bound to its context, request and response);
+// `finish` runs once, on a gRPC thread, with the sample `fill` makes of an OK answer.
+template <typename Request, typename Response, typename Start, typename Fill>
+void StartCall(Call<Request, Response>* call, Start start, Fill fill, Finish finish) {
+  start(&call->context, &call->request, &call->response,
+        [call, fill = std::move(fill), finish = std::move(finish)](grpc::Status status) {
+          LoadSample sample;
+          sample.code = status.error_code();
+          sample.error = status.error_message();
+          const lip::v1::SendLatentResponse* answer = nullptr;
+          if (status.ok()) answer = fill(*call, &sample);
+          finish(sample, answer);
+          delete call;
+        });
+}
+
 // Starts one request on `level.path` for `message`; `finish` runs once, on a gRPC thread, when it
 // is answered (OK or not).
 void Issue(const LoadLevel& level, const LoadTargets& targets, const LoadMessage& message, Finish finish) {
@@ -43,19 +59,16 @@ void Issue(const LoadLevel& level, const LoadTargets& targets, const LoadMessage
       call->context.set_deadline(deadline);
       call->request.mutable_encode()->set_text(message.text);
       call->request.set_receiver_address(targets.receiver_address);
-      targets.sender->async()->Send(&call->context, &call->request, &call->response,
-                                    [call, finish = std::move(finish)](grpc::Status status) {
-                                      LoadSample sample;
-                                      sample.code = status.error_code();
-                                      sample.error = status.error_message();
-                                      if (status.ok()) {
-                                        sample.wire_bytes = call->response.wire_bytes();
-                                        sample.sender_ms = call->response.timings().encode_ms();
-                                        sample.receiver_ms = call->response.answer().timings().total_ms();
-                                      }
-                                      finish(sample, status.ok() ? &call->response.answer() : nullptr);
-                                      delete call;
-                                    });
+      StartCall(
+          call,
+          [&](auto... args) { targets.sender->async()->Send(args...); },
+          [](const auto& done, LoadSample* sample) {
+            sample->wire_bytes = done.response.wire_bytes();
+            sample->stages = done.response.timings();  // encode, wire and the receiver's stages
+            sample->stages.set_total_ms(done.response.answer().timings().total_ms());
+            return &done.response.answer();
+          },
+          std::move(finish));
       return;
     }
     case LoadPath::kTextRelay: {
@@ -64,38 +77,32 @@ void Issue(const LoadLevel& level, const LoadTargets& targets, const LoadMessage
       call->request.set_text(message.text);
       call->request.set_max_new_tokens(static_cast<uint32_t>(level.generate_tokens));
       call->request.set_receiver_address(targets.receiver_address);
-      targets.sender->async()->RelayText(&call->context, &call->request, &call->response,
-                                         [call, finish = std::move(finish)](grpc::Status status) {
-                                           LoadSample sample;
-                                           sample.code = status.error_code();
-                                           sample.error = status.error_message();
-                                           if (status.ok()) {
-                                             sample.wire_bytes = call->response.wire_bytes();
-                                             sample.sender_ms = call->response.timings().encode_ms();
-                                             sample.receiver_ms = call->response.answer().timings().total_ms();
-                                             sample.empty_relay = call->response.relayed_text().empty();
-                                           }
-                                           finish(sample, status.ok() ? &call->response.answer() : nullptr);
-                                           delete call;
-                                         });
+      StartCall(
+          call,
+          [&](auto... args) { targets.sender->async()->RelayText(args...); },
+          [](const auto& done, LoadSample* sample) {
+            sample->wire_bytes = done.response.wire_bytes();
+            sample->stages = done.response.timings();  // encode_ms holds the generation
+            sample->stages.set_total_ms(done.response.answer().timings().total_ms());
+            sample->empty_relay = done.response.relayed_text().empty();
+            return &done.response.answer();
+          },
+          std::move(finish));
       return;
     }
     case LoadPath::kDirectText: {
       auto* call = new Call<lip::v1::SendTextRequest, lip::v1::SendLatentResponse>;
       call->context.set_deadline(deadline);
       call->request.set_text(message.text);  // empty task = the bridge's labels
-      targets.receiver->async()->SendText(&call->context, &call->request, &call->response,
-                                          [call, finish = std::move(finish)](grpc::Status status) {
-                                            LoadSample sample;
-                                            sample.code = status.error_code();
-                                            sample.error = status.error_message();
-                                            if (status.ok()) {
-                                              sample.wire_bytes = call->request.text().size();
-                                              sample.receiver_ms = call->response.timings().total_ms();
-                                            }
-                                            finish(sample, status.ok() ? &call->response : nullptr);
-                                            delete call;
-                                          });
+      StartCall(
+          call,
+          [&](auto... args) { targets.receiver->async()->SendText(args...); },
+          [](const auto& done, LoadSample* sample) {
+            sample->wire_bytes = done.request.text().size();
+            sample->stages = done.response.timings();  // the receiver's stages only
+            return &done.response;
+          },
+          std::move(finish));
       return;
     }
   }
@@ -292,7 +299,8 @@ LevelSummary Summarize(const LevelResult& result) {
   s.sent = result.sent;
   s.answered = static_cast<int64_t>(result.samples.size());
   std::vector<double> latencies;
-  double bytes = 0, sender_ms = 0, receiver_ms = 0;
+  double bytes = 0;
+  lip::v1::StageTimings sums;
   for (const LoadSample& sample : result.samples) {
     ++s.answered_by_status[StatusCodeName(sample.code)];
     if (sample.code != 0) {
@@ -301,8 +309,14 @@ LevelSummary Summarize(const LevelResult& result) {
     }
     latencies.push_back(sample.latency_ms);
     bytes += static_cast<double>(sample.wire_bytes);
-    sender_ms += sample.sender_ms;
-    receiver_ms += sample.receiver_ms;
+    const lip::v1::StageTimings& t = sample.stages;
+    sums.set_encode_ms(sums.encode_ms() + t.encode_ms());
+    sums.set_wire_ms(sums.wire_ms() + t.wire_ms());
+    sums.set_queue_ms(sums.queue_ms() + t.queue_ms());
+    sums.set_adapt_ms(sums.adapt_ms() + t.adapt_ms());
+    sums.set_prefill_ms(sums.prefill_ms() + t.prefill_ms());
+    sums.set_decode_ms(sums.decode_ms() + t.decode_ms());
+    sums.set_total_ms(sums.total_ms() + t.total_ms());
     if (sample.right >= 0) {
       ++s.labelled;
       s.right += sample.right;
@@ -320,8 +334,13 @@ LevelSummary Summarize(const LevelResult& result) {
     for (double v : latencies) sum += v;
     s.mean_ms = sum / ok;
     s.bytes_per_message = bytes / ok;
-    s.sender_ms = sender_ms / ok;
-    s.receiver_ms = receiver_ms / ok;
+    s.stages_mean.set_encode_ms(sums.encode_ms() / ok);
+    s.stages_mean.set_wire_ms(sums.wire_ms() / ok);
+    s.stages_mean.set_queue_ms(sums.queue_ms() / ok);
+    s.stages_mean.set_adapt_ms(sums.adapt_ms() / ok);
+    s.stages_mean.set_prefill_ms(sums.prefill_ms() / ok);
+    s.stages_mean.set_decode_ms(sums.decode_ms() / ok);
+    s.stages_mean.set_total_ms(sums.total_ms() / ok);
   }
   if (result.wall_s > 0) s.throughput_msg_s = ok / result.wall_s;
   if (s.labelled > 0) s.accuracy = static_cast<double>(s.right) / static_cast<double>(s.labelled);

@@ -89,8 +89,10 @@ struct LoadSample {
   int code = 0;            // gRPC status code
   uint64_t wire_bytes = 0; // OK only: what crossed to the receiver (packet, relayed text or text)
   int right = -1;          // OK + labelled: 1 right, 0 wrong; -1 unknown
-  double sender_ms = 0;    // OK only: the sender's work (encode, or generation for text_relay)
-  double receiver_ms = 0;  // OK only: the receiver's total
+  // OK only: the answer's stage timings. encode_ms is the sender's work (encoding, or generation
+  // for text_relay; 0 for direct_text), wire_ms the sender-observed round trip minus the receiver's
+  // total, the rest the receiver's (queue, adapt, prefill, decode; total_ms is the receiver's total).
+  lip::v1::StageTimings stages;
   bool empty_relay = false;  // text_relay, OK: the sender wrote nothing
   std::string error;         // not OK: the status message
 };
@@ -120,7 +122,7 @@ struct LevelSummary {
   double throughput_msg_s = 0;  // OK answers per second of wall time
   double p50_ms = 0, p95_ms = 0, p99_ms = 0, max_ms = 0, mean_ms = 0;  // OK answers
   double bytes_per_message = 0;                                      // OK answers
-  double sender_ms = 0, receiver_ms = 0;                             // means over OK answers
+  lip::v1::StageTimings stages_mean;                                 // means over OK answers
   int64_t labelled = 0, right = 0;                                   // OK answers with a gold label
   std::optional<double> accuracy;                                    // right / labelled
   int64_t empty_relays = 0;

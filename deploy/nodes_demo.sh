@@ -57,7 +57,9 @@ for dir in "${BRIDGE_DIRS[@]}"; do
   bridge_name=$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["name"])' "$dir/bridge.json")
   task=$($PY -c 'import json,sys; print(json.load(open(sys.argv[1])).get("task",""))' "$dir/bridge.json")
   echo "== $step. $bridge_name (task $task): receiver and sender fetch it from the registry and register"
-  common="--listen=127.0.0.1:0 --registry=127.0.0.1:$PORT_registry"
+  # The receiver and the sender share this machine's cores: one LibTorch thread each, or they
+  # oversubscribe them (measured: benchmarks/README.md).
+  common="--listen=127.0.0.1:0 --registry=127.0.0.1:$PORT_registry --torch_threads=${LIP_TORCH_THREADS:-1}"
   start receiver "$B/lip-receiver" $common --node_id="receiver-$task" --data_dir="$work/receiver-$task" \
     --model_dir=demo/models/receiver-qwen2 --bridge="$bridge_name" $(tls receiver)
   receiver_pid=$PID_receiver

@@ -1,5 +1,7 @@
 #include "server/model_node.h"
 
+#include <ATen/Parallel.h>
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -25,6 +27,9 @@ ABSL_FLAG(bool, allow_model_mismatch, false, "accept a model whose weights diges
 ABSL_FLAG(std::string, device, "cpu", "where the model runs: cpu (fp32), cuda or cuda:N (bf16 weights)");
 ABSL_FLAG(std::string, activations, "fp32",
           "on CUDA: fp32 (activations in fp32, the parity mode) or model (activations in bf16, faster)");
+ABSL_FLAG(int32_t, torch_threads, 0,
+          "LibTorch intra-op threads of this node (0 = LibTorch's default, one per core); set 1 when "
+          "several model nodes share a few CPU cores, or they oversubscribe them");
 ABSL_FLAG(bool, random_weights_for_benchmark, false,
           "BENCHMARK ONLY: random model weights from --model_dir/config.json and a random bridge half "
           "from bridge.json; answers are meaningless");
@@ -42,7 +47,13 @@ ModelNodeFlags ModelNodeFlagsFromCommandLine() {
   flags.device = absl::GetFlag(FLAGS_device);
   flags.activations = absl::GetFlag(FLAGS_activations);
   flags.random_weights_for_benchmark = absl::GetFlag(FLAGS_random_weights_for_benchmark);
+  flags.torch_threads = std::max(0, absl::GetFlag(FLAGS_torch_threads));
   return flags;
+}
+
+void ApplyTorchThreads(const std::string& role, int threads) {
+  if (threads > 0) at::set_num_threads(threads);
+  LogInfo(role, "torch threads", {{"intra_op", std::to_string(at::get_num_threads())}});
 }
 
 absl::StatusOr<NodeConfig> ModelNodeConfig(const std::string& role) {

@@ -7,7 +7,7 @@
 //
 // Flags defined here: --model_dir --bridge_dir --bridge --bridge_version
 // --shutdown_grace_ms --allow_model_mismatch --device --activations
-// --random_weights_for_benchmark (the NodeConfig flags are in common/node_config.h). Link this only into the node binaries.
+// --torch_threads --random_weights_for_benchmark (the NodeConfig flags are in common/node_config.h). Link this only into the node binaries.
 //
 // Thread-safety: call from main() before serving.
 #ifndef LIP_SERVER_MODEL_NODE_H_
@@ -40,6 +40,7 @@ struct ModelNodeFlags {
   // BENCHMARK ONLY: random model weights from model_dir/config.json and a random bridge half from
   // bridge_dir/bridge.json (see SenderPipelineOptions::random_weights_for_benchmark).
   bool random_weights_for_benchmark = false;
+  int torch_threads = 0;  // LibTorch intra-op threads; 0 = LibTorch's default (one per core)
 };
 
 // The flags above, after absl::ParseCommandLine.
@@ -66,7 +67,10 @@ absl::StatusOr<std::string> LocalBridgeDir(const std::string& role, const NodeCo
                                            const ModelNodeFlags& flags, RegistryClient* registry,
                                            const std::string& half_file);
 
-// Finds or fetches the bridge (LocalBridgeDir), then loads Pipeline (ReceiverPipeline or
+// Sets LibTorch's intra-op threads when `threads` > 0 and logs the number in use.
+void ApplyTorchThreads(const std::string& role, int threads);
+
+// Applies flags.torch_threads, finds or fetches the bridge (LocalBridgeDir), then loads Pipeline (ReceiverPipeline or
 // SenderPipeline, with its Options struct) with the model and the bridge; logs what it loaded.
 template <typename Pipeline, typename Options>
 absl::StatusOr<std::unique_ptr<Pipeline>> LoadModelPipeline(const std::string& role,
@@ -74,6 +78,7 @@ absl::StatusOr<std::unique_ptr<Pipeline>> LoadModelPipeline(const std::string& r
                                                              const ModelNodeFlags& flags,
                                                              RegistryClient* registry,
                                                              const std::string& half_file) {
+  ApplyTorchThreads(role, flags.torch_threads);
   auto bridge_dir = LocalBridgeDir(role, config, flags, registry, half_file);
   if (!bridge_dir.ok()) return bridge_dir.status();
   Options options;

@@ -74,6 +74,7 @@ json RunResultToJson(const RunResult& r) {
   PutOptional(j, "learning_rate", r.learning_rate);
   if (!r.learning_rate_trials.empty()) j["learning_rate_trials"] = LearningRateTrialsToJson(r.learning_rate_trials);
   PutOptional(j, "accuracy", r.accuracy);
+  PutOptional(j, "macro_f1", r.macro_f1);
   PutOptional(j, "accuracy_fp16", r.accuracy_fp16);
   PutOptional(j, "accuracy_int8", r.accuracy_int8);
   PutOptional(j, "fp16_packet_bytes", r.fp16_packet_bytes);
@@ -98,7 +99,8 @@ absl::StatusOr<RunResult> RunResultFromJson(const json& j) {
                       Get(j, "test_file", &r.test_file), Get(j, "test_examples", &r.test_examples),
                       Get(j, "latency_messages", &r.latency_messages), Get(j, "error", &r.error),
                       Get(j, "note", &r.note), GetOptional(j, "validation_accuracy", &r.validation_accuracy),
-                      GetOptional(j, "accuracy", &r.accuracy), GetOptional(j, "accuracy_fp16", &r.accuracy_fp16),
+                      GetOptional(j, "accuracy", &r.accuracy), GetOptional(j, "macro_f1", &r.macro_f1),
+                      GetOptional(j, "accuracy_fp16", &r.accuracy_fp16),
                       GetOptional(j, "accuracy_int8", &r.accuracy_int8),
                       GetOptional(j, "fp16_packet_bytes", &r.fp16_packet_bytes),
                       GetOptional(j, "int8_packet_bytes", &r.int8_packet_bytes),

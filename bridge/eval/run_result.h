@@ -58,6 +58,7 @@ struct RunResult {
   std::string test_file;
   int64_t test_examples = 0;
   std::optional<double> accuracy;       // fp32 (the method's own output)
+  std::optional<double> macro_f1;       // of the same predictions (bridge/eval/classification_scores.h)
   std::optional<double> accuracy_fp16;  // soft tokens through the real packet codec
   std::optional<double> accuracy_int8;
   std::optional<double> fp16_packet_bytes;  // mean bytes of a serialized packet

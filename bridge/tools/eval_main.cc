@@ -25,7 +25,9 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "bridge/eval/classification_scores.h"
 #include "bridge/eval/linear_probe.h"
+#include "bridge/eval/progress_meter.h"
 #include "bridge/eval/results_writer.h"
 #include "bridge/eval/run_result.h"
 #include "bridge/eval/suite_report.h"
@@ -51,7 +53,8 @@ ABSL_FLAG(std::string, latency_results, "",
 ABSL_FLAG(std::string, preamble, "", "report: extra paragraphs (how the suite was run), '\\n\\n'-separated");
 ABSL_FLAG(int64_t, test_limit, 0, "evaluate on at most this many test examples per task (0 = all)");
 ABSL_FLAG(int64_t, probe_train_limit, 2000, "training examples for the sender linear probe");
-ABSL_FLAG(int64_t, relay_limit, 100, "test examples for the (slow) text-relay baseline");
+ABSL_FLAG(int64_t, relay_limit, 100,
+          "test examples for the (slow) text-relay baseline: a stratified, seeded sample (0 = the whole split)");
 ABSL_FLAG(int64_t, relay_tokens, lip::kDefaultRelayTokens, "tokens the sender generates for text relay (at most; stops at EOS)");
 ABSL_FLAG(int64_t, latency_messages, 0, "bridge: messages timed one by one (0 = no latency measurement)");
 ABSL_FLAG(int, threads, 0, "LibTorch intra-op threads (0 = LibTorch's default)");
@@ -122,6 +125,7 @@ absl::StatusOr<std::pair<std::vector<float>, size_t>> WireRoundTrip(const Loaded
 
 struct WireAccuracy {
   double fp32 = 0, fp16 = 0, int8 = 0;
+  double fp32_macro_f1 = 0;
   double fp16_bytes = 0, int8_bytes = 0;  // mean serialized packet size
 };
 
@@ -130,7 +134,9 @@ struct WireAccuracy {
 absl::StatusOr<WireAccuracy> BridgeAccuracy(const LoadedBridge& b, const TextDataset& test) {
   WireAccuracy out;
   int64_t correct[3] = {0, 0, 0};
+  ClassificationScores fp32_scores(static_cast<int>(test.label_names.size()));
   const lip::v1::DType dtypes[3] = {lip::v1::DTYPE_FP32, lip::v1::DTYPE_FP16, lip::v1::DTYPE_INT8};
+  ProgressMeter progress(b.metadata.task + " bridge (fp32, fp16, int8)", test.examples.size());
   for (size_t begin = 0; begin < test.examples.size(); begin += 32) {
     std::vector<std::string> texts;
     for (size_t i = begin; i < std::min(test.examples.size(), begin + 32); ++i) texts.push_back(test.examples[i].text);
@@ -152,9 +158,13 @@ absl::StatusOr<WireAccuracy> BridgeAccuracy(const LoadedBridge& b, const TextDat
       for (size_t j = 0; j < answers.size(); ++j) {
         if (!answers[j].ok()) return answers[j].status();
         if (answers[j]->label_index == test.examples[begin + j].label) ++correct[k];
+        if (k == 0) fp32_scores.Add(test.examples[begin + j].label, answers[j]->label_index);
       }
     }
+    progress.Update(begin + encoded.size());
   }
+  progress.Finish();
+  out.fp32_macro_f1 = fp32_scores.MacroF1();
   const double n = std::max<size_t>(1, test.examples.size());
   out.fp32 = correct[0] / n;
   out.fp16 = correct[1] / n;
@@ -164,8 +174,9 @@ absl::StatusOr<WireAccuracy> BridgeAccuracy(const LoadedBridge& b, const TextDat
   return out;
 }
 
-absl::StatusOr<double> ZeroShotAccuracy(const LoadedBridge& b, const TextDataset& test) {
-  int64_t correct = 0;
+absl::StatusOr<ClassificationScores> ZeroShotScores(const LoadedBridge& b, const TextDataset& test) {
+  ClassificationScores scores(static_cast<int>(test.label_names.size()));
+  ProgressMeter progress(b.metadata.task + " receiver zero-shot", test.examples.size());
   for (size_t begin = 0; begin < test.examples.size(); begin += 32) {
     std::vector<TextMessage> messages;
     for (size_t i = begin; i < std::min(test.examples.size(), begin + 32); ++i) {
@@ -176,30 +187,37 @@ absl::StatusOr<double> ZeroShotAccuracy(const LoadedBridge& b, const TextDataset
     LIP_ASSIGN_OR_RETURN(auto answers, b.receiver->AnswerText(messages));
     for (size_t j = 0; j < answers.size(); ++j) {
       if (!answers[j].ok()) return answers[j].status();
-      if (answers[j]->label_index == test.examples[begin + j].label) ++correct;
+      scores.Add(test.examples[begin + j].label, answers[j]->label_index);
     }
+    progress.Update(begin + messages.size());
   }
-  return double(correct) / test.examples.size();
+  progress.Finish();
+  return scores;
 }
 
 // Text relay: the sender writes its message about the text (kTextRelayFrame, as the sender node's
 // RelayText) and the receiver classifies what it wrote, even when that is empty.
-absl::StatusOr<double> TextRelayAccuracy(const LoadedBridge& b, const TextDataset& test, int64_t limit,
-                                         int64_t tokens, double* mean_relay_bytes) {
-  const int64_t n = std::min<int64_t>(limit, test.examples.size());
-  int64_t correct = 0;
+absl::StatusOr<ClassificationScores> TextRelayScores(const LoadedBridge& b, const TextDataset& test, int64_t limit,
+                                                     int64_t tokens, double* mean_relay_bytes) {
+  // At most `limit` examples, stratified by label (seeded), never the first rows of the split.
+  const TextDataset sample = StratifiedSample(test, limit, /*seed=*/1);
+  const int64_t n = static_cast<int64_t>(sample.examples.size());
+  ClassificationScores scores(static_cast<int>(test.label_names.size()));
   double bytes = 0;
+  ProgressMeter progress(b.metadata.task + " text relay", n);
   for (int64_t i = 0; i < n; ++i) {
-    LIP_ASSIGN_OR_RETURN(GeneratedText relayed, WriteRelayMessage(*b.sender, test.examples[i].text, tokens));
+    LIP_ASSIGN_OR_RETURN(GeneratedText relayed, WriteRelayMessage(*b.sender, sample.examples[i].text, tokens));
     bytes += relayed.text.size();
     TextMessage m;
     m.text = relayed.text;
     LIP_ASSIGN_OR_RETURN(auto answers, b.receiver->AnswerText({m}));
     if (!answers[0].ok()) return answers[0].status();
-    if (answers[0]->label_index == test.examples[i].label) ++correct;
+    scores.Add(sample.examples[i].label, answers[0]->label_index);
+    progress.Update(i + 1);
   }
+  progress.Finish();
   if (mean_relay_bytes != nullptr) *mean_relay_bytes = n > 0 ? bytes / n : 0;
-  return n > 0 ? double(correct) / n : 0;
+  return scores;
 }
 
 struct Latency {
@@ -288,6 +306,7 @@ absl::Status EvaluateBridge() {
   LIP_ASSIGN_OR_RETURN(TextDataset test, TestSet(b, &r));
   LIP_ASSIGN_OR_RETURN(WireAccuracy wire, BridgeAccuracy(b, test));
   r.accuracy = wire.fp32;
+  r.macro_f1 = wire.fp32_macro_f1;
   r.accuracy_fp16 = wire.fp16;
   r.accuracy_int8 = wire.int8;
   r.fp16_packet_bytes = wire.fp16_bytes;
@@ -320,8 +339,10 @@ absl::Status EvaluateBaselines() {
   LIP_ASSIGN_OR_RETURN(TextDataset test, TestSet(b, &zero_shot));
   {
     const auto start = Clock::now();
-    LIP_ASSIGN_OR_RETURN(double accuracy, ZeroShotAccuracy(b, test));
+    LIP_ASSIGN_OR_RETURN(ClassificationScores scores, ZeroShotScores(b, test));
+    const double accuracy = scores.Accuracy();
     zero_shot.accuracy = accuracy;
+    zero_shot.macro_f1 = scores.MacroF1();
     std::fprintf(stderr, "lip-eval: %s: receiver zero-shot %.4f (%.0f s)\n", zero_shot.task.c_str(), accuracy,
                  Ms(start) / 1000);
     LIP_RETURN_IF_ERROR(WriteRunResult(stem + "zero_shot.json", zero_shot));
@@ -349,13 +370,16 @@ absl::Status EvaluateBaselines() {
     RunResult relay = zero_shot;
     relay.method = kMethodTextRelay;
     double relay_bytes = 0;
-    LIP_ASSIGN_OR_RETURN(double accuracy, TextRelayAccuracy(b, test, absl::GetFlag(FLAGS_relay_limit),
-                                                            absl::GetFlag(FLAGS_relay_tokens), &relay_bytes));
+    LIP_ASSIGN_OR_RETURN(ClassificationScores scores,
+                         TextRelayScores(b, test, absl::GetFlag(FLAGS_relay_limit), absl::GetFlag(FLAGS_relay_tokens),
+                                         &relay_bytes));
+    const double accuracy = scores.Accuracy();
     relay.accuracy = accuracy;
-    relay.test_examples = std::min<int64_t>(absl::GetFlag(FLAGS_relay_limit), test.examples.size());
+    relay.macro_f1 = scores.MacroF1();
+    relay.test_examples = scores.examples();
     relay.relayed_text_bytes = relay_bytes;
     relay.note = absl::StrFormat("the sender greedily writes a message about the text (relay frame of docs/nodes.md) "
-                                 "for at most %d tokens; first %d test examples",
+                                 "for at most %d tokens; %d test examples (a stratified sample when fewer than the split)",
                                  absl::GetFlag(FLAGS_relay_tokens), relay.test_examples);
     std::fprintf(stderr, "lip-eval: %s: text relay %.4f (%.0f s)\n", relay.task.c_str(), accuracy, Ms(start) / 1000);
     LIP_RETURN_IF_ERROR(WriteRunResult(stem + "text_relay.json", relay));

@@ -18,7 +18,7 @@ std::vector<int64_t> TextDataset::LabelCounts() const {
 
 absl::StatusOr<TextDataset> ReadJsonlDataset(const std::string& path,
                                              const std::vector<std::string>& label_names,
-                                             int64_t limit) {
+                                             int64_t limit, uint64_t seed) {
   if (label_names.empty()) return absl::InvalidArgumentError("dataset needs at least one label name");
   std::ifstream in(path);
   if (!in) return absl::NotFoundError(absl::StrCat("dataset file ", path, " does not exist"));
@@ -42,10 +42,53 @@ absl::StatusOr<TextDataset> ReadJsonlDataset(const std::string& path,
           absl::StrCat(path, ":", line_number, ": label \"", label, "\" is not one of the task's labels"));
     }
     dataset.examples.push_back({row["text"].get<std::string>(), int32_t(it - label_names.begin())});
-    if (limit > 0 && int64_t(dataset.examples.size()) >= limit) break;
   }
   if (dataset.examples.empty()) return absl::InvalidArgumentError(absl::StrCat(path, " has no examples"));
-  return dataset;
+  return StratifiedSample(dataset, limit, seed);
+}
+
+TextDataset StratifiedSample(const TextDataset& all, int64_t limit, uint64_t seed) {
+  const int64_t n = static_cast<int64_t>(all.examples.size());
+  if (limit <= 0 || limit >= n) return all;
+  // Each label's share of `limit`, proportional to its count: the floors, then one more for the
+  // labels with the largest remainders (ties: the lower label index).
+  const std::vector<int64_t> counts = all.LabelCounts();
+  const size_t labels = counts.size();
+  std::vector<int64_t> quota(labels);
+  std::vector<std::pair<int64_t, size_t>> remainders;  // (remainder * n, label)
+  int64_t given = 0;
+  for (size_t l = 0; l < labels; ++l) {
+    quota[l] = counts[l] * limit / n;
+    given += quota[l];
+    remainders.push_back({counts[l] * limit % n, l});
+  }
+  std::stable_sort(remainders.begin(), remainders.end(),
+                   [](const auto& a, const auto& b) { return a.first > b.first; });
+  for (size_t i = 0; given < limit && i < remainders.size(); ++i) {
+    if (quota[remainders[i].second] < counts[remainders[i].second]) {
+      ++quota[remainders[i].second];
+      ++given;
+    }
+  }
+  // Per label, the first quota[l] of a seeded permutation of its examples (Fisher-Yates on
+  // mt19937_64, whose output the C++ standard fixes: the same sample on every platform).
+  std::mt19937_64 rng(seed);
+  std::vector<std::vector<int64_t>> by_label(labels);
+  for (int64_t i = 0; i < n; ++i) by_label[all.examples[i].label].push_back(i);
+  std::vector<char> keep(n, 0);
+  for (size_t l = 0; l < labels; ++l) {
+    std::vector<int64_t>& members = by_label[l];
+    for (int64_t i = static_cast<int64_t>(members.size()) - 1; i > 0; --i) {
+      std::swap(members[i], members[rng() % static_cast<uint64_t>(i + 1)]);
+    }
+    for (int64_t j = 0; j < quota[l]; ++j) keep[members[j]] = 1;
+  }
+  TextDataset sample;
+  sample.label_names = all.label_names;
+  for (int64_t i = 0; i < n; ++i) {
+    if (keep[i]) sample.examples.push_back(all.examples[i]);  // in file order
+  }
+  return sample;
 }
 
 absl::Status SplitValidation(const TextDataset& all, int64_t validation_size, uint64_t seed,

@@ -33,11 +33,18 @@ struct TextBatch {
 TextBatch GatherExamples(const TextDataset& dataset, const std::vector<int64_t>& indices);
 
 // Reads `path`. `label_names` fixes the label order; a label not in it is INVALID_ARGUMENT naming
-// the line. `limit` > 0 keeps the first `limit` examples. NOT_FOUND when the file is missing;
-// INVALID_ARGUMENT for malformed lines (naming the line number).
+// the line. `limit` > 0 keeps StratifiedSample(all, limit, seed) — never just the first rows, which
+// in a label-sorted file are a few classes. NOT_FOUND when the file is missing; INVALID_ARGUMENT
+// for malformed lines (naming the line number).
 absl::StatusOr<TextDataset> ReadJsonlDataset(const std::string& path,
                                              const std::vector<std::string>& label_names,
-                                             int64_t limit = 0);
+                                             int64_t limit = 0, uint64_t seed = 1);
+
+// `limit` examples of `all` (all of it when limit <= 0 or >= its size), stratified by label: each
+// label keeps its share of `limit` (proportional to its count; the largest remainders round up),
+// drawn from a permutation seeded by `seed` (the same sample on every platform). The kept examples
+// stay in their original order.
+TextDataset StratifiedSample(const TextDataset& all, int64_t limit, uint64_t seed);
 
 // Splits off a validation set from a training set, deterministically from `seed`: every
 // `validation_size`-th example of a seeded permutation goes to validation. The two parts are

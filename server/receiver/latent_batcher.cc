@@ -87,9 +87,10 @@ void LatentBatcher::Loop() {
       std::unique_lock<std::mutex> lock(mu_);
       wake_.wait(lock, [this] { return stop_ || !queue_.empty(); });
       if (stop_) return;
-      // The oldest job waits at most max_wait for the batch to fill.
+      // Under concurrent load (the last batch had company) the oldest job waits at most max_wait
+      // for the batch to fill; a lone message on an idle receiver runs at once.
       const absl::Time flush_at = queue_.front().enqueued + options_.max_wait;
-      while (!stop_ && static_cast<int>(queue_.size()) < options_.max_batch_size) {
+      while (!stop_ && last_batch_size_ > 1 && static_cast<int>(queue_.size()) < options_.max_batch_size) {
         const absl::Duration left = flush_at - absl::Now();
         if (left <= absl::ZeroDuration()) break;
         wake_.wait_for(lock, absl::ToChronoNanoseconds(left));
@@ -99,6 +100,7 @@ void LatentBatcher::Loop() {
         batch.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
+      last_batch_size_ = static_cast<int>(batch.size());
       AdmitWaiting();
       queue_depth_.Set(static_cast<double>(queue_.size() + waiting_.size()));
     }

@@ -1,8 +1,11 @@
 // LatentBatcher: dynamic batching in front of a ReceiverPipeline.
 //
-// Requests from many RPCs are queued; one worker thread takes the oldest and
-// waits at most `max_wait` for more, up to `max_batch_size`, then answers them
-// with one ReceiverPipeline::Answer (or AnswerText) call. Past `queue_limit`
+// Requests from many RPCs are queued; one worker thread takes what waits, up
+// to `max_batch_size`, and answers it with one ReceiverPipeline::Answer (or
+// AnswerText) call. Batches form by themselves while the worker is busy. When
+// the last batch had more than one message (concurrent load), the worker also
+// waits up to `max_wait` after the oldest job's arrival for the batch to fill;
+// a lone message on an idle receiver runs at once, without that wait. Past `queue_limit`
 // waiting jobs, a job submitted with Admission::kRefuseWhenFull (unary calls)
 // is refused with RESOURCE_EXHAUSTED (reason QUEUE_FULL) at once — the
 // receiver never hangs or drops silently; one submitted with
@@ -37,7 +40,7 @@ namespace lip {
 
 struct LatentBatcherOptions {
   int max_batch_size = 8;                           // messages per pipeline call
-  absl::Duration max_wait = absl::Milliseconds(5);  // how long the oldest job waits for company
+  absl::Duration max_wait = absl::Milliseconds(5);  // under load: how long the oldest job waits for company
   int queue_limit = 64;                             // waiting jobs before RESOURCE_EXHAUSTED
 };
 
@@ -94,6 +97,7 @@ class LatentBatcher {
   std::deque<Job> queue_;
   std::deque<Job> waiting_;  // kWaitForRoom jobs behind a full queue
   bool stop_ = false;
+  int last_batch_size_ = 0;  // jobs taken by the last batch; > 1 turns the max_wait window on
   std::thread worker_;
 
   metrics::Histogram& batch_sizes_;

@@ -27,6 +27,8 @@
 
 ABSL_FLAG(std::string, wire_dtype, "fp16", "default wire dtype: fp32 | fp16 | bf16 | int8");
 ABSL_FLAG(int32_t, link_report_ms, 2000, "how often link statistics go to the registry");
+ABSL_FLAG(int32_t, receiver_list_ttl_ms, 1000,
+          "how long the registry's receiver list is reused (0 = ask the registry for every message)");
 
 namespace {
 constexpr char kRole[] = "sender";
@@ -59,6 +61,8 @@ int main(int argc, char** argv) {
   service_options.insecure = config->tls.insecure;
   service_options.outbound_tls = config->tls;
   service_options.default_dtype = *dtype;
+  service_options.receiver_list_ttl =
+      absl::Milliseconds(std::max(0, absl::GetFlag(FLAGS_receiver_list_ttl_ms)));
   lip::SenderService service(pipeline->get(), registry->get(), metrics.get(), service_options);
 
   lip::NodeServer server(*config, metrics);

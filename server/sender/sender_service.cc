@@ -95,7 +95,7 @@ absl::StatusOr<std::vector<SenderService::Target>> SenderService::ResolveReceive
   }
   const std::string wanted =
       receiver_model.name().empty() ? pipeline_->bridge().receiver_model.name : receiver_model.name();
-  auto nodes = registry_->ListNodes(lip::v1::NODE_ROLE_RECEIVER);
+  auto nodes = ListReceivers();
   if (!nodes.ok()) return nodes.status();
   auto receivers = ReceiversServingBridge(*nodes, wanted, BridgeIdToProto(pipeline_->bridge()));
   if (!receivers.ok()) return receivers.status();
@@ -114,6 +114,21 @@ absl::StatusOr<std::vector<SenderService::Target>> SenderService::ResolveReceive
     targets.push_back({healthy, node_ids[healthy]});
   }
   return targets;
+}
+
+absl::StatusOr<std::vector<lip::v1::NodeInfo>> SenderService::ListReceivers() {
+  const absl::Time now = absl::Now();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (now - receiver_list_fetched_ < options_.receiver_list_ttl) return receiver_list_;
+  }
+  // Asked without the lock: concurrent messages may both ask once, none waits behind the registry.
+  auto nodes = registry_->ListNodes(lip::v1::NODE_ROLE_RECEIVER);
+  if (!nodes.ok()) return nodes.status();
+  std::lock_guard<std::mutex> lock(mu_);
+  receiver_list_ = *nodes;
+  receiver_list_fetched_ = now;
+  return nodes;
 }
 
 absl::StatusOr<lip::v1::SendLatentResponse> SenderService::CallReceiver(
@@ -136,6 +151,10 @@ absl::StatusOr<lip::v1::SendLatentResponse> SenderService::CallReceiver(
     }
     if (answer.status().code() != absl::StatusCode::kUnavailable) return answer;
     breaker_.RecordFailure(target.address, absl::Now());
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      receiver_list_fetched_ = absl::InfinitePast();  // the next message asks the registry again
+    }
     if (attempt + 1 < attempts) {
       failovers_.Increment();
       LogWarning("sender", "receiver unavailable; sending the message to another receiver",

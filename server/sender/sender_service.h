@@ -3,7 +3,8 @@
 //   Encode    text -> SenderPipeline (soft tokens Z + calibration) -> packet codec -> LipPacket
 //   Send      Encode, then SendLatent to the receiver given in the request or resolved through
 //             the registry (an alive receiver that runs the bridge's receiver model and serves
-//             this same bridge: server/receiver_selection.h; messages are spread round-robin);
+//             this same bridge: server/receiver_selection.h; messages are spread round-robin;
+//             the registry's list is reused for receiver_list_ttl, 1 s by default);
 //             replies with the answer, per-stage timings (wire = round trip - receiver total)
 //             and wire bytes next to the text's bytes
 //   RelayText the text-relay baseline: the sender's model writes a message about the text
@@ -54,6 +55,9 @@ struct SenderServiceOptions {
   lip::v1::DType default_dtype = lip::v1::DTYPE_FP16;  // when the request leaves it unspecified
   absl::Duration receiver_timeout = absl::Seconds(60);
   absl::Duration breaker_open_for = absl::Seconds(10);  // a failed receiver is avoided this long
+  // How long the registry's receiver list is reused before it is asked again (0 = every
+  // message). A receiver answering UNAVAILABLE drops the list at once.
+  absl::Duration receiver_list_ttl = absl::Seconds(1);
 };
 
 class SenderService final : public lip::v1::Sender::Service {
@@ -84,6 +88,8 @@ class SenderService final : public lip::v1::Sender::Service {
   // for this bridge, rotated round-robin, with recently failed ones last.
   absl::StatusOr<std::vector<Target>> ResolveReceivers(const std::string& address,
                                                        const lip::v1::ModelId& receiver_model);
+  // The registry's receivers, reused for options_.receiver_list_ttl.
+  absl::StatusOr<std::vector<lip::v1::NodeInfo>> ListReceivers();
   absl::StatusOr<ReceiverClient*> ClientFor(const std::string& address);
   // Calls `call` on targets[0]; if that receiver is UNAVAILABLE and there is another target,
   // records the failure and calls targets[1] once. `used` is the receiver of the last attempt,
@@ -108,6 +114,8 @@ class SenderService final : public lip::v1::Sender::Service {
   std::mutex mu_;
   std::map<std::string, std::unique_ptr<ReceiverClient>> clients_;  // by address
   std::map<std::string, lip::v1::LinkStats> links_;                 // by receiver node id
+  std::vector<lip::v1::NodeInfo> receiver_list_;                    // ListReceivers' last answer
+  absl::Time receiver_list_fetched_ = absl::InfinitePast();         // when it came; past = none
 };
 
 }  // namespace lip

@@ -322,6 +322,20 @@ TEST_F(NodesLifecycleTest, SenderPassesItsCallersDeadlineToTheReceiver) {
   EXPECT_TRUE(answer->answer().has_classification());
 }
 
+TEST_F(NodesLifecycleTest, IdleReceiverRunsALoneMessageWithoutWaitingForABatchToFill) {
+  // A batch window of an hour, far past the calls' 60 s deadline: on an idle receiver a lone message
+  // must run at once instead of waiting for company (the window applies only under concurrent load).
+  auto node = StartReceiver({"--max_batch_size=8", "--max_batch_wait_ms=3600000", "--node_id=receiver-idle"});
+  ASSERT_NE(node, nullptr);
+  auto client = ReceiverClientFor(*node);
+  for (int i = 0; i < 3; ++i) {
+    auto answer = client->SendLatent(Packet(kText));  // fresh packets: no recent-answer replay
+    ASSERT_TRUE(answer.ok()) << answer.status();
+    EXPECT_TRUE(answer->has_classification());
+  }
+  EXPECT_EQ(node->Terminate(60000), 0);
+}
+
 TEST_F(NodesLifecycleTest, ReceiverSigtermDrainsAcceptedCallsAndRefusesNewOnes) {
   auto node = StartReceiver({"--max_batch_size=2", "--max_batch_wait_ms=0", "--node_id=receiver-drain"});
   ASSERT_NE(node, nullptr);

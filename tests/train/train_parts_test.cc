@@ -1,7 +1,10 @@
 // The trainer's parts: class-balanced sampler, run config, dataset reading, losses, progress bar.
 #include <map>
 #include <set>
+#include <string>
+#include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "bridge/train/class_balanced_sampler.h"
 #include "bridge/train/learning_rate_search.h"
 #include "bridge/train/losses.h"
@@ -103,6 +106,39 @@ TEST(TextDatasetTest, ReadsJsonlAndSplitsValidationDisjointly) {
   EXPECT_EQ(ReadJsonlDataset("tests/data/sst2-train-head100.jsonl", {"negative"}, 10).status().code(),
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(ReadJsonlDataset("missing.jsonl", {"a", "b"}).status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST(TextDatasetTest, LimitsSampleEveryLabelInProportionNotTheFirstRows) {
+  // A label-sorted file: 90 "a" rows, then 10 "b" rows. The first 20 rows would all be "a".
+  TextDataset sorted;
+  sorted.label_names = {"a", "b"};
+  for (int i = 0; i < 100; ++i) sorted.examples.push_back({absl::StrCat("text ", i), i < 90 ? 0 : 1});
+  const TextDataset sample = StratifiedSample(sorted, 20, 7);
+  ASSERT_EQ(sample.examples.size(), 20u);
+  EXPECT_EQ(sample.LabelCounts(), (std::vector<int64_t>{18, 2}));
+  std::set<std::string> distinct;
+  int last = -1;
+  for (const auto& e : sample.examples) {
+    const int index = std::stoi(e.text.substr(5));
+    EXPECT_GT(index, last) << "kept examples stay in file order";
+    last = index;
+    distinct.insert(e.text);
+  }
+  EXPECT_EQ(distinct.size(), 20u);
+  // Seeded: the same seed gives the same sample, another seed another one.
+  auto texts = [](const TextDataset& d) {
+    std::vector<std::string> t;
+    for (const auto& e : d.examples) t.push_back(e.text);
+    return t;
+  };
+  EXPECT_EQ(texts(StratifiedSample(sorted, 20, 7)), texts(sample));
+  EXPECT_NE(texts(StratifiedSample(sorted, 20, 8)), texts(sample));
+  // Rounding: 3 of 100 at 90/10 gives 3 "a" (2.7 rounds up, 0.3 does not); every label can appear.
+  EXPECT_EQ(StratifiedSample(sorted, 3, 1).LabelCounts(), (std::vector<int64_t>{3, 0}));
+  EXPECT_EQ(StratifiedSample(sorted, 10, 1).LabelCounts(), (std::vector<int64_t>{9, 1}));
+  // No limit, or a limit past the size: everything, unchanged.
+  EXPECT_EQ(texts(StratifiedSample(sorted, 0, 1)), texts(sorted));
+  EXPECT_EQ(texts(StratifiedSample(sorted, 500, 1)), texts(sorted));
 }
 
 TEST(LossesTest, FirstTokenLabelAndDiversityLosses) {
