@@ -33,62 +33,30 @@ while [ $# -gt 0 ]; do
   esac
 done
 BUILD_DIR=${LIP_BUILD_DIR:-build}
-PY=/usr/bin/python3
 if [ ! -f "$BRIDGE/bridge.json" ]; then echo "load_test: no bridge checkpoint at $BRIDGE" >&2; exit 1; fi
-if [ ! -f "$BUILD_DIR/build.ninja" ]; then cmake -S . -B "$BUILD_DIR" -G Ninja; fi
-cmake --build "$BUILD_DIR" --target lip-registry lip-receiver lip-sender lipctl -j "${LIP_JOBS:-$(nproc)}"
+LIP_TARGETS="lip-registry lip-receiver lip-sender lipctl" bash deploy/build.sh
 mkdir -p "$OUT"
 
-work=$(mktemp -d)
-pids=()
-stop_all() {  # TERM every node, wait (bounded), KILL stragglers
-  local pid
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do
-    for _ in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-  done
-}
-trap 'stop_all; rm -rf "$work"' EXIT
-bash deploy/certs/make_certs.sh "$work/certs" > /dev/null
-tls() { echo "--tls_cert=$work/certs/$1.crt --tls_key=$work/certs/$1.key --tls_ca=$work/certs/ca.crt"; }
-
-# start NAME BINARY ARGS...: runs a node, waits for its listening line, sets PORT_<NAME>.
-start() {
-  local name=$1 binary=$2; shift 2
-  "$binary" "$@" > "$work/$name.out" 2> "$work/$name.log" &
-  pids+=($!)
-  for _ in $(seq 1 600); do
-    if grep -q '"event":"listening"' "$work/$name.out" 2>/dev/null; then
-      local port
-      port=$($PY -c 'import json,sys; print(json.loads(open(sys.argv[1]).readline())["port"])' "$work/$name.out")
-      printf -v "PORT_${name}" '%s' "$port"
-      echo "  $name listening on 127.0.0.1:$port"
-      return 0
-    fi
-    if ! kill -0 "${pids[-1]}" 2>/dev/null; then
-      echo "load_test: $name exited during startup:" >&2; tail -5 "$work/$name.log" >&2; exit 1
-    fi
-    sleep 0.1
-  done
-  echo "load_test: $name did not start within 60 s" >&2; tail -5 "$work/$name.log" >&2; exit 1
-}
+WORK=$(mktemp -d)
+source benchmarks/lib/nodes.sh
+trap 'nodes_stop_all; rm -rf "$WORK"' EXIT
+nodes_certs receiver
 
 B="$BUILD_DIR/server"
 LIPCTL="$BUILD_DIR/client/lipctl"
-bridge_name=$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["name"])' "$BRIDGE/bridge.json")
-[ -n "$TASK" ] || TASK=$($PY -c 'import json,sys; print(json.load(open(sys.argv[1])).get("task",""))' "$BRIDGE/bridge.json")
+bridge_name=$(nodes_bridge_field "$BRIDGE" name)
+[ -n "$TASK" ] || TASK=$(nodes_bridge_field "$BRIDGE" task)
 echo "== nodes: registry, receiver and sender for $bridge_name on 127.0.0.1 (mTLS)"
-start registry "$B/lip-registry" --listen=127.0.0.1:0 --data_dir="$work/registry" $(tls registry)
+nodes_start registry "$B/lip-registry" --listen=127.0.0.1:0 --data_dir="$WORK/registry" $(nodes_tls registry)
 "$LIPCTL" registry upload "$BRIDGE" --registry "127.0.0.1:$PORT_registry" \
-  --cert "$work/certs/admin.crt" --key "$work/certs/admin.key" --ca "$work/certs/ca.crt" > /dev/null
+  --cert "$WORK/certs/admin.crt" --key "$WORK/certs/admin.key" --ca "$WORK/certs/ca.crt" > /dev/null
 # The receiver and the sender share this machine's cores: one LibTorch thread each, or they
 # oversubscribe them (measured: benchmarks/README.md).
 common="--listen=127.0.0.1:0 --registry=127.0.0.1:$PORT_registry --torch_threads=${LIP_TORCH_THREADS:-1}"
-start receiver "$B/lip-receiver" $common --node_id=receiver-load --data_dir="$work/receiver" \
-  --model_dir=demo/models/receiver-qwen2 --bridge="$bridge_name" $(tls receiver)
-start sender "$B/lip-sender" $common --node_id=sender-load --data_dir="$work/sender" \
-  --model_dir=demo/models/sender-llama --bridge="$bridge_name" $(tls sender)
+nodes_start receiver "$B/lip-receiver" $common --node_id=receiver-load --data_dir="$WORK/receiver" \
+  --model_dir=demo/models/receiver-qwen2 --bridge="$bridge_name" $(nodes_tls receiver)
+nodes_start sender "$B/lip-sender" $common --node_id=sender-load --data_dir="$WORK/sender" \
+  --model_dir=demo/models/sender-llama --bridge="$bridge_name" $(nodes_tls sender)
 
 # What was measured, on what.
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
@@ -111,7 +79,7 @@ PYEOF
 echo "== lipctl bench run: latent, text_relay ($TOKENS tokens), direct_text; ${DURATION} s per level; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 rc=0
 "$LIPCTL" bench run --sender "127.0.0.1:$PORT_sender" --receiver "127.0.0.1:$PORT_receiver" \
-  --cert "$work/certs/sender.crt" --key "$work/certs/sender.key" --ca "$work/certs/ca.crt" \
+  --cert "$WORK/certs/sender.crt" --key "$WORK/certs/sender.key" --ca "$WORK/certs/ca.crt" \
   --paths latent,text_relay,direct_text --messages demo/messages.jsonl --task "$TASK" \
   --bridge-json "$BRIDGE/bridge.json" --max-concurrency "$MAX_C" --rate-fractions "$FRACTIONS" \
   --duration-s "$DURATION" --min-messages "$MIN_MESSAGES" --generate-tokens "$TOKENS" \
@@ -147,14 +115,8 @@ PYEOF
 
 echo "== stop the nodes (graceful)"
 failed=0
-stop_pids() {
-  local pid
-  for pid in "$@"; do kill -TERM "$pid"; done
-  for pid in "$@"; do wait "$pid" || { echo "load_test: a node did not exit cleanly" >&2; failed=1; }; done
-}
-stop_pids "${pids[2]}" "${pids[1]}"  # sender and receiver leave the registry, drain, exit 0
-stop_pids "${pids[0]}"               # then the registry
-pids=()
+nodes_stop_graceful "$PID_sender" "$PID_receiver" || failed=1  # leave the registry, drain, exit 0
+nodes_stop_graceful "$PID_registry" || failed=1                # then the registry
 echo "  results in $OUT/"
 [ $failed = 0 ] || exit 1
 exit $rc

@@ -64,6 +64,8 @@ class LipctlArgs {
 int RunPacketEncode(const std::vector<std::string>& args);
 int RunPacketInspect(const std::vector<std::string>& args);
 int RunPacketDecode(const std::vector<std::string>& args);
+// client/lipctl_health_command.cc: grpc.health.v1 check of a node.
+int RunNodeHealth(const std::vector<std::string>& args);
 // client/lipctl_bench_command.cc: the load test.
 int RunBench(const std::vector<std::string>& args);
 

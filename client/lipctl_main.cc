@@ -42,6 +42,8 @@ const LipctlCommand kCommands[] = {
      "direct text: the receiver reads TEXT itself (nothing generated, nothing encoded)", &RunNodeSendText},
     {"node", "send-packet", "PACKET.bin --receiver HOST:PORT (sender certificate)",
      "send a packet file to a receiver", &RunNodeSendPacket},
+    {"node", "health", "--node HOST:PORT [--service NAME] --cert F --key F --ca F [--server-name N] [--timeout-ms 3000]",
+     "grpc.health.v1 check of any node; prints its status, exit 0 only when SERVING", &RunNodeHealth},
     {"bench", "run",
      "--sender HOST:PORT [--receiver HOST:PORT] [--paths latent,text_relay,direct_text] [--messages FILE] "
      "[--task T] [--concurrency 1,2,4 | --max-concurrency N] [--rates R,.. | --rate-fractions F,..] "

@@ -14,18 +14,11 @@ BRIDGE_DIR=${1:-demo/bridges/demo-sst2}
 PY=/usr/bin/python3
 [ -f "$BRIDGE_DIR/bridge.json" ] || { echo "agent_demo: no bridge checkpoint at $BRIDGE_DIR" >&2; exit 1; }
 
-bash deploy/build.sh > /dev/null
+LIP_TARGETS="lip-registry lip-receiver lip-sender lipctl" bash deploy/build.sh > /dev/null
 work=$(mktemp -d)
-pids=()
-stop_all() {  # TERM every node, wait (bounded), KILL stragglers
-  local pid
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do
-    for _ in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-  done
-}
-trap 'stop_all; rm -rf "$work"' EXIT
+WORK=$work
+source benchmarks/lib/nodes.sh  # nodes_start, nodes_tls, nodes_stop_graceful, nodes_stop_all
+trap 'nodes_stop_all; rm -rf "$work"' EXIT
 
 VENV=${LIP_VENV:-$work/venv}
 echo "== 1. pip install ./client/python into $VENV (offline)"
@@ -34,23 +27,9 @@ cp -r client/python "$work/client-python"  # pip builds in tree: keep the checko
 "$VENV/bin/pip" install --quiet --no-index --no-build-isolation --disable-pip-version-check "$work/client-python"
 "$VENV/bin/python" -c 'import lip; print("  lip", lip.__version__, "from", lip.__file__)'
 
-bash deploy/certs/make_certs.sh "$work/certs" > /dev/null
-tls() { echo "--tls_cert=$work/certs/$1.crt --tls_key=$work/certs/$1.key --tls_ca=$work/certs/ca.crt"; }
-start() {  # NAME BINARY ARGS...: runs a node, waits (60 s at most) for its listening line, sets PORT_<NAME>
-  local name=$1 binary=$2; shift 2
-  "$binary" "$@" > "$work/$name.out" 2> "$work/$name.log" &
-  pids+=($!)
-  for _ in $(seq 1 600); do
-    if grep -q '"event":"listening"' "$work/$name.out" 2>/dev/null; then
-      printf -v "PORT_${name}" '%s' \
-        "$($PY -c 'import json,sys; print(json.loads(open(sys.argv[1]).readline())["port"])' "$work/$name.out")"
-      return 0
-    fi
-    kill -0 "${pids[-1]}" 2>/dev/null || { echo "agent_demo: $name exited:" >&2; tail -5 "$work/$name.log" >&2; exit 1; }
-    sleep 0.1
-  done
-  echo "agent_demo: $name did not start within 60 s" >&2; exit 1
-}
+nodes_certs receiver 2> /dev/null
+start() { nodes_start "$@" 2> /dev/null; }
+tls() { nodes_tls "$@"; }
 
 B="$BUILD_DIR/server"
 bridge=$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["name"])' "$BRIDGE_DIR/bridge.json")
@@ -73,8 +52,6 @@ echo "== 4. agent loop, packets streamed straight to the receiver (--direct)"
   --certs "$work/certs" --bridge "$bridge" --direct --want 2
 
 failed=0
-for pid in "${pids[@]}"; do kill -TERM "$pid"; done
-for pid in "${pids[@]}"; do wait "$pid" || { echo "agent_demo: a node did not exit cleanly" >&2; failed=1; }; done
-pids=()
+nodes_stop_graceful "$PID_sender" "$PID_receiver" "$PID_registry" || failed=1
 [ $failed = 0 ] && echo "== nodes stopped cleanly"
 exit $failed

@@ -29,72 +29,28 @@ for dir in "${BRIDGE_DIRS[@]}"; do
     exit 1
   fi
 done
-if [ ! -f "$BUILD_DIR/build.ninja" ]; then cmake -S . -B "$BUILD_DIR" -G Ninja; fi
-cmake --build "$BUILD_DIR" --target lip-registry lip-receiver lip-sender lipctl -j "${LIP_JOBS:-$(nproc)}"
+LIP_TARGETS="lip-registry lip-receiver lip-sender lipctl" bash deploy/build.sh
 
 work=$(mktemp -d)
-pids=()
-stop_all() {  # TERM every node, wait (bounded), KILL stragglers
-  local pid
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do
-    for _ in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-  done
-}
-trap 'stop_all; rm -rf "$work"' EXIT
-
-bash deploy/certs/make_certs.sh "$work/certs" > /dev/null
-tls() { echo "--tls_cert=$work/certs/$1.crt --tls_key=$work/certs/$1.key --tls_ca=$work/certs/ca.crt"; }
-
-# start NAME BINARY ARGS...: runs a node, waits for its listening line, sets PORT_<NAME>.
-start() {
-  local name=$1 binary=$2; shift 2
-  "$binary" "$@" > "$work/$name.out" 2> "$work/$name.log" &
-  pids+=($!)
-  for _ in $(seq 1 600); do
-    if grep -q '"event":"listening"' "$work/$name.out" 2>/dev/null; then
-      local port
-      port=$($PY -c 'import json,sys; print(json.loads(open(sys.argv[1]).readline())["port"])' "$work/$name.out")
-      printf -v "PORT_${name}" '%s' "$port"
-      echo "  $name listening on 127.0.0.1:$port"
-      return 0
-    fi
-    if ! kill -0 "${pids[-1]}" 2>/dev/null; then
-      echo "nodes_demo: $name exited during startup:" >&2; tail -5 "$work/$name.log" >&2; exit 1
-    fi
-    sleep 0.1
-  done
-  echo "nodes_demo: $name did not start within 60 s" >&2; tail -5 "$work/$name.log" >&2; exit 1
-}
+WORK=$work
+source benchmarks/lib/nodes.sh  # nodes_start, nodes_tls, nodes_stop_graceful, nodes_stop_all
+trap 'nodes_stop_all; rm -rf "$work"' EXIT
+nodes_certs receiver
+start() { nodes_start "$@" 2>&1; }
+tls() { nodes_tls "$@"; }
 
 B="$BUILD_DIR/server"
 LIPCTL="$BUILD_DIR/client/lipctl"
 ADMIN="--cert $work/certs/admin.crt --key $work/certs/admin.key --ca $work/certs/ca.crt"
 echo "== 1. registry; publish ${#BRIDGE_DIRS[@]} bridge(s)"
 start registry "$B/lip-registry" --listen=127.0.0.1:0 --data_dir="$work/registry" $(tls registry)
-registry_pid=${pids[-1]}
+registry_pid=$PID_registry
 for dir in "${BRIDGE_DIRS[@]}"; do
   "$LIPCTL" registry upload "$dir" --registry "127.0.0.1:$PORT_registry" $ADMIN > "$work/upload.json"
   $PY -c 'import json,sys; r=json.load(open(sys.argv[1])); print("  published %s v%s %s" % (r["id"]["name"], r["id"]["version"], r["id"]["digest"][:23]))' "$work/upload.json"
 done
 
-# Stops the given node pids gracefully (SIGTERM: drain, then exit 0) and forgets them.
-stop_nodes() {
-  local pid failed=0
-  for pid in "$@"; do kill -TERM "$pid"; done
-  for pid in "$@"; do
-    if ! wait "$pid"; then echo "nodes_demo: a node did not exit cleanly" >&2; failed=1; fi
-  done
-  local left=() p stopped
-  for p in "${pids[@]}"; do  # forget exactly these pids (the EXIT trap must not signal reused ones)
-    stopped=0
-    for pid in "$@"; do [ "$p" = "$pid" ] && stopped=1; done
-    [ $stopped = 1 ] || left+=("$p")
-  done
-  pids=("${left[@]}")
-  return $failed
-}
+stop_nodes() { nodes_stop_graceful "$@"; }
 
 step=2
 for dir in "${BRIDGE_DIRS[@]}"; do
@@ -106,10 +62,10 @@ for dir in "${BRIDGE_DIRS[@]}"; do
   common="--listen=127.0.0.1:0 --registry=127.0.0.1:$PORT_registry --torch_threads=${LIP_TORCH_THREADS:-1}"
   start receiver "$B/lip-receiver" $common --node_id="receiver-$task" --data_dir="$work/receiver-$task" \
     --model_dir=demo/models/receiver-qwen2 --bridge="$bridge_name" $(tls receiver)
-  receiver_pid=${pids[-1]}
+  receiver_pid=$PID_receiver
   start sender "$B/lip-sender" $common --node_id="sender-$task" --data_dir="$work/sender-$task" \
     --model_dir=demo/models/sender-llama --bridge="$bridge_name" --link_report_ms=500 $(tls sender)
-  sender_pid=${pids[-1]} sender_port=$PORT_sender
+  sender_pid=$PID_sender sender_port=$PORT_sender
   echo "   up to $MESSAGES messages of task $task from demo/messages.jsonl, each on three paths:"
   echo "     latent      the sender encodes the text into soft tokens and ships a LIP packet (lipctl node send)"
   echo "     text relay  the sender WRITES a message about the text, at most $RELAY_TOKENS tokens, and the receiver"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Makes a fresh LIP certificate authority and one certificate per node role.
 #
-#   bash deploy/certs/make_certs.sh OUT_DIR [--validity=current|expired|future] [NODE...]
+#   bash deploy/certs/make_certs.sh OUT_DIR [--validity=current|expired|future] [--san=LIST] [NODE...]
 #
 # OUT_DIR gets:
 #   ca.crt ca.key                 the LIP CA (keep ca.key off the nodes)
@@ -18,6 +18,9 @@
 # client. EC P-256 keys, 365 days from now; --validity applies to the NODEs
 # after it: "expired" (valid 2001..2002) and "future" (valid 2099..2100) make
 # certificates that every LIP node and client must refuse (tests).
+# --san=DNS:name,IP:addr,... adds those names to the NODEs after it (until the
+# next --san; "--san=" adds none): the host names or addresses other nodes dial
+# them by, e.g. a Compose service name or a network namespace's address.
 set -euo pipefail
 
 if [ $# -lt 1 ]; then
@@ -31,6 +34,13 @@ if [ ${#nodes[@]} -eq 0 ]; then nodes=(admin registry sender receiver); fi
 for node in "${nodes[@]}"; do
   case "$node" in
     --validity=current|--validity=expired|--validity=future) ;;
+    --san=*)
+      IFS=',' read -ra san_list <<< "${node#--san=}"
+      for san in ${san_list[@]+"${san_list[@]}"}; do
+        if [[ ! "$san" =~ ^(DNS:[A-Za-z0-9.-]+|IP:[0-9A-Fa-f.:]+)$ ]]; then
+          echo "make_certs: --san entry '$san' is not DNS:name or IP:address" >&2; exit 2
+        fi
+      done ;;
     --*) echo "make_certs: unknown option '$node'" >&2; exit 2 ;;
   esac
 done
@@ -45,8 +55,9 @@ make_ca() {  # name subject
     -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
 }
 
-make_node() {  # ca name roles(+-separated) node-ids(+-separated) validity
+make_node() {  # ca name roles(+-separated) node-ids(+-separated) validity [extra SANs, comma-separated]
   local ca="$1" name="$2" roles="$3" ids="$4" validity="$5" san="DNS:localhost,IP:127.0.0.1"
+  if [ -n "${6:-}" ]; then san="$san,$6"; fi
   local role id
   IFS='+' read -ra role_list <<< "$roles"
   for role in "${role_list[@]}"; do
@@ -109,16 +120,18 @@ CNF
 
 make_ca ca "/O=LIP/CN=LIP test CA"
 validity=current
+extra_san=""
 made=0
 for node in "${nodes[@]}"; do
   case "$node" in
     --validity=*) validity="${node#--validity=}"; continue ;;
+    --san=*) extra_san="${node#--san=}"; continue ;;
   esac
   ids=""
   if [[ "$node" == *@* ]]; then ids="${node#*@}"; node="${node%%@*}"; fi
   name="${node%%:*}"
   roles="${node#*:}"
-  make_node ca "$name" "$roles" "$ids" "$validity"
+  make_node ca "$name" "$roles" "$ids" "$validity" "$extra_san"
   made=$((made + 1))
 done
 make_ca rogue-ca "/O=Rogue/CN=Rogue CA"

@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "client/health_check.h"
 #include "client/lip_client.h"
 #include "common/sha256.h"
 #include "common/tls_credentials.h"
@@ -580,6 +581,23 @@ TEST_F(RegistryNodeTest, HealthCheckServes) {
   std::string bytes;
   for (const auto& slice : slices) bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
   EXPECT_EQ(bytes, std::string("\x08\x01", 2));  // status: SERVING
+}
+
+// client/health_check.h, what `lipctl node health` and the compose health checks call.
+TEST_F(RegistryNodeTest, CheckHealthReportsServingAndErrors) {
+  auto serving = CheckHealth(Options("sender"));
+  ASSERT_TRUE(serving.ok()) << serving.status();
+  EXPECT_EQ(*serving, ServingStatus::kServing);
+  EXPECT_STREQ(ServingStatusName(*serving), "SERVING");
+
+  auto unknown = CheckHealth(Options("sender"), "no.such.Service");
+  EXPECT_EQ(unknown.status().code(), absl::StatusCode::kNotFound) << unknown.status();
+
+  ClientOptions nobody = Options("sender");
+  nobody.address = "127.0.0.1:1";  // nothing listens on port 1
+  nobody.timeout = absl::Seconds(5);
+  auto unreachable = CheckHealth(nobody);
+  EXPECT_EQ(unreachable.status().code(), absl::StatusCode::kUnavailable) << unreachable.status();
 }
 
 TEST_F(RegistryNodeTest, KillDashNineMidUploadKeepsAcknowledgedAndDropsPartial) {
