@@ -10,7 +10,8 @@
 #   bash benchmarks/real_shapes/pack.sh && bash deploy/gpu/pack_deps.sh        # here, once
 #   bash benchmarks/gpu_real_scale.sh .device/gpu-deps .device/real-shapes OUT_DIR   # there
 # Environment: BUILD (default /tmp/lip-nodes-build), SKIP_BUILD=1 to reuse it, E2E_SECONDS (per level,
-# default 15).
+# default 15), RUNTIMES (lip-model runtimes, default "eager fast graphs"), LATENT_C / RELAY_C (the
+# closed-loop levels of the latent + direct text and the text relay sweeps), BATCH_WAIT_MS (0).
 set -u
 DEPS=$(cd "${1:?deps dir}" && pwd); MODELS=$(cd "${2:?models dir}" && pwd); OUT=${3:?out dir}
 mkdir -p "$OUT"; OUT=$(cd "$OUT" && pwd)
@@ -34,18 +35,23 @@ else
   log "demo_models_test skipped: demo/models is not in this tree"
 fi
 
-# 2. Model runtime: eager reference vs fast path, bf16 weights and activations.
+# 2. Model runtime: eager reference vs fast path vs fast + CUDA graphs (what the nodes run), bf16
+#    weights and activations; then the model compute of the three paths per stage (`lip-model paths`).
 LLAMA=$MODELS/llama31-8b/config.json MISTRAL=$MODELS/mistral-7b/config.json
-: > "$OUT/model_bench.jsonl"
-for runtime in eager fast; do
+: > "$OUT/model_bench.jsonl"; : > "$OUT/model_paths.jsonl"
+for runtime in ${RUNTIMES:-eager fast graphs}; do
   for spec in "$LLAMA 1 64 32" "$LLAMA 16 64 32" "$MISTRAL 1 24 32" "$MISTRAL 16 24 32"; do
     set -- $spec
     "$BUILD/bridge/lip-model" bench --config "$1" --device cuda --dtype bf16 --activations model \
       --runtime $runtime --batch "$2" --prompt-len "$3" --new-tokens "$4" --iters 5 \
       >> "$OUT/model_bench.jsonl" 2>> "$OUT/model_bench.err" || log "bench failed: $runtime $spec"
   done
+  "$BUILD/bridge/lip-model" paths --sender-config "$LLAMA" --receiver-config "$MISTRAL" --device cuda \
+    --dtype bf16 --activations model --runtime $runtime --batch 1 --message-tokens 64 --source-layer 16 \
+    --soft-tokens 8 --frame-tokens 16 --relay-tokens 32 --iters 8 \
+    >> "$OUT/model_paths.jsonl" 2>> "$OUT/model_bench.err" || log "paths failed: $runtime"
 done
-log "model bench done: $(wc -l < "$OUT/model_bench.jsonl") rows"
+log "model bench done: $(wc -l < "$OUT/model_bench.jsonl") rows, paths $(wc -l < "$OUT/model_paths.jsonl") rows"
 
 # 3. End to end through the nodes.
 W=/tmp/lip-e2e; rm -rf $W; mkdir -p $W
