@@ -11,7 +11,8 @@
 #   bash benchmarks/gpu_real_scale.sh .device/gpu-deps .device/real-shapes OUT_DIR   # there
 # Environment: BUILD (default /tmp/lip-nodes-build), SKIP_BUILD=1 to reuse it, E2E_SECONDS (per level,
 # default 15), RUNTIMES (lip-model runtimes, default "eager fast graphs"), LATENT_C / RELAY_C (the
-# closed-loop levels of the latent + direct text and the text relay sweeps), BATCH_WAIT_MS (0).
+# closed-loop levels of the latent + direct text and the text relay sweeps), LATENT_PATHS (default
+# latent,direct_text), BENCH_SPECS (model:batch:prompt:new_tokens ...), BATCH_WAIT_MS (0).
 set -u
 DEPS=$(cd "${1:?deps dir}" && pwd); MODELS=$(cd "${2:?models dir}" && pwd); OUT=${3:?out dir}
 mkdir -p "$OUT"; OUT=$(cd "$OUT" && pwd)
@@ -40,8 +41,8 @@ fi
 LLAMA=$MODELS/llama31-8b/config.json MISTRAL=$MODELS/mistral-7b/config.json
 : > "$OUT/model_bench.jsonl"; : > "$OUT/model_paths.jsonl"
 for runtime in ${RUNTIMES:-eager fast graphs}; do
-  for spec in "$LLAMA 1 64 32" "$LLAMA 16 64 32" "$MISTRAL 1 24 32" "$MISTRAL 16 24 32"; do
-    set -- $spec
+  for spec in ${BENCH_SPECS:-llama31-8b:1:64:32 llama31-8b:16:64:32 mistral-7b:1:24:32 mistral-7b:16:24:32}; do
+    IFS=: read -r name b t n <<< "$spec"; set -- "$MODELS/$name/config.json" "$b" "$t" "$n"
     "$BUILD/bridge/lip-model" bench --config "$1" --device cuda --dtype bf16 --activations model \
       --runtime $runtime --batch "$2" --prompt-len "$3" --new-tokens "$4" --iters 5 \
       >> "$OUT/model_bench.jsonl" 2>> "$OUT/model_bench.err" || log "bench failed: $runtime $spec"
@@ -104,7 +105,7 @@ PYEOF
      "--model-shapes=$shapes" --generate-tokens=32 --warmup=4 --rate-fractions=0.5,0.9)
   # Latent and direct text over a wide sweep; text relay (32 generated tokens, ~1 s a message at c=1)
   # over fewer levels.
-  "${L[@]}" --paths=latent,direct_text --concurrency=${LATENT_C:-1,2,4,8,16,32,64,128} --duration-s=$SECS \
+  "${L[@]}" --paths=${LATENT_PATHS:-latent,direct_text} --concurrency=${LATENT_C:-1,2,4,8,16,32,64,128} --duration-s=$SECS \
     --json="$OUT/e2e_latent_direct.json" --csv="$OUT/e2e_latent_direct.csv" > "$OUT/e2e_latent_direct.log" 2>&1
   log "lipctl bench latent,direct_text rc $?"
   nvidia-smi --query-compute-apps=pid,process_name,used_memory --format=csv > "$OUT/gpu_memory_mid.csv"
