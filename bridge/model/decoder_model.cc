@@ -17,6 +17,7 @@
 
 #if LIP_TORCH2 && defined(LIP_CUDA) && LIP_CUDA
 #include <ATen/cuda/CUDAGraph.h>
+#include <c10/cuda/CUDACachingAllocator.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
 #include <cuda_runtime_api.h>
@@ -305,6 +306,11 @@ void DecoderModel::FinishLoad() {
       stack({&l.gate_proj, &l.up_proj}, l.gate_up_proj);
       if (l.gate_bias.defined()) stack({&l.gate_bias, &l.up_bias}, l.gate_up_bias);
     }
+#if LIP_CUDA_GRAPHS
+    // The separate weights' memory is free now but stays reserved by LibTorch's caching allocator
+    // (nvidia-smi would count it against the node): hand it back.
+    c10::cuda::CUDACachingAllocator::emptyCache();
+#endif
   }
   inv_freq_ = RopeInvFreq().to(options_.device);
   activation_dtype_ = options_.fp32_activations ? torch::kFloat32 : options_.dtype;
