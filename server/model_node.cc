@@ -25,6 +25,9 @@ ABSL_FLAG(bool, allow_model_mismatch, false, "accept a model whose weights diges
 ABSL_FLAG(std::string, device, "cpu", "where the model runs: cpu (fp32), cuda or cuda:N (bf16 weights)");
 ABSL_FLAG(std::string, activations, "fp32",
           "on CUDA: fp32 (activations in fp32, the parity mode) or model (activations in bf16, faster)");
+ABSL_FLAG(bool, cuda_graphs, true,
+          "on CUDA: replay captured CUDA graphs for the forwards without a KV cache (encode, prefill before "
+          "label scoring); false runs every forward eagerly");
 ABSL_FLAG(bool, random_weights_for_benchmark, false,
           "BENCHMARK ONLY: random model weights from --model_dir/config.json and a random bridge half "
           "from bridge.json; answers are meaningless");
@@ -42,6 +45,7 @@ ModelNodeFlags ModelNodeFlagsFromCommandLine() {
   flags.device = absl::GetFlag(FLAGS_device);
   flags.activations = absl::GetFlag(FLAGS_activations);
   flags.random_weights_for_benchmark = absl::GetFlag(FLAGS_random_weights_for_benchmark);
+  flags.cuda_graphs = absl::GetFlag(FLAGS_cuda_graphs);
   return flags;
 }
 

@@ -15,7 +15,7 @@
 #include "common/sha256.h"
 #include "common/status_macros.h"
 
-#if LIP_TORCH2 && defined(LIP_CUDA) && LIP_CUDA
+#if LIP_TORCH2 && defined(LIP_CUDA) && LIP_CUDA && defined(LIP_CUDA_GRAPHS_BUILD)
 #include <ATen/cuda/CUDAGraph.h>
 #include <c10/cuda/CUDACachingAllocator.h>
 #include <c10/cuda/CUDAGuard.h>
