@@ -10,7 +10,9 @@
 #   bash benchmarks/real_shapes/pack.sh && bash deploy/gpu/pack_deps.sh        # here, once
 #   bash benchmarks/gpu_real_scale.sh .device/gpu-deps .device/real-shapes OUT_DIR   # there
 # Environment: BUILD (default /tmp/lip-nodes-build), SKIP_BUILD=1 to reuse it, E2E_SECONDS (per level,
-# default 15).
+# default 15), RUNTIMES (lip-model runtimes, default "eager fast graphs"), LATENT_C / RELAY_C (the
+# closed-loop levels of the latent + direct text and the text relay sweeps), LATENT_PATHS (default
+# latent,direct_text), BENCH_SPECS (model:batch:prompt:new_tokens ...), BATCH_WAIT_MS (0).
 set -u
 DEPS=$(cd "${1:?deps dir}" && pwd); MODELS=$(cd "${2:?models dir}" && pwd); OUT=${3:?out dir}
 mkdir -p "$OUT"; OUT=$(cd "$OUT" && pwd)
@@ -26,21 +28,31 @@ if [ "${SKIP_BUILD:-0}" != 1 ]; then
 fi
 export LD_LIBRARY_PATH=/tmp/lip-deps/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}
 
-# 1. The CUDA runtime against the transformers goldens of the demo pair.
-"$BUILD/tests/model/demo_models_test" > "$OUT/demo_models_test.log" 2>&1; log "demo_models_test rc $?"
+# 1. The CUDA runtime against the transformers goldens of the demo pair (needs demo/models, which a
+#    device call may leave behind for room: then it is skipped and says so).
+if [ -d demo/models/sender-llama ]; then
+  "$BUILD/tests/model/demo_models_test" > "$OUT/demo_models_test.log" 2>&1; log "demo_models_test rc $?"
+else
+  log "demo_models_test skipped: demo/models is not in this tree"
+fi
 
-# 2. Model runtime: eager reference vs fast path, bf16 weights and activations.
+# 2. Model runtime: eager reference vs fast path vs fast + CUDA graphs (what the nodes run), bf16
+#    weights and activations; then the model compute of the three paths per stage (`lip-model paths`).
 LLAMA=$MODELS/llama31-8b/config.json MISTRAL=$MODELS/mistral-7b/config.json
-: > "$OUT/model_bench.jsonl"
-for runtime in eager fast; do
-  for spec in "$LLAMA 1 64 64" "$LLAMA 16 64 64" "$MISTRAL 1 24 32" "$MISTRAL 16 24 32"; do
-    set -- $spec
+: > "$OUT/model_bench.jsonl"; : > "$OUT/model_paths.jsonl"
+for runtime in ${RUNTIMES:-eager fast graphs}; do
+  for spec in ${BENCH_SPECS:-llama31-8b:1:64:32 llama31-8b:16:64:32 mistral-7b:1:24:32 mistral-7b:16:24:32}; do
+    IFS=: read -r name b t n <<< "$spec"; set -- "$MODELS/$name/config.json" "$b" "$t" "$n"
     "$BUILD/bridge/lip-model" bench --config "$1" --device cuda --dtype bf16 --activations model \
       --runtime $runtime --batch "$2" --prompt-len "$3" --new-tokens "$4" --iters 5 \
       >> "$OUT/model_bench.jsonl" 2>> "$OUT/model_bench.err" || log "bench failed: $runtime $spec"
   done
+  "$BUILD/bridge/lip-model" paths --sender-config "$LLAMA" --receiver-config "$MISTRAL" --device cuda \
+    --dtype bf16 --activations model --runtime $runtime --batch 1 --message-tokens 64 --source-layer 16 \
+    --soft-tokens 8 --frame-tokens 16 --relay-tokens 32 --iters 8 \
+    >> "$OUT/model_paths.jsonl" 2>> "$OUT/model_bench.err" || log "paths failed: $runtime"
 done
-log "model bench done: $(wc -l < "$OUT/model_bench.jsonl") rows"
+log "model bench done: $(wc -l < "$OUT/model_bench.jsonl") rows, paths $(wc -l < "$OUT/model_paths.jsonl") rows"
 
 # 3. End to end through the nodes.
 W=/tmp/lip-e2e; rm -rf $W; mkdir -p $W
@@ -61,21 +73,45 @@ start() {  # NAME BINARY ARGS...: waits for the listening line, sets PORT_<NAME>
   done
   log "$name did not start"; return 1
 }
+# max_batch_wait_ms=0: a lone message is served at once; under load the queue still fills while a
+# batch runs, so batches form without a timed wait.
 common="--listen=127.0.0.1:0 --device=cuda:0 --activations=model --random_weights_for_benchmark --bridge_dir=benchmarks/real_shapes"
 if start receiver "$BUILD/server/lip-receiver" $common --model_dir="$MODELS/mistral-7b" --data_dir=$W/r \
-     --max_batch_size=64 --max_batch_wait_ms=2 --queue_limit=4096 $(tls receiver) &&
+     --max_batch_size=64 --max_batch_wait_ms=${BATCH_WAIT_MS:-0} --queue_limit=4096 $(tls receiver) &&
    start sender "$BUILD/server/lip-sender" $common --model_dir="$MODELS/llama31-8b" --data_dir=$W/s $(tls sender); then
   log "nodes up: receiver $PORT_receiver sender $PORT_sender"
   nvidia-smi --query-compute-apps=pid,process_name,used_memory --format=csv > "$OUT/gpu_memory_idle.csv"
   echo "receiver_pid=${pids[0]} sender_pid=${pids[1]}" >> "$OUT/gpu_memory_idle.csv"
+  shapes=$(python3 - "$MODELS" <<'PYEOF'
+import json, sys
+def model(d):
+    c = json.load(open(f"{sys.argv[1]}/{d}/config.json"))
+    return {k: c.get(k) for k in ("model_type", "hidden_size", "num_hidden_layers", "num_attention_heads",
+                                  "num_key_value_heads", "intermediate_size", "vocab_size")}
+b = json.load(open("benchmarks/real_shapes/bridge.json"))
+print(json.dumps({"sender": dict(model("llama31-8b"), name="Llama-3.1-8B-Instruct shape, random bf16 weights"),
+                  "receiver": dict(model("mistral-7b"), name="Mistral-7B-v0.1 shape, random bf16 weights"),
+                  "bridge": {"name": b["name"], "soft_tokens": b["sender"]["perceiver"]["num_queries"],
+                             "d_z": b["sender"]["perceiver"]["output_width"], "source_layer": b["sender"]["source_layer"]},
+                  "message_tokens": b["sender"]["max_text_tokens"], "weights": "random (benchmark only)",
+                  "activations": "bf16"}))
+PYEOF
+)
   L=("$BUILD/client/lipctl" bench run --sender=127.0.0.1:$PORT_sender --receiver=127.0.0.1:$PORT_receiver
      --to=127.0.0.1:$PORT_receiver
      --cert=$W/certs/sender.crt --key=$W/certs/sender.key --ca=$W/certs/ca.crt
      --messages=benchmarks/real_shapes/messages.jsonl --bridge-json=benchmarks/real_shapes/bridge.json
-     "--device=$GPU" "--model-shapes=sender Llama-3.1-8B to layer 16 (64-token messages), receiver Mistral-7B, Perceiver M=8, bf16")
-  "${L[@]}" --paths=latent,direct_text,text_relay --concurrency=1,2,4,8,16,32,64 --duration-s=$SECS \
-    --generate-tokens=32 --json="$OUT/e2e_sweep.json" --csv="$OUT/e2e_sweep.csv" > "$OUT/e2e.log" 2>&1
-  log "lipctl bench rc $?"
+     "--device=$GPU" "--models=Llama-3.1-8B shape -> Mistral-7B shape (random bf16 weights, benchmark only)"
+     "--model-shapes=$shapes" --generate-tokens=32 --warmup=4 --rate-fractions=0.5,0.9)
+  # Latent and direct text over a wide sweep; text relay (32 generated tokens, ~1 s a message at c=1)
+  # over fewer levels.
+  "${L[@]}" --paths=${LATENT_PATHS:-latent,direct_text} --concurrency=${LATENT_C:-1,2,4,8,16,32,64,128} --duration-s=$SECS \
+    --json="$OUT/e2e_latent_direct.json" --csv="$OUT/e2e_latent_direct.csv" > "$OUT/e2e_latent_direct.log" 2>&1
+  log "lipctl bench latent,direct_text rc $?"
+  nvidia-smi --query-compute-apps=pid,process_name,used_memory --format=csv > "$OUT/gpu_memory_mid.csv"
+  "${L[@]}" --paths=text_relay --concurrency=${RELAY_C:-1,4,16,64} --duration-s=$SECS \
+    --json="$OUT/e2e_text_relay.json" --csv="$OUT/e2e_text_relay.csv" > "$OUT/e2e_text_relay.log" 2>&1
+  log "lipctl bench text_relay rc $?"
   nvidia-smi --query-compute-apps=pid,process_name,used_memory --format=csv > "$OUT/gpu_memory_after.csv"
 fi
 for p in "${pids[@]}"; do kill -TERM $p 2>/dev/null; done

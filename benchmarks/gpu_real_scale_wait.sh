@@ -6,10 +6,19 @@
 #   bash benchmarks/gpu_real_scale_wait.sh DEADLINE
 set -u
 R=/tmp/lip-rs; DEADLINE=${1:-560}
+# A later call with changed sources restarts the run once the last one is done (or RESTART=1): the tree
+# is synced into $R/repo file by file, so only changed files get a new mtime and ninja rebuilds only
+# what they touch (the build folder persists while the machine is held).
+if [ -f $R/started ] && { [ -f $R/out/DONE ] || [ "${RESTART:-0}" = 1 ]; } && [ "$(cat $R/tree.id)" != "${TREE_ID:-}" ]; then
+  rm -f $R/started
+fi
 if [ ! -f $R/started ]; then
-  mkdir -p $R/repo $R/out && touch $R/started
+  rm -rf $R/out $R/new && mkdir -p $R/repo $R/out $R/new && touch $R/started && echo "${TREE_ID:-}" > $R/tree.id
   nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
-  tar --exclude='./build*' -cf - . | tar xf - -C $R/repo
+  tar --exclude='./build*' -cf - . | tar xf - -C $R/new
+  (cd $R/new && find . -type f) | while read -r f; do
+    cmp -s "$R/new/$f" "$R/repo/$f" || { mkdir -p "$(dirname "$R/repo/$f")"; cp "$R/new/$f" "$R/repo/$f"; }
+  done
   (cd $R/repo && setsid nohup bash benchmarks/gpu_real_scale.sh .device/gpu-deps .device/real-shapes $R/out \
      < /dev/null > $R/run.out 2>&1 &)
 fi
@@ -25,9 +34,14 @@ grep -E "error|FAILED" $R/out/build.log 2>/dev/null | head -20
 cat $R/out/model_bench.jsonl 2>/dev/null | python3 -c '
 import json,sys
 for l in sys.stdin:
-  j=json.loads(l); print(j["runtime"], j["config"].split("/")[-2], "B=%d T=%d prefill %.2f ms decode %.2f ms/step"%(j["batch"],j["prompt_len"],j["prefill_ms_median"],j["decode_ms_per_step_median"]))' 2>/dev/null
-[ -f $R/out/e2e_sweep.json ] && python3 -c '
+  j=json.loads(l); print(j["runtime"], j["config"].split("/")[-2], "B=%d T=%d prefill %.2f ms (no cache %.2f) decode %.2f ms/step"%(j["batch"],j["prompt_len"],j["prefill_ms_median"],j.get("prefill_nocache_ms_median",-1),j["decode_ms_per_step_median"]))' 2>/dev/null
+cat $R/out/model_paths.jsonl 2>/dev/null | python3 -c '
+import json,sys
+for l in sys.stdin:
+  j=json.loads(l); print(j["runtime"], {k: round(v,2) for k,v in j["median"].items()})' 2>/dev/null
+for f in $R/out/e2e_*.json; do [ -f "$f" ] && python3 -c '
 import json,sys
 d=json.load(open(sys.argv[1]))
 for m in d.get("measurements", []):
-  print(m.get("path"), m.get("concurrency"), m.get("throughput_msg_s"), m.get("p50_ms"), m.get("p99_ms"), m.get("answers_by_status"))' $R/out/e2e_sweep.json
+  print(m.get("path"), m.get("mode"), m.get("concurrency"), m.get("rate_msg_s"), m.get("throughput_msg_s"), m.get("p50_ms"), m.get("p99_ms"), m.get("answered_by_status"), m.get("sender_ms_mean"), m.get("receiver_ms_mean"))' "$f"; done
+true

@@ -30,6 +30,9 @@ ABSL_FLAG(std::string, activations, "fp32",
 ABSL_FLAG(int32_t, torch_threads, 0,
           "LibTorch intra-op threads of this node (0 = LibTorch's default, one per core); set 1 when "
           "several model nodes share a few CPU cores, or they oversubscribe them");
+ABSL_FLAG(bool, cuda_graphs, true,
+          "on CUDA: replay captured CUDA graphs for the forwards without a KV cache (encode, prefill before "
+          "label scoring); false runs every forward eagerly");
 ABSL_FLAG(bool, random_weights_for_benchmark, false,
           "BENCHMARK ONLY: random model weights from --model_dir/config.json and a random bridge half "
           "from bridge.json; answers are meaningless");
@@ -48,6 +51,7 @@ ModelNodeFlags ModelNodeFlagsFromCommandLine() {
   flags.activations = absl::GetFlag(FLAGS_activations);
   flags.random_weights_for_benchmark = absl::GetFlag(FLAGS_random_weights_for_benchmark);
   flags.torch_threads = std::max(0, absl::GetFlag(FLAGS_torch_threads));
+  flags.cuda_graphs = absl::GetFlag(FLAGS_cuda_graphs);
   return flags;
 }
 

@@ -37,6 +37,7 @@ struct ModelNodeFlags {
   bool allow_model_mismatch = false;
   std::string device = "cpu";        // cpu | cuda | cuda:N (bf16 weights on CUDA)
   std::string activations = "fp32";  // fp32 (parity) | model (bf16 activations on CUDA)
+  bool cuda_graphs = true;           // on CUDA: LoadOptions::cuda_graphs
   // BENCHMARK ONLY: random model weights from model_dir/config.json and a random bridge half from
   // bridge_dir/bridge.json (see SenderPipelineOptions::random_weights_for_benchmark).
   bool random_weights_for_benchmark = false;
@@ -88,6 +89,7 @@ absl::StatusOr<std::unique_ptr<Pipeline>> LoadModelPipeline(const std::string& r
   auto model_options = LoadOptionsForDevice(flags.device, flags.activations);
   if (!model_options.ok()) return model_options.status();
   options.model_options = *model_options;
+  options.model_options.cuda_graphs = flags.cuda_graphs;
   options.random_weights_for_benchmark = flags.random_weights_for_benchmark;
   if (flags.random_weights_for_benchmark) {
     LogWarning(role, "BENCHMARK MODE: random model and bridge weights, answers are meaningless",
@@ -97,7 +99,8 @@ absl::StatusOr<std::unique_ptr<Pipeline>> LoadModelPipeline(const std::string& r
   if (!pipeline.ok()) return pipeline.status();
   LogInfo(role, "pipeline loaded",
           {{"bridge", (*pipeline)->bridge().name}, {"model", (*pipeline)->model_id().name},
-           {"device", flags.device}, {"activations", flags.activations}});
+           {"device", flags.device}, {"activations", flags.activations},
+           {"cuda_graphs", flags.cuda_graphs ? "on" : "off"}});
   return pipeline;
 }
 

@@ -7,12 +7,24 @@
 #include <limits>
 #include <map>
 #include <mutex>
+#include <tuple>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "bridge/model/checkpoint_dir.h"
 #include "common/sha256.h"
 #include "common/status_macros.h"
+
+#if LIP_TORCH2 && defined(LIP_CUDA) && LIP_CUDA && defined(LIP_CUDA_GRAPHS_BUILD)
+#include <ATen/cuda/CUDAGraph.h>
+#include <c10/cuda/CUDACachingAllocator.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
+#include <cuda_runtime_api.h>
+#define LIP_CUDA_GRAPHS 1
+#else
+#define LIP_CUDA_GRAPHS 0
+#endif
 
 namespace lip {
 namespace {
@@ -70,8 +82,25 @@ struct DecoderModel::Layer {
   int64_t sliding_window = 0;  // 0 = full causal attention
 };
 
+// Captured forwards, one per (batch bucket, token bucket, exit layer). Every use of an entry
+// (copy in, replay, copy out) happens under `mutex` and on the caller's current stream, so a later
+// replay never overwrites an output before it has been copied out.
+struct DecoderModel::GraphCache {
+  static constexpr int kMaxGraphs = 32;
+  struct Entry {
+#if LIP_CUDA_GRAPHS
+    std::unique_ptr<at::cuda::CUDAGraph> graph;
+#endif
+    torch::Tensor input;   // [Bb,Tb,H] in the model dtype: the graph reads it
+    torch::Tensor output;  // [Bb,Tb,H]: the graph writes it (last_hidden of the exit layer)
+    bool failed = false;   // the capture failed: this bucket runs eagerly
+  };
+  std::mutex mutex;
+  std::map<std::tuple<int64_t, int64_t, int>, Entry> entries;
+};
+
 DecoderModel::DecoderModel(const ModelConfig& config, const LoadOptions& options)
-    : config_(config), options_(options) {
+    : config_(config), options_(options), graphs_(std::make_unique<GraphCache>()) {
   // "cuda" means the first GPU: name it, so that tensors made there ("cuda:0") compare equal to the
   // model's device in CheckForwardInput and callers' .to(model.device()) land where the weights are.
   if (options_.device.is_cuda() && !options_.device.has_index()) options_.device = torch::Device(torch::kCUDA, 0);
@@ -277,6 +306,11 @@ void DecoderModel::FinishLoad() {
       stack({&l.gate_proj, &l.up_proj}, l.gate_up_proj);
       if (l.gate_bias.defined()) stack({&l.gate_bias, &l.up_bias}, l.gate_up_bias);
     }
+#if LIP_CUDA_GRAPHS
+    // The separate weights' memory is free now but stays reserved by LibTorch's caching allocator
+    // (nvidia-smi would count it against the node): hand it back.
+    c10::cuda::CUDACachingAllocator::emptyCache();
+#endif
   }
   inv_freq_ = RopeInvFreq().to(options_.device);
   activation_dtype_ = options_.fp32_activations ? torch::kFloat32 : options_.dtype;
@@ -317,6 +351,91 @@ absl::Status DecoderModel::CheckForwardInput(const ForwardInput& in) const {
 }
 
 ForwardOutput DecoderModel::Forward(const ForwardInput& in) const {
+  ForwardOutput out;
+  if (ForwardGraphed(in, &out)) return out;
+  return ForwardEager(in);
+}
+
+bool DecoderModel::ForwardGraphed(const ForwardInput& in, ForwardOutput* out) const {
+#if LIP_CUDA_GRAPHS
+  if (!options_.cuda_graphs || !options_.fast_runtime || !options_.device.is_cuda()) return false;
+  if (in.cache != nullptr || in.blend != nullptr || in.output_hidden_states) return false;
+  // The weights never require grad, so inputs that do not make the forward free of autograd.
+  if (in.inputs_embeds.requires_grad()) return false;
+  const int64_t B = in.inputs_embeds.size(0), T = in.inputs_embeds.size(1);
+  if (B > 64 || T > 256) return false;
+  // Padding would need the mask inside the graph; a host mask of all ones is no padding.
+  if (in.attention_mask.defined() &&
+      (!in.attention_mask.device().is_cpu() || !(in.attention_mask != 0).all().item<bool>())) {
+    return false;
+  }
+  int64_t Bb = 1;
+  while (Bb < B) Bb *= 2;
+  const int64_t Tb = (T + 15) / 16 * 16;
+  const int exit_layer = in.stop_after_layer >= 0 ? in.stop_after_layer : static_cast<int>(num_layers());
+  std::lock_guard<std::mutex> lock(graphs_->mutex);
+  auto key = std::make_tuple(Bb, Tb, exit_layer);
+  auto it = graphs_->entries.find(key);
+  if (it == graphs_->entries.end()) {
+    if (static_cast<int>(graphs_->entries.size()) >= GraphCache::kMaxGraphs) return false;
+    GraphCache::Entry& e = graphs_->entries[key];
+    ForwardInput capture_in;
+    capture_in.inputs_embeds = torch::zeros({Bb, Tb, hidden_size()},
+                                            torch::TensorOptions().device(options_.device).dtype(options_.dtype));
+    capture_in.stop_after_layer = exit_layer;  // num_layers(): the final norm's output, no logits
+    torch::cuda::synchronize();
+    c10::cuda::CUDAStream stream = c10::cuda::getStreamFromPool(/*isHighPriority=*/false, options_.device.index());
+    {
+      // Captured on a side stream (capture needs one), after two eager runs there that do the lazy
+      // set-up (cuBLAS workspace, kernel selection) outside the graph. Thread-local capture mode:
+      // other threads may keep running eager forwards meanwhile.
+      c10::cuda::CUDAStreamGuard guard(stream);
+      torch::NoGradGuard no_grad;
+      auto graph = std::make_unique<at::cuda::CUDAGraph>();
+      try {
+        for (int warm = 0; warm < 2; ++warm) ForwardEager(capture_in);
+        stream.synchronize();
+        graph->capture_begin({0, 0}, cudaStreamCaptureModeThreadLocal);
+        try {
+          e.output = ForwardEager(capture_in).last_hidden;
+        } catch (...) {
+          try {
+            graph->capture_end();
+          } catch (...) {
+          }
+          throw;
+        }
+        graph->capture_end();
+        stream.synchronize();
+        e.input = capture_in.inputs_embeds;
+        e.graph = std::move(graph);
+      } catch (const c10::Error&) {
+        (void)cudaGetLastError();  // clear the capture's error so later launches do not report it
+        e.failed = true;
+        e.output = torch::Tensor();
+      }
+    }
+    it = graphs_->entries.find(key);
+  }
+  GraphCache::Entry& e = it->second;
+  if (e.failed) return false;
+  e.input.narrow(0, 0, B).narrow(1, 0, T).copy_(in.inputs_embeds);
+  e.graph->replay();
+  torch::Tensor last = e.output.narrow(0, 0, B).narrow(1, 0, T).clone();
+  out->last_hidden = last;
+  if (in.stop_after_layer < 0) {
+    torch::Tensor h = in.logits_last_only ? last.narrow(1, T - 1, 1) : last;
+    out->logits = project(h.to(logits_head_.scalar_type()), logits_head_, torch::Tensor(), torch::kFloat32);
+  }
+  return true;
+#else
+  (void)in;
+  (void)out;
+  return false;
+#endif
+}
+
+ForwardOutput DecoderModel::ForwardEager(const ForwardInput& in) const {
   const ModelConfig& c = config_;
   const torch::Dtype act = activation_dtype_;
   torch::Tensor hidden = in.inputs_embeds.to(act);

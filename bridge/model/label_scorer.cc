@@ -47,8 +47,10 @@ absl::StatusOr<torch::Tensor> ScoreLabels(const DecoderModel& model, const torch
     label_ids = label_ids.to(dev);
     label_mask = label_mask.to(dev);
 
+    // The cache is kept only when labels have more tokens to read after the first: a prefix without
+    // one qualifies for the CUDA-graph forward (LoadOptions::cuda_graphs).
     KvCache cache;
-    prefix.cache = &cache;
+    if (M > 1) prefix.cache = &cache;
     prefix.logits_last_only = true;
     // The prefix's last position predicts every label's first token.
     torch::Tensor first_logp = torch::log_softmax(model.Forward(prefix).logits.select(1, 0), -1);  // [B,V]

@@ -15,7 +15,10 @@
 // Common: --device cpu|cuda (default cpu), --dtype fp32|bf16|fp16 (default fp32),
 // --activations fp32|model (default fp32: with bf16/fp16 only the weight matmuls run reduced;
 // `model` computes every activation in --dtype, as transformers does; see LoadOptions),
-// --runtime fast|eager (default fast: fused attention and projections; eager = the reference path).
+// --runtime fast|graphs|eager (default fast: fused attention and projections; graphs = fast plus CUDA
+// graphs for the forwards without a KV cache, LoadOptions::cuda_graphs, what the nodes run; eager =
+// the reference path). `bench` also times that cache-free forward (prefill_nocache_ms_median: the
+// prompt's last-position logits, as the receiver's latent path and the sender's encoding run it).
 // --input FILE reads JSON lines ({"text": ...} or {"ids": [...]}) and prints one result per line.
 // forward prints {"ids", "logits_last" (full vocabulary), "hidden_last" (hidden_states[K] at the
 // last position; K in transformers' output_hidden_states numbering, default the final norm),
@@ -121,10 +124,11 @@ absl::StatusOr<LoadOptions> ParseLoadOptions(const Args& args) {
   }
   o.fp32_activations = activations == "fp32";
   const std::string runtime = args.Get("runtime", "fast");
-  if (runtime != "fast" && runtime != "eager") {
-    return absl::InvalidArgumentError(absl::StrCat("--runtime \"", runtime, "\": expected fast or eager"));
+  if (runtime != "fast" && runtime != "eager" && runtime != "graphs") {
+    return absl::InvalidArgumentError(absl::StrCat("--runtime \"", runtime, "\": expected fast, graphs or eager"));
   }
-  o.fast_runtime = runtime == "fast";
+  o.fast_runtime = runtime != "eager";
+  o.cuda_graphs = runtime == "graphs";
   return o;
 }
 
@@ -399,8 +403,21 @@ absl::Status RunBench(const Args& args) {
   const double init_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count();
   torch::NoGradGuard no_grad;
   torch::Tensor ids = torch::randint(0, config->vocab_size, {*batch, *prompt_len}, torch::kInt64);
-  std::vector<double> prefill_ms, decode_ms;
-  for (int64_t it = 0; it <= *iters; ++it) {  // iteration 0 warms up
+  std::vector<double> prefill_ms, decode_ms, nocache_ms;
+  for (int64_t it = 0; it <= *iters; ++it) {  // iteration 0 warms up (and captures the graph)
+    {
+      ForwardInput in;
+      in.inputs_embeds = (*model)->EmbedTokens(ids);
+      in.logits_last_only = true;
+      sync();
+      auto t0 = std::chrono::steady_clock::now();
+      torch::Tensor next = (*model)->Forward(in).logits.select(1, 0).argmax(-1);
+      sync();
+      if (it > 0) {
+        nocache_ms.push_back(
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+      }
+    }
     KvCache cache;
     ForwardInput in;
     in.inputs_embeds = (*model)->EmbedTokens(ids);
@@ -426,6 +443,7 @@ absl::Status RunBench(const Args& args) {
   }
   std::sort(prefill_ms.begin(), prefill_ms.end());
   std::sort(decode_ms.begin(), decode_ms.end());
+  std::sort(nocache_ms.begin(), nocache_ms.end());
   const double p = prefill_ms[prefill_ms.size() / 2], d = decode_ms[decode_ms.size() / 2];
   Json j;
   j["config"] = args.Get("config");
@@ -441,6 +459,7 @@ absl::Status RunBench(const Args& args) {
   j["random_init_s"] = init_s;
   j["prefill_ms_median"] = p;
   j["prefill_tokens_per_s"] = (*batch) * (*prompt_len) / (p / 1000.0);
+  j["prefill_nocache_ms_median"] = nocache_ms[nocache_ms.size() / 2];
   j["decode_ms_per_step_median"] = d / (*new_tokens);
   j["decode_tokens_per_s"] = (*batch) * (*new_tokens) / (d / 1000.0);
   if (cuda) j["gpu_memory_used_mib"] = GpuMemoryUsedMiB();

@@ -18,7 +18,8 @@ cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DLIP_CUDA=ON -
   -DProtobuf_LIBRARY=/usr/lib/x86_64-linux-gnu/libprotobuf.so \
   -DGRPC_CPP_PLUGIN="$PREFIX/usr/bin/grpc_cpp_plugin" -DOPENSSL_ROOT_DIR="$PREFIX/usr" \
   -DCMAKE_PREFIX_PATH="$TORCH_CMAKE;$PREFIX/usr;$PREFIX/usr/share/cmake" \
-  -DCMAKE_CXX_FLAGS="-isystem $PREFIX/usr/include" > "$BUILD.cmake.log" 2>&1 ||
+  -DCMAKE_CXX_FLAGS="-isystem $PREFIX/usr/include" -DCMAKE_EXE_LINKER_FLAGS="-L$LIBDIR" \
+  -DCMAKE_SHARED_LINKER_FLAGS="-L$LIBDIR" > "$BUILD.cmake.log" 2>&1 ||
   { tail -40 "$BUILD.cmake.log"; exit 1; }
 # -k 0: build every target that can be built, then report the ones that failed.
 ninja -C "$BUILD" -j"${JOBS:-16}" -k 0 lip-model demo_models_test lip-registry lip-receiver lip-sender lipctl \

@@ -13,6 +13,7 @@ mkdir -p "$DST"
 (cd "$DST" && apt-get download libabsl-dev libabsl20220623 nlohmann-json3-dev libisal-dev libisal2 \
    libgrpc++-dev libgrpc-dev libgrpc29 libgrpc++1.51 protobuf-compiler-grpc libprotobuf32 libprotoc32 \
    libre2-dev libre2-9 libc-ares-dev libc-ares2 libssl-dev libssl3 zlib1g-dev libsqlite3-dev libsqlite3-0 \
-   >/dev/null)
+   prometheus-cpp-dev libprometheus-cpp-core1.0 libprometheus-cpp-pull1.0 libprometheus-cpp-push1.0 \
+   civetweb libcivetweb-dev libcivetweb1 libcurl4-openssl-dev libcurl4 >/dev/null)
 tar cJf "$DST/icu-headers.tar.xz" -C /usr/include unicode
 du -sh "$DST"
