@@ -136,18 +136,23 @@ absl::StatusOr<std::unique_ptr<BridgeTrainer>> BridgeTrainer::Create(const Train
   return trainer;
 }
 
-absl::Status BridgeTrainer::FitNormalizer() {
-  NormalizerStatistics statistics(metadata_.sender.perceiver.input_width);
-  const int64_t count = std::min<int64_t>(config_.normalizer_texts, train_.examples.size());
+absl::Status FitSenderNormalizer(const SenderPipeline& pipeline, SenderEncoder& encoder, const TextDataset& data,
+                                 int64_t count) {
+  NormalizerStatistics statistics(encoder->normalizer()->width());
+  count = std::min<int64_t>(count, data.examples.size());
   for (int64_t begin = 0; begin < count; begin += 32) {
     std::vector<std::string> texts;
-    for (int64_t i = begin; i < std::min<int64_t>(begin + 32, count); ++i) texts.push_back(train_.examples[i].text);
-    LIP_ASSIGN_OR_RETURN(SourceStates source, sender_pipeline_->ReadSourceStates(texts));
+    for (int64_t i = begin; i < std::min<int64_t>(begin + 32, count); ++i) texts.push_back(data.examples[i].text);
+    LIP_ASSIGN_OR_RETURN(SourceStates source, pipeline.ReadSourceStates(texts));
     LIP_RETURN_IF_ERROR(statistics.Add(source.states, source.mask));
   }
   torch::Tensor mean, std;
   LIP_RETURN_IF_ERROR(statistics.Finish(&mean, &std));
-  LIP_RETURN_IF_ERROR(encoder_->normalizer()->SetStatistics(mean, std));
+  return encoder->normalizer()->SetStatistics(mean, std);
+}
+
+absl::Status BridgeTrainer::FitNormalizer() {
+  LIP_RETURN_IF_ERROR(FitSenderNormalizer(*sender_pipeline_, encoder_, train_, config_.normalizer_texts));
   normalizer_fitted_ = true;
   return absl::OkStatus();
 }

@@ -73,6 +73,11 @@ struct EvaluationResult {
   double accuracy = 0;  // full label scoring through the two pipelines
 };
 
+// Fits `encoder`'s statistical normalizer on the source states, read by `pipeline` (whose sender
+// half is `encoder`), of the first `count` texts of `data` (at most all of them).
+absl::Status FitSenderNormalizer(const SenderPipeline& pipeline, SenderEncoder& encoder, const TextDataset& data,
+                                 int64_t count);
+
 class BridgeTrainer {
  public:
   // Builds the bridge modules (random init from config.seed), the optimizer and the sampler.

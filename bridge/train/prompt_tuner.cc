@@ -9,6 +9,7 @@
 #include "common/status_macros.h"
 #include "bridge/train/learning_rate_schedule.h"
 #include "bridge/train/losses.h"
+#include "bridge/train/training_loop.h"
 
 namespace lip {
 
@@ -141,21 +142,7 @@ absl::StatusOr<StepResult> PromptTuner::Step() {
 }
 
 absl::StatusOr<StepResult> PromptTuner::Train(int64_t until_step, ProgressBar* progress) {
-  StepResult last;
-  last.step = step_;
-  TrainingReporter reporter(progress, config_.log_every);
-  while (step_ < until_step) {
-    LIP_ASSIGN_OR_RETURN(last, Step());
-    reporter.Step(step_, last.loss, last.accuracy, last.learning_rate);
-    const bool last_step = step_ == until_step;
-    if (!validation_.examples.empty() && ((config_.eval_every > 0 && step_ % config_.eval_every == 0) || last_step)) {
-      LIP_ASSIGN_OR_RETURN(EvaluationResult eval, Evaluate(validation_));
-      validation_history_.push_back({{"step", step_}, {"accuracy", eval.accuracy}});
-      reporter.Validation(step_, eval.accuracy, eval.examples);
-    }
-  }
-  reporter.Finish();
-  return last;
+  return TrainWithValidation(*this, until_step, progress, config_, validation_, &validation_history_);
 }
 
 absl::StatusOr<EvaluationResult> PromptTuner::Evaluate(const TextDataset& dataset, int64_t limit,

@@ -5,8 +5,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "bridge/latent/bridge_checkpoint.h"
-#include "bridge/latent/statistical_normalizer.h"
 #include "bridge/train/learning_rate_schedule.h"
+#include "bridge/train/training_loop.h"
 #include "common/status_macros.h"
 
 namespace lip {
@@ -59,17 +59,7 @@ absl::StatusOr<std::unique_ptr<SenderCeiling>> SenderCeiling::Create(const Train
 }
 
 absl::Status SenderCeiling::FitNormalizer() {
-  NormalizerStatistics statistics(encoder_->normalizer()->width());
-  const int64_t count = std::min<int64_t>(config_.normalizer_texts, train_.examples.size());
-  for (int64_t begin = 0; begin < count; begin += 32) {
-    std::vector<std::string> texts;
-    for (int64_t i = begin; i < std::min<int64_t>(begin + 32, count); ++i) texts.push_back(train_.examples[i].text);
-    LIP_ASSIGN_OR_RETURN(SourceStates source, pipeline_->ReadSourceStates(texts));
-    LIP_RETURN_IF_ERROR(statistics.Add(source.states, source.mask));
-  }
-  torch::Tensor mean, std;
-  LIP_RETURN_IF_ERROR(statistics.Finish(&mean, &std));
-  LIP_RETURN_IF_ERROR(encoder_->normalizer()->SetStatistics(mean, std));
+  LIP_RETURN_IF_ERROR(FitSenderNormalizer(*pipeline_, encoder_, train_, config_.normalizer_texts));
   normalizer_fitted_ = true;
   return absl::OkStatus();
 }
@@ -118,21 +108,7 @@ absl::StatusOr<StepResult> SenderCeiling::Step() {
 }
 
 absl::StatusOr<StepResult> SenderCeiling::Train(int64_t until_step, ProgressBar* progress) {
-  StepResult last;
-  last.step = step_;
-  TrainingReporter reporter(progress, config_.log_every);
-  while (step_ < until_step) {
-    LIP_ASSIGN_OR_RETURN(last, Step());
-    reporter.Step(step_, last.loss, last.accuracy, last.learning_rate);
-    const bool last_step = step_ == until_step;
-    if (!validation_.examples.empty() && ((config_.eval_every > 0 && step_ % config_.eval_every == 0) || last_step)) {
-      LIP_ASSIGN_OR_RETURN(EvaluationResult eval, Evaluate(validation_));
-      validation_history_.push_back({{"step", step_}, {"accuracy", eval.accuracy}});
-      reporter.Validation(step_, eval.accuracy, eval.examples);
-    }
-  }
-  reporter.Finish();
-  return last;
+  return TrainWithValidation(*this, until_step, progress, config_, validation_, &validation_history_);
 }
 
 absl::StatusOr<EvaluationResult> SenderCeiling::Evaluate(const TextDataset& dataset, int64_t limit,

@@ -2,11 +2,13 @@
 
 #include <algorithm>
 #include <fstream>
+#include <functional>
 #include <numeric>
 #include <random>
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
 #include "nlohmann/json.hpp"
 
 namespace lip {
@@ -17,52 +19,59 @@ std::vector<int64_t> TextDataset::LabelCounts() const {
   return counts;
 }
 
-absl::StatusOr<TextDataset> ReadJsonlDataset(const std::string& path,
-                                             const std::vector<std::string>& label_names,
-                                             int64_t limit, uint64_t seed) {
-  if (label_names.empty()) return absl::InvalidArgumentError("dataset needs at least one label name");
+namespace {
+
+// Calls row(text, label, line_number) for each non-empty line of the JSONL file at `path`; NOT_FOUND
+// when it is missing, INVALID_ARGUMENT naming the line for a row that is not {"text", "label"}
+// strings, or the first error `row` returns.
+absl::Status ForEachJsonlRow(
+    const std::string& path,
+    const std::function<absl::Status(const std::string& text, const std::string& label, int64_t line)>& row) {
   std::ifstream in(path);
   if (!in) return absl::NotFoundError(absl::StrCat("dataset file ", path, " does not exist"));
-  TextDataset dataset;
-  dataset.label_names = label_names;
   std::string line;
   int64_t line_number = 0;
   while (std::getline(in, line)) {
     ++line_number;
     if (line.empty()) continue;
-    nlohmann::json row = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
-    if (row.is_discarded() || !row.is_object() || !row.contains("text") || !row.contains("label") ||
-        !row["text"].is_string() || !row["label"].is_string()) {
+    nlohmann::json j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (j.is_discarded() || !j.is_object() || !j.contains("text") || !j.contains("label") ||
+        !j["text"].is_string() || !j["label"].is_string()) {
       return absl::InvalidArgumentError(
           absl::StrCat(path, ":", line_number, ": expected {\"text\": string, \"label\": string}"));
     }
-    const std::string label = row["label"].get<std::string>();
+    LIP_RETURN_IF_ERROR(row(j["text"].get<std::string>(), j["label"].get<std::string>(), line_number));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<TextDataset> ReadJsonlDataset(const std::string& path,
+                                             const std::vector<std::string>& label_names,
+                                             int64_t limit, uint64_t seed) {
+  if (label_names.empty()) return absl::InvalidArgumentError("dataset needs at least one label name");
+  TextDataset dataset;
+  dataset.label_names = label_names;
+  LIP_RETURN_IF_ERROR(ForEachJsonlRow(path, [&](const std::string& text, const std::string& label, int64_t line) {
     auto it = std::find(label_names.begin(), label_names.end(), label);
     if (it == label_names.end()) {
       return absl::InvalidArgumentError(
-          absl::StrCat(path, ":", line_number, ": label \"", label, "\" is not one of the task's labels"));
+          absl::StrCat(path, ":", line, ": label \"", label, "\" is not one of the task's labels"));
     }
-    dataset.examples.push_back({row["text"].get<std::string>(), int32_t(it - label_names.begin())});
-  }
+    dataset.examples.push_back({text, int32_t(it - label_names.begin())});
+    return absl::OkStatus();
+  }));
   if (dataset.examples.empty()) return absl::InvalidArgumentError(absl::StrCat(path, " has no examples"));
   return StratifiedSample(dataset, limit, seed);
 }
 
 absl::StatusOr<std::vector<std::string>> ReadJsonlLabels(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrCat("dataset file ", path, " does not exist"));
   std::set<std::string> labels;
-  std::string line;
-  int64_t line_number = 0;
-  while (std::getline(in, line)) {
-    ++line_number;
-    if (line.empty()) continue;
-    nlohmann::json row = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
-    if (row.is_discarded() || !row.is_object() || !row.contains("label") || !row["label"].is_string()) {
-      return absl::InvalidArgumentError(absl::StrCat(path, ":", line_number, ": expected {\"label\": string, ...}"));
-    }
-    labels.insert(row["label"].get<std::string>());
-  }
+  LIP_RETURN_IF_ERROR(ForEachJsonlRow(path, [&](const std::string&, const std::string& label, int64_t) {
+    labels.insert(label);
+    return absl::OkStatus();
+  }));
   if (labels.empty()) return absl::InvalidArgumentError(absl::StrCat(path, " has no examples"));
   return std::vector<std::string>(labels.begin(), labels.end());
 }

@@ -47,7 +47,8 @@ absl::StatusOr<TextDataset> ReadJsonlDataset(const std::string& path,
 TextDataset StratifiedSample(const TextDataset& all, int64_t limit, uint64_t seed);
 
 // The distinct label strings of a JSONL file (every row's "label"), sorted. NOT_FOUND when the
-// file is missing; INVALID_ARGUMENT for malformed lines (naming the line number) or no rows.
+// file is missing; INVALID_ARGUMENT for malformed lines (rows as ReadJsonlDataset reads them,
+// naming the line number) or no rows.
 absl::StatusOr<std::vector<std::string>> ReadJsonlLabels(const std::string& path);
 
 // Splits off a validation set from a training set, deterministically from `seed`: every

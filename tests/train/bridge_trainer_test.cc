@@ -62,6 +62,19 @@ class BridgeTrainerTest : public ::testing::Test {
     ASSERT_TRUE(SplitValidation(*all, 6, 1, train, validation).ok());
   }
 
+  // The first 4 training examples of each of the 2 classes: a set small enough to fit.
+  static std::vector<LabelledText> FourPerClass(const TextDataset& train) {
+    std::vector<LabelledText> tiny;
+    int per_class[2] = {0, 0};
+    for (const LabelledText& e : train.examples) {
+      if (per_class[e.label] < 4) {
+        tiny.push_back(e);
+        ++per_class[e.label];
+      }
+    }
+    return tiny;
+  }
+
   static std::unique_ptr<BridgeTrainer> MakeTrainer(const TrainConfig& config) {
     TextDataset train, validation;
     Data(&train, &validation);
@@ -152,14 +165,7 @@ TEST_F(BridgeTrainerTest, TrainingLowersTheLossOnARepeatedBatch) {
   TextDataset train, validation;
   Data(&train, &validation);
   // A tiny training set the bridge can fit: 4 examples of each class.
-  std::vector<LabelledText> tiny;
-  int per_class[2] = {0, 0};
-  for (const LabelledText& e : train.examples) {
-    if (per_class[e.label] < 4) {
-      tiny.push_back(e);
-      ++per_class[e.label];
-    }
-  }
+  const std::vector<LabelledText> tiny = FourPerClass(train);
   ASSERT_EQ(tiny.size(), 8u);
   train.examples = tiny;
   auto trainer = BridgeTrainer::Create(config, *endpoints_, train, validation);
@@ -185,14 +191,7 @@ TEST_F(BridgeTrainerTest, VerbalizersSharingTheirFirstTokenAreTrainedOnWholeVerb
   config.min_learning_rate_ratio = 1.0;
   TextDataset train, validation;
   Data(&train, &validation);
-  std::vector<LabelledText> tiny;
-  int per_class[2] = {0, 0};
-  for (const LabelledText& e : train.examples) {
-    if (per_class[e.label] < 4) {
-      tiny.push_back(e);
-      ++per_class[e.label];
-    }
-  }
+  const std::vector<LabelledText> tiny = FourPerClass(train);
   train.examples = tiny;
   auto trainer = BridgeTrainer::Create(config, *endpoints_, train, validation);
   ASSERT_TRUE(trainer.ok()) << trainer.status();
@@ -228,14 +227,7 @@ TEST_F(BridgeTrainerTest, SenderCeilingLearnsTheLabelsFromTheSendersStatesAlone)
   config.min_learning_rate_ratio = 1.0;
   TextDataset train, validation;
   Data(&train, &validation);
-  std::vector<LabelledText> tiny;
-  int per_class[2] = {0, 0};
-  for (const LabelledText& e : train.examples) {
-    if (per_class[e.label] < 4) {
-      tiny.push_back(e);
-      ++per_class[e.label];
-    }
-  }
+  const std::vector<LabelledText> tiny = FourPerClass(train);
   train.examples = tiny;
   auto ceiling = SenderCeiling::Create(config, endpoints_->sender_model, endpoints_->sender_tokenizer, train,
                                        validation);
