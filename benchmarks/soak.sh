@@ -26,7 +26,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 [ -f "$BRIDGE/bridge.json" ] || { echo "soak: no bridge checkpoint at $BRIDGE" >&2; exit 1; }
-cmake --build "$BUILD_DIR" --target lip-registry lip-receiver lip-sender lipctl lip_load_driver -j "${LIP_JOBS:-$(nproc)}" > /dev/null
+LIP_TARGETS="lip-registry lip-receiver lip-sender lipctl lip_load_driver" bash deploy/build.sh > /dev/null
 
 WORK=$(mktemp -d)
 source benchmarks/lib/nodes.sh
@@ -36,8 +36,8 @@ B="$BUILD_DIR/server"
 ADMIN="--cert $WORK/certs/admin.crt --key $WORK/certs/admin.key --ca $WORK/certs/ca.crt"
 nodes_start registry "$B/lip-registry" --listen=127.0.0.1:0 --data_dir="$WORK/registry" $(nodes_tls registry)
 "$BUILD_DIR/client/lipctl" registry upload "$BRIDGE" --registry "127.0.0.1:$PORT_registry" $ADMIN > "$WORK/upload.json"
-NAME=$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["name"])' "$BRIDGE/bridge.json")
-TASK=$($PY -c 'import json,sys; print(json.load(open(sys.argv[1])).get("task",""))' "$BRIDGE/bridge.json")
+NAME=$(nodes_bridge_field "$BRIDGE" name)
+TASK=$(nodes_bridge_field "$BRIDGE" task)
 common="--listen=127.0.0.1:0 --registry=127.0.0.1:$PORT_registry --bridge=$NAME"
 nodes_start receiver "$B/lip-receiver" $common --node_id=receiver-soak --data_dir="$WORK/receiver" \
   --model_dir=demo/models/receiver-qwen2 $(nodes_tls receiver)

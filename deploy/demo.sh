@@ -9,7 +9,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash deploy/setup.sh
-BUILD_DIR=${LIP_BUILD_DIR:-build}
-if [ ! -f "$BUILD_DIR/build.ninja" ]; then cmake -S . -B "$BUILD_DIR" -G Ninja; fi
-cmake --build "$BUILD_DIR" --target lip-registry lip-receiver lip-sender lipctl -j "${LIP_JOBS:-$(nproc)}"
-exec bash deploy/nodes_demo.sh "$@"
+exec bash deploy/nodes_demo.sh "$@"  # builds the nodes through deploy/build.sh

@@ -8,10 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${LIP_BUILD_DIR:-build}
 bash deploy/setup.sh
-if [ ! -f "$BUILD_DIR/build.ninja" ]; then
-  cmake -S . -B "$BUILD_DIR" -G Ninja
-fi
-cmake --build "$BUILD_DIR" --target lipctl -j "${LIP_JOBS:-$(nproc)}"
+LIP_TARGETS=lipctl bash deploy/build.sh
 LIPCTL="$BUILD_DIR/client/lipctl"
 SAMPLE=tests/data/lip-v1/sample_soft_tokens_8x512.npy
 work=$(mktemp -d)

@@ -20,8 +20,7 @@ PY=/usr/bin/python3
 if [ ! -f "$BRIDGE_DIR/bridge.json" ]; then
   echo "registry_outage: no bridge checkpoint at $BRIDGE_DIR" >&2; exit 1
 fi
-if [ ! -f "$BUILD_DIR/build.ninja" ]; then cmake -S . -B "$BUILD_DIR" -G Ninja; fi
-cmake --build "$BUILD_DIR" --target lip-registry lip-receiver lip-sender lipctl -j "${LIP_JOBS:-2}" > /dev/null
+LIP_TARGETS="lip-registry lip-receiver lip-sender lipctl" bash deploy/build.sh > /dev/null
 
 work=$(mktemp -d)
 pids=()
