@@ -33,6 +33,10 @@ ABSL_FLAG(int32_t, torch_threads, 0,
 ABSL_FLAG(bool, cuda_graphs, true,
           "on CUDA: replay captured CUDA graphs for the forwards without a KV cache (encode, prefill before "
           "label scoring); false runs every forward eagerly");
+ABSL_FLAG(int32_t, graph_warmup_max_batch, 64,
+          "on CUDA with --cuda_graphs: before serving, run the node's path on placeholder messages of full "
+          "length for batches 1, 2, 4, ... up to this size, so their CUDA graphs are captured before the "
+          "first message (the receiver caps it at --max_batch_size); 0 = capture on first use");
 ABSL_FLAG(bool, random_weights_for_benchmark, false,
           "BENCHMARK ONLY: random model weights from --model_dir/config.json and a random bridge half "
           "from bridge.json; answers are meaningless");
@@ -52,6 +56,7 @@ ModelNodeFlags ModelNodeFlagsFromCommandLine() {
   flags.random_weights_for_benchmark = absl::GetFlag(FLAGS_random_weights_for_benchmark);
   flags.torch_threads = std::max(0, absl::GetFlag(FLAGS_torch_threads));
   flags.cuda_graphs = absl::GetFlag(FLAGS_cuda_graphs);
+  flags.graph_warmup_max_batch = std::max(0, absl::GetFlag(FLAGS_graph_warmup_max_batch));
   return flags;
 }
 

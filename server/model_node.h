@@ -7,7 +7,7 @@
 //
 // Flags defined here: --model_dir --bridge_dir --bridge --bridge_version
 // --shutdown_grace_ms --allow_model_mismatch --device --activations
-// --torch_threads --random_weights_for_benchmark (the NodeConfig flags are in common/node_config.h). Link this only into the node binaries.
+// --torch_threads --cuda_graphs --graph_warmup_max_batch --random_weights_for_benchmark (the NodeConfig flags are in common/node_config.h). Link this only into the node binaries.
 //
 // Thread-safety: call from main() before serving.
 #ifndef LIP_SERVER_MODEL_NODE_H_
@@ -38,6 +38,7 @@ struct ModelNodeFlags {
   std::string device = "cpu";        // cpu | cuda | cuda:N (bf16 weights on CUDA)
   std::string activations = "fp32";  // fp32 (parity) | model (bf16 activations on CUDA)
   bool cuda_graphs = true;           // on CUDA: LoadOptions::cuda_graphs
+  int graph_warmup_max_batch = 64;   // batches captured before serving (server/graph_warmup.h); 0 = none
   // BENCHMARK ONLY: random model weights from model_dir/config.json and a random bridge half from
   // bridge_dir/bridge.json (see SenderPipelineOptions::random_weights_for_benchmark).
   bool random_weights_for_benchmark = false;
@@ -115,6 +116,21 @@ std::string AdvertisedAddress(const NodeConfig& config, const NodeServer& server
 // Logs "serving" and prints {"event":"listening","node_id","port","metrics_port"} on stdout.
 void AnnounceListening(const std::string& role, const NodeConfig& config, const NodeServer& server,
                        const std::string& address);
+
+// Runs `warm_up` (WarmUpReceiverGraphs or WarmUpSenderGraphs, server/graph_warmup.h) and logs
+// what it captured; a failure is logged and the node serves anyway (graphs are then captured on
+// first use, or the forward runs eagerly).
+template <typename WarmUp>
+void WarmUpModelGraphs(const std::string& role, WarmUp warm_up) {
+  auto report = warm_up();
+  if (!report.ok()) {
+    LogWarning(role, "CUDA graph warm-up failed; graphs are captured on first use",
+               {{"error", report.status().ToString()}});
+  } else if (report->batches > 0) {
+    LogInfo(role, "CUDA graphs warmed up",
+            {{"batches", std::to_string(report->batches)}, {"elapsed_ms", std::to_string(report->elapsed_ms)}});
+  }
+}
 
 // Logs `what` with the error and returns main()'s exit status 1.
 int FailStartup(const std::string& role, const char* what, const absl::Status& status);

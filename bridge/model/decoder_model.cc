@@ -8,6 +8,7 @@
 #include <map>
 #include <mutex>
 #include <tuple>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -97,6 +98,12 @@ struct DecoderModel::GraphCache {
   };
   std::mutex mutex;
   std::map<std::tuple<int64_t, int64_t, int>, Entry> entries;
+#if LIP_CUDA_GRAPHS
+  // One memory pool for every graph of the model: replays never overlap (they hold `mutex`) and
+  // each output is copied out before the mutex is released, so a later graph may reuse what an
+  // earlier one freed. Unset until the first capture.
+  decltype(std::declval<at::cuda::CUDAGraph&>().pool()) pool{0, 0};
+#endif
 };
 
 DecoderModel::DecoderModel(const ModelConfig& config, const LoadOptions& options)
@@ -350,6 +357,10 @@ absl::Status DecoderModel::CheckForwardInput(const ForwardInput& in) const {
   return absl::OkStatus();
 }
 
+bool DecoderModel::uses_cuda_graphs() const {
+  return LIP_CUDA_GRAPHS && options_.cuda_graphs && options_.fast_runtime && options_.device.is_cuda();
+}
+
 ForwardOutput DecoderModel::Forward(const ForwardInput& in) const {
   ForwardOutput out;
   if (ForwardGraphed(in, &out)) return out;
@@ -395,7 +406,7 @@ bool DecoderModel::ForwardGraphed(const ForwardInput& in, ForwardOutput* out) co
       try {
         for (int warm = 0; warm < 2; ++warm) ForwardEager(capture_in);
         stream.synchronize();
-        graph->capture_begin({0, 0}, cudaStreamCaptureModeThreadLocal);
+        graph->capture_begin(graphs_->pool, cudaStreamCaptureModeThreadLocal);
         try {
           e.output = ForwardEager(capture_in).last_hidden;
         } catch (...) {
@@ -407,6 +418,7 @@ bool DecoderModel::ForwardGraphed(const ForwardInput& in, ForwardOutput* out) co
         }
         graph->capture_end();
         stream.synchronize();
+        if (graphs_->pool.first == 0 && graphs_->pool.second == 0) graphs_->pool = graph->pool();
         e.input = capture_in.inputs_embeds;
         e.graph = std::move(graph);
       } catch (const c10::Error&) {

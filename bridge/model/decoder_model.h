@@ -101,6 +101,10 @@ class DecoderModel {
   torch::Dtype dtype() const { return options_.dtype; }
   int64_t num_layers() const { return config_.num_hidden_layers; }
   int64_t hidden_size() const { return config_.hidden_size; }
+  // True when this build and the load options let Forward replay CUDA graphs (LoadOptions::cuda_graphs
+  // on a CUDA device with the fast runtime, in a build with LIP_CUDA_GRAPHS): then the first forward
+  // of each bucket captures one, and a node should run those forwards before it serves.
+  bool uses_cuda_graphs() const;
 
   // [B,T] int64 ids -> [B,T,H] embeddings on the model's device/dtype. CPU ids are range-checked
   // (c10::Error naming the bad id); ids already on the model's device are trusted (no sync).

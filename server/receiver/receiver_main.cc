@@ -16,6 +16,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "common/logging.h"
+#include "server/graph_warmup.h"
 #include "server/model_node.h"
 #include "server/node_server.h"
 #include "server/receiver/latent_batcher.h"
@@ -49,6 +50,11 @@ int main(int argc, char** argv) {
   auto pipeline = lip::LoadModelPipeline<lip::ReceiverPipeline, lip::ReceiverPipelineOptions>(
       kRole, *config, flags, registry->get(), "receiver.safetensors");
   if (!pipeline.ok()) return lip::FailStartup(kRole, "cannot load the receiver pipeline", pipeline.status());
+
+  lip::WarmUpModelGraphs(kRole, [&] {
+    return lip::WarmUpReceiverGraphs(**pipeline,
+                                     std::min(flags.graph_warmup_max_batch, absl::GetFlag(FLAGS_max_batch_size)));
+  });
 
   auto metrics = std::make_shared<lip::metrics::Registry>();
   lip::LatentBatcherOptions batcher_options;

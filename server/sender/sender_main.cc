@@ -20,6 +20,7 @@
 #include "absl/flags/usage.h"
 #include "common/logging.h"
 #include "common/packet_codec.h"
+#include "server/graph_warmup.h"
 #include "server/model_node.h"
 #include "server/node_server.h"
 #include "server/registry_presence.h"
@@ -57,6 +58,7 @@ int main(int argc, char** argv) {
   auto pipeline = lip::LoadModelPipeline<lip::SenderPipeline, lip::SenderPipelineOptions>(
       kRole, *config, flags, registry->get(), "sender.safetensors");
   if (!pipeline.ok()) return lip::FailStartup(kRole, "cannot load the sender pipeline", pipeline.status());
+  lip::WarmUpModelGraphs(kRole, [&] { return lip::WarmUpSenderGraphs(**pipeline, flags.graph_warmup_max_batch); });
 
   auto metrics = std::make_shared<lip::metrics::Registry>();
   lip::SenderServiceOptions service_options;

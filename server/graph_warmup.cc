@@ -1,0 +1,60 @@
+#include "server/graph_warmup.h"
+
+#include <string>
+#include <vector>
+
+#include "absl/time/clock.h"
+#include "common/status_macros.h"
+
+namespace lip {
+namespace {
+
+// 1, 2, 4, ... up to max_batch (max_batch itself last when it is not a power of two).
+std::vector<int> BatchBuckets(int max_batch) {
+  std::vector<int> sizes;
+  for (int b = 1; b < max_batch; b *= 2) sizes.push_back(b);
+  if (max_batch >= 1) sizes.push_back(max_batch);
+  return sizes;
+}
+
+double MillisSince(absl::Time start) { return absl::ToDoubleMilliseconds(absl::Now() - start); }
+
+}  // namespace
+
+absl::StatusOr<GraphWarmupReport> WarmUpReceiverGraphs(const ReceiverPipeline& pipeline, int max_batch) {
+  GraphWarmupReport report;
+  // A bridge without labels has no classify path to capture (generation runs with a KV cache).
+  if (!pipeline.model().uses_cuda_graphs() || max_batch < 1 || pipeline.bridge().labels.empty()) return report;
+  const absl::Time start = absl::Now();
+  LatentMessage message;
+  message.num_soft_tokens = pipeline.bridge().sender.perceiver.num_queries;
+  message.width = pipeline.bridge().sender.perceiver.output_width;
+  message.z.assign(static_cast<size_t>(message.num_soft_tokens * message.width), 0.0f);
+  for (int batch : BatchBuckets(max_batch)) {
+    const std::vector<LatentMessage> messages(static_cast<size_t>(batch), message);
+    LIP_ASSIGN_OR_RETURN(auto answers, pipeline.Answer(messages));
+    for (const auto& answer : answers) LIP_RETURN_IF_ERROR(answer.status());
+    ++report.batches;
+  }
+  report.elapsed_ms = MillisSince(start);
+  return report;
+}
+
+absl::StatusOr<GraphWarmupReport> WarmUpSenderGraphs(const SenderPipeline& pipeline, int max_batch) {
+  GraphWarmupReport report;
+  if (!pipeline.model().uses_cuda_graphs() || max_batch < 1) return report;
+  const absl::Time start = absl::Now();
+  // Every word is at least one token, so this fills max_text_tokens (the text is truncated to it).
+  std::string text;
+  for (int64_t i = 0; i < pipeline.bridge().sender.max_text_tokens + 1; ++i) text += "warm up ";
+  for (int batch : BatchBuckets(max_batch)) {
+    const std::vector<std::string> texts(static_cast<size_t>(batch), text);
+    LIP_ASSIGN_OR_RETURN(auto encoded, pipeline.Encode(texts));
+    (void)encoded;
+    ++report.batches;
+  }
+  report.elapsed_ms = MillisSince(start);
+  return report;
+}
+
+}  // namespace lip
