@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "bridge/model/checkpoint_dir.h"
+#include "bridge/model/decoder_ops.h"
 #include "common/sha256.h"
 #include "common/status_macros.h"
 
@@ -30,58 +31,14 @@
 namespace lip {
 namespace {
 
+using decoder_ops::project;
+using decoder_ops::repeat_kv;
+using decoder_ops::rms_norm;
+using decoder_ops::rope;
+
 std::string ShapeString(torch::IntArrayRef shape) { return absl::StrCat("[", absl::StrJoin(shape, ","), "]"); }
 
-// RMSNorm in fp32, scaled by the weight in the model dtype (LlamaRMSNorm.forward).
-torch::Tensor rms_norm(const torch::Tensor& x, const torch::Tensor& weight, double eps) {
-  torch::Tensor x32 = x.to(torch::kFloat32);
-  torch::Tensor variance = x32.pow(2).mean(-1, /*keepdim=*/true);
-  x32 = x32 * torch::rsqrt(variance + eps);
-  return weight * x32.to(x.scalar_type());
-}
-
-torch::Tensor linear(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b) {
-  return b.defined() ? torch::linear(x, w, b) : torch::linear(x, w);
-}
-
-// A weight matmul on an input already in the weight's dtype, the result in `out_dtype` (no-ops
-// when the dtypes agree, as in fp32).
-torch::Tensor project(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b,
-                      torch::Dtype out_dtype) {
-  return linear(x, w, b).to(out_dtype);
-}
-
-// [.., D] -> [-x2, x1] with x1, x2 the two halves.
-torch::Tensor rotate_half(const torch::Tensor& x) {
-  const int64_t half = x.size(-1) / 2;
-  torch::Tensor x1 = x.narrow(-1, 0, half);
-  torch::Tensor x2 = x.narrow(-1, half, half);
-  return torch::cat({-x2, x1}, -1);
-}
-
-// x [B,heads,T,D], cos/sin [B,1,T,D].
-torch::Tensor rope(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin) {
-  return x * cos + rotate_half(x) * sin;
-}
-
-// [B,Hkv,S,D] -> [B,Hkv*n_rep,S,D]; query head h reads key/value head h / n_rep.
-torch::Tensor repeat_kv(const torch::Tensor& x, int64_t n_rep) {
-  if (n_rep == 1) return x;
-  return x.repeat_interleave(n_rep, /*dim=*/1);
-}
-
 }  // namespace
-
-struct DecoderModel::Layer {
-  torch::Tensor input_layernorm, post_attention_layernorm;
-  torch::Tensor q_proj, k_proj, v_proj, o_proj;
-  torch::Tensor q_bias, k_bias, v_bias, o_bias;  // undefined when the config has none
-  torch::Tensor gate_proj, up_proj, down_proj;
-  torch::Tensor gate_bias, up_bias, down_bias;
-  // Fast runtime on CUDA: [q;k;v] and [gate;up] stacked (the separate weights above are views into them).
-  torch::Tensor qkv_proj, qkv_bias, gate_up_proj, gate_up_bias;
-  int64_t sliding_window = 0;  // 0 = full causal attention
-};
 
 // Captured forwards, one per (batch bucket, token bucket, exit layer). Every use of an entry
 // (copy in, replay, copy out) happens under `mutex` and on the caller's current stream, so a later
@@ -436,8 +393,7 @@ bool DecoderModel::ForwardGraphed(const ForwardInput& in, ForwardOutput* out) co
   torch::Tensor last = e.output.narrow(0, 0, B).narrow(1, 0, T).clone();
   out->last_hidden = last;
   if (in.stop_after_layer < 0) {
-    torch::Tensor h = in.logits_last_only ? last.narrow(1, T - 1, 1) : last;
-    out->logits = project(h.to(logits_head_.scalar_type()), logits_head_, torch::Tensor(), torch::kFloat32);
+    out->logits = Logits(in.logits_last_only ? last.narrow(1, T - 1, 1) : last);
   }
   return true;
 #else
@@ -471,11 +427,7 @@ ForwardOutput DecoderModel::ForwardEager(const ForwardInput& in) const {
   position_ids = position_ids.masked_fill(step_mask == 0, 1);
   torch::Tensor next_positions = start + step_mask.sum(1);
 
-  // Rotary tables [B,1,T,D] (LlamaRotaryEmbedding.forward: fp32, then cast to the model dtype).
-  torch::Tensor freqs = position_ids.to(torch::kFloat32).unsqueeze(-1) * inv_freq_.view({1, 1, -1});
-  torch::Tensor emb = torch::cat({freqs, freqs}, -1);
-  torch::Tensor cos = emb.cos().to(hidden.scalar_type()).unsqueeze(1);
-  torch::Tensor sin = emb.sin().to(hidden.scalar_type()).unsqueeze(1);
+  auto [cos, sin] = RopeTables(position_ids, hidden.scalar_type());
 
   // Additive attention masks [B,1,T,S] per sliding-window size: causal over absolute cache
   // indices, keys that are padding masked out, and (for windows) q - k < window.
@@ -484,10 +436,7 @@ ForwardOutput DecoderModel::ForwardEager(const ForwardInput& in) const {
                                     : step_mask;
   torch::Tensor q_idx = torch::arange(past, S, long_opts).view({T, 1});
   torch::Tensor k_idx = torch::arange(0, S, long_opts).view({1, S});
-  const double mask_min = hidden.scalar_type() == torch::kFloat32 ? std::numeric_limits<float>::lowest()
-                          : hidden.scalar_type() == torch::kBFloat16
-                              ? -3.3895313892515355e38  // finfo(bfloat16).min
-                              : -65504.0;               // finfo(float16).min
+  const double mask_min = decoder_ops::mask_min(hidden.scalar_type());
   std::map<int64_t, torch::Tensor> masks;
   auto mask_for = [&](int64_t window) -> const torch::Tensor& {
     auto it = masks.find(window);
@@ -518,24 +467,7 @@ ForwardOutput DecoderModel::ForwardEager(const ForwardInput& in) const {
     const Layer& l = layers_[i];
     // Self-attention block.
     torch::Tensor residual = hidden;
-    torch::Tensor x = rms_norm(hidden, l.input_layernorm, c.rms_norm_eps);
-    x = x.to(options_.dtype);  // rounded once for the three projections
-    torch::Tensor q, k, v;
-    if (l.qkv_proj.defined()) {
-      torch::Tensor qkv = project(x, l.qkv_proj, l.qkv_bias, act);
-      q = qkv.narrow(-1, 0, n_heads * D);
-      k = qkv.narrow(-1, n_heads * D, n_kv * D);
-      v = qkv.narrow(-1, (n_heads + n_kv) * D, n_kv * D);
-    } else {
-      q = project(x, l.q_proj, l.q_bias, act);
-      k = project(x, l.k_proj, l.k_bias, act);
-      v = project(x, l.v_proj, l.v_bias, act);
-    }
-    q = q.view({B, T, n_heads, D}).transpose(1, 2);
-    k = k.view({B, T, n_kv, D}).transpose(1, 2);
-    v = v.view({B, T, n_kv, D}).transpose(1, 2);
-    q = rope(q, cos, sin);
-    k = rope(k, cos, sin);
+    auto [q, k, v] = BlockQkv(l, hidden, cos, sin);
     if (cache != nullptr) std::tie(k, v) = cache->AppendLayer(i, k, v);
     k = repeat_kv(k, n_heads / n_kv);
     v = repeat_kv(v, n_heads / n_kv);
@@ -554,23 +486,7 @@ ForwardOutput DecoderModel::ForwardEager(const ForwardInput& in) const {
       torch::Tensor probs = torch::softmax(scores, -1, torch::kFloat32).to(q.scalar_type());
       attn = torch::matmul(probs, v);
     }
-    attn = attn.transpose(1, 2).reshape({B, T, n_heads * D});
-    hidden = residual + project(attn.to(options_.dtype), l.o_proj, l.o_bias, act);
-    // MLP block (SwiGLU).
-    residual = hidden;
-    x = rms_norm(hidden, l.post_attention_layernorm, c.rms_norm_eps);
-    x = x.to(options_.dtype);
-    torch::Tensor gate, up;
-    if (l.gate_up_proj.defined()) {
-      torch::Tensor gate_up = project(x, l.gate_up_proj, l.gate_up_bias, act);
-      const int64_t I = l.gate_up_proj.size(0) / 2;
-      gate = torch::silu(gate_up.narrow(-1, 0, I));
-      up = gate_up.narrow(-1, I, I);
-    } else {
-      gate = torch::silu(project(x, l.gate_proj, l.gate_bias, act));
-      up = project(x, l.up_proj, l.up_bias, act);
-    }
-    hidden = residual + project((gate * up).to(options_.dtype), l.down_proj, l.down_bias, act);
+    hidden = BlockOutput(l, residual, attn);
     if (in.blend != nullptr && in.blend->end > in.blend->begin &&
         std::find(in.blend->layers.begin(), in.blend->layers.end(), i) != in.blend->layers.end()) {
       const LayerBlend& b = *in.blend;  // h' = (1 - alpha) h + alpha v at positions [begin, end)
@@ -596,9 +512,68 @@ ForwardOutput DecoderModel::ForwardEager(const ForwardInput& in) const {
   if (in.output_hidden_states) out.hidden_states.push_back(hidden);
   out.last_hidden = hidden;
   if (in.stop_after_layer == n_layers) return out;
-  torch::Tensor h = in.logits_last_only ? hidden.narrow(1, T - 1, 1) : hidden;
-  out.logits = project(h.to(logits_head_.scalar_type()), logits_head_, torch::Tensor(), torch::kFloat32);
+  out.logits = Logits(in.logits_last_only ? hidden.narrow(1, T - 1, 1) : hidden);
   return out;
+}
+
+std::pair<torch::Tensor, torch::Tensor> DecoderModel::RopeTables(const torch::Tensor& position_ids,
+                                                                 torch::Dtype dtype) const {
+  // LlamaRotaryEmbedding.forward: fp32, then cast to the activation dtype.
+  torch::Tensor freqs = position_ids.to(torch::kFloat32).unsqueeze(-1) * inv_freq_.view({1, 1, -1});
+  torch::Tensor emb = torch::cat({freqs, freqs}, -1);
+  return {emb.cos().to(dtype).unsqueeze(1), emb.sin().to(dtype).unsqueeze(1)};
+}
+
+std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> DecoderModel::BlockQkv(const Layer& l,
+                                                                               const torch::Tensor& hidden,
+                                                                               const torch::Tensor& cos,
+                                                                               const torch::Tensor& sin) const {
+  const ModelConfig& c = config_;
+  const torch::Dtype act = activation_dtype_;
+  const int64_t B = hidden.size(0), T = hidden.size(1);
+  const int64_t n_heads = c.num_attention_heads, n_kv = c.num_key_value_heads, D = c.head_dim;
+  torch::Tensor x = rms_norm(hidden, l.input_layernorm, c.rms_norm_eps);
+  x = x.to(options_.dtype);  // rounded once for the three projections
+  torch::Tensor q, k, v;
+  if (l.qkv_proj.defined()) {
+    torch::Tensor qkv = project(x, l.qkv_proj, l.qkv_bias, act);
+    q = qkv.narrow(-1, 0, n_heads * D);
+    k = qkv.narrow(-1, n_heads * D, n_kv * D);
+    v = qkv.narrow(-1, (n_heads + n_kv) * D, n_kv * D);
+  } else {
+    q = project(x, l.q_proj, l.q_bias, act);
+    k = project(x, l.k_proj, l.k_bias, act);
+    v = project(x, l.v_proj, l.v_bias, act);
+  }
+  q = q.view({B, T, n_heads, D}).transpose(1, 2);
+  k = k.view({B, T, n_kv, D}).transpose(1, 2);
+  v = v.view({B, T, n_kv, D}).transpose(1, 2);
+  return {rope(q, cos, sin), rope(k, cos, sin), v};
+}
+
+torch::Tensor DecoderModel::BlockOutput(const Layer& l, const torch::Tensor& residual, const torch::Tensor& attn) const {
+  const ModelConfig& c = config_;
+  const torch::Dtype act = activation_dtype_;
+  const int64_t B = attn.size(0), T = attn.size(2);
+  torch::Tensor merged = attn.transpose(1, 2).reshape({B, T, c.num_attention_heads * c.head_dim});
+  torch::Tensor hidden = residual + project(merged.to(options_.dtype), l.o_proj, l.o_bias, act);
+  // MLP block (SwiGLU).
+  torch::Tensor x = rms_norm(hidden, l.post_attention_layernorm, c.rms_norm_eps).to(options_.dtype);
+  torch::Tensor gate, up;
+  if (l.gate_up_proj.defined()) {
+    torch::Tensor gate_up = project(x, l.gate_up_proj, l.gate_up_bias, act);
+    const int64_t I = l.gate_up_proj.size(0) / 2;
+    gate = torch::silu(gate_up.narrow(-1, 0, I));
+    up = gate_up.narrow(-1, I, I);
+  } else {
+    gate = torch::silu(project(x, l.gate_proj, l.gate_bias, act));
+    up = project(x, l.up_proj, l.up_bias, act);
+  }
+  return hidden + project((gate * up).to(options_.dtype), l.down_proj, l.down_bias, act);
+}
+
+torch::Tensor DecoderModel::Logits(const torch::Tensor& hidden) const {
+  return project(hidden.to(logits_head_.scalar_type()), logits_head_, torch::Tensor(), torch::kFloat32);
 }
 
 }  // namespace lip

@@ -8,6 +8,8 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -55,6 +57,9 @@ struct LayerBlend {
   double alpha = 0.0;
   torch::Tensor vector;         // [B,H] in the model dtype/device
 };
+
+class StaticDecodeSession;
+struct StaticDecoderPool;
 
 struct ForwardInput {
   torch::Tensor inputs_embeds;   // [B,T,H] in the model dtype/device (EmbedTokens, soft tokens spliced in)
@@ -126,13 +131,36 @@ class DecoderModel {
   std::string weights_digest() const;
 
  private:
-  struct Layer;
+  friend class StaticDecodeSession;  // the static-cache decode step runs the blocks (static_decoder.h)
+  friend std::unique_ptr<StaticDecodeSession> AcquireStaticDecoder(const DecoderModel&, int64_t, int64_t, bool);
+  // One decoder block's weights.
+  struct Layer {
+    torch::Tensor input_layernorm, post_attention_layernorm;
+    torch::Tensor q_proj, k_proj, v_proj, o_proj;
+    torch::Tensor q_bias, k_bias, v_bias, o_bias;  // undefined when the config has none
+    torch::Tensor gate_proj, up_proj, down_proj;
+    torch::Tensor gate_bias, up_bias, down_bias;
+    // Fast runtime on CUDA: [q;k;v] and [gate;up] stacked (the separate weights above are views into them).
+    torch::Tensor qkv_proj, qkv_bias, gate_up_proj, gate_up_bias;
+    int64_t sliding_window = 0;  // 0 = full causal attention
+  };
   struct GraphCache;  // captured CUDA graphs per bucket (decoder_model.cc)
   DecoderModel(const ModelConfig& config, const LoadOptions& options);
   ForwardOutput ForwardEager(const ForwardInput& in) const;
   // True when `in` qualifies for a graph and *out holds its result (LoadOptions::cuda_graphs).
   bool ForwardGraphed(const ForwardInput& in, ForwardOutput* out) const;
   torch::Tensor RopeInvFreq() const;
+  // The pieces of a block, shared by ForwardEager and the static-cache decode step
+  // (static_decoder.cc): rotary tables cos/sin [B,1,T,D] for position_ids [B,T] in `dtype`; block
+  // l's q [B,heads,T,D] and k, v [B,kv_heads,T,D] for `hidden` [B,T,H] (input norm, projections,
+  // rope on q and k); the block's output for attention values `attn` [B,heads,T,D] (o_proj +
+  // residual, then the SwiGLU MLP + residual); fp32 logits of final-norm states.
+  std::pair<torch::Tensor, torch::Tensor> RopeTables(const torch::Tensor& position_ids, torch::Dtype dtype) const;
+  std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> BlockQkv(const Layer& l, const torch::Tensor& hidden,
+                                                                   const torch::Tensor& cos,
+                                                                   const torch::Tensor& sin) const;
+  torch::Tensor BlockOutput(const Layer& l, const torch::Tensor& residual, const torch::Tensor& attn) const;
+  torch::Tensor Logits(const torch::Tensor& hidden) const;
   void FinishLoad();  // derives inv_freq_, activation_dtype_ and logits_head_ from the weights
 
   ModelConfig config_;
@@ -149,6 +177,9 @@ class DecoderModel {
   mutable std::once_flag digest_once_;
   mutable std::string digest_;
   std::unique_ptr<GraphCache> graphs_;
+  // The static-cache decoders (static_decoder.cc), made on first use under the mutex.
+  mutable std::mutex static_decoders_mutex_;
+  mutable std::shared_ptr<StaticDecoderPool> static_decoders_;
 };
 
 }  // namespace lip

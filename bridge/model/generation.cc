@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "bridge/model/static_decoder.h"
 
 namespace lip {
 
@@ -67,6 +68,14 @@ absl::StatusOr<GenerationResult> Generate(const DecoderModel& model, const torch
     first.logits_last_only = true;
     torch::Tensor logits = model.Forward(first).logits.select(1, 0);  // [B,V]
     const torch::Tensor step_mask = torch::ones({B, 1}, mask.options());
+    // The steps after the prefill on a static-shape cache (one CUDA-graph replay each) when a
+    // decoder of this bucket is free; otherwise on the growing cache.
+    std::unique_ptr<StaticDecodeSession> fixed;
+    if (options.use_cache && options.max_new_tokens > 1) {
+      fixed = AcquireStaticDecoder(model, B, cache.length() + options.max_new_tokens, options.force_static_cache);
+      if (fixed != nullptr) fixed->Load(cache);
+    }
+    result.static_cache = fixed != nullptr;
     for (int64_t step = 0; step < options.max_new_tokens; ++step) {
       torch::Tensor next = ChooseNextTokens(logits, options, generator);  // [B] CPU
       auto* next_data = next.data_ptr<int64_t>();
@@ -86,6 +95,11 @@ absl::StatusOr<GenerationResult> Generate(const DecoderModel& model, const torch
       }
       if (all_done || step + 1 == options.max_new_tokens) break;
       torch::Tensor next_embeds = model.EmbedTokens(next.view({B, 1}));
+      if (fixed != nullptr) {
+        logits = fixed->Step(next_embeds);
+        result.graph_replayed = result.graph_replayed || fixed->graph_replayed();
+        continue;
+      }
       ForwardInput in;
       in.logits_last_only = true;
       if (options.use_cache) {

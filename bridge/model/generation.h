@@ -20,11 +20,16 @@ struct GenerationOptions {
   std::vector<int64_t> stop_token_ids;  // a row ends after emitting one of these (kept in its output)
   int64_t pad_token_id = 0;             // fed for rows that already ended
   bool use_cache = true;  // false: recompute the whole sequence every step (the reference the cache must equal)
+  // After the prefill, decode on a static-shape cache (bridge/model/static_decoder.h) even where the
+  // model does not use CUDA graphs (with them it is used whenever a decoder is free). For tests.
+  bool force_static_cache = false;
 };
 
 struct GenerationResult {
   std::vector<std::vector<int64_t>> tokens;  // per row: the new tokens, the stop token included when hit
   std::vector<bool> stopped;                 // per row: ended on a stop token (else on max_new_tokens)
+  bool static_cache = false;  // the steps after the prefill ran on a static-shape cache
+  bool graph_replayed = false;  // ... and replayed a captured CUDA graph
 };
 
 // Continues a prompt given as embeddings [B,T,H] (so soft tokens may be spliced in) with an

@@ -54,6 +54,16 @@ void KvCache::CommitStep(const torch::Tensor& step_mask, const torch::Tensor& ne
   next_positions_ = next_positions;
 }
 
+torch::Tensor KvCache::layer_keys(int64_t layer) const {
+  if (layer < 0 || layer >= num_layers() || !keys_[layer].defined()) return torch::Tensor();
+  return keys_[layer].narrow(2, 0, length());
+}
+
+torch::Tensor KvCache::layer_values(int64_t layer) const {
+  if (layer < 0 || layer >= num_layers() || !values_[layer].defined()) return torch::Tensor();
+  return values_[layer].narrow(2, 0, length());
+}
+
 void KvCache::RepeatInterleave(int64_t n) {
   if (empty() || n == 1) return;
   const int64_t L = length();

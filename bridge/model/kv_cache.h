@@ -36,6 +36,12 @@ class KvCache {
   // [B] int64 position of the next real token of each row; undefined when empty.
   const torch::Tensor& next_positions() const { return next_positions_; }
 
+  // Layer `layer`'s cached keys / values [B, Hkv, L, D] (views into the buffers); undefined when
+  // that layer holds none.
+  torch::Tensor layer_keys(int64_t layer) const;
+  torch::Tensor layer_values(int64_t layer) const;
+  int64_t num_layers() const { return static_cast<int64_t>(keys_.size()); }
+
   // Whether any cached position is padding, as far as the host knows without asking the device:
   // false only when every committed step's mask was known on the host to be all ones.
   bool may_have_padding() const { return may_have_padding_; }

@@ -5,6 +5,7 @@
 #include <ATen/CPUGeneratorImpl.h>
 
 #include "bridge/model/label_scorer.h"
+#include "bridge/model/static_decoder.h"
 #include "gtest/gtest.h"
 #include "tests/model/test_util.h"
 
@@ -63,6 +64,64 @@ TEST_P(GenerationFixtureTest, CachedDecodingEqualsFullRecompute) {
   auto recomputed = GenerateFromIds(*model_, golden.Get("batch_ids"), golden.Get("batch_mask"), opts);
   ASSERT_TRUE(cached.ok() && recomputed.ok());
   EXPECT_EQ(cached->tokens, recomputed->tokens);
+}
+
+// Whether the static-shape decoder (bridge/model/static_decoder.h) can serve 128 positions: no
+// sliding window shorter than that.
+bool StaticCacheFits(const DecoderModel& model) {
+  for (int64_t w : model.config().layer_sliding_window) {
+    if (w > 0 && w < 128) return false;
+  }
+  return true;
+}
+
+TEST_P(GenerationFixtureTest, StaticCacheGreedyMatchesTransformers) {
+  auto golden = LoadGolden(GetParam());
+  GenerationOptions opts;
+  opts.max_new_tokens = 32;
+  opts.force_static_cache = true;
+  auto result = GenerateFromIds(*model_, golden.Get("ids"), {}, opts);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->static_cache, StaticCacheFits(*model_));
+  EXPECT_FALSE(result->graph_replayed);  // the CPU runs the static steps eagerly
+  EXPECT_EQ(result->tokens[0], Row(golden.Get("greedy"), 0));
+}
+
+TEST_P(GenerationFixtureTest, StaticCacheLeftPaddedSampledBatchEqualsGrowingCache) {
+  auto golden = LoadGolden(GetParam());
+  GenerationOptions opts;
+  opts.max_new_tokens = 12;
+  opts.do_sample = true;
+  opts.temperature = 0.8;
+  opts.seed = 7;
+  auto growing = GenerateFromIds(*model_, golden.Get("batch_ids"), golden.Get("batch_mask"), opts);
+  opts.force_static_cache = true;
+  auto fixed = GenerateFromIds(*model_, golden.Get("batch_ids"), golden.Get("batch_mask"), opts);
+  ASSERT_TRUE(growing.ok() && fixed.ok());
+  EXPECT_FALSE(growing->static_cache);
+  EXPECT_EQ(fixed->static_cache, StaticCacheFits(*model_));
+  EXPECT_EQ(fixed->tokens, growing->tokens);
+}
+
+TEST_P(GenerationFixtureTest, BusyStaticDecoderFallsBackToTheGrowingCache) {
+  if (!StaticCacheFits(*model_)) GTEST_SKIP() << "sliding window under 128 positions: no static decoder";
+  auto golden = LoadGolden(GetParam());
+  torch::Tensor ids = golden.Get("ids");
+  // Another generation holds the bucket (one row, up to 128 positions).
+  auto lease = AcquireStaticDecoder(*model_, 1, ids.size(1) + 8, /*force=*/true);
+  ASSERT_NE(lease, nullptr);
+  GenerationOptions opts;
+  opts.max_new_tokens = 8;
+  opts.force_static_cache = true;
+  auto result = GenerateFromIds(*model_, ids, {}, opts);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_FALSE(result->static_cache);
+  std::vector<int64_t> greedy = Row(golden.Get("greedy"), 0);
+  EXPECT_EQ(result->tokens[0], std::vector<int64_t>(greedy.begin(), greedy.begin() + 8));
+  lease.reset();  // released: the next generation gets it
+  result = GenerateFromIds(*model_, ids, {}, opts);
+  ASSERT_TRUE(result.ok());
+  EXPECT_TRUE(result->static_cache);
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, GenerationFixtureTest, ::testing::ValuesIn(FixtureNames()),
