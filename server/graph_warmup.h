@@ -29,7 +29,8 @@ struct GraphWarmupReport {
 absl::StatusOr<GraphWarmupReport> WarmUpReceiverGraphs(const ReceiverPipeline& pipeline, int max_batch);
 
 // The sender's encode path on a placeholder text long enough to fill max_text_tokens (the length
-// of a full message). Errors are the pipeline's.
+// of a full message), then one 32-token text-relay generation (its static-cache decode step).
+// Errors are the pipeline's.
 absl::StatusOr<GraphWarmupReport> WarmUpSenderGraphs(const SenderPipeline& pipeline, int max_batch);
 
 }  // namespace lip
