@@ -40,7 +40,7 @@ std::string ShapeString(torch::IntArrayRef shape) { return absl::StrCat("[", abs
 
 }  // namespace
 
-// Captured forwards, one per (batch bucket, token bucket, exit layer). Every use of an entry
+// Captured forwards, one per (batch bucket, token bucket, exit layer, padded or not). Every use of an entry
 // (copy in, replay, copy out) happens under `mutex` and on the caller's current stream, so a later
 // replay never overwrites an output before it has been copied out.
 struct DecoderModel::GraphCache {
@@ -50,11 +50,12 @@ struct DecoderModel::GraphCache {
     std::unique_ptr<at::cuda::CUDAGraph> graph;
 #endif
     torch::Tensor input;   // [Bb,Tb,H] in the model dtype: the graph reads it
+    torch::Tensor mask;    // [Bb,Tb] int64 on the device for padded batches: the graph reads it
     torch::Tensor output;  // [Bb,Tb,H]: the graph writes it (last_hidden of the exit layer)
     bool failed = false;   // the capture failed: this bucket runs eagerly
   };
   std::mutex mutex;
-  std::map<std::tuple<int64_t, int64_t, int>, Entry> entries;
+  std::map<std::tuple<int64_t, int64_t, int, bool>, Entry> entries;
 #if LIP_CUDA_GRAPHS
   // One memory pool for every graph of the model: replays never overlap (they hold `mutex`) and
   // each output is copied out before the mutex is released, so a later graph may reuse what an
@@ -332,17 +333,17 @@ bool DecoderModel::ForwardGraphed(const ForwardInput& in, ForwardOutput* out) co
   if (in.inputs_embeds.requires_grad()) return false;
   const int64_t B = in.inputs_embeds.size(0), T = in.inputs_embeds.size(1);
   if (B > 64 || T > 256) return false;
-  // Padding would need the mask inside the graph; a host mask of all ones is no padding.
-  if (in.attention_mask.defined() &&
-      (!in.attention_mask.device().is_cpu() || !(in.attention_mask != 0).all().item<bool>())) {
-    return false;
-  }
+  // A padded batch replays a graph that reads the mask from a buffer (attention with an additive
+  // mask); an unpadded one a graph without any (the fused causal kernel). Only host masks: a
+  // device mask would need a synchronisation to inspect.
+  if (in.attention_mask.defined() && !in.attention_mask.device().is_cpu()) return false;
+  const bool padded = in.attention_mask.defined() && !(in.attention_mask != 0).all().item<bool>();
   int64_t Bb = 1;
   while (Bb < B) Bb *= 2;
   const int64_t Tb = (T + 15) / 16 * 16;
   const int exit_layer = in.stop_after_layer >= 0 ? in.stop_after_layer : static_cast<int>(num_layers());
   std::lock_guard<std::mutex> lock(graphs_->mutex);
-  auto key = std::make_tuple(Bb, Tb, exit_layer);
+  auto key = std::make_tuple(Bb, Tb, exit_layer, padded);
   auto it = graphs_->entries.find(key);
   if (it == graphs_->entries.end()) {
     if (static_cast<int>(graphs_->entries.size()) >= GraphCache::kMaxGraphs) return false;
@@ -351,6 +352,9 @@ bool DecoderModel::ForwardGraphed(const ForwardInput& in, ForwardOutput* out) co
     capture_in.inputs_embeds = torch::zeros({Bb, Tb, hidden_size()},
                                             torch::TensorOptions().device(options_.device).dtype(options_.dtype));
     capture_in.stop_after_layer = exit_layer;  // num_layers(): the final norm's output, no logits
+    if (padded) {
+      capture_in.attention_mask = torch::ones({Bb, Tb}, torch::TensorOptions().device(options_.device).dtype(torch::kInt64));
+    }
     torch::cuda::synchronize();
     c10::cuda::CUDAStream stream = c10::cuda::getStreamFromPool(/*isHighPriority=*/false, options_.device.index());
     {
@@ -377,6 +381,7 @@ bool DecoderModel::ForwardGraphed(const ForwardInput& in, ForwardOutput* out) co
         stream.synchronize();
         if (graphs_->pool.first == 0 && graphs_->pool.second == 0) graphs_->pool = graph->pool();
         e.input = capture_in.inputs_embeds;
+        e.mask = capture_in.attention_mask;
         e.graph = std::move(graph);
       } catch (const c10::Error&) {
         (void)cudaGetLastError();  // clear the capture's error so later launches do not report it
@@ -389,6 +394,12 @@ bool DecoderModel::ForwardGraphed(const ForwardInput& in, ForwardOutput* out) co
   GraphCache::Entry& e = it->second;
   if (e.failed) return false;
   e.input.narrow(0, 0, B).narrow(1, 0, T).copy_(in.inputs_embeds);
+  if (padded) {
+    // Positions past T are padding of the real rows; the extra rows stay all ones (a row with no
+    // visible key would only make NaNs that are cut off anyway).
+    e.mask.narrow(0, 0, B).zero_();
+    e.mask.narrow(0, 0, B).narrow(1, 0, T).copy_(in.attention_mask.to(torch::kInt64), /*non_blocking=*/false);
+  }
   e.graph->replay();
   torch::Tensor last = e.output.narrow(0, 0, B).narrow(1, 0, T).clone();
   out->last_hidden = last;

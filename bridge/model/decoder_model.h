@@ -38,12 +38,14 @@ struct LoadOptions {
   // path (matmul, additive mask, softmax; separate projections), kept for comparisons.
   bool fast_runtime = true;
   // Fast runtime on CUDA (LibTorch 2.x) only: a forward with no KV cache, no blending, no hidden
-  // states, no padding and no autograd — the sender's encoding to its source layer and the
+  // states, no device mask and no autograd — the sender's encoding to its source layer and the
   // receiver's prefill before label scoring — replays a CUDA graph captured on the first use of its
   // bucket: the batch rounded up to a power of two (at most 64), the tokens right-padded to a
-  // multiple of 16 (at most 256), per exit layer. Causal attention keeps the real positions exact;
-  // the padding rows and positions are cut off. One launch instead of ~40 per block: the forward
-  // stops being bound by the host. A capture costs a few tens of ms; at most 32 graphs per model.
+  // multiple of 16 (at most 256), per exit layer, and whether the batch holds padding (then the
+  // graph reads the mask from a buffer). Causal attention keeps the real positions exact; the
+  // padding rows and positions are cut off. One launch instead of ~40 per block: the forward stops
+  // being bound by the host. A capture costs a few tens of ms; at most 32 graphs per model. The
+  // decode steps of Generate use graphs too (bridge/model/static_decoder.h).
   bool cuda_graphs = true;
 };
 
