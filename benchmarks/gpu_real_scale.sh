@@ -73,12 +73,14 @@ start() {  # NAME BINARY ARGS...: waits for the listening line, sets PORT_<NAME>
   done
   log "$name did not start"; return 1
 }
+# Both nodes batch (the sender its encodes and relay generations, the receiver its answers).
 # max_batch_wait_ms=0: a lone message is served at once; under load the queue still fills while a
 # batch runs, so batches form without a timed wait.
 common="--listen=127.0.0.1:0 --device=cuda:0 --activations=model --random_weights_for_benchmark --bridge_dir=benchmarks/real_shapes"
 if start receiver "$BUILD/server/lip-receiver" $common --model_dir="$MODELS/mistral-7b" --data_dir=$W/r \
      --max_batch_size=64 --max_batch_wait_ms=${BATCH_WAIT_MS:-0} --queue_limit=4096 $(tls receiver) &&
-   start sender "$BUILD/server/lip-sender" $common --model_dir="$MODELS/llama31-8b" --data_dir=$W/s $(tls sender); then
+   start sender "$BUILD/server/lip-sender" $common --model_dir="$MODELS/llama31-8b" --data_dir=$W/s \
+     --max_batch_size=64 --max_batch_wait_ms=${BATCH_WAIT_MS:-0} --queue_limit=4096 $(tls sender); then
   log "nodes up: receiver $PORT_receiver sender $PORT_sender"
   nvidia-smi --query-compute-apps=pid,process_name,used_memory --format=csv > "$OUT/gpu_memory_idle.csv"
   echo "receiver_pid=${pids[0]} sender_pid=${pids[1]}" >> "$OUT/gpu_memory_idle.csv"

@@ -13,6 +13,7 @@
 #
 #   bash benchmarks/load_test.sh [--duration S] [--min-messages N] [--out DIR] [--bridge DIR]
 #                                [--max-concurrency N] [--generate-tokens N] [--rate-fractions F,F] [--task T]
+# LIP_SENDER_FLAGS adds flags to lip-sender (e.g. "--max_batch_size=1" turns its batching off, for an A/B).
 # Defaults: 6 s per level, stretched (to at most 60 s) until 16 requests were sent; DIR =
 # benchmarks/results, demo/bridges/demo-ag_news, 8, 32, 0.5,0.9 (3 to 5 minutes on a 2-core CPU).
 set -euo pipefail
@@ -56,7 +57,7 @@ common="--listen=127.0.0.1:0 --registry=127.0.0.1:$PORT_registry --torch_threads
 nodes_start receiver "$B/lip-receiver" $common --node_id=receiver-load --data_dir="$WORK/receiver" \
   --model_dir=demo/models/receiver-qwen2 --bridge="$bridge_name" $(nodes_tls receiver)
 nodes_start sender "$B/lip-sender" $common --node_id=sender-load --data_dir="$WORK/sender" \
-  --model_dir=demo/models/sender-llama --bridge="$bridge_name" $(nodes_tls sender)
+  --model_dir=demo/models/sender-llama --bridge="$bridge_name" $(nodes_tls sender) ${LIP_SENDER_FLAGS:-}
 
 # What was measured, on what.
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)

@@ -76,44 +76,51 @@ absl::StatusOr<std::unique_ptr<SenderPipeline>> SenderPipeline::Create(
   return pipeline;
 }
 
-absl::StatusOr<SourceStates> SenderPipeline::ReadSourceStates(
-    const std::vector<std::string>& texts) const {
+absl::StatusOr<SenderPipeline::TextIds> SenderPipeline::Tokenize(const std::string& text,
+                                                                 size_t index) const {
+  if (text.empty()) return absl::InvalidArgumentError(absl::StrCat("text ", index, " is empty"));
+  auto encoded = tokenizer_->Encode(text, /*add_special_tokens=*/true);
+  if (!encoded.ok()) {
+    return absl::Status(encoded.status().code(), absl::StrCat("text ", index, ": ", encoded.status().message()));
+  }
+  TextIds out;
+  out.ids = *std::move(encoded);
+  if (out.ids.empty()) return absl::InvalidArgumentError(absl::StrCat("text ", index, " has no tokens"));
+  const int64_t max_tokens = half_.metadata.sender.max_text_tokens;
+  if (int64_t(out.ids.size()) > max_tokens) {
+    out.ids.resize(max_tokens);
+    out.truncated = true;
+  }
+  return out;
+}
+
+absl::StatusOr<SourceStates> SenderPipeline::SourceStatesOf(const std::vector<TextIds>& texts) const {
   if (texts.empty()) return absl::InvalidArgumentError("no texts to encode");
-  const SenderHalfConfig& config = half_.metadata.sender;
-  std::vector<std::vector<int32_t>> ids(texts.size());
   SourceStates out;
-  out.truncated.assign(texts.size(), false);
   int64_t longest = 0;
-  for (size_t i = 0; i < texts.size(); ++i) {
-    if (texts[i].empty()) return absl::InvalidArgumentError(absl::StrCat("text ", i, " is empty"));
-    auto encoded = tokenizer_->Encode(texts[i], /*add_special_tokens=*/true);
-    if (!encoded.ok()) {
-      return absl::Status(encoded.status().code(),
-                          absl::StrCat("text ", i, ": ", encoded.status().message()));
-    }
-    ids[i] = std::move(*encoded);
-    if (ids[i].empty()) return absl::InvalidArgumentError(absl::StrCat("text ", i, " has no tokens"));
-    if (int64_t(ids[i].size()) > config.max_text_tokens) {
-      ids[i].resize(config.max_text_tokens);
-      out.truncated[i] = true;
-    }
-    out.text_tokens.push_back(ids[i].size());
-    longest = std::max<int64_t>(longest, ids[i].size());
+  for (const TextIds& text : texts) {
+    out.text_tokens.push_back(text.ids.size());
+    out.truncated.push_back(text.truncated);
+    longest = std::max<int64_t>(longest, text.ids.size());
   }
   const int64_t batch = texts.size();
   torch::Tensor id_tensor = torch::zeros({batch, longest}, torch::kInt64);
   torch::Tensor mask = torch::zeros({batch, longest}, torch::kInt64);
   for (int64_t b = 0; b < batch; ++b) {
-    const int64_t n = ids[b].size();
-    id_tensor[b].narrow(0, 0, n).copy_(torch::tensor(std::vector<int64_t>(ids[b].begin(), ids[b].end())));
+    const std::vector<int32_t>& ids = texts[b].ids;
+    const int64_t n = ids.size();
+    id_tensor[b].narrow(0, 0, n).copy_(torch::tensor(std::vector<int64_t>(ids.begin(), ids.end())));
     mask[b].narrow(0, 0, n).fill_(1);
   }
   try {
     torch::NoGradGuard no_grad;
     ForwardInput input;
     input.inputs_embeds = model_->EmbedTokens(id_tensor);
-    input.attention_mask = mask;  // on the host: Forward sees without a device sync whether any is padding
-    input.stop_after_layer = static_cast<int>(config.source_layer);
+    // No attention mask although the batch is right-padded: under causal attention a real position
+    // never sees the padding after it, so its states are those of the text alone; the padding
+    // positions' states are garbage the resampler masks out (out.mask). An unpadded forward takes the
+    // fused unmasked attention and, on CUDA, the graph-captured runtime's (batch, tokens) buckets.
+    input.stop_after_layer = static_cast<int>(half_.metadata.sender.source_layer);
     out.states = model_->Forward(input).last_hidden.to(torch::kFloat32);
     out.mask = mask.to(model_->device());
     return out;
@@ -122,10 +129,19 @@ absl::StatusOr<SourceStates> SenderPipeline::ReadSourceStates(
   }
 }
 
-absl::StatusOr<std::vector<EncodedText>> SenderPipeline::Encode(
+absl::StatusOr<SourceStates> SenderPipeline::ReadSourceStates(
     const std::vector<std::string>& texts) const {
-  const auto start = std::chrono::steady_clock::now();
-  LIP_ASSIGN_OR_RETURN(SourceStates source, ReadSourceStates(texts));
+  if (texts.empty()) return absl::InvalidArgumentError("no texts to encode");
+  std::vector<TextIds> ids;
+  for (size_t i = 0; i < texts.size(); ++i) {
+    LIP_ASSIGN_OR_RETURN(TextIds text, Tokenize(texts[i], i));
+    ids.push_back(std::move(text));
+  }
+  return SourceStatesOf(ids);
+}
+
+absl::StatusOr<std::vector<EncodedText>> SenderPipeline::Resample(
+    const SourceStates& source, std::chrono::steady_clock::time_point start) const {
   try {
     torch::NoGradGuard no_grad;
     LIP_ASSIGN_OR_RETURN(torch::Tensor z, half_.encoder->Encode(source.states, source.mask));
@@ -152,28 +168,108 @@ absl::StatusOr<std::vector<EncodedText>> SenderPipeline::Encode(
   }
 }
 
+absl::StatusOr<std::vector<EncodedText>> SenderPipeline::Encode(
+    const std::vector<std::string>& texts) const {
+  const auto start = std::chrono::steady_clock::now();
+  LIP_ASSIGN_OR_RETURN(SourceStates source, ReadSourceStates(texts));
+  return Resample(source, start);
+}
+
+absl::StatusOr<std::vector<absl::StatusOr<EncodedText>>> SenderPipeline::EncodeEach(
+    const std::vector<std::string>& texts) const {
+  if (texts.empty()) return absl::InvalidArgumentError("no texts to encode");
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<absl::StatusOr<EncodedText>> answers(texts.size(), EncodedText());
+  std::vector<TextIds> ids;
+  std::vector<size_t> rows;  // answers index of each row of the batch
+  for (size_t i = 0; i < texts.size(); ++i) {
+    auto text = Tokenize(texts[i], i);
+    if (!text.ok()) {
+      answers[i] = text.status();
+      continue;
+    }
+    ids.push_back(*std::move(text));
+    rows.push_back(i);
+  }
+  if (ids.empty()) return answers;
+  LIP_ASSIGN_OR_RETURN(SourceStates source, SourceStatesOf(ids));
+  LIP_ASSIGN_OR_RETURN(std::vector<EncodedText> encoded, Resample(source, start));
+  for (size_t r = 0; r < rows.size(); ++r) answers[rows[r]] = std::move(encoded[r]);
+  return answers;
+}
+
 absl::StatusOr<GeneratedText> SenderPipeline::GenerateText(const std::string& prompt,
                                                            int max_new_tokens) const {
-  if (max_new_tokens < 1 || max_new_tokens > 1024) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("max_new_tokens is ", max_new_tokens, ", expected 1..1024"));
-  }
+  LIP_ASSIGN_OR_RETURN(auto answers, GenerateEach({{prompt, max_new_tokens}}));
+  return std::move(answers.front());
+}
+
+absl::StatusOr<std::vector<absl::StatusOr<GeneratedText>>> SenderPipeline::GenerateEach(
+    const std::vector<GenerationRequest>& requests) const {
+  if (requests.empty()) return absl::InvalidArgumentError("no prompts to continue");
   const auto start = std::chrono::steady_clock::now();
-  LIP_ASSIGN_OR_RETURN(std::vector<int32_t> ids, tokenizer_->Encode(prompt, /*add_special_tokens=*/true));
-  if (ids.empty()) return absl::InvalidArgumentError("prompt has no tokens");
+  std::vector<absl::StatusOr<GeneratedText>> answers(requests.size(), GeneratedText());
+  std::vector<std::vector<int32_t>> prompts;
+  std::vector<size_t> rows;  // answers index of each row of the batch
+  int budget = 0;
+  for (size_t i = 0; i < requests.size(); ++i) {
+    const int max_new_tokens = requests[i].max_new_tokens;
+    if (max_new_tokens < 1 || max_new_tokens > 1024) {
+      answers[i] = absl::InvalidArgumentError(
+          absl::StrCat("max_new_tokens is ", max_new_tokens, ", expected 1..1024"));
+      continue;
+    }
+    auto ids = tokenizer_->Encode(requests[i].prompt, /*add_special_tokens=*/true);
+    if (!ids.ok()) {
+      answers[i] = ids.status();
+      continue;
+    }
+    if (ids->empty()) {
+      answers[i] = absl::InvalidArgumentError("prompt has no tokens");
+      continue;
+    }
+    prompts.push_back(*std::move(ids));
+    rows.push_back(i);
+    budget = std::max(budget, max_new_tokens);
+  }
+  if (rows.empty()) return answers;
+  // Left-padded: every row's last prompt token is the batch's last position, where decoding goes on.
+  size_t longest = 0;
+  for (const auto& ids : prompts) longest = std::max(longest, ids.size());
+  const int64_t batch = prompts.size();
+  torch::Tensor id_tensor = torch::zeros({batch, int64_t(longest)}, torch::kInt64);
+  torch::Tensor mask = torch::zeros({batch, int64_t(longest)}, torch::kInt64);
+  for (int64_t b = 0; b < batch; ++b) {
+    const int64_t n = prompts[b].size(), pad = int64_t(longest) - n;
+    id_tensor[b].narrow(0, pad, n).copy_(
+        torch::tensor(std::vector<int64_t>(prompts[b].begin(), prompts[b].end())));
+    mask[b].narrow(0, pad, n).fill_(1);
+  }
   GenerationOptions options;
-  options.max_new_tokens = max_new_tokens;
+  options.max_new_tokens = budget;
   for (int32_t id : tokenizer_->eos_ids()) options.stop_token_ids.push_back(id);
-  torch::Tensor id_tensor = torch::tensor(std::vector<int64_t>(ids.begin(), ids.end())).unsqueeze(0);
-  LIP_ASSIGN_OR_RETURN(GenerationResult result,
-                       GenerateFromIds(*model_, id_tensor, torch::ones_like(id_tensor), options));
-  GeneratedText out;
-  out.stopped_on_eos = result.stopped[0];
-  for (int64_t id : result.tokens[0]) out.token_ids.push_back(static_cast<int32_t>(id));
-  if (out.stopped_on_eos && !out.token_ids.empty()) out.token_ids.pop_back();
-  LIP_ASSIGN_OR_RETURN(out.text, tokenizer_->Decode(out.token_ids, /*skip_special_tokens=*/true));
-  out.generate_ms = MillisecondsSince(start);
-  return out;
+  LIP_ASSIGN_OR_RETURN(GenerationResult result, GenerateFromIds(*model_, id_tensor, mask, options));
+  const double generate_ms = MillisecondsSince(start);
+  for (int64_t b = 0; b < batch; ++b) {
+    const int own_budget = requests[rows[b]].max_new_tokens;
+    std::vector<int64_t>& tokens = result.tokens[b];
+    GeneratedText out;
+    // The row alone would have stopped at its own budget: what the batch made past it is not its.
+    const bool cut = int64_t(tokens.size()) > own_budget;
+    if (cut) tokens.resize(own_budget);
+    out.stopped_on_eos = result.stopped[b] && !cut;
+    for (int64_t id : tokens) out.token_ids.push_back(static_cast<int32_t>(id));
+    if (out.stopped_on_eos && !out.token_ids.empty()) out.token_ids.pop_back();
+    auto text = tokenizer_->Decode(out.token_ids, /*skip_special_tokens=*/true);
+    if (!text.ok()) {
+      answers[rows[b]] = text.status();
+      continue;
+    }
+    out.text = *std::move(text);
+    out.generate_ms = generate_ms;
+    answers[rows[b]] = std::move(out);
+  }
+  return answers;
 }
 
 }  // namespace lip

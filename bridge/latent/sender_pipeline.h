@@ -16,6 +16,7 @@
 #ifndef LIP_BRIDGE_LATENT_SENDER_PIPELINE_H_
 #define LIP_BRIDGE_LATENT_SENDER_PIPELINE_H_
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -95,6 +96,15 @@ class SenderPipeline {
   // index); INTERNAL when LibTorch fails.
   absl::StatusOr<std::vector<EncodedText>> Encode(const std::vector<std::string>& texts) const;
 
+  // Encode for texts of unrelated callers (the sender node's dynamic batcher): every text that
+  // tokenizes runs in one sender forward; answers[i] is texts[i]'s soft tokens or its own error
+  // (INVALID_ARGUMENT for an empty text or invalid UTF-8), which fails no other text. The outer
+  // status fails only for an empty batch or a LibTorch failure of the whole batch. A text's soft
+  // tokens do not depend on its batch-mates (right padding under causal attention, masked in the
+  // resampler) beyond floating-point rounding.
+  absl::StatusOr<std::vector<absl::StatusOr<EncodedText>>> EncodeEach(
+      const std::vector<std::string>& texts) const;
+
   // The first half of Encode: tokenize (with special tokens, truncated to max_text_tokens) and run
   // the sender to the source layer, without gradients. Errors as Encode. Training uses it to feed
   // the encoder with gradients.
@@ -104,6 +114,21 @@ class SenderPipeline {
   // (1..1024), stopping at the model's EOS. INVALID_ARGUMENT for a bad budget or input.
   absl::StatusOr<GeneratedText> GenerateText(const std::string& prompt, int max_new_tokens) const;
 
+  // One request of a generation batch.
+  struct GenerationRequest {
+    std::string prompt;
+    int max_new_tokens = 0;  // 1..1024
+  };
+  // GenerateText for prompts of unrelated callers (the sender node's dynamic batcher): the prompts
+  // that tokenize run as one left-padded batch with one KV cache, for the largest budget among them;
+  // each row is cut at its own budget or EOS, which gives the tokens it gets alone (greedy decoding,
+  // masked padding) up to floating-point rounding. answers[i] is requests[i]'s text or its own error
+  // (INVALID_ARGUMENT for a bad budget or input), which fails no other request; the outer status
+  // fails only for an empty batch or a LibTorch failure of the whole batch. generate_ms is the
+  // batch's wall time.
+  absl::StatusOr<std::vector<absl::StatusOr<GeneratedText>>> GenerateEach(
+      const std::vector<GenerationRequest>& requests) const;
+
   const BridgeMetadata& bridge() const { return half_.metadata; }
   // The loaded model's identity: the bridge's sender_model with the measured weights digest.
   const BridgeModelId& model_id() const { return model_id_; }
@@ -112,6 +137,19 @@ class SenderPipeline {
 
  private:
   SenderPipeline() = default;
+
+  // A text's token ids: with special tokens, truncated to max_text_tokens. INVALID_ARGUMENT for an
+  // empty text, invalid UTF-8 or no tokens (naming `index`).
+  struct TextIds {
+    std::vector<int32_t> ids;
+    bool truncated = false;
+  };
+  absl::StatusOr<TextIds> Tokenize(const std::string& text, size_t index) const;
+  // The sender forward for tokenized texts (ReadSourceStates after tokenizing).
+  absl::StatusOr<SourceStates> SourceStatesOf(const std::vector<TextIds>& texts) const;
+  // The resampler for source states; result i belongs to row i. `start` dates encode_ms.
+  absl::StatusOr<std::vector<EncodedText>> Resample(const SourceStates& source,
+                                                    std::chrono::steady_clock::time_point start) const;
 
   std::shared_ptr<const DecoderModel> model_;
   std::shared_ptr<const Tokenizer> tokenizer_;

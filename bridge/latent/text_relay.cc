@@ -13,4 +13,13 @@ absl::StatusOr<GeneratedText> WriteRelayMessage(const SenderPipeline& sender, co
   return sender.GenerateText(FrameForTextRelay(text), max_new_tokens);
 }
 
+absl::StatusOr<std::vector<absl::StatusOr<GeneratedText>>> WriteRelayMessages(
+    const SenderPipeline& sender, const std::vector<RelayRequest>& requests) {
+  std::vector<SenderPipeline::GenerationRequest> prompts;
+  for (const RelayRequest& request : requests) {
+    prompts.push_back({FrameForTextRelay(request.text), request.max_new_tokens});
+  }
+  return sender.GenerateEach(prompts);
+}
+
 }  // namespace lip

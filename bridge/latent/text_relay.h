@@ -7,6 +7,7 @@
 #define LIP_BRIDGE_LATENT_TEXT_RELAY_H_
 
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "bridge/latent/sender_pipeline.h"
@@ -28,6 +29,17 @@ std::string FrameForTextRelay(const std::string& text);
 // (the model ended at once); callers deliver it anyway. Errors as SenderPipeline::GenerateText.
 absl::StatusOr<GeneratedText> WriteRelayMessage(const SenderPipeline& sender, const std::string& text,
                                                 int max_new_tokens);
+
+// One text for WriteRelayMessages.
+struct RelayRequest {
+  std::string text;
+  int max_new_tokens = kDefaultRelayTokens;
+};
+
+// WriteRelayMessage for texts of unrelated callers, generated as one batch
+// (SenderPipeline::GenerateEach): answers[i] is requests[i]'s message or its own error.
+absl::StatusOr<std::vector<absl::StatusOr<GeneratedText>>> WriteRelayMessages(
+    const SenderPipeline& sender, const std::vector<RelayRequest>& requests);
 
 }  // namespace lip
 

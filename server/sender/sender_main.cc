@@ -30,6 +30,11 @@ ABSL_FLAG(std::string, wire_dtype, "fp16", "default wire dtype: fp32 | fp16 | bf
 ABSL_FLAG(bool, compact_wire, false,
           "LIP 1.1 compact wire to receivers: a header the receiver holds is not sent again "
           "(docs/protocol.md §12)");
+ABSL_FLAG(int32_t, max_batch_size, 8, "texts per sender pipeline call (encoding or relay generation)");
+ABSL_FLAG(int32_t, max_batch_wait_ms, 5,
+          "under concurrent load: how long the oldest text waits for a batch to fill (a lone text on an idle "
+          "sender runs at once)");
+ABSL_FLAG(int32_t, queue_limit, 64, "texts waiting for a batch (per kind of work) before RESOURCE_EXHAUSTED");
 ABSL_FLAG(int32_t, link_report_ms, 2000, "how often link statistics go to the registry");
 ABSL_FLAG(int32_t, receiver_list_ttl_ms, 1000,
           "how long the registry's receiver list is reused (0 = ask the registry for every message)");
@@ -69,6 +74,9 @@ int main(int argc, char** argv) {
   service_options.receiver_list_ttl =
       absl::Milliseconds(std::max(0, absl::GetFlag(FLAGS_receiver_list_ttl_ms)));
   service_options.compact_wire = absl::GetFlag(FLAGS_compact_wire);
+  service_options.batching.max_batch_size = std::max(1, absl::GetFlag(FLAGS_max_batch_size));
+  service_options.batching.max_wait = absl::Milliseconds(std::max(0, absl::GetFlag(FLAGS_max_batch_wait_ms)));
+  service_options.batching.queue_limit = std::max(1, absl::GetFlag(FLAGS_queue_limit));
   lip::SenderService service(pipeline->get(), registry->get(), metrics.get(), service_options);
 
   lip::NodeServer server(*config, metrics);

@@ -18,6 +18,13 @@ namespace {
 
 double MsSince(absl::Time start) { return absl::ToDoubleMilliseconds(absl::Now() - start); }
 
+absl::Time DeadlineOf(const grpc::ServerContext& context) { return absl::FromChrono(context.deadline()); }
+
+// Polled by the batcher while a call waits for its batch.
+TextBatcher::CallerGone GoneWith(grpc::ServerContext* context) {
+  return [context] { return context->IsCancelled(); };
+}
+
 }  // namespace
 
 SenderService::SenderService(const SenderPipeline* pipeline, RegistryClient* registry,
@@ -38,7 +45,8 @@ SenderService::SenderService(const SenderPipeline* pipeline, RegistryClient* reg
       failovers_(metrics::BuildCounter().Name("lip_sender_failovers_total")
                      .Help("Messages sent again to another receiver after an UNAVAILABLE one")
                      .Register(*metrics).Add({})),
-      breaker_(options_.breaker_open_for) {}
+      breaker_(options_.breaker_open_for),
+      batcher_(pipeline, options_.batching, metrics) {}
 
 absl::Status SenderService::Authorize(grpc::ServerContext* context) const {
   auto peer = PeerIdentityFromContext(*context, options_.insecure);
@@ -46,12 +54,15 @@ absl::Status SenderService::Authorize(grpc::ServerContext* context) const {
   return RequireRole(*peer, {Role::kAdmin, Role::kSender}, "use a sender");
 }
 
-absl::StatusOr<lip::v1::EncodeResponse> SenderService::EncodeText(
-    const lip::v1::EncodeRequest& request) const {
+absl::StatusOr<lip::v1::EncodeResponse> SenderService::EncodeText(const lip::v1::EncodeRequest& request,
+                                                                  absl::Time deadline,
+                                                                  const TextBatcher::CallerGone& gone,
+                                                                  double* queue_ms) {
   if (request.text().empty()) return absl::InvalidArgumentError("Encode: text is empty");
   const absl::Time start = absl::Now();
-  auto encoded = pipeline_->Encode({request.text()});
-  if (!encoded.ok()) return encoded.status();
+  Batched<EncodedText> encoded = batcher_.Encode(request.text(), deadline, gone);
+  if (queue_ms != nullptr) *queue_ms = encoded.queue_ms;
+  if (!encoded.result.ok()) return encoded.result.status();
   LatentPacketOptions packet_options;
   packet_options.dtype = request.wire_dtype() == lip::v1::DTYPE_UNSPECIFIED ? options_.default_dtype
                                                                             : request.wire_dtype();
@@ -60,7 +71,7 @@ absl::StatusOr<lip::v1::EncodeResponse> SenderService::EncodeText(
   packet_options.receiver_model = request.receiver_model();
   packet_options.priming = request.priming();
   packet_options.task = request.task();
-  auto packet = PacketFromLatent(encoded->front(), pipeline_->bridge(), pipeline_->model_id(), packet_options);
+  auto packet = PacketFromLatent(*encoded.result, pipeline_->bridge(), pipeline_->model_id(), packet_options);
   if (!packet.ok()) return packet.status();
   lip::v1::EncodeResponse response;
   *response.mutable_packet() = *std::move(packet);
@@ -189,11 +200,14 @@ grpc::Status SenderService::Encode(grpc::ServerContext* context, const lip::v1::
                                    lip::v1::EncodeResponse* response) {
   RpcTimer timer(rpc_metrics_, "Encode");
   if (absl::Status status = Authorize(context); !status.ok()) return timer.Finish(status, context);
-  auto encoded = EncodeText(*request);
+  double queue_ms = 0;
+  auto encoded = EncodeText(*request, DeadlineOf(*context), GoneWith(context), &queue_ms);
   messages_.Count("Encode", encoded.status());
   if (!encoded.ok()) return timer.Finish(encoded.status(), context);
   soft_tokens_.Observe(encoded->packet().soft_token_count());
-  stage_ms_.Add({{"stage", "encode"}}, metrics::DefaultLatencyBucketsMs()).Observe(encoded->encode_ms());
+  const auto buckets = metrics::DefaultLatencyBucketsMs();
+  stage_ms_.Add({{"stage", "sender_queue"}}, buckets).Observe(queue_ms);
+  stage_ms_.Add({{"stage", "encode"}}, buckets).Observe(encoded->encode_ms());
   *response = *std::move(encoded);
   return timer.Finish(grpc::Status::OK);
 }
@@ -207,7 +221,8 @@ grpc::Status SenderService::Send(grpc::ServerContext* context, const lip::v1::Se
     messages_.Count("Send", error);
     return timer.Finish(error, context);
   };
-  auto encoded = EncodeText(request->encode());
+  double queue_ms = 0;
+  auto encoded = EncodeText(request->encode(), DeadlineOf(*context), GoneWith(context), &queue_ms);
   if (!encoded.ok()) return fail(encoded.status());
   auto targets = ResolveReceivers(request->receiver_address(), request->encode().receiver_model());
   if (!targets.ok()) return fail(targets.status());
@@ -237,6 +252,7 @@ grpc::Status SenderService::Send(grpc::ServerContext* context, const lip::v1::Se
   response->set_text_bytes(request->encode().text().size());
   response->set_receiver_address(target.address);
   const auto buckets = metrics::DefaultLatencyBucketsMs();
+  stage_ms_.Add({{"stage", "sender_queue"}}, buckets).Observe(queue_ms);
   stage_ms_.Add({{"stage", "encode"}}, buckets).Observe(timings->encode_ms());
   stage_ms_.Add({{"stage", "wire"}}, buckets).Observe(timings->wire_ms());
   stage_ms_.Add({{"stage", "total"}}, buckets).Observe(timings->total_ms());
@@ -259,10 +275,11 @@ grpc::Status SenderService::RelayText(grpc::ServerContext* context,
   // still delivered and answered.
   const int budget = request->max_new_tokens() == 0 ? kDefaultRelayTokens
                                                     : static_cast<int>(request->max_new_tokens());
-  auto generated = WriteRelayMessage(*pipeline_, request->text(), budget);
-  if (!generated.ok()) return fail(generated.status());
-  const std::string relayed = generated->text;
-  const double generate_ms = generated->generate_ms;
+  const absl::Time generate_start = absl::Now();
+  Batched<GeneratedText> generated = batcher_.Relay(request->text(), budget, DeadlineOf(*context), GoneWith(context));
+  if (!generated.result.ok()) return fail(generated.result.status());
+  const std::string relayed = generated.result->text;
+  const double generate_ms = MsSince(generate_start);  // the wait for a batch included
   auto targets = ResolveReceivers(request->receiver_address(), request->receiver_model());
   if (!targets.ok()) return fail(targets.status());
   lip::v1::SendTextRequest text_request;

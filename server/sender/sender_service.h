@@ -1,7 +1,8 @@
 // SenderService: the gRPC face of a sender node (lip.v1.Sender).
 //
-//   Encode    text -> SenderPipeline (soft tokens Z) -> PacketFromLatent (bridge/latent/latent_packet.h)
-//             -> LipPacket
+//   Encode    text -> TextBatcher (server/sender/text_batcher.h: concurrent texts are encoded in one
+//             SenderPipeline call) -> soft tokens Z -> PacketFromLatent (bridge/latent/latent_packet.h)
+//             -> LipPacket; encode_ms counts from the request, the wait for a batch included
 //   Send      Encode, then SendLatent to the receiver given in the request or resolved through
 //             the registry (an alive receiver that runs the bridge's receiver model and serves
 //             this same bridge: server/receiver_selection.h; messages are spread round-robin;
@@ -10,8 +11,9 @@
 //             and wire bytes (the packet bytes sent to the receiver that answered: a full
 //             LipPacket or, with compact_wire, a CompactPacket, plus a full resend after
 //             HEADER_NOT_CACHED) next to the text's bytes
-//   RelayText the text-relay baseline: the sender's model writes a message about the text
-//             (WriteRelayMessage, kTextRelayFrame: bridge/latent/text_relay.h; at most max_new_tokens, 0 =
+//   RelayText the text-relay baseline: the sender's model writes a message about the text (in a
+//             batch with concurrent RelayText calls: TextBatcher;
+//             WriteRelayMessage, kTextRelayFrame: bridge/latent/text_relay.h; at most max_new_tokens, 0 =
 //             kDefaultRelayTokens; stops at EOS) and the receiver reads what it wrote, even when
 //             that is empty. (The receiver reading the original text is LatentReceiver.SendText.)
 //
@@ -26,7 +28,8 @@
 // this node's own certificate (role sender), and keeps per-receiver link
 // statistics that TakeLinkStats() hands to the registry reporter.
 //
-// Metrics: lip_sender_messages_total{rpc, code}, lip_stage_ms{stage=encode|wire|total},
+// Metrics: lip_sender_messages_total{rpc, code}, lip_stage_ms{stage=sender_queue|encode|wire|total},
+// lip_sender_batch_size{work=encode|relay}, lip_sender_queue_depth{work}, lip_sender_rejected_total{work},
 // lip_sender_wire_bytes_total{path=latent|text}, lip_sender_soft_tokens,
 // lip_sender_failovers_total, plus lip_rpc_*.
 //
@@ -48,6 +51,7 @@
 #include "lip/v1/sender.grpc.pb.h"
 #include "server/rpc_metrics.h"
 #include "server/sender/receiver_breaker.h"
+#include "server/sender/text_batcher.h"
 
 namespace lip {
 
@@ -64,6 +68,8 @@ struct SenderServiceOptions {
   // LIP 1.1 compact wire to receivers (ClientOptions::compact_wire): a packet whose header a
   // receiver holds goes as a CompactPacket; HEADER_NOT_CACHED is answered by a full resend.
   bool compact_wire = false;
+  // Dynamic batching of concurrent texts (TextBatcher), the receiver's policy and defaults.
+  DynamicBatcherOptions batching;
 };
 
 class SenderService final : public lip::v1::Sender::Service {
@@ -78,8 +84,12 @@ class SenderService final : public lip::v1::Sender::Service {
   grpc::Status RelayText(grpc::ServerContext* context, const lip::v1::RelayTextRequest* request,
                          lip::v1::RelayTextResponse* response) override;
 
-  // text -> packet, without gRPC (exposed for tests and tools).
-  absl::StatusOr<lip::v1::EncodeResponse> EncodeText(const lip::v1::EncodeRequest& request) const;
+  // text -> packet through the batcher, without gRPC (exposed for tests and tools). `gone` as
+  // TextBatcher::Encode; `queue_ms` (may be null) gets the wait for a batch.
+  absl::StatusOr<lip::v1::EncodeResponse> EncodeText(const lip::v1::EncodeRequest& request,
+                                                     absl::Time deadline = absl::InfiniteFuture(),
+                                                     const TextBatcher::CallerGone& gone = {},
+                                                     double* queue_ms = nullptr);
 
   // Link statistics gathered since the last call (one entry per receiver).
   std::vector<lip::v1::LinkStats> TakeLinkStats();
@@ -118,6 +128,7 @@ class SenderService final : public lip::v1::Sender::Service {
   metrics::Histogram& soft_tokens_;
   metrics::Counter& failovers_;
   ReceiverBreaker breaker_;
+  TextBatcher batcher_;
 
   std::mutex mu_;
   std::map<std::string, std::unique_ptr<ReceiverClient>> clients_;  // by address

@@ -22,6 +22,14 @@ inline constexpr char kDemoSenderModelName[] = "lip-demo/sender-llama";
 inline constexpr char kDemoReceiverModelName[] = "lip-demo/receiver-qwen2";
 // The verbalizers of the random SST-2 bridge.
 inline const std::vector<std::string> kDemoBridgeLabels = {" negative", " positive"};
+// SST-2 style reviews of different lengths (batches of them are padded).
+inline const std::vector<std::string> kDemoTexts = {
+    "one long string of cliches .",
+    "a gorgeous , witty , seductive movie .",
+    "the film is strictly routine .",
+    "an utterly charming and hilarious film that reminded me of the best of the genre .",
+    "it 's a bad sign when you 're rooting for the film to end .",
+    "a masterpiece four years in the making ."};
 
 // True when both demo model directories are there (tests skip otherwise).
 bool DemoModelsPresent();

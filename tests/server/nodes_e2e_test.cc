@@ -33,13 +33,7 @@ constexpr const char* kSenderModel = kDemoSenderModel;
 constexpr const char* kReceiverModel = kDemoReceiverModel;
 constexpr char kBridgeName[] = "nodes-test-sst2";
 
-const std::vector<std::string> kTexts = {
-    "one long string of cliches .",
-    "a gorgeous , witty , seductive movie .",
-    "the film is strictly routine .",
-    "an utterly charming and hilarious film that reminded me of the best of the genre .",
-    "it 's a bad sign when you 're rooting for the film to end .",
-    "a masterpiece four years in the making ."};
+const std::vector<std::string>& kTexts = testing::kDemoTexts;
 
 class NodesEndToEndTest : public ::testing::Test {
  protected:
