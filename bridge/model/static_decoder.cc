@@ -30,6 +30,7 @@ struct StaticDecoderBuffers {
   bool capture_failed = false;
 #if LIP_STATIC_DECODE_GRAPHS
   std::unique_ptr<at::cuda::CUDAGraph> graph;
+  c10::optional<c10::cuda::CUDAStream> side_stream;  // the first eager step and the capture run here
 #endif
   std::mutex busy;  // held by the session that uses these buffers
 };
@@ -164,12 +165,25 @@ torch::Tensor StaticDecodeSession::Step(const torch::Tensor& embeds) {
   d.input.narrow(0, 0, batch_).copy_(embeds);
   ++steps_;
 #if LIP_STATIC_DECODE_GRAPHS
-  if (model_.uses_cuda_graphs() && d.stepped && !d.capture_failed) {
+  if (model_.uses_cuda_graphs() && !d.stepped) {
+    // The first step of a new decoder runs eagerly on the side stream the capture will use, so the
+    // lazy set-up (cuBLAS handle and workspace of that stream, kernel choices) happens outside it.
+    torch::cuda::synchronize();
+    d.side_stream = c10::cuda::getStreamFromPool(/*isHighPriority=*/false, model_.device().index());
+    {
+      c10::cuda::CUDAStreamGuard guard(*d.side_stream);
+      RunStep();
+    }
+    d.side_stream->synchronize();
+    d.stepped = true;
+    return d.logits.narrow(0, 0, batch_).clone();
+  }
+  if (model_.uses_cuda_graphs() && !d.capture_failed) {
     if (d.graph == nullptr) {
-      // Captured on a side stream (capture needs one) once an eager step did the lazy set-up; the
-      // capture records this step without running it, the replay below runs it.
+      // Captured on the side stream (capture needs one); the capture records this step without
+      // running it, the replay below runs it.
       torch::cuda::synchronize();
-      c10::cuda::CUDAStream stream = c10::cuda::getStreamFromPool(/*isHighPriority=*/false, model_.device().index());
+      c10::cuda::CUDAStream stream = *d.side_stream;
       auto graph = std::make_unique<at::cuda::CUDAGraph>();
       try {
         c10::cuda::CUDAStreamGuard guard(stream);
