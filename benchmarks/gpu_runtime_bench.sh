@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # On a GPU machine: the model-runtime half of the real-scale benchmark (issue 16), within a small
-# carry. Builds lip-model alone (bridge/model + common/sha256, no tokenizer, no gRPC) with g++ against
+# carry. Builds lip-model alone (bridge/model + common/wire/sha256, no tokenizer, no gRPC) with g++ against
 # the machine's CUDA LibTorch and the carried Abseil/nlohmann-json subset (deploy/gpu/pack_runtime_deps.sh),
 # then:
 #   1. greedy_check: 32 greedy tokens with the KV cache vs the transformers goldens of the demo pair
@@ -25,7 +25,7 @@ OBJ=/tmp/lip-obj; rm -rf $OBJ; mkdir -p $OBJ
 CXX="g++ -O2 -std=c++17 -DNDEBUG -DLIP_MODEL_NO_TOKENIZER -DLIP_CUDA=1 -I. -isystem $PREFIX/include \
   -isystem $TORCH_DIR/include -isystem $TORCH_DIR/include/torch/csrc/api/include -D_GLIBCXX_USE_CXX11_ABI=1"
 log "build starts"
-ls bridge/model/*.cc common/sha256.cc bridge/tools/model_main.cc |
+ls bridge/model/*.cc common/wire/sha256.cc bridge/tools/model_main.cc |
   xargs -P 16 -I{} sh -c "$CXX -c {} -o $OBJ/\$(echo {} | tr / _).o 2>> $OUT/build.log || echo FAILED {} >> $OUT/build.log"
 # LINK_EXTRA: e.g. -Wl,--unresolved-symbols=ignore-all with a partial Abseil object (error paths only).
 $CXX -no-pie $OBJ/*.o $PREFIX/lib/*.o -o /tmp/lip-model -L$TORCH_DIR/lib -Wl,-rpath,$TORCH_DIR/lib \

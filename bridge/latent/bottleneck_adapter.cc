@@ -1,7 +1,7 @@
 #include "bridge/latent/bottleneck_adapter.h"
 
 #include "absl/strings/str_cat.h"
-#include "common/status_macros.h"
+#include "common/wire/status_macros.h"
 #include "bridge/model/label_scorer.h"
 
 namespace lip {

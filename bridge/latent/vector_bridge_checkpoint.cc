@@ -7,9 +7,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "bridge/latent/bridge_checkpoint.h"
-#include "common/status_macros.h"
+#include "common/wire/status_macros.h"
 #include "bridge/model/safetensors.h"
-#include "common/sha256.h"
+#include "common/wire/sha256.h"
 
 namespace lip {
 namespace {

@@ -12,8 +12,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "bridge/model/checkpoint_dir.h"
-#include "common/sha256.h"
-#include "common/status_macros.h"
+#include "common/wire/sha256.h"
+#include "common/wire/status_macros.h"
 
 #if LIP_TORCH2 && defined(LIP_CUDA) && LIP_CUDA && defined(LIP_CUDA_GRAPHS_BUILD)
 #include <ATen/cuda/CUDAGraph.h>

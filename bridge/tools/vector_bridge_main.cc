@@ -27,7 +27,7 @@
 #include "bridge/latent/bottleneck_adapter.h"
 #include "bridge/latent/context_primer.h"
 #include "bridge/latent/energy_matcher.h"
-#include "common/status_macros.h"
+#include "common/wire/status_macros.h"
 #include "bridge/latent/text_vector.h"
 #include "bridge/latent/vector_bridge_checkpoint.h"
 #include "bridge/model/device_load_options.h"

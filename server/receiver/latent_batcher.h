@@ -34,7 +34,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "bridge/latent/receiver_pipeline.h"
-#include "common/metrics.h"
+#include "common/node/metrics.h"
 
 namespace lip {
 

@@ -3,7 +3,7 @@
 // BridgeStore / NodeDirectory, and maps their absl::Status to grpc::Status.
 //
 // Role policy (roles come from the verified client certificate, see
-// common/peer_identity.h):
+// common/node/peer_identity.h):
 //   PutBridge                      admin only
 //   RegisterNode                   a node may register only its own role (admin: any)
 //   Heartbeat, Leave               the node's registered role, admin
@@ -28,8 +28,8 @@
 
 #include <memory>
 
-#include "common/metrics.h"
-#include "common/peer_identity.h"
+#include "common/node/metrics.h"
+#include "common/node/peer_identity.h"
 #include "absl/types/span.h"
 #include "lip/v1/registry.grpc.pb.h"
 #include "server/registry/bridge_store.h"

@@ -5,9 +5,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "common/grpc_status.h"
-#include "common/logging.h"
-#include "common/peer_identity.h"
+#include "common/node/grpc_status.h"
+#include "common/node/logging.h"
+#include "common/node/peer_identity.h"
 #include "bridge/latent/latent_packet.h"
 #include "bridge/latent/text_relay.h"
 #include "bridge/latent/bridge_proto.h"

@@ -44,7 +44,7 @@
 
 #include "bridge/latent/sender_pipeline.h"
 #include "client/lip_client.h"
-#include "common/metrics.h"
+#include "common/node/metrics.h"
 #include "lip/v1/sender.grpc.pb.h"
 #include "server/rpc_metrics.h"
 #include "server/sender/receiver_breaker.h"

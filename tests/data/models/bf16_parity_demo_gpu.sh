@@ -23,7 +23,7 @@ FLAGS=(-O1 -std=c++17 -DLIP_MODEL_NO_TOKENIZER -DLIP_CUDA=1 -I"$ROOT" -isystem "
        -isystem "$TORCH_DIR/include" -isystem "$TORCH_DIR/include/torch/csrc/api/include")
 start=$(date +%s)
 pids=()
-for src in "$ROOT"/bridge/model/*.cc "$ROOT"/common/sha256.cc "$ROOT"/bridge/tools/model_main.cc; do
+for src in "$ROOT"/bridge/model/*.cc "$ROOT"/common/wire/sha256.cc "$ROOT"/bridge/tools/model_main.cc; do
   obj=$OBJ/$(basename "${src%.cc}").o
   g++ "${FLAGS[@]}" -c "$src" -o "$obj" > "$obj.log" 2>&1 &
   pids+=($!)
