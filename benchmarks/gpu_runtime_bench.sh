@@ -13,6 +13,8 @@
 # Everything lands in OUT_DIR (JSON lines + logs).
 #   bash deploy/gpu/pack_runtime_deps.sh     # here: PACK_DIR = .device/lip-gpu
 #   bash benchmarks/gpu_runtime_bench.sh .device/lip-gpu OUT_DIR     # there
+# `set -u` without -e and pipefail, on purpose: a failed build exits explicitly; a failed stage (greedy
+# check, parity, bench, paths) is logged (`|| log ...`, `rc $?`) and the other stages still run.
 set -u
 PACK=$(cd "${1:?pack dir}" && pwd); OUT=${2:?out dir}; mkdir -p "$OUT"
 export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1

@@ -5,6 +5,9 @@
 # DEB_DIR: Debian 12 .debs of what the GPU image lacks for this build (libabsl-dev, libabsl20220623,
 # nlohmann-json3-dev; `apt-get download ...`), unpacked into /tmp/lip-deps, never into /.
 # demo/models/ must be present (carried) with the model(s) to measure. See benchmarks/README.md.
+# `set -uo pipefail` without -e, on purpose: the parallel compiles are waited for one by one and a
+# failure is reported once all finished, with their log; the parity run's exit status is the script's,
+# after its log and results are printed.
 set -uo pipefail
 DEBS=${1:?deb dir}
 TEXTS=${2:?texts jsonl}
