@@ -46,6 +46,7 @@
 #include "client/lip_client.h"
 #include "common/node/metrics.h"
 #include "lip/v1/sender.grpc.pb.h"
+#include "server/rpc_guard.h"
 #include "server/rpc_metrics.h"
 #include "server/sender/receiver_breaker.h"
 
@@ -111,8 +112,8 @@ class SenderService final : public lip::v1::Sender::Service {
   const SenderPipeline* pipeline_;
   RegistryClient* registry_;
   const SenderServiceOptions options_;
-  RpcMetrics rpc_metrics_;
   MessageCounter messages_;
+  RpcGuard rpc_;  // authorization, RPC metrics, messages_, status mapping of every RPC
   metrics::Family<metrics::Histogram>& stage_ms_;
   metrics::Family<metrics::Counter>& wire_bytes_;
   metrics::Histogram& soft_tokens_;
