@@ -5,8 +5,8 @@
 //   text -> tokenizer (special tokens as the model expects) -> model to `layer` -> pool -> [H]
 //
 // Thread-safety: free functions; the model and tokenizer may be shared between threads.
-#ifndef LIP_BRIDGE_LATENT_TEXT_VECTOR_H_
-#define LIP_BRIDGE_LATENT_TEXT_VECTOR_H_
+#ifndef LIP_BRIDGE_VECTOR_BRIDGE_TEXT_VECTOR_H_
+#define LIP_BRIDGE_VECTOR_BRIDGE_TEXT_VECTOR_H_
 
 #include <cstdint>
 #include <string>
@@ -51,4 +51,4 @@ absl::StatusOr<torch::Tensor> EncodeTextVectors(const DecoderModel& model, const
 
 }  // namespace lip
 
-#endif  // LIP_BRIDGE_LATENT_TEXT_VECTOR_H_
+#endif  // LIP_BRIDGE_VECTOR_BRIDGE_TEXT_VECTOR_H_

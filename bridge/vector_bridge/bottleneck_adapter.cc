@@ -1,4 +1,4 @@
-#include "bridge/latent/bottleneck_adapter.h"
+#include "bridge/vector_bridge/bottleneck_adapter.h"
 
 #include "absl/strings/str_cat.h"
 #include "common/wire/status_macros.h"

@@ -1,4 +1,4 @@
-#include "bridge/latent/vector_bridge_checkpoint.h"
+#include "bridge/vector_bridge/vector_bridge_checkpoint.h"
 
 #include <filesystem>
 #include <fstream>

@@ -1,4 +1,4 @@
-#include "bridge/latent/dual_translator.h"
+#include "bridge/vector_bridge/dual_translator.h"
 
 #include <cmath>
 

@@ -5,14 +5,15 @@
 //
 // after each of the receiver's last `num_layers` blocks (3 by default), at the final
 // `last_positions` positions of the prompt and at each of the first `decode_steps` generated
-// tokens. The runtime applies it through ForwardInput::blend (decoder_model.h).
+// tokens. It enters the model through the generic per-layer hook ForwardInput::after_layer
+// (decoder_model.h, LayerHook): BlendHook below; the model runtime knows nothing of blending.
 //
 // The prompt is the priming frame without content, [BOS, prefix, anchor] (context_primer.h):
 // everything the receiver learns about the message comes through the blend.
 //
 // Thread-safety: free functions; the model may be shared, every call uses its own state.
-#ifndef LIP_BRIDGE_LATENT_BLEND_INJECTION_H_
-#define LIP_BRIDGE_LATENT_BLEND_INJECTION_H_
+#ifndef LIP_BRIDGE_VECTOR_BRIDGE_BLEND_INJECTION_H_
+#define LIP_BRIDGE_VECTOR_BRIDGE_BLEND_INJECTION_H_
 
 #include <cstdint>
 #include <vector>
@@ -32,6 +33,21 @@ struct BlendConfig {
 };
 // INVALID_ARGUMENT naming the first bad field.
 absl::Status ValidateBlendConfig(const BlendConfig& config);
+
+// One step's blend: after block i (0-based) for every i in `layers`, positions [begin, end) of the
+// step's T inputs become (1 - alpha) * h + alpha * vector. The blended states are what later blocks
+// and hidden_states see.
+struct LayerBlend {
+  std::vector<int64_t> layers;  // 0-based block indices
+  int64_t begin = 0;            // positions within this step, 0 <= begin <= end <= T
+  int64_t end = 0;
+  double alpha = 0.0;
+  torch::Tensor vector;         // [B,H] in the model dtype/device
+};
+
+// The ForwardInput::after_layer hook that applies `*blend`. It reads `*blend` at every forward
+// (a change to it shows in the next forward); `blend` must outlive every forward that uses the hook.
+LayerHook BlendHook(const LayerBlend* blend);
 
 // The LayerBlend for a step of `step_length` positions, blending positions
 // [step_length - last_positions, step_length) after the last num_layers blocks.
@@ -62,4 +78,4 @@ absl::StatusOr<GenerationResult> GenerateWithBlend(const DecoderModel& model,
 
 }  // namespace lip
 
-#endif  // LIP_BRIDGE_LATENT_BLEND_INJECTION_H_
+#endif  // LIP_BRIDGE_VECTOR_BRIDGE_BLEND_INJECTION_H_

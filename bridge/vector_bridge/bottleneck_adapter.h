@@ -10,8 +10,8 @@
 //
 // Ownership: BottleneckAdapter is a torch module holder (shared ownership). Thread-safety: forward
 // is safe from several threads in eval mode without gradients; training is single-threaded.
-#ifndef LIP_BRIDGE_LATENT_BOTTLENECK_ADAPTER_H_
-#define LIP_BRIDGE_LATENT_BOTTLENECK_ADAPTER_H_
+#ifndef LIP_BRIDGE_VECTOR_BRIDGE_BOTTLENECK_ADAPTER_H_
+#define LIP_BRIDGE_VECTOR_BRIDGE_BOTTLENECK_ADAPTER_H_
 
 #include <cstdint>
 #include <vector>
@@ -67,4 +67,4 @@ absl::StatusOr<torch::Tensor> ScoreLabelsWithSoftVector(const DecoderModel& rece
 
 }  // namespace lip
 
-#endif  // LIP_BRIDGE_LATENT_BOTTLENECK_ADAPTER_H_
+#endif  // LIP_BRIDGE_VECTOR_BRIDGE_BOTTLENECK_ADAPTER_H_

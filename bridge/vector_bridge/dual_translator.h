@@ -17,8 +17,8 @@
 //
 // Ownership: torch module holders (shared ownership). Thread-safety: forward is safe from several
 // threads in eval mode without gradients; training is single-threaded.
-#ifndef LIP_BRIDGE_LATENT_DUAL_TRANSLATOR_H_
-#define LIP_BRIDGE_LATENT_DUAL_TRANSLATOR_H_
+#ifndef LIP_BRIDGE_VECTOR_BRIDGE_DUAL_TRANSLATOR_H_
+#define LIP_BRIDGE_VECTOR_BRIDGE_DUAL_TRANSLATOR_H_
 
 #include <cstdint>
 
@@ -105,4 +105,4 @@ DualTranslationLosses ComputeDualTranslationLosses(DualTranslator& translator, c
 
 }  // namespace lip
 
-#endif  // LIP_BRIDGE_LATENT_DUAL_TRANSLATOR_H_
+#endif  // LIP_BRIDGE_VECTOR_BRIDGE_DUAL_TRANSLATOR_H_

@@ -1,4 +1,4 @@
-#include "bridge/latent/blend_injection.h"
+#include "bridge/vector_bridge/blend_injection.h"
 
 #include <algorithm>
 
@@ -23,6 +23,20 @@ absl::Status ValidateBlendConfig(const BlendConfig& config) {
     return absl::InvalidArgumentError(absl::StrCat("blend decode_steps is ", config.decode_steps, ", expected >= 0"));
   }
   return absl::OkStatus();
+}
+
+LayerHook BlendHook(const LayerBlend* blend) {
+  return [blend](int64_t layer, const torch::Tensor& hidden) -> torch::Tensor {
+    const LayerBlend& b = *blend;
+    if (b.end <= b.begin || std::find(b.layers.begin(), b.layers.end(), layer) == b.layers.end()) {
+      return hidden;
+    }
+    // h' = (1 - alpha) h + alpha v at positions [begin, end)
+    const int64_t T = hidden.size(1);
+    torch::Tensor blended = hidden.narrow(1, b.begin, b.end - b.begin) * (1.0 - b.alpha) +
+                            b.vector.unsqueeze(1) * b.alpha;
+    return torch::cat({hidden.narrow(1, 0, b.begin), blended, hidden.narrow(1, b.end, T - b.end)}, 1);
+  };
 }
 
 absl::StatusOr<LayerBlend> MakeLayerBlend(const DecoderModel& model, const BlendConfig& config,
@@ -91,7 +105,7 @@ absl::StatusOr<torch::Tensor> ScoreLabelsWithBlend(const DecoderModel& model,
     ForwardInput in;
     in.inputs_embeds = model.EmbedTokens(id_rows);
     in.attention_mask = mask_rows.to(model.device());
-    in.blend = &blend;
+    in.after_layer = BlendHook(&blend);
     LIP_RETURN_IF_ERROR(model.CheckForwardInput(in));
     torch::Tensor log_probs = torch::log_softmax(model.Forward(in).logits, -1);  // [B*L, T, V]
     // The token at position P + j is predicted by position P + j - 1.
@@ -140,7 +154,7 @@ absl::StatusOr<GenerationResult> GenerateWithBlend(const DecoderModel& model,
       in.inputs_embeds = model.EmbedTokens(ids);
       in.cache = &cache;
       in.logits_last_only = true;
-      in.blend = blend_now ? &blend : nullptr;
+      if (blend_now) in.after_layer = BlendHook(&blend);
       LIP_RETURN_IF_ERROR(model.CheckForwardInput(in));
       torch::Tensor logits = model.Forward(in).logits.select(1, 0).to(torch::kCPU);  // [B, V]
       torch::Tensor next = logits.argmax(-1);

@@ -12,19 +12,19 @@
 //
 // Thread-safe for different directories; files are written through a temporary file renamed
 // into place.
-#ifndef LIP_BRIDGE_LATENT_VECTOR_BRIDGE_CHECKPOINT_H_
-#define LIP_BRIDGE_LATENT_VECTOR_BRIDGE_CHECKPOINT_H_
+#ifndef LIP_BRIDGE_VECTOR_BRIDGE_VECTOR_BRIDGE_CHECKPOINT_H_
+#define LIP_BRIDGE_VECTOR_BRIDGE_VECTOR_BRIDGE_CHECKPOINT_H_
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "bridge/latent/blend_injection.h"
-#include "bridge/latent/bottleneck_adapter.h"
+#include "bridge/vector_bridge/blend_injection.h"
+#include "bridge/vector_bridge/bottleneck_adapter.h"
 #include "bridge/latent/bridge_config.h"
-#include "bridge/latent/dual_translator.h"
-#include "bridge/latent/text_vector.h"
+#include "bridge/vector_bridge/dual_translator.h"
+#include "bridge/vector_bridge/text_vector.h"
 #include "nlohmann/json.hpp"
 
 namespace lip {
@@ -89,4 +89,4 @@ absl::StatusOr<DualTranslatorBridge> LoadDualTranslatorBridge(const std::string&
 
 }  // namespace lip
 
-#endif  // LIP_BRIDGE_LATENT_VECTOR_BRIDGE_CHECKPOINT_H_
+#endif  // LIP_BRIDGE_VECTOR_BRIDGE_VECTOR_BRIDGE_CHECKPOINT_H_

@@ -1,4 +1,4 @@
-#include "bridge/latent/text_vector.h"
+#include "bridge/vector_bridge/text_vector.h"
 
 #include "absl/strings/str_cat.h"
 #include "common/wire/status_macros.h"
