@@ -7,6 +7,8 @@
 # nearly spent device budget.
 #   bash benchmarks/gpu_graphs_check.sh DEPS_DIR MODELS_DIR OUT_DIR     (DEPS_DIR: deploy/gpu/pack_deps.sh;
 #                                                                     MODELS_DIR: benchmarks/real_shapes/pack.sh)
+# `set -u` without -e and pipefail, on purpose: a failed configure or build exits explicitly; a failed
+# bench or paths run is logged (`|| log ...`) and the other measurements still run.
 set -u
 DEPS=$(cd "${1:?deps dir}" && pwd); MODELS=$(cd "${2:?models dir}" && pwd); OUT=${3:?out dir}
 mkdir -p "$OUT"; OUT=$(cd "$OUT" && pwd)

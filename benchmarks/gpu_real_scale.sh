@@ -13,6 +13,8 @@
 # default 15), RUNTIMES (lip-model runtimes, default "eager fast graphs"), LATENT_C / RELAY_C (the
 # closed-loop levels of the latent + direct text and the text relay sweeps), LATENT_PATHS (default
 # latent,direct_text), BENCH_SPECS (model:batch:prompt:new_tokens ...), BATCH_WAIT_MS (0).
+# `set -u` without -e and pipefail, on purpose: every stage (build, demo_models_test, each lip-model bench,
+# each node run) logs its exit status to progress.log, and a failed stage still leaves the others' results.
 set -u
 DEPS=$(cd "${1:?deps dir}" && pwd); MODELS=$(cd "${2:?models dir}" && pwd); OUT=${3:?out dir}
 mkdir -p "$OUT"; OUT=$(cd "$OUT" && pwd)

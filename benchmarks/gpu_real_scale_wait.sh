@@ -4,6 +4,8 @@
 # until DEADLINE seconds or its end, prints progress, and puts the results so far into
 # $OUT/real_scale.tar.xz every time. Issue the next call at once (the machine goes back after 30 s idle).
 #   bash benchmarks/gpu_real_scale_wait.sh DEADLINE
+# `set -u` without -e and pipefail, on purpose: whatever a summary step returns (files missing while the
+# run is still going), it must always pack $OUT/real_scale.tar.xz and print the progress so far.
 set -u
 R=/tmp/lip-rs; DEADLINE=${1:-560}
 # A later call with changed sources restarts the run once the last one is done (or RESTART=1): the tree

@@ -38,7 +38,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "client/lip_client.h"
-#include "common/grpc_status.h"
+#include "common/node/grpc_status.h"
 
 ABSL_FLAG(std::string, target, "receiver", "receiver (SendLatent) or sender (Send)");
 ABSL_FLAG(std::string, sender, "", "sender host:port (Encode for --target=receiver; Send for --target=sender)");

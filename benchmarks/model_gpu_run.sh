@@ -30,7 +30,7 @@ else
   TORCH_DIR=$(python3 -c 'import torch,os;print(os.path.dirname(torch.__file__))')
   g++ -O2 -std=c++17 -DLIP_MODEL_NO_TOKENIZER -DLIP_CUDA=1 -I"$ROOT" -isystem "$PREFIX/usr/include" \
     -isystem "$TORCH_DIR/include" -isystem "$TORCH_DIR/include/torch/csrc/api/include" \
-    "$ROOT"/bridge/model/*.cc "$ROOT"/common/sha256.cc "$ROOT"/bridge/tools/model_main.cc -o /tmp/lip-model \
+    "$ROOT"/bridge/model/*.cc "$ROOT"/common/wire/sha256.cc "$ROOT"/bridge/tools/model_main.cc -o /tmp/lip-model \
     -L"$TORCH_DIR/lib" -Wl,-rpath,"$TORCH_DIR/lib" -Wl,--no-as-needed -ltorch -ltorch_cuda -ltorch_cpu -lc10 -lc10_cuda \
     -Wl,--as-needed -Wl,--start-group "$LIBDIR"/libabsl_*.so -Wl,--end-group -lcrypto -lpthread \
     > "$OUT/gxx.log" 2>&1 && BIN=/tmp/lip-model

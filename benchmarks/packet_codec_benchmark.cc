@@ -1,4 +1,4 @@
-// Throughput of the LIP v1 packet codec (common/packet_codec.h) on typical
+// Throughput of the LIP v1 packet codec (common/wire/packet_codec.h) on typical
 // soft-token shapes: build (quantize + checksum + validate), serialize,
 // decode (parse + validate + dequantize), and the CRC32C / fp16 kernels.
 // Arguments: dtype (1 fp32, 2 fp16, 3 bf16, 4 int8), M, d. Bytes/s counts the
@@ -8,9 +8,9 @@
 #include <vector>
 
 #include "benchmark/benchmark.h"
-#include "common/crc32c.h"
-#include "common/half_float.h"
-#include "common/packet_codec.h"
+#include "common/wire/crc32c.h"
+#include "common/wire/half_float.h"
+#include "common/wire/packet_codec.h"
 
 namespace lip {
 namespace {

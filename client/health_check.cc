@@ -10,7 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
-#include "common/grpc_status.h"
+#include "common/node/grpc_status.h"
 
 namespace lip {
 namespace {

@@ -11,10 +11,10 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
-#include "common/compact_packet.h"
-#include "common/grpc_status.h"
-#include "common/packet_error.h"
-#include "common/sha256.h"
+#include "common/wire/compact_packet.h"
+#include "common/node/grpc_status.h"
+#include "common/wire/packet_error.h"
+#include "common/wire/sha256.h"
 
 namespace lip {
 namespace fs = std::filesystem;

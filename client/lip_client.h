@@ -9,9 +9,9 @@
 //
 // Every call returns absl::Status / StatusOr with the server's code and
 // message; a packet defect's machine-readable reason (lip-error-reason
-// trailer) is attached as in common/grpc_status.h (ErrorReasonOf()).
+// trailer) is attached as in common/node/grpc_status.h (ErrorReasonOf()).
 // Errors of the connection itself: UNAVAILABLE, UNAUTHENTICATED for a TLS
-// handshake the client refused (common/grpc_status.h, IsTlsHandshakeFailure),
+// handshake the client refused (common/node/grpc_status.h, IsTlsHandshakeFailure),
 // DEADLINE_EXCEEDED after options.timeout.
 //
 // Ownership: a client owns its channel. Thread-safety: all methods may be
@@ -30,7 +30,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "common/tls_credentials.h"
+#include "common/node/tls_credentials.h"
 #include "lip/v1/receiver.grpc.pb.h"
 #include "lip/v1/registry.grpc.pb.h"
 #include "lip/v1/sender.grpc.pb.h"

@@ -5,7 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "client/health_check.h"
 #include "client/lipctl_command.h"
-#include "common/grpc_status.h"
+#include "common/node/grpc_status.h"
 
 namespace lip {
 

@@ -10,7 +10,7 @@
 #include "absl/strings/ascii.h"
 #include "client/lip_client.h"
 #include "client/lipctl_command.h"
-#include "common/grpc_status.h"
+#include "common/node/grpc_status.h"
 #include "nlohmann/json.hpp"
 
 namespace lip {

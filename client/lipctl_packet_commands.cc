@@ -13,11 +13,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "client/lipctl_command.h"
-#include "common/binary_file.h"
-#include "common/packet_codec.h"
-#include "common/packet_error.h"
-#include "common/packet_json.h"
-#include "common/tensor_file.h"
+#include "common/wire/binary_file.h"
+#include "common/wire/packet_codec.h"
+#include "common/wire/packet_error.h"
+#include "common/wire/packet_json.h"
+#include "common/wire/tensor_file.h"
 #include "nlohmann/json.hpp"
 
 namespace lip {

@@ -39,8 +39,8 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "common/grpc_status.h"
-#include "common/metrics.h"
+#include "common/node/grpc_status.h"
+#include "common/node/metrics.h"
 
 namespace lip {
 

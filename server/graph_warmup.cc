@@ -4,7 +4,7 @@
 #include <vector>
 
 #include "absl/time/clock.h"
-#include "common/status_macros.h"
+#include "common/wire/status_macros.h"
 
 namespace lip {
 namespace {

@@ -11,9 +11,9 @@
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "common/logging.h"
-#include "common/peer_identity.h"
-#include "common/tls_credentials.h"
+#include "common/node/logging.h"
+#include "common/node/peer_identity.h"
+#include "common/node/tls_credentials.h"
 #include "nlohmann/json.hpp"
 #include "bridge/latent/bridge_proto.h"
 

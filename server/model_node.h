@@ -7,7 +7,8 @@
 //
 // Flags defined here: --model_dir --bridge_dir --bridge --bridge_version
 // --shutdown_grace_ms --allow_model_mismatch --device --activations
-// --torch_threads --cuda_graphs --graph_warmup_max_batch --random_weights_for_benchmark (the NodeConfig flags are in common/node_config.h). Link this only into the node binaries.
+// --torch_threads --cuda_graphs --graph_warmup_max_batch --random_weights_for_benchmark (the NodeConfig
+// flags are in common/node/node_config.h). Link this only into the node binaries.
 //
 // Thread-safety: call from main() before serving.
 #ifndef LIP_SERVER_MODEL_NODE_H_
@@ -21,8 +22,8 @@
 #include "bridge/latent/bridge_config.h"
 #include "bridge/model/device_load_options.h"
 #include "client/lip_client.h"
-#include "common/logging.h"
-#include "common/node_config.h"
+#include "common/node/logging.h"
+#include "common/node/node_config.h"
 #include "lip/v1/registry.pb.h"
 #include "server/node_server.h"
 

@@ -7,10 +7,10 @@
 #include <grpcpp/health_check_service_interface.h>
 
 #include "absl/strings/str_cat.h"
-#include "common/logging.h"
-#include "common/packet_limits.h"
-#include "common/tls_credentials.h"
-#include "common/tls_reloader.h"
+#include "common/node/logging.h"
+#include "common/wire/packet_limits.h"
+#include "common/node/tls_credentials.h"
+#include "common/node/tls_reloader.h"
 
 namespace lip {
 

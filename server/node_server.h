@@ -26,9 +26,9 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
-#include "common/metrics.h"
-#include "common/metrics_http_server.h"
-#include "common/node_config.h"
+#include "common/node/metrics.h"
+#include "common/node/metrics_http_server.h"
+#include "common/node/node_config.h"
 
 namespace lip {
 
@@ -59,7 +59,7 @@ class NodeServer {
 };
 
 // Unless the node runs --insecure or with tls_reload_ms = -1: starts a TlsReloader
-// (common/tls_reloader.h) on config.tls's files and sets config.tls.reloader, so that
+// (common/node/tls_reloader.h) on config.tls's files and sets config.tls.reloader, so that
 // the server and every client made from config.tls afterwards take a rotated
 // certificate without a restart (on file change, checked every tls_reload_ms, or
 // SIGHUP). Call before anything uses config.tls. Errors as LoadTlsMaterial.

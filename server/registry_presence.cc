@@ -1,6 +1,6 @@
 #include "server/registry_presence.h"
 
-#include "common/logging.h"
+#include "common/node/logging.h"
 
 namespace lip {
 

@@ -1,6 +1,6 @@
 #include "server/rpc_metrics.h"
 
-#include "common/grpc_status.h"
+#include "common/node/grpc_status.h"
 
 namespace lip {
 

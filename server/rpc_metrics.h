@@ -16,7 +16,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/clock.h"
-#include "common/metrics.h"
+#include "common/node/metrics.h"
 
 namespace lip {
 

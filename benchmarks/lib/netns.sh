@@ -1,4 +1,5 @@
-# Two network namespaces joined by one emulated link (sourced, not run): "edge" and "cloud",
+# Two network namespaces joined by one emulated link (sourced, not run: no `set -euo pipefail` of its
+# own; it runs under the sourcing script's `set -euo pipefail`): "edge" and "cloud",
 # 10.99.0.1 and 10.99.0.2, each with its loopback up. Needs root and iproute2.
 #
 #   netns_supported            exit status 0 when namespaces can be made here (else prints why)

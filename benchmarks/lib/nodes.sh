@@ -1,5 +1,5 @@
 # Node start-up shared by benchmarks/load_test.sh, soak.sh, failover_chaos.sh and split_computing.sh
-# (sourced, not run): fresh certificates, nodes over mutual TLS on a port the OS picks, a cleanup
+# (sourced, not run: no `set -euo pipefail` of its own; it runs under those scripts' `set -euo pipefail`): fresh certificates, nodes over mutual TLS on a port the OS picks, a cleanup
 # trap that stops every node it started. Needs BUILD_DIR and WORK set by the caller.
 #
 #   nodes_start NAME CMD...     a node (CMD may start with a wrapper: `ip netns exec NS`, `taskset`)

@@ -7,9 +7,9 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
-#include "common/status_macros.h"
+#include "common/wire/status_macros.h"
 #include "bridge/model/safetensors.h"
-#include "common/sha256.h"
+#include "common/wire/sha256.h"
 
 namespace lip {
 namespace {

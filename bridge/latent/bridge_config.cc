@@ -1,7 +1,7 @@
 #include "bridge/latent/bridge_config.h"
 
 #include "absl/strings/str_cat.h"
-#include "common/status_macros.h"
+#include "common/wire/status_macros.h"
 
 namespace lip {
 namespace {

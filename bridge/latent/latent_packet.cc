@@ -5,9 +5,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "bridge/latent/bridge_proto.h"
-#include "common/packet_codec.h"
-#include "common/packet_error.h"
-#include "common/status_macros.h"
+#include "common/wire/packet_codec.h"
+#include "common/wire/packet_error.h"
+#include "common/wire/status_macros.h"
 
 namespace lip {
 namespace {

@@ -10,7 +10,7 @@
 // int64_t everywhere here (M = soft tokens, d = their width), as in EncodedText and
 // LatentMessage; the wire's uint32 fields are converted only inside this file and the codec.
 //
-// Errors are absl::Status values with a machine-readable reason (common/packet_error.h): the
+// Errors are absl::Status values with a machine-readable reason (common/wire/packet_error.h): the
 // codec's packet defects (INVALID_ARGUMENT, or FAILED_PRECONDITION for VERSION_MISMATCH), and
 // FAILED_PRECONDITION with BRIDGE_MISMATCH, RECEIVER_MISMATCH or CALIBRATION_MISMATCH for a
 // valid packet that is not for this receiver.
@@ -27,7 +27,7 @@
 #include "bridge/latent/bridge_config.h"
 #include "bridge/latent/receiver_pipeline.h"
 #include "bridge/latent/sender_pipeline.h"
-#include "common/packet_limits.h"
+#include "common/wire/packet_limits.h"
 #include "lip/v1/packet.pb.h"
 
 namespace lip {

@@ -10,8 +10,8 @@
 #include "bridge/model/benchmark_model.h"
 #include "bridge/model/generation.h"
 #include "bridge/model/label_scorer.h"
-#include "common/packet_error.h"
-#include "common/status_macros.h"
+#include "common/wire/packet_error.h"
+#include "common/wire/status_macros.h"
 
 namespace lip {
 namespace {
@@ -44,7 +44,7 @@ absl::Status ValidateTask(const ReceiverTask& task, const ReceiverLimits& limits
     }
     return absl::OkStatus();
   }
-  // The generation budget is the protocol's (common/packet_limits.h), the one source of it: the
+  // The generation budget is the protocol's (common/wire/packet_limits.h), the one source of it: the
   // codec applies it (or a receiver's tighter PacketLimits) to packets, and this check to text
   // messages, whose task no codec sees.
   const int64_t max_new_tokens = PacketLimits().max_new_tokens;

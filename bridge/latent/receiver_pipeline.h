@@ -42,7 +42,7 @@
 #include "bridge/model/decoder_model.h"
 #include "bridge/tokenizer/tokenizer.h"
 #include "bridge/torch_compat.h"
-#include "common/packet_limits.h"
+#include "common/wire/packet_limits.h"
 
 namespace lip {
 
@@ -54,7 +54,7 @@ struct ReceiverLimits {
   // Label scoring: labels x the longest verbalizer, in tokens (the rows x columns it runs).
   int64_t max_label_positions = 512;
   // The generation budget is not restated here: it is PacketLimits::max_new_tokens
-  // (common/packet_limits.h), the protocol's limit.
+  // (common/wire/packet_limits.h), the protocol's limit.
 };
 
 struct ReceiverPipelineOptions {

@@ -5,7 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "bridge/model/benchmark_model.h"
-#include "common/status_macros.h"
+#include "common/wire/status_macros.h"
 #include "bridge/model/generation.h"
 
 namespace lip {

@@ -53,7 +53,7 @@ struct EncodedText {
   int64_t num_soft_tokens = 0;    // M
   int64_t width = 0;              // d_z
   // The calibration the packet carries: what the receiver half should apply. (source_rms and
-  // source_mean_norm are measured by the packet codec on these fp32 values: common/packet_codec.h.)
+  // source_mean_norm are measured by the packet codec on these fp32 values: common/wire/packet_codec.h.)
   EnergyMode energy_mode = EnergyMode::kPerVectorNorm;  // what the receiver should apply
   double target_reference_energy = 0;                   // the receiver's E_ref from the bridge
   int64_t source_layer = 0;

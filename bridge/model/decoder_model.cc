@@ -14,8 +14,8 @@
 #include "absl/strings/str_join.h"
 #include "bridge/model/checkpoint_dir.h"
 #include "bridge/model/decoder_ops.h"
-#include "common/sha256.h"
-#include "common/status_macros.h"
+#include "common/wire/sha256.h"
+#include "common/wire/status_macros.h"
 
 #if LIP_TORCH2 && defined(LIP_CUDA) && LIP_CUDA && defined(LIP_CUDA_GRAPHS_BUILD)
 #include <ATen/cuda/CUDAGraph.h>
@@ -328,7 +328,7 @@ ForwardOutput DecoderModel::Forward(const ForwardInput& in) const {
 bool DecoderModel::ForwardGraphed(const ForwardInput& in, ForwardOutput* out) const {
 #if LIP_CUDA_GRAPHS
   if (!options_.cuda_graphs || !options_.fast_runtime || !options_.device.is_cuda()) return false;
-  if (in.cache != nullptr || in.blend != nullptr || in.output_hidden_states) return false;
+  if (in.cache != nullptr || in.after_layer || in.output_hidden_states) return false;
   // The weights never require grad, so inputs that do not make the forward free of autograd.
   if (in.inputs_embeds.requires_grad()) return false;
   const int64_t B = in.inputs_embeds.size(0), T = in.inputs_embeds.size(1);
@@ -498,13 +498,7 @@ ForwardOutput DecoderModel::ForwardEager(const ForwardInput& in) const {
       attn = torch::matmul(probs, v);
     }
     hidden = BlockOutput(l, residual, attn);
-    if (in.blend != nullptr && in.blend->end > in.blend->begin &&
-        std::find(in.blend->layers.begin(), in.blend->layers.end(), i) != in.blend->layers.end()) {
-      const LayerBlend& b = *in.blend;  // h' = (1 - alpha) h + alpha v at positions [begin, end)
-      torch::Tensor blended = hidden.narrow(1, b.begin, b.end - b.begin) * (1.0 - b.alpha) +
-                              b.vector.unsqueeze(1) * b.alpha;
-      hidden = torch::cat({hidden.narrow(1, 0, b.begin), blended, hidden.narrow(1, b.end, T - b.end)}, 1);
-    }
+    if (in.after_layer) hidden = in.after_layer(i, hidden);
     if (in.output_hidden_states && i + 1 < n_layers) out.hidden_states.push_back(hidden);
   }
   if (cache != nullptr) {

@@ -5,6 +5,7 @@
 #define LIP_BRIDGE_MODEL_DECODER_MODEL_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -37,7 +38,7 @@ struct LoadOptions {
   // and on CUDA one fused q/k/v and one fused gate/up matmul per block. false = the eager reference
   // path (matmul, additive mask, softmax; separate projections), kept for comparisons.
   bool fast_runtime = true;
-  // Fast runtime on CUDA (LibTorch 2.x) only: a forward with no KV cache, no blending, no hidden
+  // Fast runtime on CUDA (LibTorch 2.x) only: a forward with no KV cache, no layer hook, no hidden
   // states, no device mask and no autograd — the sender's encoding to its source layer and the
   // receiver's prefill before label scoring — replays a CUDA graph captured on the first use of its
   // bucket: the batch rounded up to a power of two (at most 64), the tokens right-padded to a
@@ -49,16 +50,12 @@ struct LoadOptions {
   bool cuda_graphs = true;
 };
 
-// Blends a vector into the residual stream (bridge/latent/blend_injection.h): after block i (0-based)
-// for every i in `layers`, positions [begin, end) of this step's T inputs become
-// (1 - alpha) * h + alpha * vector. The blended states are what later blocks and hidden_states see.
-struct LayerBlend {
-  std::vector<int64_t> layers;  // 0-based block indices
-  int64_t begin = 0;            // positions within this step, 0 <= begin <= end <= T
-  int64_t end = 0;
-  double alpha = 0.0;
-  torch::Tensor vector;         // [B,H] in the model dtype/device
-};
+// A hook on the residual stream, for code that steers the model from outside (e.g. the
+// vector-bridge research's blending, bridge/vector_bridge/blend_injection.h): called after every
+// block `layer` (0-based) with that block's output [B,T,H] for this step's T inputs; what it returns
+// is what later blocks, hidden_states and the final norm see. It must return a tensor of the same
+// shape, dtype and device (`hidden` itself to leave the layer alone); it may be differentiable.
+using LayerHook = std::function<torch::Tensor(int64_t layer, const torch::Tensor& hidden)>;
 
 class StaticDecodeSession;
 struct StaticDecoderPool;
@@ -72,7 +69,7 @@ struct ForwardInput {
                                  // k = num_hidden_layers gives the final-norm output without lm_head
   bool output_hidden_states = false;  // transformers numbering: 0 = embeddings, i = after block i, last = after final norm
   bool logits_last_only = false;      // logits for the final position only ([B,1,V])
-  const LayerBlend* blend = nullptr;  // optional residual-stream blending; nullptr = none
+  LayerHook after_layer;               // optional residual-stream hook (LayerHook); empty = none
 };
 
 struct ForwardOutput {

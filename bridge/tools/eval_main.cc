@@ -37,11 +37,11 @@
 #include "bridge/latent/receiver_pipeline.h"
 #include "bridge/latent/sender_pipeline.h"
 #include "bridge/latent/text_relay.h"
-#include "common/status_macros.h"
+#include "common/wire/status_macros.h"
 #include "bridge/train/text_dataset.h"
 #include "bridge/train/train_config.h"
-#include "common/compact_packet.h"
-#include "common/packet_codec.h"
+#include "common/wire/compact_packet.h"
+#include "common/wire/packet_codec.h"
 #include "lip/v1/receiver.pb.h"
 
 ABSL_FLAG(std::string, bridge, "", "bridge checkpoint directory (bridge, baselines)");
@@ -117,7 +117,7 @@ struct WireMessage {
 // stream, and the message the receiver node makes of it: the nodes' own translation
 // (bridge/latent/latent_packet.h) both ways. The full packet is serialized and decoded; the
 // receiver's message is then taken from the message's LIP 1.1 compact form, rebuilt from the
-// header of the decoded full packet as a receiver holding it does (common/compact_packet.h), so
+// header of the decoded full packet as a receiver holding it does (common/wire/compact_packet.h), so
 // the accuracy measured is the compact wire's (its tensor bytes are the full packet's).
 absl::StatusOr<WireMessage> WireRoundTrip(const LoadedBridge& b, const EncodedText& e, lip::v1::DType dtype,
                                           uint64_t sequence) {

@@ -36,7 +36,7 @@
 #include "absl/strings/str_split.h"
 #include "bridge/eval/run_result.h"
 #include "bridge/model/device_load_options.h"
-#include "common/status_macros.h"
+#include "common/wire/status_macros.h"
 #include "bridge/train/bridge_trainer.h"
 #include "bridge/train/learning_rate_search.h"
 #include "bridge/train/prompt_tuner.h"

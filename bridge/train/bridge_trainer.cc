@@ -12,7 +12,7 @@
 #include "bridge/latent/bridge_checkpoint.h"
 #include "bridge/latent/statistical_normalizer.h"
 #include "bridge/model/label_scorer.h"
-#include "common/status_macros.h"
+#include "common/wire/status_macros.h"
 #include "bridge/train/learning_rate_schedule.h"
 #include "bridge/train/losses.h"
 

@@ -6,7 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "common/status_macros.h"
+#include "common/wire/status_macros.h"
 #include "bridge/train/learning_rate_schedule.h"
 #include "bridge/train/losses.h"
 #include "bridge/train/training_loop.h"

@@ -7,7 +7,7 @@
 #include "bridge/latent/bridge_checkpoint.h"
 #include "bridge/train/learning_rate_schedule.h"
 #include "bridge/train/training_loop.h"
-#include "common/status_macros.h"
+#include "common/wire/status_macros.h"
 
 namespace lip {
 

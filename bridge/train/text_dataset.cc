@@ -8,7 +8,7 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
-#include "common/status_macros.h"
+#include "common/wire/status_macros.h"
 #include "nlohmann/json.hpp"
 
 namespace lip {

@@ -7,7 +7,7 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
-#include "common/status_macros.h"
+#include "common/wire/status_macros.h"
 
 namespace lip {
 namespace {

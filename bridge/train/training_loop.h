@@ -13,7 +13,7 @@
 #include "bridge/train/progress_bar.h"
 #include "bridge/train/text_dataset.h"
 #include "bridge/train/train_config.h"
-#include "common/status_macros.h"
+#include "common/wire/status_macros.h"
 #include "nlohmann/json.hpp"
 
 namespace lip {

@@ -17,8 +17,8 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "bridge/latent/bottleneck_adapter.h"
-#include "bridge/latent/dual_translator.h"
+#include "bridge/vector_bridge/bottleneck_adapter.h"
+#include "bridge/vector_bridge/dual_translator.h"
 #include "bridge/torch_compat.h"
 
 namespace lip {

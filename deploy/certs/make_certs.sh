@@ -12,7 +12,7 @@
 # also its role ("sender-2:sender" names a second sender). Roles are SAN URIs
 # lip://role/<role>; "@receiver-1" adds the SAN URI lip://node/receiver-1, the
 # node id the certificate may register, heartbeat and leave in the registry
-# (common/peer_identity.h, docs/nodes.md "Node identity"). Without "@..." the
+# (common/node/peer_identity.h, docs/nodes.md "Node identity"). Without "@..." the
 # registry binds the certificate (by its CN) to the ids it registers first.
 # Every certificate is valid for DNS:localhost and IP:127.0.0.1 as server and
 # client. EC P-256 keys, 365 days from now; --validity applies to the NODEs

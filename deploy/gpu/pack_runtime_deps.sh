@@ -3,7 +3,7 @@
 # carry for benchmarks/gpu_runtime_bench.sh into .device/lip-gpu (git-ignored, about 0.45 MB), small
 # enough to travel beside a working tree that is already within half a megabyte of the device tool's
 # 64 MiB (the tracked demo models):
-#   runtime-deps.tar.xz  the Abseil and nlohmann-json headers that bridge/model, common/sha256 and
+#   runtime-deps.tar.xz  the Abseil and nlohmann-json headers that bridge/model, common/wire/sha256 and
 #                        lip-model include (found with g++ -M), comments stripped, and absl_min.o: the
 #                        Abseil archive members that those objects need (from a link map of the local
 #                        build), merged into one relocatable object (Debian's Abseil, 20220623);
@@ -14,7 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 DST=.device/lip-gpu; TMP=$(mktemp -d); trap 'rm -rf "$TMP"' EXIT
 rm -rf "$DST"; mkdir -p "$DST" "$TMP/pack/include" "$TMP/pack/lib"
-SRCS="bridge/model/*.cc common/sha256.cc bridge/tools/model_main.cc"
+SRCS="bridge/model/*.cc common/wire/sha256.cc bridge/tools/model_main.cc"
 for f in $SRCS; do
   g++ -std=c++17 -M -DLIP_MODEL_NO_TOKENIZER -I. -isystem /usr/include/torch/csrc/api/include "$f"
 done | tr ' \\' '\n\n' | grep -E '^/usr/include/(absl|nlohmann)/' | sort -u > "$TMP/headers"
@@ -22,7 +22,7 @@ while read -r h; do
   out="$TMP/pack/include/${h#/usr/include/}"; mkdir -p "$(dirname "$out")"
   /usr/bin/python3 deploy/gpu/strip_comments.py < "$h" > "$out"
 done < "$TMP/headers"
-OBJS=$(ls build/bridge/CMakeFiles/lip_model.dir/model/*.o build/common/CMakeFiles/lip_common.dir/sha256.cc.o \
+OBJS=$(ls build/bridge/CMakeFiles/lip_model.dir/model/*.o build/common/wire/CMakeFiles/lip_wire.dir/sha256.cc.o \
           build/bridge/CMakeFiles/lip-model.dir/tools/model_main.cc.o)
 g++ -o "$TMP/a.out" $OBJS -Wl,--start-group /usr/lib/x86_64-linux-gnu/libabsl_*.a -Wl,--end-group \
   -Wl,--unresolved-symbols=ignore-all -Wl,-Map="$TMP/map" > /dev/null 2>&1 || true

@@ -8,6 +8,8 @@
 # icu_NN) — the C and C++ APIs the tokenizer uses (Normalizer2, UnicodeString, u_charType) are stable
 # across these versions, and demo_models_test's tokenizer cases (NFC, combining marks, many scripts)
 # check it.
+# Sourced, not run: no `set -euo pipefail` of its own (it would change the caller's shell); it runs
+# under the sourcing script's options and reports a failure with `return 1`.
 DEPS=$(cd "${1:?deps dir}" && pwd)
 PREFIX=/tmp/lip-deps
 rm -rf "$PREFIX" && mkdir -p "$PREFIX/usr/include" "$PREFIX/icu/lib"

@@ -1,5 +1,5 @@
 // HeaderCache: the packet headers a receiver keeps for LIP 1.1 compact messages
-// (docs/protocol.md §12, common/compact_packet.h), per caller, bounded.
+// (docs/protocol.md §12, common/wire/compact_packet.h), per caller, bounded.
 //
 // A packet that sets header_id puts its header here under (caller, header_id); a CompactPacket
 // finds it by the same key, so one caller can never use, replace or evict by name another

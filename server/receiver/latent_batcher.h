@@ -28,7 +28,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "bridge/latent/receiver_pipeline.h"
-#include "common/metrics.h"
+#include "common/node/metrics.h"
 #include "server/dynamic_batcher.h"
 
 namespace lip {

@@ -15,7 +15,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
-#include "common/logging.h"
+#include "common/node/logging.h"
 #include "server/graph_warmup.h"
 #include "server/model_node.h"
 #include "server/node_server.h"

@@ -53,8 +53,8 @@
 #include <grpcpp/support/byte_buffer.h>
 
 #include "absl/status/statusor.h"
-#include "common/metrics.h"
-#include "common/packet_limits.h"
+#include "common/node/metrics.h"
+#include "common/wire/packet_limits.h"
 #include "lip/v1/receiver.grpc.pb.h"
 #include "server/receiver/header_cache.h"
 #include "server/receiver/latent_batcher.h"
@@ -99,7 +99,7 @@ class ReceiverService final : public ReceiverServiceBase {
   HeaderCache& header_cache() { return header_cache_; }
   // The packet a request carries, moved out of it: its full packet, or the packet its compact
   // message (LIP 1.1) stands for, rebuilt from the header `caller` put in the header cache
-  // (PacketOfRequest in common/compact_packet.h, errors included).
+  // (PacketOfRequest in common/wire/compact_packet.h, errors included).
   absl::StatusOr<lip::v1::LipPacket> TakePacket(const std::string& caller, lip::v1::SendLatentRequest* request);
   // Counts the request's bytes and the packet's M, and turns the packet into a pipeline message
   // (LatentMessageFromPacket). When that succeeds and the packet sets header_id, its header is

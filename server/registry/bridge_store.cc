@@ -19,7 +19,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "common/sha256.h"
+#include "common/wire/sha256.h"
 
 namespace lip {
 namespace fs = std::filesystem;

@@ -5,9 +5,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
-#include "common/grpc_status.h"
-#include "common/logging.h"
-#include "common/peer_identity.h"
+#include "common/node/logging.h"
+#include "common/node/peer_identity.h"
+#include "common/wire/status_macros.h"
 
 namespace lip {
 namespace {
@@ -26,6 +26,14 @@ Role CertificateRoleFor(lip::v1::NodeRole role) {
   }
 }
 
+// Logs a PERMISSION_DENIED `status` of a node's own request (heartbeat, leave) and passes it on.
+absl::Status LogRefusal(const char* what, const std::string& node_id, absl::Status status) {
+  if (status.code() == absl::StatusCode::kPermissionDenied) {
+    LogWarning(kComponent, what, {{"node_id", node_id}, {"error", std::string(status.message())}});
+  }
+  return status;
+}
+
 }  // namespace
 
 RegistryService::RegistryService(BridgeStore* store, NodeDirectory* directory,
@@ -33,7 +41,7 @@ RegistryService::RegistryService(BridgeStore* store, NodeDirectory* directory,
     : store_(store),
       directory_(directory),
       options_(options),
-      rpc_metrics_(*metrics, "lip.v1.Registry"),
+      rpc_(*metrics, "lip.v1.Registry"),
       bridges_(metrics::BuildGauge().Name("lip_registry_bridges")
                    .Help("Bridge checkpoints stored (all versions)").Register(*metrics).Add({})),
       upload_bytes_(metrics::BuildCounter().Name("lip_registry_upload_bytes_total")
@@ -79,82 +87,70 @@ absl::Status RegistryService::Authorize(grpc::ServerContext* context,
 grpc::Status RegistryService::PutBridge(grpc::ServerContext* context,
                                         grpc::ServerReader<lip::v1::PutBridgeChunk>* reader,
                                         lip::v1::PutBridgeResponse* response) {
-  RpcTimer timer(rpc_metrics_, "PutBridge");
   PeerIdentity peer;
-  absl::Status status = Authorize(context, {Role::kAdmin}, "write the registry", &peer);
-  if (!status.ok()) return timer.Finish(ToGrpcStatus(status, context));
-
-  lip::v1::PutBridgeChunk chunk;
-  if (!reader->Read(&chunk) || !chunk.has_header()) {
-    return timer.Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                                     "PutBridge: the first message must carry the header"));
-  }
-  auto upload = store_->BeginUpload(chunk.header());
-  if (!upload.ok()) return timer.Finish(ToGrpcStatus(upload.status(), context));
-  while (reader->Read(&chunk)) {
-    if (!chunk.has_data()) {
-      return timer.Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                                       "PutBridge: only the first message may carry a header"));
+  auto authorize = [&] { return Authorize(context, {Role::kAdmin}, "write the registry", &peer); };
+  return rpc_.Serve(context, "PutBridge", authorize, [&]() -> absl::Status {
+    lip::v1::PutBridgeChunk chunk;
+    if (!reader->Read(&chunk) || !chunk.has_header()) {
+      return absl::InvalidArgumentError("PutBridge: the first message must carry the header");
     }
-    status = (*upload)->Append(chunk.data());
-    if (!status.ok()) return timer.Finish(ToGrpcStatus(status, context));
-    upload_bytes_.Increment(static_cast<double>(chunk.data().size()));
-  }
-  if (context->IsCancelled()) {
-    return timer.Finish(grpc::Status(grpc::StatusCode::CANCELLED, "upload cancelled by the client"));
-  }
-  auto record = (*upload)->Commit();
-  if (!record.ok()) return timer.Finish(ToGrpcStatus(record.status(), context));
-  *response->mutable_record() = *record;
-  RefreshBridgeCount();
-  LogInfo(kComponent, "stored bridge",
-          {{"name", record->id().name()}, {"version", record->id().version()},
-           {"digest", record->id().digest()}, {"task", record->task()},
-           {"bytes", (*upload)->bytes_received()}, {"by", peer.ToString()}});
-  return timer.Finish(grpc::Status::OK);
+    LIP_ASSIGN_OR_RETURN(auto upload, store_->BeginUpload(chunk.header()));
+    while (reader->Read(&chunk)) {
+      if (!chunk.has_data()) {
+        return absl::InvalidArgumentError("PutBridge: only the first message may carry a header");
+      }
+      LIP_RETURN_IF_ERROR(upload->Append(chunk.data()));
+      upload_bytes_.Increment(static_cast<double>(chunk.data().size()));
+    }
+    if (context->IsCancelled()) return absl::CancelledError("upload cancelled by the client");
+    LIP_ASSIGN_OR_RETURN(*response->mutable_record(), upload->Commit());
+    const lip::v1::BridgeRecord& record = response->record();
+    RefreshBridgeCount();
+    LogInfo(kComponent, "stored bridge",
+            {{"name", record.id().name()}, {"version", record.id().version()},
+             {"digest", record.id().digest()}, {"task", record.task()},
+             {"bytes", upload->bytes_received()}, {"by", peer.ToString()}});
+    return absl::OkStatus();
+  });
 }
 
 grpc::Status RegistryService::GetBridge(grpc::ServerContext* context,
                                         const lip::v1::GetBridgeRequest* request,
                                         grpc::ServerWriter<lip::v1::BridgeChunk>* writer) {
-  RpcTimer timer(rpc_metrics_, "GetBridge");
-  absl::Status status = Authorize(context, kAnyRole, "read bridges");
-  if (!status.ok()) return timer.Finish(ToGrpcStatus(status, context));
-  auto record = store_->Get(request->name(), request->version());
-  if (!record.ok()) return timer.Finish(ToGrpcStatus(record.status(), context));
+  auto authorize = [&] { return Authorize(context, kAnyRole, "read bridges"); };
+  return rpc_.Serve(context, "GetBridge", authorize, [&] { return WriteBridge(*request, context, writer); });
+}
 
+absl::Status RegistryService::WriteBridge(const lip::v1::GetBridgeRequest& request,
+                                          grpc::ServerContext* context,
+                                          grpc::ServerWriter<lip::v1::BridgeChunk>* writer) {
+  LIP_ASSIGN_OR_RETURN(const lip::v1::BridgeRecord record, store_->Get(request.name(), request.version()));
   // The header lists exactly the files that follow, in order.
   lip::v1::BridgeChunk header;
-  *header.mutable_header() = *record;
+  *header.mutable_header() = record;
   header.mutable_header()->clear_files();
   std::vector<std::pair<lip::v1::BridgeFile, std::string>> files;
-  for (const auto& file : record->files()) {
-    bool wanted = request->files().empty();
-    for (const auto& name : request->files()) wanted = wanted || name == file.name();
+  for (const auto& file : record.files()) {
+    bool wanted = request.files().empty();
+    for (const auto& name : request.files()) wanted = wanted || name == file.name();
     if (!wanted) continue;
-    auto path = store_->FilePath(*record, file.name());
-    if (!path.ok()) return timer.Finish(ToGrpcStatus(path.status(), context));
-    files.emplace_back(file, *path);
+    LIP_ASSIGN_OR_RETURN(std::string path, store_->FilePath(record, file.name()));
+    files.emplace_back(file, std::move(path));
     *header.mutable_header()->add_files() = file;
   }
-  for (const auto& name : request->files()) {
+  for (const auto& name : request.files()) {
     bool known = false;
-    for (const auto& file : record->files()) known = known || file.name() == name;
+    for (const auto& file : record.files()) known = known || file.name() == name;
     if (!known) {
-      return timer.Finish(ToGrpcStatus(
-          absl::NotFoundError(absl::StrCat("bridge \"", record->id().name(), "\" version ",
-                                           record->id().version(), " has no file \"", name, "\"")),
-          context));
+      return absl::NotFoundError(absl::StrCat("bridge \"", record.id().name(), "\" version ",
+                                              record.id().version(), " has no file \"", name, "\""));
     }
   }
-  if (!writer->Write(header)) return timer.Finish(grpc::Status(grpc::StatusCode::CANCELLED, "client went away"));
+  if (!writer->Write(header)) return absl::CancelledError("client went away");
   std::string buffer(options_.download_chunk_bytes, '\0');
   for (const auto& [file, path] : files) {
     std::ifstream in(path, std::ios::binary);
-    if (!in) {
-      return timer.Finish(grpc::Status(grpc::StatusCode::DATA_LOSS,
-                                       absl::StrCat("stored file \"", file.name(), "\" is unreadable")));
-    }
+    if (!in) return absl::DataLossError(absl::StrCat("stored file \"", file.name(), "\" is unreadable"));
     uint64_t sent = 0;
     while (sent < file.size_bytes()) {
       in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
@@ -162,75 +158,67 @@ grpc::Status RegistryService::GetBridge(grpc::ServerContext* context,
       if (got <= 0) break;
       lip::v1::BridgeChunk data;
       data.set_data(buffer.data(), static_cast<size_t>(got));
-      if (context->IsCancelled() || !writer->Write(data)) {
-        return timer.Finish(grpc::Status(grpc::StatusCode::CANCELLED, "client went away"));
-      }
+      if (context->IsCancelled() || !writer->Write(data)) return absl::CancelledError("client went away");
       sent += static_cast<uint64_t>(got);
       download_bytes_.Increment(static_cast<double>(got));
     }
     if (sent != file.size_bytes()) {
-      return timer.Finish(grpc::Status(
-          grpc::StatusCode::DATA_LOSS,
-          absl::StrCat("stored file \"", file.name(), "\" has ", sent, " bytes, record says ",
-                       file.size_bytes())));
+      return absl::DataLossError(absl::StrCat("stored file \"", file.name(), "\" has ", sent,
+                                              " bytes, record says ", file.size_bytes()));
     }
   }
-  return timer.Finish(grpc::Status::OK);
+  return absl::OkStatus();
 }
 
 grpc::Status RegistryService::ResolveBridge(grpc::ServerContext* context,
                                             const lip::v1::ResolveBridgeRequest* request,
                                             lip::v1::BridgeRecord* response) {
-  RpcTimer timer(rpc_metrics_, "ResolveBridge");
-  absl::Status status = Authorize(context, kAnyRole, "resolve bridges");
-  if (!status.ok()) return timer.Finish(ToGrpcStatus(status, context));
-  auto record = store_->Resolve(request->sender_model(), request->receiver_model(), request->task());
-  if (!record.ok()) return timer.Finish(ToGrpcStatus(record.status(), context));
-  *response = *std::move(record);
-  return timer.Finish(grpc::Status::OK);
+  auto authorize = [&] { return Authorize(context, kAnyRole, "resolve bridges"); };
+  return rpc_.Serve(context, "ResolveBridge", authorize, [&]() -> absl::Status {
+    LIP_ASSIGN_OR_RETURN(*response,
+                         store_->Resolve(request->sender_model(), request->receiver_model(), request->task()));
+    return absl::OkStatus();
+  });
 }
 
 grpc::Status RegistryService::ListBridges(grpc::ServerContext* context,
                                           const lip::v1::ListBridgesRequest* request,
                                           lip::v1::ListBridgesResponse* response) {
-  RpcTimer timer(rpc_metrics_, "ListBridges");
-  absl::Status status = Authorize(context, kAnyRole, "list bridges");
-  if (!status.ok()) return timer.Finish(ToGrpcStatus(status, context));
-  auto records = store_->List(request->name());
-  if (!records.ok()) return timer.Finish(ToGrpcStatus(records.status(), context));
-  for (auto& record : *records) *response->add_bridges() = std::move(record);
-  return timer.Finish(grpc::Status::OK);
+  auto authorize = [&] { return Authorize(context, kAnyRole, "list bridges"); };
+  return rpc_.Serve(context, "ListBridges", authorize, [&]() -> absl::Status {
+    LIP_ASSIGN_OR_RETURN(auto records, store_->List(request->name()));
+    for (auto& record : records) *response->add_bridges() = std::move(record);
+    return absl::OkStatus();
+  });
 }
 
 grpc::Status RegistryService::RegisterNode(grpc::ServerContext* context,
                                            const lip::v1::RegisterNodeRequest* request,
                                            lip::v1::RegisterNodeResponse* response) {
-  RpcTimer timer(rpc_metrics_, "RegisterNode");
+  const lip::v1::NodeInfo& node = request->node();
   PeerIdentity peer;
-  absl::Status status = Authorize(
-      context, {CertificateRoleFor(request->node().role()), Role::kAdmin},
-      absl::StrCat("register a node with role ", lip::v1::NodeRole_Name(request->node().role())).c_str(),
-      &peer);
-  if (!status.ok()) return timer.Finish(ToGrpcStatus(status, context));  // Authorize logged it
-  auto claimant = ClaimantFor(peer, request->node().node_id());
-  status = claimant.ok() ? directory_->Register(request->node(), absl::Now(), *claimant)
-                         : claimant.status();
-  if (!status.ok()) {
+  auto authorize = [&] {
+    return Authorize(context, {CertificateRoleFor(node.role()), Role::kAdmin},
+                     absl::StrCat("register a node with role ", lip::v1::NodeRole_Name(node.role())).c_str(),
+                     &peer);  // Authorize logs a refusal
+  };
+  return rpc_.Serve(context, "RegisterNode", authorize, [&]() -> absl::Status {
+    auto claimant = ClaimantFor(peer, node.node_id());
+    const absl::Status status =
+        claimant.ok() ? directory_->Register(node, absl::Now(), *claimant) : claimant.status();
     if (status.code() == absl::StatusCode::kPermissionDenied) {
       LogWarning(kComponent, "registration refused",
-                 {{"node_id", request->node().node_id()}, {"by", peer.ToString()},
+                 {{"node_id", node.node_id()}, {"by", peer.ToString()},
                   {"error", std::string(status.message())}});
     }
-    return timer.Finish(ToGrpcStatus(status, context));
-  }
-  response->set_heartbeat_interval_ms(
-      static_cast<uint32_t>(absl::ToInt64Milliseconds(directory_->options().heartbeat_interval)));
-  LogInfo(kComponent, "node registered",
-          {{"node_id", request->node().node_id()},
-           {"role", lip::v1::NodeRole_Name(request->node().role())},
-           {"address", request->node().address()}, {"model", request->node().model().name()},
-           {"by", peer.ToString()}});
-  return timer.Finish(grpc::Status::OK);
+    LIP_RETURN_IF_ERROR(status);
+    response->set_heartbeat_interval_ms(
+        static_cast<uint32_t>(absl::ToInt64Milliseconds(directory_->options().heartbeat_interval)));
+    LogInfo(kComponent, "node registered",
+            {{"node_id", node.node_id()}, {"role", lip::v1::NodeRole_Name(node.role())},
+             {"address", node.address()}, {"model", node.model().name()}, {"by", peer.ToString()}});
+    return absl::OkStatus();
+  });
 }
 
 absl::StatusOr<NodeClaimant> RegistryService::ClaimantFor(const PeerIdentity& peer,
@@ -277,55 +265,55 @@ absl::Status RegistryService::AuthorizeForNode(grpc::ServerContext* context,
 grpc::Status RegistryService::Heartbeat(grpc::ServerContext* context,
                                         const lip::v1::HeartbeatRequest* request,
                                         lip::v1::HeartbeatResponse* /*response*/) {
-  RpcTimer timer(rpc_metrics_, "Heartbeat");
+  const std::string& node_id = request->node_id();
   NodeClaimant claimant;
-  absl::Status status = AuthorizeForNode(context, request->node_id(), "send heartbeats", &claimant);
-  if (status.ok()) status = directory_->Heartbeat(request->node_id(), absl::Now(), claimant);
-  if (status.code() == absl::StatusCode::kPermissionDenied) {
-    LogWarning(kComponent, "heartbeat refused",
-               {{"node_id", request->node_id()}, {"error", std::string(status.message())}});
-  }
-  return timer.Finish(ToGrpcStatus(status, context));
+  auto authorize = [&] {
+    return LogRefusal("heartbeat refused", node_id,
+                      AuthorizeForNode(context, node_id, "send heartbeats", &claimant));
+  };
+  return rpc_.Serve(context, "Heartbeat", authorize, [&] {
+    return LogRefusal("heartbeat refused", node_id, directory_->Heartbeat(node_id, absl::Now(), claimant));
+  });
 }
 
 grpc::Status RegistryService::Leave(grpc::ServerContext* context, const lip::v1::LeaveRequest* request,
                                     lip::v1::LeaveResponse* /*response*/) {
-  RpcTimer timer(rpc_metrics_, "Leave");
+  const std::string& node_id = request->node_id();
   NodeClaimant claimant;
-  absl::Status status = AuthorizeForNode(context, request->node_id(), "take a node out", &claimant);
-  if (status.ok()) status = directory_->Leave(request->node_id(), claimant);
-  if (status.ok()) LogInfo(kComponent, "node left", {{"node_id", request->node_id()}});
-  if (status.code() == absl::StatusCode::kPermissionDenied) {
-    LogWarning(kComponent, "leave refused",
-               {{"node_id", request->node_id()}, {"error", std::string(status.message())}});
-  }
-  return timer.Finish(ToGrpcStatus(status, context));
+  auto authorize = [&] {
+    return LogRefusal("leave refused", node_id, AuthorizeForNode(context, node_id, "take a node out", &claimant));
+  };
+  return rpc_.Serve(context, "Leave", authorize, [&]() -> absl::Status {
+    LIP_RETURN_IF_ERROR(LogRefusal("leave refused", node_id, directory_->Leave(node_id, claimant)));
+    LogInfo(kComponent, "node left", {{"node_id", node_id}});
+    return absl::OkStatus();
+  });
 }
 
 grpc::Status RegistryService::ListNodes(grpc::ServerContext* context,
                                         const lip::v1::ListNodesRequest* request,
                                         lip::v1::ListNodesResponse* response) {
-  RpcTimer timer(rpc_metrics_, "ListNodes");
-  absl::Status status = Authorize(context, kAnyRole, "list nodes");
-  if (!status.ok()) return timer.Finish(ToGrpcStatus(status, context));
-  for (auto& node : directory_->List(request->role(), absl::Now())) {
-    *response->add_nodes() = std::move(node);
-  }
-  return timer.Finish(grpc::Status::OK);
+  auto authorize = [&] { return Authorize(context, kAnyRole, "list nodes"); };
+  return rpc_.Serve(context, "ListNodes", authorize, [&] {
+    for (auto& node : directory_->List(request->role(), absl::Now())) *response->add_nodes() = std::move(node);
+    return absl::OkStatus();
+  });
 }
 
 grpc::Status RegistryService::ReportLinkStats(grpc::ServerContext* context,
                                               const lip::v1::ReportLinkStatsRequest* request,
                                               lip::v1::ReportLinkStatsResponse* /*response*/) {
-  RpcTimer timer(rpc_metrics_, "ReportLinkStats");
-  absl::Status status =
-      Authorize(context, {Role::kAdmin, Role::kSender, Role::kReceiver}, "report link statistics");
-  if (!status.ok()) return timer.Finish(ToGrpcStatus(status, context));
-  std::vector<lip::v1::LinkStats> report(request->links().begin(), request->links().end());
+  auto authorize = [&] {
+    return Authorize(context, {Role::kAdmin, Role::kSender, Role::kReceiver}, "report link statistics");
+  };
+  return rpc_.Serve(context, "ReportLinkStats", authorize, [&] { return AddLinkStats(*request); });
+}
+
+absl::Status RegistryService::AddLinkStats(const lip::v1::ReportLinkStatsRequest& request) {
+  std::vector<lip::v1::LinkStats> report(request.links().begin(), request.links().end());
   for (const auto& link : report) {
     if (link.from_node().empty() || link.to_node().empty()) {
-      return timer.Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                                       "link statistics need from_node and to_node"));
+      return absl::InvalidArgumentError("link statistics need from_node and to_node");
     }
   }
   for (const auto& link : report) {
@@ -346,17 +334,17 @@ grpc::Status RegistryService::ReportLinkStats(grpc::ServerContext* context,
                                       (total.latency_ms_sum() / 1000.0));
     }
   }
-  return timer.Finish(grpc::Status::OK);
+  return absl::OkStatus();
 }
 
 grpc::Status RegistryService::GetLinkStats(grpc::ServerContext* context,
                                            const lip::v1::GetLinkStatsRequest* /*request*/,
                                            lip::v1::GetLinkStatsResponse* response) {
-  RpcTimer timer(rpc_metrics_, "GetLinkStats");
-  absl::Status status = Authorize(context, kAnyRole, "read link statistics");
-  if (!status.ok()) return timer.Finish(ToGrpcStatus(status, context));
-  for (auto& link : directory_->LinkTotals()) *response->add_links() = std::move(link);
-  return timer.Finish(grpc::Status::OK);
+  auto authorize = [&] { return Authorize(context, kAnyRole, "read link statistics"); };
+  return rpc_.Serve(context, "GetLinkStats", authorize, [&] {
+    for (auto& link : directory_->LinkTotals()) *response->add_links() = std::move(link);
+    return absl::OkStatus();
+  });
 }
 
 }  // namespace lip

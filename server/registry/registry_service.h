@@ -3,7 +3,7 @@
 // BridgeStore / NodeDirectory, and maps their absl::Status to grpc::Status.
 //
 // Role policy (roles come from the verified client certificate, see
-// common/peer_identity.h):
+// common/node/peer_identity.h):
 //   PutBridge                      admin only
 //   RegisterNode                   a node may register only its own role (admin: any)
 //   Heartbeat, Leave               the node's registered role, admin
@@ -28,13 +28,13 @@
 
 #include <memory>
 
-#include "common/metrics.h"
-#include "common/peer_identity.h"
+#include "common/node/metrics.h"
+#include "common/node/peer_identity.h"
 #include "absl/types/span.h"
 #include "lip/v1/registry.grpc.pb.h"
 #include "server/registry/bridge_store.h"
 #include "server/registry/node_directory.h"
-#include "server/rpc_metrics.h"
+#include "server/rpc_guard.h"
 
 namespace lip {
 
@@ -87,10 +87,16 @@ class RegistryService final : public lip::v1::Registry::Service {
   absl::Status AuthorizeForNode(grpc::ServerContext* context, const std::string& node_id,
                                 const char* action, NodeClaimant* claimant);
 
+  // GetBridge's stream: the header, then the requested files' bytes in chunks.
+  absl::Status WriteBridge(const lip::v1::GetBridgeRequest& request, grpc::ServerContext* context,
+                           grpc::ServerWriter<lip::v1::BridgeChunk>* writer);
+  // ReportLinkStats: checks every link, then adds them to the metrics and the directory.
+  absl::Status AddLinkStats(const lip::v1::ReportLinkStatsRequest& request);
+
   BridgeStore* store_;
   NodeDirectory* directory_;
   const RegistryServiceOptions options_;
-  RpcMetrics rpc_metrics_;
+  RpcGuard rpc_;  // authorization, RPC metrics and status mapping of every RPC
   metrics::Gauge& bridges_;
   metrics::Counter& upload_bytes_;
   metrics::Counter& download_bytes_;

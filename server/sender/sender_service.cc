@@ -5,9 +5,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "common/grpc_status.h"
-#include "common/logging.h"
-#include "common/peer_identity.h"
+#include "common/node/logging.h"
+#include "common/node/peer_identity.h"
+#include "common/wire/status_macros.h"
 #include "bridge/latent/latent_packet.h"
 #include "bridge/latent/text_relay.h"
 #include "bridge/latent/bridge_proto.h"
@@ -32,8 +32,8 @@ SenderService::SenderService(const SenderPipeline* pipeline, RegistryClient* reg
     : pipeline_(pipeline),
       registry_(registry),
       options_(std::move(options)),
-      rpc_metrics_(*metrics, "lip.v1.Sender"),
       messages_(*metrics, "lip_sender_messages_total", "Messages handled, by RPC and status code"),
+      rpc_(*metrics, "lip.v1.Sender", &messages_),
       stage_ms_(metrics::BuildHistogram().Name("lip_stage_ms")
                     .Help("Per-message time in each stage (ms)").Register(*metrics)),
       wire_bytes_(metrics::BuildCounter().Name("lip_sender_wire_bytes_total")
@@ -198,121 +198,105 @@ std::vector<lip::v1::LinkStats> SenderService::TakeLinkStats() {
 
 grpc::Status SenderService::Encode(grpc::ServerContext* context, const lip::v1::EncodeRequest* request,
                                    lip::v1::EncodeResponse* response) {
-  RpcTimer timer(rpc_metrics_, "Encode");
-  if (absl::Status status = Authorize(context); !status.ok()) return timer.Finish(status, context);
-  double queue_ms = 0;
-  auto encoded = EncodeText(*request, DeadlineOf(*context), GoneWith(context), &queue_ms);
-  messages_.Count("Encode", encoded.status());
-  if (!encoded.ok()) return timer.Finish(encoded.status(), context);
-  soft_tokens_.Observe(encoded->packet().soft_token_count());
-  const auto buckets = metrics::DefaultLatencyBucketsMs();
-  stage_ms_.Add({{"stage", "sender_queue"}}, buckets).Observe(queue_ms);
-  stage_ms_.Add({{"stage", "encode"}}, buckets).Observe(encoded->encode_ms());
-  *response = *std::move(encoded);
-  return timer.Finish(grpc::Status::OK);
+  return rpc_.Serve(context, "Encode", [&] { return Authorize(context); }, [&]() -> absl::Status {
+    double queue_ms = 0;
+    LIP_ASSIGN_OR_RETURN(*response, EncodeText(*request, DeadlineOf(*context), GoneWith(context), &queue_ms));
+    soft_tokens_.Observe(response->packet().soft_token_count());
+    const auto buckets = metrics::DefaultLatencyBucketsMs();
+    stage_ms_.Add({{"stage", "sender_queue"}}, buckets).Observe(queue_ms);
+    stage_ms_.Add({{"stage", "encode"}}, buckets).Observe(response->encode_ms());
+    return absl::OkStatus();
+  });
 }
 
 grpc::Status SenderService::Send(grpc::ServerContext* context, const lip::v1::SendRequest* request,
                                  lip::v1::SendResponse* response) {
-  RpcTimer timer(rpc_metrics_, "Send");
   const absl::Time start = absl::Now();
-  if (absl::Status status = Authorize(context); !status.ok()) return timer.Finish(status, context);
-  auto fail = [&](const absl::Status& error) {
-    messages_.Count("Send", error);
-    return timer.Finish(error, context);
-  };
-  double queue_ms = 0;
-  auto encoded = EncodeText(request->encode(), DeadlineOf(*context), GoneWith(context), &queue_ms);
-  if (!encoded.ok()) return fail(encoded.status());
-  auto targets = ResolveReceivers(request->receiver_address(), request->encode().receiver_model());
-  if (!targets.ok()) return fail(targets.status());
-  uint64_t wire_bytes = 0;
-  Target target;
-  double round_trip_ms = 0;
-  auto answer = CallReceiver(
-      *targets,
-      [&](ReceiverClient& client, uint64_t* bytes) {
-        LatentSendInfo info;
-        auto sent = client.SendLatent(encoded->packet(), context, &info);  // our caller's deadline and cancel
-        *bytes = info.wire_bytes;
-        return sent;
-      },
-      &wire_bytes, &target, &round_trip_ms);
-  if (!answer.ok()) return fail(answer.status());
+  return rpc_.Serve(context, "Send", [&] { return Authorize(context); }, [&]() -> absl::Status {
+    double queue_ms = 0;
+    LIP_ASSIGN_OR_RETURN(const lip::v1::EncodeResponse encoded,
+                         EncodeText(request->encode(), DeadlineOf(*context), GoneWith(context), &queue_ms));
+    LIP_ASSIGN_OR_RETURN(const std::vector<Target> targets,
+                         ResolveReceivers(request->receiver_address(), request->encode().receiver_model()));
+    uint64_t wire_bytes = 0;
+    Target target;
+    double round_trip_ms = 0;
+    const ReceiverCall send_packet = [&](ReceiverClient& client, uint64_t* bytes) {
+      LatentSendInfo info;
+      auto sent = client.SendLatent(encoded.packet(), context, &info);  // our caller's deadline and cancel
+      *bytes = info.wire_bytes;
+      return sent;
+    };
+    LIP_ASSIGN_OR_RETURN(const lip::v1::SendLatentResponse answer,
+                         CallReceiver(targets, send_packet, &wire_bytes, &target, &round_trip_ms));
 
-  wire_bytes_.Add({{"path", "latent"}}).Increment(static_cast<double>(wire_bytes));
-  soft_tokens_.Observe(encoded->packet().soft_token_count());
-  *response->mutable_answer() = *answer;
-  lip::v1::StageTimings* timings = response->mutable_timings();
-  *timings = answer->timings();
-  timings->set_encode_ms(encoded->encode_ms());
-  timings->set_wire_ms(std::max(0.0, round_trip_ms - answer->timings().total_ms()));
-  timings->set_total_ms(MsSince(start));
-  response->set_wire_bytes(wire_bytes);
-  response->set_text_bytes(request->encode().text().size());
-  response->set_receiver_address(target.address);
-  const auto buckets = metrics::DefaultLatencyBucketsMs();
-  stage_ms_.Add({{"stage", "sender_queue"}}, buckets).Observe(queue_ms);
-  stage_ms_.Add({{"stage", "encode"}}, buckets).Observe(timings->encode_ms());
-  stage_ms_.Add({{"stage", "wire"}}, buckets).Observe(timings->wire_ms());
-  stage_ms_.Add({{"stage", "total"}}, buckets).Observe(timings->total_ms());
-  messages_.Count("Send", absl::OkStatus());
-  return timer.Finish(grpc::Status::OK);
+    wire_bytes_.Add({{"path", "latent"}}).Increment(static_cast<double>(wire_bytes));
+    soft_tokens_.Observe(encoded.packet().soft_token_count());
+    *response->mutable_answer() = answer;
+    lip::v1::StageTimings* timings = response->mutable_timings();
+    *timings = answer.timings();
+    timings->set_encode_ms(encoded.encode_ms());
+    timings->set_wire_ms(std::max(0.0, round_trip_ms - answer.timings().total_ms()));
+    timings->set_total_ms(MsSince(start));
+    response->set_wire_bytes(wire_bytes);
+    response->set_text_bytes(request->encode().text().size());
+    response->set_receiver_address(target.address);
+    const auto buckets = metrics::DefaultLatencyBucketsMs();
+    stage_ms_.Add({{"stage", "sender_queue"}}, buckets).Observe(queue_ms);
+    stage_ms_.Add({{"stage", "encode"}}, buckets).Observe(timings->encode_ms());
+    stage_ms_.Add({{"stage", "wire"}}, buckets).Observe(timings->wire_ms());
+    stage_ms_.Add({{"stage", "total"}}, buckets).Observe(timings->total_ms());
+    return absl::OkStatus();
+  });
 }
 
 grpc::Status SenderService::RelayText(grpc::ServerContext* context,
                                       const lip::v1::RelayTextRequest* request,
                                       lip::v1::RelayTextResponse* response) {
-  RpcTimer timer(rpc_metrics_, "RelayText");
   const absl::Time start = absl::Now();
-  if (absl::Status status = Authorize(context); !status.ok()) return timer.Finish(status, context);
-  auto fail = [&](const absl::Status& error) {
-    messages_.Count("RelayText", error);
-    return timer.Finish(error, context);
-  };
-  if (request->text().empty()) return fail(absl::InvalidArgumentError("RelayText: text is empty"));
-  // The sender writes its message about the text (kTextRelayFrame); an empty or short message is
-  // still delivered and answered.
-  const int budget = request->max_new_tokens() == 0 ? kDefaultRelayTokens
-                                                    : static_cast<int>(request->max_new_tokens());
-  const absl::Time generate_start = absl::Now();
-  Batched<GeneratedText> generated = batcher_.Relay(request->text(), budget, DeadlineOf(*context), GoneWith(context));
-  if (!generated.result.ok()) return fail(generated.result.status());
-  const std::string relayed = generated.result->text;
-  const double generate_ms = MsSince(generate_start);  // the wait for a batch included
-  auto targets = ResolveReceivers(request->receiver_address(), request->receiver_model());
-  if (!targets.ok()) return fail(targets.status());
-  lip::v1::SendTextRequest text_request;
-  text_request.set_text(relayed);
-  if (request->task().has_classify() || request->task().has_generate()) {
-    *text_request.mutable_task() = request->task();
-  } else {
-    for (const auto& label : pipeline_->bridge().labels) {
-      text_request.mutable_task()->mutable_classify()->add_labels(label);
+  return rpc_.Serve(context, "RelayText", [&] { return Authorize(context); }, [&]() -> absl::Status {
+    if (request->text().empty()) return absl::InvalidArgumentError("RelayText: text is empty");
+    // The sender writes its message about the text (kTextRelayFrame); an empty or short message is
+    // still delivered and answered.
+    const int budget = request->max_new_tokens() == 0 ? kDefaultRelayTokens
+                                                      : static_cast<int>(request->max_new_tokens());
+    const absl::Time generate_start = absl::Now();
+    Batched<GeneratedText> batched =
+        batcher_.Relay(request->text(), budget, DeadlineOf(*context), GoneWith(context));
+    LIP_RETURN_IF_ERROR(batched.result.status());
+    const std::string& relayed = batched.result->text;
+    const double generate_ms = MsSince(generate_start);  // the wait for a batch included
+    LIP_ASSIGN_OR_RETURN(const std::vector<Target> targets,
+                         ResolveReceivers(request->receiver_address(), request->receiver_model()));
+    lip::v1::SendTextRequest text_request;
+    text_request.set_text(relayed);
+    if (request->task().has_classify() || request->task().has_generate()) {
+      *text_request.mutable_task() = request->task();
+    } else {
+      for (const auto& label : pipeline_->bridge().labels) {
+        text_request.mutable_task()->mutable_classify()->add_labels(label);
+      }
     }
-  }
-  Target target;
-  double round_trip_ms = 0;
-  uint64_t sent_bytes = 0;
-  auto answer = CallReceiver(
-      *targets,
-      [&](ReceiverClient& client, uint64_t* bytes) {
-        *bytes = relayed.size();
-        return client.SendText(text_request, context);
-      },
-      &sent_bytes, &target, &round_trip_ms);
-  if (!answer.ok()) return fail(answer.status());
-  wire_bytes_.Add({{"path", "text"}}).Increment(static_cast<double>(relayed.size()));
-  response->set_relayed_text(relayed);
-  *response->mutable_answer() = *answer;
-  lip::v1::StageTimings* timings = response->mutable_timings();
-  *timings = answer->timings();
-  timings->set_encode_ms(generate_ms);
-  timings->set_wire_ms(std::max(0.0, round_trip_ms - answer->timings().total_ms()));
-  timings->set_total_ms(MsSince(start));
-  response->set_wire_bytes(relayed.size());
-  messages_.Count("RelayText", absl::OkStatus());
-  return timer.Finish(grpc::Status::OK);
+    Target target;
+    double round_trip_ms = 0;
+    uint64_t sent_bytes = 0;
+    const ReceiverCall send_text = [&](ReceiverClient& client, uint64_t* bytes) {
+      *bytes = relayed.size();
+      return client.SendText(text_request, context);
+    };
+    LIP_ASSIGN_OR_RETURN(const lip::v1::SendLatentResponse answer,
+                         CallReceiver(targets, send_text, &sent_bytes, &target, &round_trip_ms));
+    wire_bytes_.Add({{"path", "text"}}).Increment(static_cast<double>(relayed.size()));
+    response->set_relayed_text(relayed);
+    *response->mutable_answer() = answer;
+    lip::v1::StageTimings* timings = response->mutable_timings();
+    *timings = answer.timings();
+    timings->set_encode_ms(generate_ms);
+    timings->set_wire_ms(std::max(0.0, round_trip_ms - answer.timings().total_ms()));
+    timings->set_total_ms(MsSince(start));
+    response->set_wire_bytes(relayed.size());
+    return absl::OkStatus();
+  });
 }
 
 }  // namespace lip

@@ -47,8 +47,9 @@
 
 #include "bridge/latent/sender_pipeline.h"
 #include "client/lip_client.h"
-#include "common/metrics.h"
+#include "common/node/metrics.h"
 #include "lip/v1/sender.grpc.pb.h"
+#include "server/rpc_guard.h"
 #include "server/rpc_metrics.h"
 #include "server/sender/receiver_breaker.h"
 #include "server/sender/text_batcher.h"
@@ -121,8 +122,8 @@ class SenderService final : public lip::v1::Sender::Service {
   const SenderPipeline* pipeline_;
   RegistryClient* registry_;
   const SenderServiceOptions options_;
-  RpcMetrics rpc_metrics_;
   MessageCounter messages_;
+  RpcGuard rpc_;  // authorization, RPC metrics, messages_, status mapping of every RPC
   metrics::Family<metrics::Histogram>& stage_ms_;
   metrics::Family<metrics::Counter>& wire_bytes_;
   metrics::Histogram& soft_tokens_;

@@ -35,7 +35,7 @@
 #include "absl/time/time.h"
 #include "bridge/latent/sender_pipeline.h"
 #include "bridge/latent/text_relay.h"
-#include "common/metrics.h"
+#include "common/node/metrics.h"
 #include "server/dynamic_batcher.h"
 
 namespace lip {

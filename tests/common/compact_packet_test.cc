@@ -1,13 +1,13 @@
-// The LIP 1.1 compact wire's pieces (common/compact_packet.h): headers, ids, the compact form
+// The LIP 1.1 compact wire's pieces (common/wire/compact_packet.h): headers, ids, the compact form
 // and its expansion, and the request-level order of checks.
-#include "common/compact_packet.h"
+#include "common/wire/compact_packet.h"
 
 #include <map>
 #include <memory>
 
-#include "common/lip_version.h"
-#include "common/packet_codec.h"
-#include "common/packet_error.h"
+#include "common/wire/lip_version.h"
+#include "common/wire/packet_codec.h"
+#include "common/wire/packet_error.h"
 #include "gtest/gtest.h"
 
 namespace lip {

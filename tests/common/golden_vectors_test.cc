@@ -8,10 +8,10 @@
 #include <map>
 #include <memory>
 
-#include "common/binary_file.h"
-#include "common/compact_packet.h"
-#include "common/packet_codec.h"
-#include "common/packet_error.h"
+#include "common/wire/binary_file.h"
+#include "common/wire/compact_packet.h"
+#include "common/wire/packet_codec.h"
+#include "common/wire/packet_error.h"
 #include "compact_golden.h"
 #include "golden_packets.h"
 #include "gtest/gtest.h"

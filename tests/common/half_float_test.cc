@@ -1,5 +1,5 @@
 // Exhaustive checks of the fp16 / bf16 conversions against references written
-// independently of common/half_float.cc:
+// independently of common/wire/half_float.cc:
 //  - 16 bit -> float: every one of the 65,536 patterns is decoded by exact
 //    arithmetic (sign * significand * 2^exponent in double, std::ldexp).
 //  - float -> 16 bit: every finite pattern round-trips; every midpoint between
@@ -7,7 +7,7 @@
 //    one; a strided sweep over all 2^32 float patterns is compared with an
 //    exhaustive nearest-value search; and, where the compiler has _Float16,
 //    with the compiler's own conversion on all patterns both ways.
-#include "common/half_float.h"
+#include "common/wire/half_float.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,4 +1,4 @@
-#include "common/int8_quantizer.h"
+#include "common/wire/int8_quantizer.h"
 
 #include <cmath>
 #include <cstdint>

@@ -1,6 +1,6 @@
 // Packet codec: round trips in every dtype, and one test per way a packet can
 // be bad, each checking the status code, the reason and the message.
-#include "common/packet_codec.h"
+#include "common/wire/packet_codec.h"
 
 #include <cmath>
 #include <cstring>
@@ -9,9 +9,9 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "common/half_float.h"
-#include "common/lip_version.h"
-#include "common/packet_error.h"
+#include "common/wire/half_float.h"
+#include "common/wire/lip_version.h"
+#include "common/wire/packet_error.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 

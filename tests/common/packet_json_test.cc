@@ -1,9 +1,9 @@
-#include "common/packet_json.h"
+#include "common/wire/packet_json.h"
 
 #include <string>
 #include <vector>
 
-#include "common/packet_codec.h"
+#include "common/wire/packet_codec.h"
 #include "gtest/gtest.h"
 
 namespace lip {

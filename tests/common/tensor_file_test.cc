@@ -1,9 +1,9 @@
-#include "common/tensor_file.h"
+#include "common/wire/tensor_file.h"
 
 #include <cstdio>
 #include <string>
 
-#include "common/binary_file.h"
+#include "common/wire/binary_file.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 

@@ -1,4 +1,4 @@
-// libFuzzer target for the LIP 1.1 compact wire at the codec level (common/compact_packet.h):
+// libFuzzer target for the LIP 1.1 compact wire at the codec level (common/wire/compact_packet.h):
 // any byte string, read as a SendLatentRequest by a receiver that holds one header (the
 // golden stream's, tests/data/lip-v1.1/), must give either a valid packet whose invariants hold
 // or an error with a reason and the documented code — never a crash, a sanitizer report, a
@@ -17,9 +17,9 @@
 
 #include <google/protobuf/stubs/logging.h>
 
-#include "common/compact_packet.h"
-#include "common/packet_codec.h"
-#include "common/packet_error.h"
+#include "common/wire/compact_packet.h"
+#include "common/wire/packet_codec.h"
+#include "common/wire/packet_error.h"
 #include "lip/v1/receiver.pb.h"
 
 namespace {

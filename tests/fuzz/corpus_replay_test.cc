@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "common/binary_file.h"
+#include "common/wire/binary_file.h"
 #include "gtest/gtest.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size);

@@ -13,9 +13,9 @@
 
 #include <google/protobuf/stubs/logging.h>
 
-#include "common/packet_codec.h"
-#include "common/packet_error.h"
-#include "common/packet_json.h"
+#include "common/wire/packet_codec.h"
+#include "common/wire/packet_error.h"
+#include "common/wire/packet_json.h"
 
 namespace {
 

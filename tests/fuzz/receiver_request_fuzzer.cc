@@ -43,10 +43,10 @@
 #include <grpcpp/grpcpp.h>
 
 #include "bridge/latent/receiver_pipeline.h"
-#include "common/logging.h"
-#include "common/metrics.h"
-#include "common/compact_packet.h"
-#include "common/packet_codec.h"
+#include "common/node/logging.h"
+#include "common/node/metrics.h"
+#include "common/wire/compact_packet.h"
+#include "common/wire/packet_codec.h"
 #include "lip/v1/receiver.pb.h"
 #include "bridge/latent/bridge_proto.h"
 #include "server/receiver/latent_batcher.h"

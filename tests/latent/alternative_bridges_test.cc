@@ -1,5 +1,5 @@
 // The two alternative bridge kinds: the single-vector bottleneck adapter and the dual translator
-// with blending injection (bridge/latent/{bottleneck_adapter,dual_translator,blend_injection,
+// with blending injection (bridge/vector_bridge/{bottleneck_adapter,dual_translator,blend_injection,
 // text_vector,vector_bridge_checkpoint}.h, bridge/train/vector_pair_trainer.h).
 #include <unistd.h>
 
@@ -7,14 +7,14 @@
 #include <filesystem>
 #include <fstream>
 
-#include "bridge/latent/blend_injection.h"
-#include "bridge/latent/bottleneck_adapter.h"
+#include "bridge/vector_bridge/blend_injection.h"
+#include "bridge/vector_bridge/bottleneck_adapter.h"
 #include "bridge/latent/bridge_checkpoint.h"
 #include "bridge/latent/context_primer.h"
-#include "bridge/latent/dual_translator.h"
+#include "bridge/vector_bridge/dual_translator.h"
 #include "bridge/latent/energy_matcher.h"
-#include "bridge/latent/text_vector.h"
-#include "bridge/latent/vector_bridge_checkpoint.h"
+#include "bridge/vector_bridge/text_vector.h"
+#include "bridge/vector_bridge/vector_bridge_checkpoint.h"
 #include "bridge/model/generation.h"
 #include "bridge/model/label_scorer.h"
 #include "bridge/train/vector_pair_trainer.h"
@@ -179,7 +179,7 @@ TEST(BlendInjectionTest, AlphaZeroLeavesLogitsUnchanged) {
   ASSERT_TRUE(blend.ok()) << blend.status();
   EXPECT_EQ(blend->layers, (std::vector<int64_t>{1, 2, 3}));
   ForwardInput blended = plain;
-  blended.blend = &*blend;
+  blended.after_layer = BlendHook(&*blend);
   EXPECT_TRUE(torch::equal(model->Forward(blended).logits, reference));
   // A non-zero alpha does change them (the hook is live).
   blend->alpha = 0.3;
@@ -201,7 +201,7 @@ TEST(BlendInjectionTest, AlphaOneReplacesTheChosenPositionsAfterTheChosenLayers)
   auto blend = MakeLayerBlend(*model, config, v, 5, config.last_positions);
   ASSERT_TRUE(blend.ok()) << blend.status();
   ForwardInput blended = plain;
-  blended.blend = &*blend;
+  blended.after_layer = BlendHook(&*blend);
   ForwardOutput out = model->Forward(blended);
   // hidden_states[i + 1] is the output of block i; blocks 1..3 are blended, block 0 is not.
   EXPECT_TRUE(torch::equal(out.hidden_states[1], reference.hidden_states[1]));

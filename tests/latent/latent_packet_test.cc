@@ -4,8 +4,8 @@
 // with FAILED_PRECONDITION and a reason that says which.
 #include "bridge/latent/latent_packet.h"
 
-#include "common/packet_codec.h"
-#include "common/packet_error.h"
+#include "common/wire/packet_codec.h"
+#include "common/wire/packet_error.h"
 #include "gtest/gtest.h"
 
 namespace lip {

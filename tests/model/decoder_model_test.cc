@@ -167,6 +167,35 @@ TEST(DecoderModelTest, ForwardIsDifferentiableWithRespectToInputsEmbeds) {
   EXPECT_EQ(embeds.grad()[0][0].abs().sum().item<double>(), 0.0);
 }
 
+TEST(DecoderModelTest, LayerHookSeesEveryBlockAndWhatItReturnsFlowsOn) {
+  auto model = DecoderModel::Load(FixtureDir("llama_gqa"), LoadOptions{});
+  ASSERT_TRUE(model.ok()) << model.status();
+  torch::NoGradGuard no_grad;
+  ForwardInput in;
+  in.inputs_embeds = (*model)->EmbedTokens(torch::tensor({{3, 1, 4, 1, 5}}));
+  in.output_hidden_states = true;
+  const ForwardOutput reference = (*model)->Forward(in);
+  // A hook that returns its input changes nothing, and is called once per block, in order.
+  std::vector<int64_t> seen;
+  in.after_layer = [&seen](int64_t layer, const torch::Tensor& hidden) {
+    seen.push_back(layer);
+    return hidden;
+  };
+  ForwardOutput same = (*model)->Forward(in);
+  EXPECT_TRUE(torch::equal(same.logits, reference.logits));
+  std::vector<int64_t> all_layers;
+  for (int64_t i = 0; i < (*model)->num_layers(); ++i) all_layers.push_back(i);
+  EXPECT_EQ(seen, all_layers);
+  // What the hook returns after block 0 is hidden_states[1] and the input of block 1.
+  in.after_layer = [](int64_t layer, const torch::Tensor& hidden) {
+    return layer == 0 ? torch::zeros_like(hidden) : hidden;
+  };
+  ForwardOutput zeroed = (*model)->Forward(in);
+  EXPECT_TRUE(torch::equal(zeroed.hidden_states[1], torch::zeros_like(reference.hidden_states[1])));
+  EXPECT_TRUE(torch::equal(zeroed.hidden_states[0], reference.hidden_states[0]));
+  EXPECT_FALSE(torch::allclose(zeroed.logits, reference.logits));
+}
+
 TEST(DecoderModelTest, LoadKeepsFp32WeightsAsViewsAndComputesDigest) {
   auto model = DecoderModel::Load(FixtureDir("llama_gqa"), LoadOptions{});
   ASSERT_TRUE(model.ok()) << model.status();

@@ -7,7 +7,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "common/sha256.h"
+#include "common/wire/sha256.h"
 #include "tests/server/node_process.h"
 
 namespace lip {

@@ -15,9 +15,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "client/lip_client.h"
-#include "common/compact_packet.h"
-#include "common/grpc_status.h"
-#include "common/packet_codec.h"
+#include "common/wire/compact_packet.h"
+#include "common/node/grpc_status.h"
+#include "common/wire/packet_codec.h"
 #include "tests/server/demo_nodes.h"
 #include "tests/server/node_process.h"
 

@@ -12,7 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "client/lip_client.h"
-#include "common/tls_credentials.h"
+#include "common/node/tls_credentials.h"
 #include "tests/server/demo_nodes.h"
 #include "tests/server/node_process.h"
 

@@ -7,14 +7,14 @@
 #include <fstream>
 #include <thread>
 
-#include "common/grpc_status.h"
-#include "common/logging.h"
-#include "common/metrics.h"
-#include "common/metrics_http_server.h"
-#include "common/node_config.h"
-#include "common/packet_error.h"
-#include "common/peer_identity.h"
-#include "common/tls_credentials.h"
+#include "common/node/grpc_status.h"
+#include "common/node/logging.h"
+#include "common/node/metrics.h"
+#include "common/node/metrics_http_server.h"
+#include "common/node/node_config.h"
+#include "common/wire/packet_error.h"
+#include "common/node/peer_identity.h"
+#include "common/node/tls_credentials.h"
 #include "tests/server/node_process.h"
 
 namespace lip {

@@ -17,8 +17,8 @@
 #include "bridge/latent/sender_pipeline.h"
 #include "bridge/latent/text_relay.h"
 #include "client/lip_client.h"
-#include "common/grpc_status.h"
-#include "common/packet_codec.h"
+#include "common/node/grpc_status.h"
+#include "common/wire/packet_codec.h"
 #include "tests/server/demo_nodes.h"
 #include "tests/server/node_process.h"
 

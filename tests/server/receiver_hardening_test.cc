@@ -27,10 +27,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "client/lip_client.h"
-#include "common/grpc_status.h"
-#include "common/packet_codec.h"
-#include "common/packet_limits.h"
-#include "common/tls_credentials.h"
+#include "common/node/grpc_status.h"
+#include "common/wire/packet_codec.h"
+#include "common/wire/packet_limits.h"
+#include "common/node/tls_credentials.h"
 #include "tests/server/demo_nodes.h"
 #include "tests/server/node_process.h"
 

@@ -22,8 +22,8 @@
 #include "absl/strings/str_cat.h"
 #include "client/health_check.h"
 #include "client/lip_client.h"
-#include "common/sha256.h"
-#include "common/tls_credentials.h"
+#include "common/wire/sha256.h"
+#include "common/node/tls_credentials.h"
 #include "tests/server/node_process.h"
 
 namespace lip {

@@ -14,7 +14,7 @@
 #include "bridge/latent/sender_pipeline.h"
 #include "bridge/latent/text_relay.h"
 #include "client/lip_client.h"
-#include "common/packet_codec.h"
+#include "common/wire/packet_codec.h"
 #include "server/sender/text_batcher.h"
 #include "tests/server/demo_nodes.h"
 #include "tests/server/node_process.h"

@@ -1,6 +1,6 @@
 // TlsReloader in process (registry_node_test rotates a real node's certificate end to end):
 // which changes it takes, which it refuses, and that SIGHUP makes it look at once.
-#include "common/tls_reloader.h"
+#include "common/node/tls_reloader.h"
 
 #include <gtest/gtest.h>
 #include <signal.h>

@@ -4,10 +4,10 @@
 #include <memory>
 
 #include "absl/strings/str_format.h"
-#include "common/compact_packet.h"
-#include "common/packet_codec.h"
-#include "common/packet_error.h"
-#include "common/sha256.h"
+#include "common/wire/compact_packet.h"
+#include "common/wire/packet_codec.h"
+#include "common/wire/packet_error.h"
+#include "common/wire/sha256.h"
 #include "lip/v1/receiver.pb.h"
 
 namespace lip {

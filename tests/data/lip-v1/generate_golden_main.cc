@@ -7,7 +7,7 @@
 #include <cstdio>
 #include <string>
 
-#include "common/binary_file.h"
+#include "common/wire/binary_file.h"
 #include "compact_golden.h"
 #include "golden_packets.h"
 

@@ -4,9 +4,9 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
-#include "common/packet_codec.h"
-#include "common/packet_error.h"
-#include "common/sha256.h"
+#include "common/wire/packet_codec.h"
+#include "common/wire/packet_error.h"
+#include "common/wire/sha256.h"
 
 namespace lip {
 namespace {

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
-#include "common/tensor_file.h"
+#include "common/wire/tensor_file.h"
 #include "nlohmann/json.hpp"
 
 namespace lip {

@@ -5,6 +5,9 @@
 # DEB_DIR: Debian 12 .debs of what the GPU image lacks for this build (libabsl-dev, libabsl20220623,
 # nlohmann-json3-dev; `apt-get download ...`), unpacked into /tmp/lip-deps, never into /.
 # demo/models/ must be present (carried) with the model(s) to measure. See benchmarks/README.md.
+# `set -uo pipefail` without -e, on purpose: the parallel compiles are waited for one by one and a
+# failure is reported once all finished, with their log; the parity run's exit status is the script's,
+# after its log and results are printed.
 set -uo pipefail
 DEBS=${1:?deb dir}
 TEXTS=${2:?texts jsonl}
@@ -23,7 +26,7 @@ FLAGS=(-O1 -std=c++17 -DLIP_MODEL_NO_TOKENIZER -DLIP_CUDA=1 -I"$ROOT" -isystem "
        -isystem "$TORCH_DIR/include" -isystem "$TORCH_DIR/include/torch/csrc/api/include")
 start=$(date +%s)
 pids=()
-for src in "$ROOT"/bridge/model/*.cc "$ROOT"/common/sha256.cc "$ROOT"/bridge/tools/model_main.cc; do
+for src in "$ROOT"/bridge/model/*.cc "$ROOT"/common/wire/sha256.cc "$ROOT"/bridge/tools/model_main.cc; do
   obj=$OBJ/$(basename "${src%.cc}").o
   g++ "${FLAGS[@]}" -c "$src" -o "$obj" > "$obj.log" 2>&1 &
   pids+=($!)
