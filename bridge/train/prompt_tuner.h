@@ -52,6 +52,8 @@ class PromptTuner {
   absl::StatusOr<EvaluationResult> Evaluate(const TextDataset& dataset, int64_t limit = 0,
                                             int64_t batch_size = 32) const;
 
+  // The trained tensors: {prompt()}.
+  std::vector<torch::Tensor> TrainableParameters() const { return {prompt_}; }
   // The learned prompt (M, receiver width), fp32.
   const torch::Tensor& prompt() const { return prompt_; }
   const nlohmann::json& validation_history() const { return validation_history_; }

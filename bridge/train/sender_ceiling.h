@@ -8,7 +8,8 @@
 //
 // A bridge at the ceiling hands over everything its sender side can carry; a bridge far below it
 // loses information in the receiver half. (The receiver self-bridge — the same Perceiver reading
-// the receiver's own states — is an ordinary bridge run with sender_model_dir = the receiver's.)
+// the receiver's own states — is an ordinary bridge run with the receiver as its source:
+// ReceiverSelfBridgeConfig in bridge/train/train_config.h.)
 //
 // Ownership: shares the sender model and tokenizer; owns the encoder, head and optimizer. Not
 // thread-safe.
@@ -51,6 +52,8 @@ class SenderCeiling {
   absl::StatusOr<EvaluationResult> Evaluate(const TextDataset& dataset, int64_t limit = 0,
                                             int64_t batch_size = 32);
 
+  // The trained tensors (the Perceiver's, then the head's), shared with the modules.
+  std::vector<torch::Tensor> TrainableParameters() const;
   const nlohmann::json& validation_history() const { return validation_history_; }
   int64_t step() const { return step_; }
 
