@@ -3,8 +3,9 @@
 // normalizer, the same Perceiver resampler (config.perceiver: M queries, widths, depth) reading the
 // same source layer of the same frozen sender — then a linear head over the mean of its M output
 // vectors, trained on the labels directly with the bridge's data, class-balanced sampler, steps,
-// AdamW, warm-up + cosine schedule, gradient clipping and seed (config.label_ce_weight and the
-// other loss weights do not apply: the loss is the cross-entropy over the classes).
+// AdamW, warm-up + cosine schedule, gradient clipping, seed and early stopping on validation
+// (config.label_ce_weight and the other loss weights do not apply: the loss is the cross-entropy
+// over the classes).
 //
 // A bridge at the ceiling hands over everything its sender side can carry; a bridge far below it
 // loses information in the receiver half. (The receiver self-bridge — the same Perceiver reading
