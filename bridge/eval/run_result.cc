@@ -72,9 +72,15 @@ json RunResultToJson(const RunResult& r) {
             {"note", r.note}};
   PutOptional(j, "validation_accuracy", r.validation_accuracy);
   PutOptional(j, "learning_rate", r.learning_rate);
-  if (!r.learning_rate_trials.empty()) j["learning_rate_trials"] = LearningRateTrialsToJson(r.learning_rate_trials);
+  if (!r.learning_rate_trials.empty()) {
+    j["learning_rate_trials"] = LearningRateTrialsToJson(r.learning_rate_trials);
+    if (r.learning_rate) j["learning_rate_at_grid_edge"] = ChosenRateAtGridEdge(r.learning_rate_trials, *r.learning_rate);
+  }
+  PutOptional(j, "regularization", r.regularization);
   PutOptional(j, "accuracy", r.accuracy);
   PutOptional(j, "macro_f1", r.macro_f1);
+  PutOptional(j, "calibrated_accuracy", r.calibrated_accuracy);
+  PutOptional(j, "calibrated_macro_f1", r.calibrated_macro_f1);
   PutOptional(j, "accuracy_fp16", r.accuracy_fp16);
   PutOptional(j, "accuracy_int8", r.accuracy_int8);
   PutOptional(j, "fp16_packet_bytes", r.fp16_packet_bytes);
@@ -101,6 +107,9 @@ absl::StatusOr<RunResult> RunResultFromJson(const json& j) {
                       Get(j, "latency_messages", &r.latency_messages), Get(j, "error", &r.error),
                       Get(j, "note", &r.note), GetOptional(j, "validation_accuracy", &r.validation_accuracy),
                       GetOptional(j, "accuracy", &r.accuracy), GetOptional(j, "macro_f1", &r.macro_f1),
+                      GetOptional(j, "calibrated_accuracy", &r.calibrated_accuracy),
+                      GetOptional(j, "calibrated_macro_f1", &r.calibrated_macro_f1),
+                      GetOptional(j, "regularization", &r.regularization),
                       GetOptional(j, "accuracy_fp16", &r.accuracy_fp16),
                       GetOptional(j, "accuracy_int8", &r.accuracy_int8),
                       GetOptional(j, "fp16_packet_bytes", &r.fp16_packet_bytes),

@@ -25,6 +25,8 @@ inline constexpr char kMethodTextRelay[] = "text_relay";        // sender writes
 inline constexpr char kMethodPromptTuning[] = "prompt_tuning";  // receiver-only soft prompt + text
 inline constexpr char kMethodSenderCeiling[] = "sender_ceiling";  // bridge's sender half + linear head
 inline constexpr char kMethodPerceiver[] = "perceiver";         // the bridge
+// The same bridge with the receiver as its own source (lip-train --method=receiver_self_bridge).
+inline constexpr char kMethodReceiverSelfBridge[] = "receiver_self_bridge";
 inline constexpr char kMethodBottleneck[] = "bottleneck";       // single-vector bottleneck adapter
 inline constexpr char kMethodDualTranslator[] = "dual_translator";  // translator + blending
 
@@ -52,14 +54,22 @@ struct RunResult {
   std::optional<double> validation_accuracy;  // on the validation set carved from train
   std::optional<double> learning_rate;        // peak rate of the run (absent: not recorded)
   // Every rate tried when the rate was chosen on validation (bridge/train/learning_rate_search.h);
-  // empty when the run trained at one given rate.
+  // empty when the run trained at one given rate. With trials, the JSON also says whether the
+  // chosen rate is an edge of the grid ("learning_rate_at_grid_edge", ChosenRateAtGridEdge; derived
+  // on writing, not read back).
   std::vector<LearningRateTrial> learning_rate_trials;
+  // The linear probe: the L2 penalty chosen on validation among its grid.
+  std::optional<double> regularization;
 
   // Test.
   std::string test_file;
   int64_t test_examples = 0;
   std::optional<double> accuracy;       // fp32 (the method's own output)
   std::optional<double> macro_f1;       // of the same predictions (bridge/eval/classification_scores.h)
+  // Calibrated label scores (bridge/eval/calibrated_scores.h): log p(label | input) minus
+  // log p(label | the bare frame without the input); accuracy and macro-F1 of their argmax.
+  std::optional<double> calibrated_accuracy;
+  std::optional<double> calibrated_macro_f1;
   std::optional<double> accuracy_fp16;  // soft tokens through the real packet codec
   std::optional<double> accuracy_int8;
   std::optional<double> fp16_packet_bytes;  // mean bytes of a serialized packet

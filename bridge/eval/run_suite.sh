@@ -14,16 +14,22 @@
 #
 # The matrix, per task: the Perceiver bridge at M in $MS x seeds $SEEDS; receiver-only prompt
 # tuning at M in $PT_MS x seeds; the bottleneck adapter and the dual translator + blending x seeds;
+# the capacity-matched references at the baseline M x seeds, per direction: the sender ceiling
+# (lip-train --method=sender_ceiling) and the receiver self-bridge (--method=receiver_self_bridge,
+# measured by lip-eval bridge like the bridge, raw and calibrated);
 # the reverse direction (models swapped) with the bridge and prompt tuning at M=8 x seeds; the
-# baselines (receiver zero-shot, sender linear probe, text relay) per direction, and the latency of
+# baselines (receiver zero-shot raw and calibrated, the sender linear probe on the whole train split
+# with its L2 chosen on validation, text relay) per direction, and the latency of
 # bridge vs text relay, from each direction's seed-1 M=8 bridge. A failed run leaves a result with
 # its error (the report lists it) and the rest go on. Environment overrides: TASKS, SEEDS, MS,
 # PT_MS, TEST_LIMIT (test examples per run, 0 = all), RELAY_LIMIT, LATENCY_MESSAGES,
 # PROBE_TRAIN_LIMIT, LIP_THREADS, LIP_BIN (default build/bridge), NICE (default 5), and:
-#   LEARNING_RATES  e.g. 0.001,0.003,0.01,0.03: the bridge and prompt tuning each choose their peak
-#                   learning rate on validation among these (lip-train --learning_rates); default:
-#                   the configs' learning_rate
-#   METHODS         subset of "perceiver prompt_tuning bottleneck dual_translator" (default: all)
+#   LEARNING_RATES  e.g. 0.001,0.003,0.01,0.03, or "default" (3e-4..1e-1 in half-decades): every
+#                   trained method (bridge, self-bridge, ceiling, prompt tuning) chooses its peak
+#                   learning rate on validation among these (lip-train --learning_rates); the report
+#                   flags a rate at an edge of the grid; unset: the configs' learning_rate
+#   METHODS         subset of "perceiver prompt_tuning sender_ceiling receiver_self_bridge bottleneck
+#                   dual_translator" (default: all)
 #   DIRECTIONS      subset of "forward reverse" (default: both)
 #   BASELINES       0: the seed-1 bridge run does not also run the baselines (default 1)
 #   VARIANTS        ablations: ';'-separated JSON merge patches of the task config, e.g.
@@ -66,14 +72,14 @@ if (( SMOKE )); then
 else
   TASKS="${TASKS:-ag_news sst2 trec}" SEEDS="${SEEDS:-1 2 3}" MS="${MS:-4 8 16}" PT_MS="${PT_MS:-8}"
   TEST_LIMIT="${TEST_LIMIT:-0}" RELAY_LIMIT="${RELAY_LIMIT:-100}" LATENCY_MESSAGES="${LATENCY_MESSAGES:-20}"
-  PROBE_TRAIN_LIMIT="${PROBE_TRAIN_LIMIT:-2000}"
+  PROBE_TRAIN_LIMIT="${PROBE_TRAIN_LIMIT:-0}"
   STEPS=$(awk -v s="$SCALE" 'BEGIN { n = int(150 * s + 0.5); print (n < 2 ? 2 : n) }')
   VB_STEPS=$(awk -v s="$SCALE" 'BEGIN { n = int(600 * s + 0.5); print (n < 5 ? 5 : n) }')
   VB_TRAIN=$(awk -v s="$SCALE" 'BEGIN { n = int(2000 * s + 0.5); print (n < 100 ? 100 : n) }')
   RELAY_TOKENS=24
 fi
 
-METHODS="${METHODS:-perceiver prompt_tuning bottleneck dual_translator}"
+METHODS="${METHODS:-perceiver prompt_tuning sender_ceiling receiver_self_bridge bottleneck dual_translator}"
 DIRECTIONS="${DIRECTIONS:-forward reverse}"
 BASELINES="${BASELINES:-1}"
 LR_FLAG=""
@@ -113,10 +119,11 @@ add_job() {
   elif [[ "$6" == "$baseline_seed" ]]; then
     case "$3" in
       perceiver) if [[ "$5" == "$baseline_m" ]]; then priority=0; fi ;;
-      prompt_tuning) priority=1 ;;
+      prompt_tuning|sender_ceiling|receiver_self_bridge) priority=1 ;;
       *) priority=2 ;;
     esac
-  elif [[ "$3" == prompt_tuning || ( "$3" == perceiver && "$5" == "$baseline_m" ) ]]; then
+  elif [[ "$3" == prompt_tuning || "$3" == sender_ceiling || "$3" == receiver_self_bridge ||
+          ( "$3" == perceiver && "$5" == "$baseline_m" ) ]]; then
     priority=3
   fi
   printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$priority" "$@" >> "$OUT/jobs.unsorted"
@@ -156,6 +163,22 @@ for task in $TASKS; do
         add_job "$name" "$task" prompt_tuning "$direction" "$m" "$seed" \
           "$BIN/lip-train --config=$cfg --method=prompt_tuning --num_queries=$m --seed=$seed --steps=$STEPS$LR_FLAG --device=$DEVICE $common --direction=$direction --test_file=$test_file --test_limit=$TEST_LIMIT --result=$OUT/results/$name.json"
       done
+    done
+    # The capacity-matched references at the baseline M: the sender ceiling and the receiver self-bridge.
+    for seed in $SEEDS; do
+      if wanted sender_ceiling; then
+        name="$task-$direction-sender_ceiling-m$baseline_m-s$seed"
+        add_job "$name" "$task" sender_ceiling "$direction" "$baseline_m" "$seed" \
+          "$BIN/lip-train --config=$cfg --method=sender_ceiling --num_queries=$baseline_m --seed=$seed --steps=$STEPS$LR_FLAG --device=$DEVICE $common --direction=$direction --test_file=$test_file --test_limit=$TEST_LIMIT --result=$OUT/results/$name.json"
+      fi
+      if wanted receiver_self_bridge; then
+        name="$task-$direction-receiver_self_bridge-m$baseline_m-s$seed"
+        bridge="$OUT/bridges/$name"
+        cmd="$BIN/lip-train --config=$cfg --method=receiver_self_bridge --num_queries=$baseline_m --seed=$seed --steps=$STEPS$LR_FLAG --device=$DEVICE $common --out=$bridge"
+        cmd+=" && $BIN/lip-eval bridge --bridge=$bridge --direction=$direction --device=$DEVICE $common"
+        cmd+=" --test_limit=$TEST_LIMIT --result=$OUT/results/$name.json"
+        add_job "$name" "$task" receiver_self_bridge "$direction" "$baseline_m" "$seed" "$cmd"
+      fi
     done
     if [[ "$direction" == forward && -n "${VARIANTS:-}" ]]; then
       IFS=';' read -ra patches <<< "$VARIANTS"
@@ -228,8 +251,9 @@ tr '\n' '\0' < "$OUT/jobs.txt" | xargs -0 -P "$JOBS" -I{} bash -c 'run_job "$1"'
 preamble="Suite: \`bridge/eval/run_suite.sh\` on $DEVICE, $JOBS parallel run(s) x $THREADS LibTorch threads"
 preamble+=" ($(nproc) CPU cores on the machine), bridge and prompt tuning $STEPS steps (batch: the config's),"
 preamble+=" vector bridges $VB_STEPS steps on $VB_TRAIN training texts, seeds {$SEEDS},"
-preamble+=" learning rate $([[ -n "${LEARNING_RATES:-}" ]] && echo "chosen on validation among {$LEARNING_RATES} (bridge and prompt tuning)" || echo "the configs'"), test examples per run:"
-preamble+=" $([[ $TEST_LIMIT == 0 ]] && echo all || echo "the first $TEST_LIMIT of each test split"), text relay on the first $RELAY_LIMIT."
+preamble+=" learning rate $([[ -n "${LEARNING_RATES:-}" ]] && echo "chosen on validation among {$LEARNING_RATES} (every trained method)" || echo "the configs'"), early stopping on validation (the configs' patience), test examples per run:"
+preamble+=" $([[ $TEST_LIMIT == 0 ]] && echo all || echo "a stratified, seeded sample of $TEST_LIMIT of each test split (the same for every method)"), text relay on a stratified sample of $RELAY_LIMIT,"
+preamble+=" sender linear probe on $([[ $PROBE_TRAIN_LIMIT == 0 ]] && echo "the whole train split" || echo "a stratified sample of $PROBE_TRAIN_LIMIT training texts")."
 preamble+=" The whole matrix took $(( (SECONDS - suite_start) / 60 )) min."
 (( SMOKE )) && preamble+=" SMOKE MODE: trained on 80 rows of tests/data/sst2-train-head100.jsonl and scored on its last 20; the numbers are meaningless."
 "$BIN/lip-eval" report --results="$OUT/results" --out="$REPORT" --preamble="$preamble"

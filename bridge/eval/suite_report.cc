@@ -63,6 +63,8 @@ std::string MethodName(const std::string& method) {
   if (method == kMethodTextRelay) return "text relay";
   if (method == kMethodPromptTuning) return "prompt tuning";
   if (method == kMethodPerceiver) return "bridge (Perceiver)";
+  if (method == kMethodSenderCeiling) return "sender ceiling";
+  if (method == kMethodReceiverSelfBridge) return "receiver self-bridge";
   if (method == kMethodBottleneck) return "bottleneck adapter";
   if (method == kMethodDualTranslator) return "dual translator + blend";
   return method;
@@ -98,7 +100,13 @@ std::string LearningRates(const std::vector<const RunResult*>& runs) {
     const bool same = std::all_of(rates.begin(), rates.end(), [&](const std::string& x) { return x == rates.front(); });
     return same ? rates.front() : absl::StrJoin(rates, ", ");
   }
-  return absl::StrCat(absl::StrJoin(rates, ", "), " of {", absl::StrJoin(candidates, ", "), "} on validation");
+  int edges = 0;
+  for (const RunResult* r : runs) {
+    edges += r->learning_rate && ChosenRateAtGridEdge(r->learning_rate_trials, *r->learning_rate);
+  }
+  std::string text = absl::StrCat(absl::StrJoin(rates, ", "), " of {", absl::StrJoin(candidates, ", "), "} on validation");
+  if (edges > 0) absl::StrAppend(&text, " — **at a grid edge in ", edges, " of ", runs.size(), " runs**");
+  return text;
 }
 
 // One row per (task, direction, method, M, variant) of the ablation runs, beside the same
@@ -192,12 +200,67 @@ ResultsTable CompactWireTable(const std::vector<RunResult>& results,
   return table;
 }
 
+// How each column of the references table is measured (the report states it with the numbers).
+const char* const kReferenceDefinitions[] = {
+    "**How the references are defined.** *Sender ceiling*: the bridge's sender half (statistical normalizer and the "
+    "same Perceiver on the same source layer of the same frozen sender) plus a linear head over the mean of its M "
+    "outputs, trained on the labels directly with the bridge's data, sampler, steps, schedule, seed, learning-rate "
+    "choice and early stopping — what the sender side can carry with no receiver in the way.",
+    "*Receiver self-bridge*: the same bridge (Perceiver, adapter, frame, training) with the receiver as its own "
+    "source, reading the receiver's states of the text — a bridge above it gets something from the sender beyond "
+    "the Perceiver's capacity; one at or below it does not show that.",
+    "*Sender linear probe*: logistic regression on the mean-pooled source-layer states of the sender over the "
+    "whole train split (or the sample the run names), its L2 penalty chosen on a stratified validation set carved "
+    "from train, with early stopping on that set. *Prompt tuning*: M soft tokens learned in front of the text in the "
+    "receiver's own frame (receiver only). *Text relay*: the sender writes a message, the receiver classifies it. "
+    "*Zero-shot raw*: the receiver reads the text, argmax of log p(label | frame with the text); *calibrated*: "
+    "argmax of log p(label | frame with the input) − log p(label | the bare frame without it), which removes the "
+    "receiver's label prior (a constant predictor's raw accuracy is the majority share). The bridge is reported "
+    "both ways too. Validation sets are carved from train, never from test.",
+};
+
+// One row per (task, direction, M) with a bridge, ceiling or self-bridge run: every reference of the
+// same task beside the bridge's raw and calibrated accuracy, and the target bridge >=
+// sender ceiling - 2 pp.
+void AddReferenceRows(const std::string& task, const std::string& dir_name, const TaskRuns& runs,
+                      int64_t test_examples, ResultsTable* table) {
+  std::set<int64_t> ms;
+  for (const char* method : {kMethodPerceiver, kMethodSenderCeiling, kMethodReceiverSelfBridge}) {
+    for (int64_t m : runs.Ms(method)) ms.insert(m);
+  }
+  const MeasuredValue zero_raw = Collect(runs.Of(kMethodZeroShot), &RunResult::accuracy);
+  const MeasuredValue zero_calibrated = Collect(runs.Of(kMethodZeroShot), &RunResult::calibrated_accuracy);
+  const MeasuredValue probe = Collect(runs.Of(kMethodLinearProbe), &RunResult::accuracy);
+  const MeasuredValue relay = Collect(runs.Of(kMethodTextRelay), &RunResult::accuracy);
+  auto pp = [](const MeasuredValue& a, const MeasuredValue& b) {
+    return a.runs.empty() || b.runs.empty() ? std::string("—") : absl::StrFormat("%+.2f", 100 * (a.mean() - b.mean()));
+  };
+  for (int64_t m : ms) {
+    const MeasuredValue ceiling = Collect(runs.Of(kMethodSenderCeiling, m), &RunResult::accuracy);
+    const MeasuredValue self = Collect(runs.Of(kMethodReceiverSelfBridge, m), &RunResult::accuracy);
+    const MeasuredValue prompt = Collect(runs.Of(kMethodPromptTuning, m), &RunResult::accuracy);
+    const MeasuredValue bridge = Collect(runs.Of(kMethodPerceiver, m), &RunResult::accuracy);
+    const MeasuredValue bridge_calibrated = Collect(runs.Of(kMethodPerceiver, m), &RunResult::calibrated_accuracy);
+    const MeasuredValue bridge_f1 = Collect(runs.Of(kMethodPerceiver, m), &RunResult::macro_f1);
+    std::string target = "—";
+    if (!bridge.runs.empty() && !ceiling.runs.empty()) {
+      target = bridge.mean() >= ceiling.mean() - 0.02 ? "yes" : "**no**";
+    }
+    table->rows.push_back({task, dir_name, std::to_string(m), std::to_string(test_examples), Percent(zero_raw),
+                           Percent(zero_calibrated), Percent(relay), Percent(probe), Percent(prompt), Percent(self),
+                           Percent(ceiling), Percent(bridge), Percent(bridge_calibrated),
+                           bridge_f1.runs.empty() ? std::string("—") : absl::StrFormat("%.3f", bridge_f1.mean()),
+                           pp(bridge, ceiling), target, pp(bridge, self)});
+  }
+}
+
 }  // namespace
 
 ResultsReport BuildSuiteReport(const std::vector<RunResult>& results, const SuiteReportOptions& options) {
   ResultsReport report;
   report.title = "LIP results";
   report.preamble = options.preamble;
+  for (const char* paragraph : kReferenceDefinitions) report.preamble.push_back(paragraph);
 
   // (task, direction) -> runs; "forward" before "reverse".
   std::map<std::pair<std::string, std::string>, TaskRuns> by_key;
@@ -239,6 +302,13 @@ ResultsReport BuildSuiteReport(const std::vector<RunResult>& results, const Suit
                                           "train examples", "train s (mean)", "device", "learning rate",
                                           "validation acc (%)"},
                         {}};
+  ResultsTable references{
+      "References with the bridge's capacity, and calibrated scores (%, mean ± std over seeds; target: bridge ≥ "
+      "sender ceiling − 2 pp)",
+      {"task", "direction", "M", "test examples", "zero-shot raw", "zero-shot calibrated", "text relay",
+       "sender probe (tuned L2)", "prompt tuning", "receiver self-bridge", "sender ceiling", "bridge raw",
+       "bridge calibrated", "bridge macro-F1", "bridge − ceiling (pp)", "≥ ceiling − 2 pp", "bridge − self-bridge (pp)"},
+      {}};
   std::vector<std::string> notes;
 
   for (const auto& [key, runs] : by_key) {
@@ -270,6 +340,7 @@ ResultsReport BuildSuiteReport(const std::vector<RunResult>& results, const Suit
     row.push_back(cell(kMethodBottleneck));
     row.push_back(cell(kMethodDualTranslator));
     accuracy.rows.push_back(row);
+    AddReferenceRows(task, dir_name, runs, test_examples, &references);
 
     const MeasuredValue probe = Collect(runs.Of(kMethodLinearProbe), &RunResult::accuracy);
     for (int64_t m : bridge_ms) {
@@ -360,6 +431,7 @@ ResultsReport BuildSuiteReport(const std::vector<RunResult>& results, const Suit
   }
   ResultsTable ablations = AblationTable(ablation_runs, by_key, &notes);
   report.tables = {accuracy, targets, wire, latency, training};
+  if (!references.rows.empty()) report.tables.insert(report.tables.begin() + 1, references);
   if (!ablation_runs.empty()) report.tables.push_back(ablations);
   ResultsTable compact = CompactWireTable(results, by_key);
   if (!compact.rows.empty()) report.tables.push_back(compact);

@@ -1,7 +1,11 @@
 // Aggregates the run results of the evaluation suite (run_result.h) into the report of
 // docs/results.md: per task and direction, every method's accuracy as mean ± std over seeds, the
 // issue's targets (bridge >= 98% of the sender probe, within 1 pp of prompt tuning) checked with
-// their numbers, wire dtype and size, per-message latency and training cost. A cell with no run is
+// their numbers, the capacity-matched references (sender ceiling, receiver self-bridge, tuned
+// probe, prompt tuning, text relay, zero-shot raw and calibrated) beside the bridge's raw and
+// calibrated accuracy with the target bridge >= ceiling - 2 pp, and a paragraph stating how each
+// reference is defined; wire dtype and size, per-message latency and training cost (a learning
+// rate chosen at an edge of its grid is flagged). A cell with no run is
 // "—" and a note says so; a failed run (RunResult::error) becomes a note with its error.
 // No LibTorch. Pure function; thread-safe.
 #ifndef LIP_BRIDGE_EVAL_SUITE_REPORT_H_

@@ -4,15 +4,17 @@
 //
 //   lip-eval bridge --bridge=DIR --result=R.json [--direction=forward] [--test_limit=N]
 //                   [--latency_messages=20]
-//       a trained Perceiver bridge on the test split beside its training file: accuracy with the
+//       a trained Perceiver bridge (or receiver self-bridge, as lip-train recorded it) on the test
+//       split beside its training file: raw and calibrated accuracy and macro-F1, accuracy with the
 //       soft tokens as floats (fp32) and through the real packet codec as fp16 and int8 (each
 //       message as a LIP 1.1 compact message of one stream, rebuilt from its header), packet
 //       bytes and compact int8 message bytes vs the UTF-8 text, and (with --latency_messages > 0) the per-message latency of the
 //       bridge path vs text relay, one message at a time, in this one run.
 //   lip-eval baselines --bridge=DIR --result_dir=DIR [--direction=forward]
-//       on the same models and frame: receiver zero-shot from the text, the sender linear probe
-//       at the bridge's source layer (trained on the train split), text relay (the sender writes,
-//       the receiver reads what it wrote); one result file each.
+//       on the same models and frame: receiver zero-shot from the text (raw and calibrated), the
+//       sender linear probe at the bridge's source layer (the whole train split, its L2 penalty
+//       chosen on a validation set carved from it), text relay (the sender writes, the receiver
+//       reads what it wrote; --skip_text_relay leaves it out); one result file each.
 //   lip-eval report --results=DIR[,DIR...] --out=docs/results.md [--preamble=TEXT] [--latency_results=DIR]
 //       mean ± std over seeds, the targets checked, "—" and a note for what is missing
 //       or failed.
@@ -26,6 +28,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "bridge/eval/calibrated_scores.h"
 #include "bridge/eval/classification_scores.h"
 #include "bridge/eval/linear_probe.h"
 #include "bridge/eval/progress_meter.h"
@@ -56,7 +59,10 @@ ABSL_FLAG(std::string, latency_results, "",
           "report: directory of extra run results used only for the latency table (e.g. CPU re-measurements)");
 ABSL_FLAG(std::string, preamble, "", "report: extra paragraphs (how the suite was run), '\\n\\n'-separated");
 ABSL_FLAG(int64_t, test_limit, 0, "evaluate on at most this many test examples per task (0 = all)");
-ABSL_FLAG(int64_t, probe_train_limit, 2000, "training examples for the sender linear probe");
+ABSL_FLAG(int64_t, probe_train_limit, 0,
+          "training examples for the sender linear probe: a stratified sample of the train split (0 = all of it; "
+          "its validation set is carved from them)");
+ABSL_FLAG(bool, skip_text_relay, false, "baselines: leave text relay out (it generates text for every example)");
 ABSL_FLAG(int64_t, relay_limit, 100,
           "test examples for the (slow) text-relay baseline: a stratified, seeded sample (0 = the whole split)");
 ABSL_FLAG(int64_t, relay_tokens, lip::kDefaultRelayTokens, "tokens the sender generates for text relay (at most; stops at EOS)");
@@ -147,6 +153,7 @@ absl::StatusOr<WireMessage> WireRoundTrip(const LoadedBridge& b, const EncodedTe
 struct WireAccuracy {
   double fp32 = 0, fp16 = 0, int8 = 0;
   double fp32_macro_f1 = 0;
+  double calibrated = 0, calibrated_macro_f1 = 0;  // fp32, calibrated label scores
   double fp16_bytes = 0, int8_bytes = 0;  // mean serialized packet size
   double compact_int8_bytes = 0;          // mean LIP 1.1 compact message size (int8)
 };
@@ -157,6 +164,8 @@ absl::StatusOr<WireAccuracy> BridgeAccuracy(const LoadedBridge& b, const TextDat
   WireAccuracy out;
   int64_t correct[3] = {0, 0, 0};
   ClassificationScores fp32_scores(static_cast<int>(test.label_names.size()));
+  ClassificationScores calibrated_scores(static_cast<int>(test.label_names.size()));
+  LIP_ASSIGN_OR_RETURN(const std::vector<float> bare_frame, BareFrameLogProbs(*b.receiver));
   const lip::v1::DType dtypes[3] = {lip::v1::DTYPE_FP32, lip::v1::DTYPE_FP16, lip::v1::DTYPE_INT8};
   ProgressMeter progress(b.metadata.task + " bridge (fp32, fp16, int8)", test.examples.size());
   for (size_t begin = 0; begin < test.examples.size(); begin += 32) {
@@ -181,13 +190,19 @@ absl::StatusOr<WireAccuracy> BridgeAccuracy(const LoadedBridge& b, const TextDat
       for (size_t j = 0; j < answers.size(); ++j) {
         if (!answers[j].ok()) return answers[j].status();
         if (answers[j]->label_index == test.examples[begin + j].label) ++correct[k];
-        if (k == 0) fp32_scores.Add(test.examples[begin + j].label, answers[j]->label_index);
+        if (k == 0) {
+          fp32_scores.Add(test.examples[begin + j].label, answers[j]->label_index);
+          calibrated_scores.Add(test.examples[begin + j].label,
+                                CalibratedPrediction(answers[j]->label_log_probs, bare_frame));
+        }
       }
     }
     progress.Update(begin + encoded.size());
   }
   progress.Finish();
   out.fp32_macro_f1 = fp32_scores.MacroF1();
+  out.calibrated = calibrated_scores.Accuracy();
+  out.calibrated_macro_f1 = calibrated_scores.MacroF1();
   const double n = std::max<size_t>(1, test.examples.size());
   out.fp32 = correct[0] / n;
   out.fp16 = correct[1] / n;
@@ -198,8 +213,15 @@ absl::StatusOr<WireAccuracy> BridgeAccuracy(const LoadedBridge& b, const TextDat
   return out;
 }
 
-absl::StatusOr<ClassificationScores> ZeroShotScores(const LoadedBridge& b, const TextDataset& test) {
-  ClassificationScores scores(static_cast<int>(test.label_names.size()));
+// Raw and calibrated scores of the receiver reading the text.
+struct RawAndCalibrated {
+  ClassificationScores raw, calibrated;
+};
+
+absl::StatusOr<RawAndCalibrated> ZeroShotScores(const LoadedBridge& b, const TextDataset& test) {
+  const int labels = static_cast<int>(test.label_names.size());
+  RawAndCalibrated scores{ClassificationScores(labels), ClassificationScores(labels)};
+  LIP_ASSIGN_OR_RETURN(const std::vector<float> bare_frame, BareFrameLogProbs(*b.receiver));
   ProgressMeter progress(b.metadata.task + " receiver zero-shot", test.examples.size());
   for (size_t begin = 0; begin < test.examples.size(); begin += 32) {
     std::vector<TextMessage> messages;
@@ -211,7 +233,8 @@ absl::StatusOr<ClassificationScores> ZeroShotScores(const LoadedBridge& b, const
     LIP_ASSIGN_OR_RETURN(auto answers, b.receiver->AnswerText(messages));
     for (size_t j = 0; j < answers.size(); ++j) {
       if (!answers[j].ok()) return answers[j].status();
-      scores.Add(test.examples[begin + j].label, answers[j]->label_index);
+      scores.raw.Add(test.examples[begin + j].label, answers[j]->label_index);
+      scores.calibrated.Add(test.examples[begin + j].label, CalibratedPrediction(answers[j]->label_log_probs, bare_frame));
     }
     progress.Update(begin + messages.size());
   }
@@ -305,7 +328,9 @@ absl::Status EvaluateBridge() {
     return absl::InvalidArgumentError("bridge needs --bridge and --result");
   }
   LIP_ASSIGN_OR_RETURN(LoadedBridge b, LoadBridge(absl::GetFlag(FLAGS_bridge)));
-  RunResult r = ResultFor(b, kMethodPerceiver);
+  const bool self_bridge = b.metadata.evaluation.is_object() &&
+                           b.metadata.evaluation.value("method", std::string()) == kMethodReceiverSelfBridge;
+  RunResult r = ResultFor(b, self_bridge ? kMethodReceiverSelfBridge : kMethodPerceiver);
   r.num_soft_tokens = b.metadata.sender.perceiver.num_queries;
   r.width = b.metadata.sender.perceiver.output_width;
   r.seed = b.config.seed;
@@ -327,14 +352,17 @@ absl::Status EvaluateBridge() {
   LIP_ASSIGN_OR_RETURN(WireAccuracy wire, BridgeAccuracy(b, test));
   r.accuracy = wire.fp32;
   r.macro_f1 = wire.fp32_macro_f1;
+  r.calibrated_accuracy = wire.calibrated;
+  r.calibrated_macro_f1 = wire.calibrated_macro_f1;
   r.accuracy_fp16 = wire.fp16;
   r.accuracy_int8 = wire.int8;
   r.fp16_packet_bytes = wire.fp16_bytes;
   r.int8_packet_bytes = wire.int8_bytes;
   r.compact_int8_bytes = wire.compact_int8_bytes;
-  std::fprintf(stderr, "lip-eval: %s M=%lld seed %llu: fp32 %.4f fp16 %.4f int8 %.4f on %zu examples\n",
-               r.task.c_str(), static_cast<long long>(r.num_soft_tokens), static_cast<unsigned long long>(r.seed),
-               wire.fp32, wire.fp16, wire.int8, test.examples.size());
+  std::fprintf(stderr, "lip-eval: %s %s M=%lld seed %llu: fp32 %.4f (calibrated %.4f) fp16 %.4f int8 %.4f on %zu examples\n",
+               r.task.c_str(), r.method.c_str(), static_cast<long long>(r.num_soft_tokens),
+               static_cast<unsigned long long>(r.seed), wire.fp32, wire.calibrated, wire.fp16, wire.int8,
+               test.examples.size());
   const int64_t latency_messages = absl::GetFlag(FLAGS_latency_messages);
   if (latency_messages > 0) {
     LIP_ASSIGN_OR_RETURN(Latency latency,
@@ -360,12 +388,14 @@ absl::Status EvaluateBaselines() {
   LIP_ASSIGN_OR_RETURN(TextDataset test, TestSet(b, &zero_shot));
   {
     const auto start = Clock::now();
-    LIP_ASSIGN_OR_RETURN(ClassificationScores scores, ZeroShotScores(b, test));
-    const double accuracy = scores.Accuracy();
+    LIP_ASSIGN_OR_RETURN(RawAndCalibrated scores, ZeroShotScores(b, test));
+    const double accuracy = scores.raw.Accuracy();
     zero_shot.accuracy = accuracy;
-    zero_shot.macro_f1 = scores.MacroF1();
-    std::fprintf(stderr, "lip-eval: %s: receiver zero-shot %.4f (%.0f s)\n", zero_shot.task.c_str(), accuracy,
-                 Ms(start) / 1000);
+    zero_shot.macro_f1 = scores.raw.MacroF1();
+    zero_shot.calibrated_accuracy = scores.calibrated.Accuracy();
+    zero_shot.calibrated_macro_f1 = scores.calibrated.MacroF1();
+    std::fprintf(stderr, "lip-eval: %s: receiver zero-shot %.4f, calibrated %.4f (%.0f s)\n", zero_shot.task.c_str(),
+                 accuracy, *zero_shot.calibrated_accuracy, Ms(start) / 1000);
     LIP_RETURN_IF_ERROR(WriteRunResult(stem + "zero_shot.json", zero_shot));
   }
   {
@@ -373,22 +403,38 @@ absl::Status EvaluateBaselines() {
     RunResult probe = zero_shot;
     probe.method = kMethodLinearProbe;
     probe.accuracy.reset();
+    probe.macro_f1.reset();
+    probe.calibrated_accuracy.reset();
+    probe.calibrated_macro_f1.reset();
     LIP_ASSIGN_OR_RETURN(TextDataset probe_train, ReadJsonlDataset(b.config.train_file, b.config.label_names,
                                                                    absl::GetFlag(FLAGS_probe_train_limit)));
     LinearProbeOptions options;
     LIP_ASSIGN_OR_RETURN(LinearProbeResult result, RunSenderLinearProbe(*b.sender, probe_train, test, options));
     probe.accuracy = result.test_accuracy;
+    probe.macro_f1 = result.test_macro_f1;
     probe.train_examples = result.train_examples;
+    probe.validation_accuracy = result.validation_accuracy;
+    probe.regularization = result.l2;
     probe.seed = options.seed;
-    probe.note = absl::StrFormat("logistic regression on mean-pooled layer-%d states of %d training texts (train acc %.2f%%)",
-                                 b.metadata.sender.source_layer, result.train_examples, 100 * result.train_accuracy);
+    std::vector<std::string> trials;
+    for (const ProbeTrial& t : result.trials) {
+      trials.push_back(absl::StrFormat("%g: %.1f%% (epoch %d)", t.l2, 100 * t.validation_accuracy, t.best_epoch));
+    }
+    const bool edge = result.l2 == options.l2_grid.front() || result.l2 == options.l2_grid.back();
+    probe.note = absl::StrFormat(
+        "logistic regression on mean-pooled layer-%d states of %d training texts (train acc %.2f%%), L2 %g chosen on "
+        "%d validation texts carved from train (%s); validation acc per L2: %s",
+        b.metadata.sender.source_layer, result.train_examples, 100 * result.train_accuracy, result.l2,
+        result.validation_examples, edge ? "at an EDGE of the grid" : "inside the grid", absl::StrJoin(trials, ", "));
     std::fprintf(stderr, "lip-eval: %s: sender linear probe %.4f (%.0f s)\n", probe.task.c_str(), result.test_accuracy,
                  Ms(start) / 1000);
     LIP_RETURN_IF_ERROR(WriteRunResult(stem + "linear_probe.json", probe));
   }
-  {
+  if (!absl::GetFlag(FLAGS_skip_text_relay)) {
     const auto start = Clock::now();
     RunResult relay = zero_shot;
+    relay.calibrated_accuracy.reset();
+    relay.calibrated_macro_f1.reset();
     relay.method = kMethodTextRelay;
     double relay_bytes = 0;
     LIP_ASSIGN_OR_RETURN(ClassificationScores scores,

@@ -1,7 +1,9 @@
 // lip-train: trains a Perceiver bridge between two frozen models on a classification task, or
 // (--method=prompt_tuning) the receiver-only prompt-tuning reference with the same M, or
 // (--method=sender_ceiling) the sender ceiling: the bridge's sender half plus a linear head trained
-// on the labels directly (bridge/train/sender_ceiling.h).
+// on the labels directly (bridge/train/sender_ceiling.h), or (--method=receiver_self_bridge) the
+// receiver self-bridge: the same bridge with the receiver as its own source
+// (ReceiverSelfBridgeConfig; saved to --out like a bridge, recorded as that method).
 //
 //   lip-train --config=configs/demo_ag_news.json --out=demo/bridges/demo-ag_news \
 //             [--checkpoint_dir=DIR --resume] [--test_file=../shared/data/ag_news/test.jsonl]
@@ -14,7 +16,10 @@
 // '{"source_layer":5}' or '{"perceiver":{"output_width":64}}': an ablation, recorded as the run's
 // variant. --learning_rates=0.001,0.003,0.01 chooses the rate on validation instead: one training
 // per rate, the one with the best final validation accuracy is kept, tested and saved, and every
-// rate's validation accuracy is recorded (bridge/train/learning_rate_search.h).
+// rate's validation accuracy is recorded (bridge/train/learning_rate_search.h);
+// --learning_rates=default is 3e-4..1e-1 in half-decades. Every method stops early on validation
+// (early_stopping_patience) and keeps its best validation weights. The validation set is the
+// config's validation_size (stratified), at most a fifth of the training file.
 // --device=cuda loads the frozen models in bf16 on the GPU (trainable parts stay fp32).
 //
 // Writes the bridge checkpoint (bridge.json + sender/receiver safetensors) to --out. With
@@ -22,8 +27,9 @@
 // go there every checkpoint_every steps and at the end; --resume continues from one.
 // --test_file evaluates the final bridge on a held-out test split (never used for training) and
 // records the accuracy in bridge.json. Prompt tuning writes no bridge: with --result it writes the
-// suite's run result (bridge/eval/run_result.h) with its validation and test accuracy; so does
-// the sender ceiling.
+// suite's run result (bridge/eval/run_result.h) with its validation and test accuracy; so do the
+// sender ceiling, and the bridge and self-bridge (with their test accuracy when --test_file is
+// given; lip-eval bridge measures the rest).
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -54,18 +60,20 @@ ABSL_FLAG(std::string, checkpoint_dir, "", "directory for resumable training che
 ABSL_FLAG(bool, resume, false, "resume from --checkpoint_dir when it holds a checkpoint");
 ABSL_FLAG(int64_t, steps, 0, "override the config's step count (> 0)");
 ABSL_FLAG(std::string, test_file, "", "held-out test JSONL to evaluate the final bridge on (optional)");
-ABSL_FLAG(int64_t, test_limit, 0, "evaluate on at most this many test examples (0 = all)");
+ABSL_FLAG(int64_t, test_limit, 0,
+          "evaluate on a stratified, seeded sample of this many test examples (0 = all), as lip-eval --test_limit");
 ABSL_FLAG(int, threads, 0, "LibTorch intra-op threads (0 = LibTorch's default)");
-ABSL_FLAG(std::string, method, "bridge", "bridge | prompt_tuning");
+ABSL_FLAG(std::string, method, "bridge", "bridge | prompt_tuning | sender_ceiling | receiver_self_bridge");
 ABSL_FLAG(int64_t, seed, 0, "override the config's seed (> 0)");
 ABSL_FLAG(double, learning_rate, 0, "override the config's peak learning rate (> 0)");
 ABSL_FLAG(std::string, learning_rates, "",
-          "choose the peak learning rate on validation among these comma-separated rates (first wins ties)");
+          "choose the peak learning rate on validation among these comma-separated rates (first wins ties); "
+          "\"default\" = 3e-4,1e-3,3e-3,1e-2,3e-2,1e-1");
 ABSL_FLAG(std::string, config_patch, "",
           "JSON merge patch applied to the config after the other overrides (an ablation; recorded as the variant)");
 ABSL_FLAG(int64_t, num_queries, 0, "override the config's M (perceiver.num_queries; > 0)");
 ABSL_FLAG(std::string, device, "cpu", "cpu | cuda (frozen models in bf16 on CUDA; trainable parts fp32)");
-ABSL_FLAG(std::string, result, "", "prompt_tuning: write the run result (JSON) here");
+ABSL_FLAG(std::string, result, "", "write the run result (JSON) here");
 ABSL_FLAG(std::string, direction, "forward", "direction name recorded in the run result");
 
 namespace lip {
@@ -89,6 +97,19 @@ absl::StatusOr<std::string> ApplyConfigPatch(const std::string& patch_text, Trai
   }
   *config = *std::move(patched);
   return patch.dump();
+}
+
+// "stopped early at step S of N, ", "kept the weights of step B (validation)" from a validation
+// history (bridge/train/early_stopping.h); "" when there is nothing to say.
+std::string EarlyStoppingNote(const nlohmann::json& history, int64_t steps) {
+  if (history.empty()) return "";
+  const nlohmann::json& last = history.back();
+  std::string note;
+  const int64_t stopped = last.value("step", int64_t(0));
+  if (stopped < steps) note = absl::StrCat("stopped early at step ", stopped, " of ", steps, "; ");
+  const int64_t kept = last.value("restored_from_step", stopped);
+  absl::StrAppend(&note, "kept the weights of step ", kept, " (best validation accuracy)");
+  return note;
 }
 
 // The outcome of training at one rate or choosing among several (see TrainAtChosenRate).
@@ -185,9 +206,10 @@ absl::Status RunReference(const TrainConfig& config, const std::string& variant,
   result.seed = config.seed;
   result.device = absl::GetFlag(FLAGS_device);
   result.threads = torch::get_num_threads();
-  result.steps = config.steps;
+  result.steps = trainer->step();
   result.batch_size = config.batch_size;
   result.train_examples = train.examples.size();
+  result.note = EarlyStoppingNote(trainer->validation_history(), config.steps);
   // All trainings of the search count: that is what the chosen rate cost.
   result.train_seconds = std::chrono::duration<double>(Clock::now() - start).count();
   result.learning_rate = trained.learning_rate;
@@ -197,8 +219,10 @@ absl::Status RunReference(const TrainConfig& config, const std::string& variant,
   }
   const std::string test_file = absl::GetFlag(FLAGS_test_file);
   if (!test_file.empty()) {
-    LIP_ASSIGN_OR_RETURN(TextDataset test, ReadJsonlDataset(test_file, config.label_names));
-    LIP_ASSIGN_OR_RETURN(EvaluationResult eval, trainer->Evaluate(test, absl::GetFlag(FLAGS_test_limit)));
+    // --test_limit: a stratified, seeded sample (the one lip-eval takes), never the first rows.
+    LIP_ASSIGN_OR_RETURN(TextDataset test,
+                         ReadJsonlDataset(test_file, config.label_names, absl::GetFlag(FLAGS_test_limit)));
+    LIP_ASSIGN_OR_RETURN(EvaluationResult eval, trainer->Evaluate(test));
     result.test_file = test_file;
     result.test_examples = eval.examples;
     result.accuracy = eval.accuracy;
@@ -216,11 +240,14 @@ absl::Status Run() {
   const std::string config_path = absl::GetFlag(FLAGS_config);
   const std::string out_dir = absl::GetFlag(FLAGS_out);
   const std::string method = absl::GetFlag(FLAGS_method);
-  if (method != "bridge" && method != "prompt_tuning" && method != "sender_ceiling") {
-    return absl::InvalidArgumentError("--method must be bridge, prompt_tuning or sender_ceiling, got " + method);
+  if (method != "bridge" && method != "prompt_tuning" && method != "sender_ceiling" &&
+      method != kMethodReceiverSelfBridge) {
+    return absl::InvalidArgumentError(
+        "--method must be bridge, prompt_tuning, sender_ceiling or receiver_self_bridge, got " + method);
   }
+  const bool trains_bridge = method == "bridge" || method == kMethodReceiverSelfBridge;
   const std::string train_file = absl::GetFlag(FLAGS_train_file);
-  if ((config_path.empty() && train_file.empty()) || (out_dir.empty() && method == "bridge")) {
+  if ((config_path.empty() && train_file.empty()) || (out_dir.empty() && trains_bridge)) {
     return absl::InvalidArgumentError("--config or --train_file, and --out, are required");
   }
   if (absl::GetFlag(FLAGS_threads) > 0) torch::set_num_threads(absl::GetFlag(FLAGS_threads));
@@ -246,13 +273,23 @@ absl::Status Run() {
   if (absl::GetFlag(FLAGS_learning_rate) > 0) config.learning_rate = absl::GetFlag(FLAGS_learning_rate);
   LIP_ASSIGN_OR_RETURN(const std::string variant, ApplyConfigPatch(absl::GetFlag(FLAGS_config_patch), &config));
   if (config.warmup_steps >= config.steps) config.warmup_steps = config.steps / 10;
+  if (method == kMethodReceiverSelfBridge) {
+    config = ReceiverSelfBridgeConfig(std::move(config));
+    std::fprintf(stderr, "lip-train: receiver self-bridge: the bridge reads %s's own states\n",
+                 config.receiver_model_dir.c_str());
+  }
   LIP_ASSIGN_OR_RETURN(LoadOptions load_options, LoadOptionsForDevice(absl::GetFlag(FLAGS_device)));
 
   BridgeEndpoints endpoints;
-  LIP_ASSIGN_OR_RETURN(endpoints.sender_model, DecoderModel::Load(config.sender_model_dir, load_options));
-  LIP_ASSIGN_OR_RETURN(endpoints.sender_tokenizer, Tokenizer::FromDirectory(config.sender_model_dir));
   LIP_ASSIGN_OR_RETURN(endpoints.receiver_model, DecoderModel::Load(config.receiver_model_dir, load_options));
   LIP_ASSIGN_OR_RETURN(endpoints.receiver_tokenizer, Tokenizer::FromDirectory(config.receiver_model_dir));
+  if (config.sender_model_dir == config.receiver_model_dir) {  // the self-bridge: one model, shared
+    endpoints.sender_model = endpoints.receiver_model;
+    endpoints.sender_tokenizer = endpoints.receiver_tokenizer;
+  } else {
+    LIP_ASSIGN_OR_RETURN(endpoints.sender_model, DecoderModel::Load(config.sender_model_dir, load_options));
+    LIP_ASSIGN_OR_RETURN(endpoints.sender_tokenizer, Tokenizer::FromDirectory(config.sender_model_dir));
+  }
   auto base_name = [](const std::string& dir) {
     std::filesystem::path p = std::filesystem::path(dir).lexically_normal();
     if (p.filename().empty()) p = p.parent_path();
@@ -265,7 +302,13 @@ absl::Status Run() {
 
   LIP_ASSIGN_OR_RETURN(TextDataset all, ReadJsonlDataset(config.train_file, config.label_names, config.train_limit));
   TextDataset train, validation;
-  LIP_RETURN_IF_ERROR(SplitValidation(all, config.validation_size, config.seed, &train, &validation));
+  const int64_t validation_size = ValidationSizeFor(config.validation_size, int64_t(all.examples.size()));
+  if (validation_size < config.validation_size) {
+    std::fprintf(stderr, "lip-train: validation set of %lld, not %lld: at most a fifth of the %zu training rows\n",
+                 static_cast<long long>(validation_size), static_cast<long long>(config.validation_size),
+                 all.examples.size());
+  }
+  LIP_RETURN_IF_ERROR(SplitValidation(all, validation_size, config.seed, &train, &validation));
   std::fprintf(stderr, "lip-train: %zu training and %zu validation examples from %s\n", train.examples.size(),
                validation.examples.size(), config.train_file.c_str());
   if (method == "prompt_tuning") {
@@ -334,21 +377,52 @@ absl::Status Run() {
   evaluation["train_examples"] = train_examples;
   evaluation["train_threads"] = torch::get_num_threads();
   evaluation["learning_rate"] = trained.learning_rate;
+  evaluation["method"] = method == kMethodReceiverSelfBridge ? kMethodReceiverSelfBridge : kMethodPerceiver;
   if (!variant.empty()) evaluation["variant"] = variant;
   if (!trained.trials.empty()) evaluation["learning_rate_trials"] = LearningRateTrialsToJson(trained.trials);
   const nlohmann::json history = trainer->metadata().training.value("validation_history", nlohmann::json::array());
   if (!history.empty()) evaluation["validation_accuracy"] = history.back()["accuracy"];
+  const std::string stopping_note = EarlyStoppingNote(history, config.steps);
+  if (!stopping_note.empty()) evaluation["early_stopping"] = stopping_note;
+  RunResult result;
+  result.task = config.task;
+  result.method = evaluation["method"].get<std::string>();
+  result.direction = absl::GetFlag(FLAGS_direction);
+  result.sender = endpoints.sender_id.name;
+  result.receiver = endpoints.receiver_id.name;
+  result.num_soft_tokens = config.perceiver.num_queries;
+  result.width = config.perceiver.output_width;
+  result.variant = variant;
+  result.seed = config.seed;
+  result.device = absl::GetFlag(FLAGS_device);
+  result.threads = torch::get_num_threads();
+  result.steps = trainer->step();
+  result.batch_size = config.batch_size;
+  result.train_examples = train_examples;
+  result.train_seconds = evaluation["train_seconds"].get<double>();
+  result.learning_rate = trained.learning_rate;
+  result.learning_rate_trials = trained.trials;
+  if (!history.empty()) result.validation_accuracy = history.back()["accuracy"].get<double>();
+  result.note = stopping_note;
   const std::string test_file = absl::GetFlag(FLAGS_test_file);
   if (!test_file.empty()) {
-    LIP_ASSIGN_OR_RETURN(TextDataset test, ReadJsonlDataset(test_file, config.label_names));
-    LIP_ASSIGN_OR_RETURN(EvaluationResult result, trainer->Evaluate(test, absl::GetFlag(FLAGS_test_limit)));
-    evaluation["test"] = {{"file", test_file}, {"examples", result.examples}, {"accuracy", result.accuracy}};
-    std::fprintf(stderr, "lip-train: test accuracy %.4f on %lld examples of %s\n", result.accuracy,
-                 static_cast<long long>(result.examples), test_file.c_str());
+    LIP_ASSIGN_OR_RETURN(TextDataset test,
+                         ReadJsonlDataset(test_file, config.label_names, absl::GetFlag(FLAGS_test_limit)));
+    LIP_ASSIGN_OR_RETURN(EvaluationResult test_result, trainer->Evaluate(test));
+    evaluation["test"] = {{"file", test_file}, {"examples", test_result.examples}, {"accuracy", test_result.accuracy}};
+    std::fprintf(stderr, "lip-train: test accuracy %.4f on %lld examples of %s\n", test_result.accuracy,
+                 static_cast<long long>(test_result.examples), test_file.c_str());
+    result.test_file = test_file;
+    result.test_examples = test_result.examples;
+    result.accuracy = test_result.accuracy;
   }
   evaluation["final_train_loss"] = last.loss;
   LIP_RETURN_IF_ERROR(trainer->SaveBridge(out_dir, evaluation));
   std::fprintf(stderr, "lip-train: wrote %s\n", out_dir.c_str());
+  if (!absl::GetFlag(FLAGS_result).empty()) {
+    LIP_RETURN_IF_ERROR(WriteRunResult(absl::GetFlag(FLAGS_result), result));
+    std::fprintf(stderr, "lip-train: wrote %s\n", absl::GetFlag(FLAGS_result).c_str());
+  }
   return absl::OkStatus();
 }
 

@@ -12,9 +12,10 @@
 #include "bridge/latent/bridge_checkpoint.h"
 #include "bridge/latent/statistical_normalizer.h"
 #include "bridge/model/label_scorer.h"
-#include "common/wire/status_macros.h"
+#include "bridge/train/early_stopping.h"
 #include "bridge/train/learning_rate_schedule.h"
 #include "bridge/train/losses.h"
+#include "common/wire/status_macros.h"
 
 namespace lip {
 namespace {
@@ -239,7 +240,9 @@ absl::StatusOr<StepResult> BridgeTrainer::Train(int64_t until_step, ProgressBar*
   StepResult last;
   last.step = step_;
   TrainingReporter reporter(progress, config_.log_every);
-  while (step_ < until_step) {
+  EarlyStopping early_stopping(config_.early_stopping_patience);
+  bool stop = false;
+  while (step_ < until_step && !stop) {
     LIP_ASSIGN_OR_RETURN(last, Step());
     reporter.Step(step_, last.loss, last.accuracy, last.learning_rate);
     const bool last_step = step_ == config_.steps;
@@ -248,13 +251,25 @@ absl::StatusOr<StepResult> BridgeTrainer::Train(int64_t until_step, ProgressBar*
       LIP_ASSIGN_OR_RETURN(EvaluationResult eval, Evaluate(validation_));
       metadata_.training["validation_history"].push_back({{"step", step_}, {"accuracy", eval.accuracy}});
       reporter.Validation(step_, eval.accuracy, eval.examples);
+      stop = early_stopping.Observe(step_, eval.accuracy, TrainableParameters());
     }
     if (!checkpoint_dir.empty() && config_.checkpoint_every > 0 && step_ % config_.checkpoint_every == 0) {
       LIP_RETURN_IF_ERROR(SaveTrainingCheckpoint(checkpoint_dir));
     }
   }
+  // Only a run that reached its end (or stopped early) keeps the best weights; a run paused at
+  // until_step < steps for a checkpoint goes on from where it is.
+  if (stop || step_ == config_.steps) {
+    early_stopping.RestoreBest(step_, TrainableParameters(), &metadata_.training["validation_history"]);
+  }
   reporter.Finish();
   return last;
+}
+
+std::vector<torch::Tensor> BridgeTrainer::TrainableParameters() const {
+  std::vector<torch::Tensor> parameters = encoder_->parameters();
+  for (const torch::Tensor& p : adapter_->parameters()) parameters.push_back(p);
+  return parameters;
 }
 
 absl::StatusOr<EvaluationResult> BridgeTrainer::Evaluate(const TextDataset& dataset, int64_t limit,

@@ -96,7 +96,10 @@ class BridgeTrainer {
 
   // Runs steps until `until_step` (<= config.steps), evaluating every eval_every steps and saving a
   // training checkpoint to `checkpoint_dir` every checkpoint_every steps (when non-empty).
-  // `progress` may be null. Returns the last step's result.
+  // Stops early on validation (config.early_stopping_patience) and, when it stops or reaches
+  // config.steps, keeps the weights of the best validation accuracy (bridge/train/early_stopping.h;
+  // early stopping counts only evaluations of this call). `progress` may be null. Returns the last
+  // step's result.
   absl::StatusOr<StepResult> Train(int64_t until_step, ProgressBar* progress,
                                    const std::string& checkpoint_dir);
 
@@ -112,6 +115,9 @@ class BridgeTrainer {
 
   // Writes the trained bridge (bridge.json + both halves), with `evaluation` in its metadata.
   absl::Status SaveBridge(const std::string& dir, const nlohmann::json& evaluation);
+
+  // The trained tensors (the Perceiver's, then the adapter's), shared with the modules.
+  std::vector<torch::Tensor> TrainableParameters() const;
 
   // The bridge as it would be saved now (digests empty until saved).
   BridgeMetadata metadata() const;

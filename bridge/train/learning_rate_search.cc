@@ -1,5 +1,6 @@
 #include "bridge/train/learning_rate_search.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "absl/strings/numbers.h"
@@ -10,6 +11,7 @@
 namespace lip {
 
 absl::StatusOr<std::vector<double>> ParseLearningRates(const std::string& list) {
+  if (absl::StripAsciiWhitespace(list) == "default") return ParseLearningRates(kDefaultLearningRateGrid);
   std::vector<double> rates;
   if (absl::StripAsciiWhitespace(list).empty()) return absl::InvalidArgumentError("no learning rate given");
   for (absl::string_view token : absl::StrSplit(list, ',')) {
@@ -35,6 +37,16 @@ size_t BestLearningRateTrial(const std::vector<LearningRateTrial>& trials) {
     if (trials[i].validation_accuracy > trials[best].validation_accuracy) best = i;
   }
   return best;
+}
+
+bool ChosenRateAtGridEdge(const std::vector<LearningRateTrial>& trials, double chosen) {
+  if (trials.size() < 2) return false;
+  double low = trials[0].learning_rate, high = trials[0].learning_rate;
+  for (const LearningRateTrial& t : trials) {
+    low = std::min(low, t.learning_rate);
+    high = std::max(high, t.learning_rate);
+  }
+  return chosen <= low || chosen >= high;
 }
 
 nlohmann::json LearningRateTrialsToJson(const std::vector<LearningRateTrial>& trials) {

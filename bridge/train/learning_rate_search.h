@@ -20,7 +20,11 @@ struct LearningRateTrial {
   double final_train_loss = 0;     // mean loss of the last logged steps (shown, not used to choose)
 };
 
-// "0.001,3e-3,0.01" -> {0.001, 0.003, 0.01}. INVALID_ARGUMENT for an empty list, a token that is
+// The default candidates (lip-train --learning_rates=default): 3e-4 to 1e-1 in half-decades, wide
+// enough that the chosen rate of every method of the suite has room on both sides.
+inline constexpr char kDefaultLearningRateGrid[] = "3e-4,1e-3,3e-3,1e-2,3e-2,1e-1";
+
+// "0.001,3e-3,0.01" -> {0.001, 0.003, 0.01}; "default" -> kDefaultLearningRateGrid. INVALID_ARGUMENT for an empty list, a token that is
 // not a number, a rate that is not finite and > 0, or a rate listed twice.
 absl::StatusOr<std::vector<double>> ParseLearningRates(const std::string& list);
 
@@ -28,6 +32,10 @@ absl::StatusOr<std::vector<double>> ParseLearningRates(const std::string& list);
 // order of the candidate list is the tie-break (list the preferred default first). `trials` must
 // not be empty.
 size_t BestLearningRateTrial(const std::vector<LearningRateTrial>& trials);
+
+// Whether `chosen` is the smallest or the largest rate of `trials` (a grid of at least two rates):
+// then the grid may not bracket the optimum and the rate should be searched further that way.
+bool ChosenRateAtGridEdge(const std::vector<LearningRateTrial>& trials, double chosen);
 
 // [{"learning_rate": .., "validation_accuracy": .., "final_train_loss": ..}, ...], as recorded in
 // run results and in a bridge's bridge.json evaluation. FromJson: INVALID_ARGUMENT naming the

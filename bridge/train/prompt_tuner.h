@@ -6,7 +6,8 @@
 //
 // (left-padded per batch; the text truncated to config.max_text_tokens, as the sender's input
 // is). Only P is trained, with the bridge's losses (first-token CE over the vocabulary + CE over
-// the labels' first tokens), sampler, AdamW, warm-up and cosine schedule, and clipping; M is
+// the labels' first tokens), sampler, AdamW, warm-up and cosine schedule, clipping and early
+// stopping on validation (bridge/train/training_loop.h); M is
 // config.perceiver.num_queries. P starts as M embedding rows of the receiver's vocabulary drawn
 // with config.seed. The receiver stays frozen; gradients flow through it into P.
 //
@@ -52,6 +53,8 @@ class PromptTuner {
   absl::StatusOr<EvaluationResult> Evaluate(const TextDataset& dataset, int64_t limit = 0,
                                             int64_t batch_size = 32) const;
 
+  // The trained tensors: {prompt()}.
+  std::vector<torch::Tensor> TrainableParameters() const { return {prompt_}; }
   // The learned prompt (M, receiver width), fp32.
   const torch::Tensor& prompt() const { return prompt_; }
   const nlohmann::json& validation_history() const { return validation_history_; }

@@ -107,6 +107,12 @@ absl::StatusOr<StepResult> SenderCeiling::Step() {
   return result;
 }
 
+std::vector<torch::Tensor> SenderCeiling::TrainableParameters() const {
+  std::vector<torch::Tensor> parameters = encoder_->parameters();
+  for (const torch::Tensor& p : head_->parameters()) parameters.push_back(p);
+  return parameters;
+}
+
 absl::StatusOr<StepResult> SenderCeiling::Train(int64_t until_step, ProgressBar* progress) {
   return TrainWithValidation(*this, until_step, progress, config_, validation_, &validation_history_);
 }

@@ -3,12 +3,14 @@
 // normalizer, the same Perceiver resampler (config.perceiver: M queries, widths, depth) reading the
 // same source layer of the same frozen sender — then a linear head over the mean of its M output
 // vectors, trained on the labels directly with the bridge's data, class-balanced sampler, steps,
-// AdamW, warm-up + cosine schedule, gradient clipping and seed (config.label_ce_weight and the
-// other loss weights do not apply: the loss is the cross-entropy over the classes).
+// AdamW, warm-up + cosine schedule, gradient clipping, seed and early stopping on validation
+// (config.label_ce_weight and the other loss weights do not apply: the loss is the cross-entropy
+// over the classes).
 //
 // A bridge at the ceiling hands over everything its sender side can carry; a bridge far below it
 // loses information in the receiver half. (The receiver self-bridge — the same Perceiver reading
-// the receiver's own states — is an ordinary bridge run with sender_model_dir = the receiver's.)
+// the receiver's own states — is an ordinary bridge run with the receiver as its source:
+// ReceiverSelfBridgeConfig in bridge/train/train_config.h.)
 //
 // Ownership: shares the sender model and tokenizer; owns the encoder, head and optimizer. Not
 // thread-safe.
@@ -51,6 +53,8 @@ class SenderCeiling {
   absl::StatusOr<EvaluationResult> Evaluate(const TextDataset& dataset, int64_t limit = 0,
                                             int64_t batch_size = 32);
 
+  // The trained tensors (the Perceiver's, then the head's), shared with the modules.
+  std::vector<torch::Tensor> TrainableParameters() const;
   const nlohmann::json& validation_history() const { return validation_history_; }
   int64_t step() const { return step_; }
 

@@ -76,9 +76,9 @@ absl::StatusOr<std::vector<std::string>> ReadJsonlLabels(const std::string& path
   return std::vector<std::string>(labels.begin(), labels.end());
 }
 
-TextDataset StratifiedSample(const TextDataset& all, int64_t limit, uint64_t seed) {
+// Which examples of `all` a stratified sample of `limit` (0 < limit < size) keeps (see StratifiedSample).
+std::vector<char> StratifiedMask(const TextDataset& all, int64_t limit, uint64_t seed) {
   const int64_t n = static_cast<int64_t>(all.examples.size());
-  if (limit <= 0 || limit >= n) return all;
   // Each label's share of `limit`, proportional to its count: the floors, then one more for the
   // labels with the largest remainders (ties: the lower label index).
   const std::vector<int64_t> counts = all.LabelCounts();
@@ -112,12 +112,23 @@ TextDataset StratifiedSample(const TextDataset& all, int64_t limit, uint64_t see
     }
     for (int64_t j = 0; j < quota[l]; ++j) keep[members[j]] = 1;
   }
+  return keep;
+}
+
+TextDataset StratifiedSample(const TextDataset& all, int64_t limit, uint64_t seed) {
+  const int64_t n = static_cast<int64_t>(all.examples.size());
+  if (limit <= 0 || limit >= n) return all;
+  const std::vector<char> keep = StratifiedMask(all, limit, seed);
   TextDataset sample;
   sample.label_names = all.label_names;
   for (int64_t i = 0; i < n; ++i) {
     if (keep[i]) sample.examples.push_back(all.examples[i]);  // in file order
   }
   return sample;
+}
+
+int64_t ValidationSizeFor(int64_t requested, int64_t examples) {
+  return std::max<int64_t>(0, std::min(requested, examples / 5));
 }
 
 absl::Status SplitValidation(const TextDataset& all, int64_t validation_size, uint64_t seed,
@@ -127,12 +138,8 @@ absl::Status SplitValidation(const TextDataset& all, int64_t validation_size, ui
     return absl::InvalidArgumentError(
         absl::StrCat("validation size ", validation_size, " must be in [0, ", n, ")"));
   }
-  std::vector<int64_t> order(n);
-  std::iota(order.begin(), order.end(), 0);
-  std::mt19937_64 rng(seed);
-  std::shuffle(order.begin(), order.end(), rng);
-  std::vector<bool> is_validation(n, false);
-  for (int64_t i = 0; i < validation_size; ++i) is_validation[order[i]] = true;
+  std::vector<char> is_validation(n, 0);
+  if (validation_size > 0) is_validation = StratifiedMask(all, validation_size, seed);
   train->label_names = validation->label_names = all.label_names;
   train->examples.clear();
   validation->examples.clear();

@@ -51,9 +51,14 @@ TextDataset StratifiedSample(const TextDataset& all, int64_t limit, uint64_t see
 // naming the line number) or no rows.
 absl::StatusOr<std::vector<std::string>> ReadJsonlLabels(const std::string& path);
 
-// Splits off a validation set from a training set, deterministically from `seed`: every
-// `validation_size`-th example of a seeded permutation goes to validation. The two parts are
-// disjoint and together are the input. INVALID_ARGUMENT when validation_size >= the dataset size.
+// Splits off a validation set of `validation_size` examples from a training set, stratified by
+// label and seeded (StratifiedSample's selection): each label keeps its share in both parts. The
+// two parts are disjoint and together are the input, each in file order. INVALID_ARGUMENT when
+// validation_size >= the dataset size.
+// The validation size a training file of `examples` rows allows for a requested size: at most a
+// fifth of the rows, so that training keeps four fifths (>= 0).
+int64_t ValidationSizeFor(int64_t requested, int64_t examples);
+
 absl::Status SplitValidation(const TextDataset& all, int64_t validation_size, uint64_t seed,
                              TextDataset* train, TextDataset* validation);
 

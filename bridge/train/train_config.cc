@@ -60,6 +60,13 @@ TrainConfig TrainConfigForFile(const std::string& train_file, std::vector<std::s
   return c;
 }
 
+TrainConfig ReceiverSelfBridgeConfig(TrainConfig config) {
+  config.sender_model_dir = config.receiver_model_dir;
+  config.sender_model_name = config.receiver_model_name;
+  config.name += "-receiver-self-bridge";
+  return config;
+}
+
 absl::StatusOr<TrainConfig> TrainConfigFromJson(const json& j) {
   if (!j.is_object()) return absl::InvalidArgumentError("train config must be a JSON object");
   static const std::set<std::string> kKeys = {
@@ -67,7 +74,7 @@ absl::StatusOr<TrainConfig> TrainConfigFromJson(const json& j) {
       "receiver_model_dir", "sender_model_name", "receiver_model_name", "priming", "source_layer",
       "max_text_tokens", "perceiver", "adapter", "energy_mode", "steps", "batch_size", "learning_rate",
       "weight_decay", "warmup_steps", "min_learning_rate_ratio", "max_grad_norm", "seed",
-      "first_token_weight", "label_ce_weight", "diversity_weight", "scale_reg_weight", "validation_size",
+      "first_token_weight", "label_ce_weight", "diversity_weight", "scale_reg_weight", "validation_size", "early_stopping_patience",
       "eval_every", "checkpoint_every", "normalizer_texts", "log_every", "comment"};
   for (const auto& item : j.items()) {
     if (!kKeys.count(item.key())) {
@@ -115,6 +122,7 @@ absl::StatusOr<TrainConfig> TrainConfigFromJson(const json& j) {
   LIP_RETURN_IF_ERROR(Read(j, "diversity_weight", &c.diversity_weight));
   LIP_RETURN_IF_ERROR(Read(j, "scale_reg_weight", &c.scale_reg_weight));
   LIP_RETURN_IF_ERROR(Read(j, "validation_size", &c.validation_size));
+  LIP_RETURN_IF_ERROR(Read(j, "early_stopping_patience", &c.early_stopping_patience));
   LIP_RETURN_IF_ERROR(Read(j, "eval_every", &c.eval_every));
   LIP_RETURN_IF_ERROR(Read(j, "checkpoint_every", &c.checkpoint_every));
   LIP_RETURN_IF_ERROR(Read(j, "normalizer_texts", &c.normalizer_texts));
@@ -166,6 +174,7 @@ json TrainConfigToJson(const TrainConfig& c) {
               {"diversity_weight", c.diversity_weight},
               {"scale_reg_weight", c.scale_reg_weight},
               {"validation_size", c.validation_size},
+              {"early_stopping_patience", c.early_stopping_patience},
               {"eval_every", c.eval_every},
               {"checkpoint_every", c.checkpoint_every},
               {"normalizer_texts", c.normalizer_texts},

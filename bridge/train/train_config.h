@@ -52,8 +52,15 @@ struct TrainConfig {
   double scale_reg_weight = 0.01;    // (s - 1)^2 on the adapter's learned scale
 
   // Bookkeeping.
-  int64_t validation_size = 200;     // held out of train_file (never from a test split)
+  // Held out of train_file (never from a test split), stratified by label; lip-train takes at most
+  // a fifth of the file (ValidationSizeFor).
+  int64_t validation_size = 500;
   int64_t eval_every = 100;          // 0 = only at the end
+  // Early stopping on validation (evaluated every eval_every steps): training stops after this many
+  // evaluations without a better validation accuracy, and the weights of the best evaluation are
+  // restored (its accuracy is the last entry of the validation history). 0 = train every step and
+  // keep the final weights.
+  int64_t early_stopping_patience = 3;
   int64_t checkpoint_every = 0;      // 0 = only at the end
   int64_t normalizer_texts = 512;    // training texts used to fit the statistical normalizer
   int64_t log_every = 10;            // plain-log cadence when stderr is not a terminal
@@ -73,6 +80,12 @@ std::vector<std::string> Verbalizers(const TrainConfig& config);
 // order) with verbalizers from their names, task = the file's directory name (e.g. "trec" for
 // data/trec/train.jsonl), name = "<task>-bridge".
 TrainConfig TrainConfigForFile(const std::string& train_file, std::vector<std::string> labels);
+
+// The receiver self-bridge of `config`: the same bridge (normalizer, Perceiver, adapter, frame,
+// data, steps, tuning) with the receiver as its own source — sender_model_dir/name become the
+// receiver's, so the Perceiver reads the receiver's states of the text. The reference that tells
+// the sender's information from the Perceiver's capacity. The name gets "-receiver-self-bridge".
+TrainConfig ReceiverSelfBridgeConfig(TrainConfig config);
 
 }  // namespace lip
 

@@ -7,6 +7,7 @@
 
 #include "bridge/latent/bridge_checkpoint.h"
 #include "bridge/train/bridge_trainer.h"
+#include "bridge/train/early_stopping.h"
 #include "bridge/train/sender_ceiling.h"
 #include "gtest/gtest.h"
 #include "tests/latent/test_models.h"
@@ -255,6 +256,99 @@ TEST_F(BridgeTrainerTest, SenderCeilingLearnsTheLabelsFromTheSendersStatesAlone)
                 .status()
                 .code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(BridgeTrainerTest, ReceiverSelfBridgeTrainsTheSameBridgeOnTheReceiversOwnStates) {
+  TrainConfig base = Config();
+  base.sender_model_dir = "models/tiny-sender";
+  base.receiver_model_dir = "models/tiny-receiver";
+  base.receiver_model_name = "tiny-receiver";
+  const TrainConfig config = ReceiverSelfBridgeConfig(base);
+  EXPECT_EQ(config.sender_model_dir, "models/tiny-receiver");
+  EXPECT_EQ(config.sender_model_name, "tiny-receiver");
+  EXPECT_EQ(config.name, "resume-test-receiver-self-bridge");
+  EXPECT_EQ(config.perceiver.num_queries, base.perceiver.num_queries);
+  EXPECT_EQ(config.steps, base.steps);
+  EXPECT_EQ(config.learning_rate, base.learning_rate);
+
+  BridgeEndpoints self = *endpoints_;  // as lip-train builds it: the receiver is its own source
+  self.sender_model = endpoints_->receiver_model;
+  self.sender_tokenizer = endpoints_->receiver_tokenizer;
+  self.sender_id.name = config.sender_model_name;
+  TextDataset train, validation;
+  Data(&train, &validation);
+  auto trainer = BridgeTrainer::Create(config, self, train, validation);
+  ASSERT_TRUE(trainer.ok()) << trainer.status();
+  const BridgeMetadata m = (*trainer)->metadata();
+  EXPECT_EQ(m.sender_model.weights_digest, endpoints_->receiver_model->weights_digest());
+  EXPECT_NE(m.sender_model.weights_digest, endpoints_->sender_model->weights_digest());
+  EXPECT_EQ(m.sender_model.weights_digest, m.receiver_model.weights_digest);
+  EXPECT_EQ(m.sender.perceiver.input_width, endpoints_->receiver_model->hidden_size());
+  auto step = (*trainer)->Step();
+  ASSERT_TRUE(step.ok()) << step.status();
+  EXPECT_TRUE(std::isfinite(step->loss));
+}
+
+TEST_F(BridgeTrainerTest, TrainingStopsEarlyOnValidationAndKeepsTheBestWeights) {
+  TrainConfig config = Config();
+  config.steps = 12;
+  config.eval_every = 1;
+  config.early_stopping_patience = 2;
+  auto trainer = MakeTrainer(config);
+  ASSERT_NE(trainer, nullptr);
+  auto last = trainer->Train(config.steps, nullptr, "");
+  ASSERT_TRUE(last.ok()) << last.status();
+  const nlohmann::json history = trainer->metadata().training["validation_history"];
+  ASSERT_GE(history.size(), 2u);
+  double best = -1;
+  int64_t best_step = 0;
+  for (size_t i = 0; i + 1 < history.size(); ++i) {
+    if (history[i]["accuracy"].get<double>() > best) {
+      best = history[i]["accuracy"].get<double>();
+      best_step = history[i]["step"].get<int64_t>();
+    }
+  }
+  const nlohmann::json& kept = history.back();
+  if (kept.contains("restored_from_step")) {
+    EXPECT_EQ(kept["restored_from_step"].get<int64_t>(), best_step);
+    EXPECT_EQ(kept["accuracy"].get<double>(), best);
+    // The weights kept are the best step's: validation gives its accuracy again.
+    auto again = trainer->Evaluate(trainer->validation());
+    ASSERT_TRUE(again.ok()) << again.status();
+    EXPECT_DOUBLE_EQ(again->accuracy, best);
+  } else {
+    EXPECT_GE(kept["accuracy"].get<double>(), best);  // the last evaluation was the best
+  }
+  // Stopped after `patience` evaluations without improvement, or ran every step.
+  EXPECT_TRUE(trainer->step() == config.steps || trainer->step() - best_step == config.early_stopping_patience)
+      << "step " << trainer->step() << ", best step " << best_step;
+}
+
+TEST(EarlyStoppingTest, StopsAfterPatienceAndRestoresTheBestTensors) {
+  torch::Tensor w = torch::zeros({2});
+  EarlyStopping stopping(2);
+  w.fill_(1);
+  EXPECT_FALSE(stopping.Observe(1, 0.5, {w}));
+  w.fill_(2);
+  EXPECT_FALSE(stopping.Observe(2, 0.7, {w}));
+  w.fill_(3);
+  EXPECT_FALSE(stopping.Observe(3, 0.7, {w}));  // not strictly better
+  w.fill_(4);
+  EXPECT_TRUE(stopping.Observe(4, 0.6, {w}));
+  nlohmann::json history = nlohmann::json::array();
+  stopping.RestoreBest(4, {w}, &history);
+  EXPECT_EQ(w[0].item<float>(), 2.0f);
+  ASSERT_EQ(history.size(), 1u);
+  EXPECT_EQ(history[0]["restored_from_step"], 2);
+  EXPECT_EQ(history[0]["accuracy"], 0.7);
+
+  EarlyStopping off(0);
+  EXPECT_FALSE(off.Observe(1, 0.9, {w}));
+  w.fill_(5);
+  EXPECT_FALSE(off.Observe(2, 0.1, {w}));
+  off.RestoreBest(2, {w}, &history);
+  EXPECT_EQ(w[0].item<float>(), 5.0f);
+  EXPECT_EQ(history.size(), 1u);
 }
 
 }  // namespace

@@ -196,7 +196,9 @@ TEST(SuiteReportTest, TrainingTableShowsGivenAndChosenLearningRates) {
     rate_of[Cell(*training, row, "method") + " M=" + Cell(*training, row, "M")] = Cell(*training, row, "learning rate");
   }
   EXPECT_EQ(rate_of["bridge (Perceiver) M=8"], "0.001");
-  EXPECT_EQ(rate_of["prompt tuning M=8"], "0.01, 0.003 of {0.001, 0.003, 0.01} on validation");
+  // Seed 1 chose the top of its grid: the report flags it.
+  EXPECT_EQ(rate_of["prompt tuning M=8"],
+            "0.01, 0.003 of {0.001, 0.003, 0.01} on validation — **at a grid edge in 1 of 2 runs**");
   EXPECT_EQ(rate_of["bridge (Perceiver) M=4"], "—");
 }
 
@@ -229,6 +231,56 @@ TEST(SuiteReportTest, AblationRunsGetTheirOwnTableBesideTheUnchangedConfig) {
   EXPECT_EQ(Cell(*ablations, 1 - layer, "seeds"), "2");
   // Without ablation runs there is no such table.
   EXPECT_EQ(Table(BuildSuiteReport({results[0]}, {}), "Ablations"), nullptr);
+}
+
+TEST(SuiteReportTest, ReferencesTableShowsCapacityMatchedReferencesCalibratedScoresAndTheirDefinitions) {
+  RunResult zero = MakeResult(kMethodZeroShot, 0, 0, 0.51);
+  zero.calibrated_accuracy = 0.62;
+  RunResult bridge = MakeResult(kMethodPerceiver, 8, 1, 0.80);
+  bridge.calibrated_accuracy = 0.81;
+  bridge.macro_f1 = 0.79;
+  const std::vector<RunResult> results = {zero,
+                                          MakeResult(kMethodLinearProbe, 0, 1, 0.83),
+                                          MakeResult(kMethodSenderCeiling, 8, 1, 0.83),
+                                          MakeResult(kMethodReceiverSelfBridge, 8, 1, 0.78),
+                                          MakeResult(kMethodPromptTuning, 8, 1, 0.75),
+                                          bridge};
+  const ResultsReport report = BuildSuiteReport(results, {});
+  const ResultsTable* references = Table(report, "References with the bridge's capacity");
+  ASSERT_NE(references, nullptr);
+  ASSERT_EQ(references->rows.size(), 1u);
+  EXPECT_EQ(Cell(*references, 0, "zero-shot raw"), "51.00");
+  EXPECT_EQ(Cell(*references, 0, "zero-shot calibrated"), "62.00");
+  EXPECT_EQ(Cell(*references, 0, "receiver self-bridge"), "78.00");
+  EXPECT_EQ(Cell(*references, 0, "sender ceiling"), "83.00");
+  EXPECT_EQ(Cell(*references, 0, "bridge calibrated"), "81.00");
+  EXPECT_EQ(Cell(*references, 0, "bridge − ceiling (pp)"), "-3.00");
+  EXPECT_EQ(Cell(*references, 0, "≥ ceiling − 2 pp"), "**no**");
+  EXPECT_EQ(Cell(*references, 0, "bridge − self-bridge (pp)"), "+2.00");
+  const std::string markdown = RenderResultsMarkdown(report);
+  for (const char* defined : {"*Sender ceiling*", "*Receiver self-bridge*", "*Sender linear probe*", "*Prompt tuning*",
+                              "*Text relay*", "*Zero-shot raw*", "*calibrated*"}) {
+    EXPECT_NE(markdown.find(defined), std::string::npos) << defined;
+  }
+}
+
+TEST(RunResultTest, ChosenRateAtTheEdgeOfItsGridIsWrittenDown) {
+  RunResult r = MakeResult(kMethodPerceiver, 8, 1, 0.8);
+  r.learning_rate = 3e-4;
+  r.learning_rate_trials = {{3e-4, 0.7, 1.0}, {1e-3, 0.6, 1.0}, {3e-3, 0.5, 1.0}};
+  EXPECT_TRUE(RunResultToJson(r)["learning_rate_at_grid_edge"].get<bool>());
+  r.learning_rate = 1e-3;
+  EXPECT_FALSE(RunResultToJson(r)["learning_rate_at_grid_edge"].get<bool>());
+  r.learning_rate_trials.clear();
+  EXPECT_FALSE(RunResultToJson(r).contains("learning_rate_at_grid_edge"));
+  r.calibrated_accuracy = 0.6;
+  r.regularization = 1e-3;
+  auto back = RunResultFromJson(RunResultToJson(r));
+  ASSERT_TRUE(back.ok()) << back.status();
+  ASSERT_TRUE(back->calibrated_accuracy.has_value());
+  EXPECT_EQ(*back->calibrated_accuracy, 0.6);
+  ASSERT_TRUE(back->regularization.has_value());
+  EXPECT_EQ(*back->regularization, 1e-3);
 }
 
 }  // namespace

@@ -199,5 +199,33 @@ TEST(ProgressBarTest, LineShowsStepLossAccuracyAndEta) {
   EXPECT_EQ(FormatDuration(3725), "1h02m");
 }
 
+TEST(TextDatasetTest, ValidationIsStratifiedAndAtMostAFifthOfTheRows) {
+  // A label-sorted file: 90 "a" rows, then 10 "b" rows.
+  TextDataset all;
+  all.label_names = {"a", "b"};
+  for (int i = 0; i < 100; ++i) all.examples.push_back({"t" + std::to_string(i), i < 90 ? 0 : 1});
+  TextDataset train, validation;
+  ASSERT_TRUE(SplitValidation(all, 20, 7, &train, &validation).ok());
+  EXPECT_EQ(validation.LabelCounts(), (std::vector<int64_t>{18, 2}));
+  EXPECT_EQ(train.LabelCounts(), (std::vector<int64_t>{72, 8}));
+  EXPECT_EQ(ValidationSizeFor(500, 100), 20);
+  EXPECT_EQ(ValidationSizeFor(500, 5452), 500);
+  EXPECT_EQ(ValidationSizeFor(500, 3), 0);
+  ASSERT_TRUE(SplitValidation(all, 0, 7, &train, &validation).ok());
+  EXPECT_EQ(train.examples.size(), 100u);
+  EXPECT_TRUE(validation.examples.empty());
+}
+
+TEST(LearningRateSearchTest, DefaultGridBracketsAndEdgesAreFlagged) {
+  auto grid = ParseLearningRates("default");
+  ASSERT_TRUE(grid.ok()) << grid.status();
+  EXPECT_EQ(*grid, (std::vector<double>{3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1}));
+  const std::vector<LearningRateTrial> trials = {{3e-4, 0.5, 1}, {1e-3, 0.6, 1}, {3e-3, 0.55, 1}};
+  EXPECT_TRUE(ChosenRateAtGridEdge(trials, 3e-4));
+  EXPECT_TRUE(ChosenRateAtGridEdge(trials, 3e-3));
+  EXPECT_FALSE(ChosenRateAtGridEdge(trials, 1e-3));
+  EXPECT_FALSE(ChosenRateAtGridEdge({{1e-3, 0.6, 1}}, 1e-3));  // one rate: no grid
+}
+
 }  // namespace
 }  // namespace lip
