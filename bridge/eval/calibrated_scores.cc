@@ -1,6 +1,6 @@
 #include "bridge/eval/calibrated_scores.h"
 
-#include "common/status_macros.h"
+#include "common/wire/status_macros.h"
 
 namespace lip {
 
