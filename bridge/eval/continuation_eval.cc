@@ -54,7 +54,8 @@ absl::StatusOr<ContinuationEvaluation> EvaluateContinuation(const SenderPipeline
   }
   const int64_t total = examples.size();
   const int64_t batch_size = std::max<int64_t>(1, options.batch_size);
-  double sum_none = 0, sum_soft = 0, sum_text = 0;
+  double sum_none = 0, sum_soft = 0, sum_text = 0, sum_mismatched = 0;
+  int64_t mismatched = 0;
   torch::NoGradGuard no_grad;
   try {
     const torch::Tensor empty_frame = EmbedIds(model, primer.FrameText({}));
@@ -74,6 +75,11 @@ absl::StatusOr<ContinuationEvaluation> EvaluateContinuation(const SenderPipeline
       torch::Tensor z = torch::from_blob(flat.data(), {b, m, width}, torch::kFloat32).clone();
       LIP_ASSIGN_OR_RETURN(PrimedSequence primed, primer.Prime(receiver.AdaptSoftTokens(z), model.embedding_weight()));
       sum_soft += ContinuationNll(model, primed.inputs_embeds, targets).sum().item<double>();
+      // mismatched: every passage gets the soft tokens of the next passage of its batch.
+      if (b >= 2) {
+        sum_mismatched += ContinuationNll(model, primed.inputs_embeds.roll(1, 0), targets).sum().item<double>();
+        mismatched += b;
+      }
       // text: frames differ in length, one passage at a time.
       for (int64_t i = begin; i < end; ++i) {
         LIP_ASSIGN_OR_RETURN(std::vector<int32_t> prefix_ids, tokenizer.Encode(examples[i].prefix, false));
@@ -95,6 +101,12 @@ absl::StatusOr<ContinuationEvaluation> EvaluateContinuation(const SenderPipeline
   result.nll_text = sum_text / tokens;
   const double gap = result.nll_none - result.nll_text;
   result.gap_closed = gap != 0 ? (result.nll_none - result.nll_soft) / gap : std::numeric_limits<double>::quiet_NaN();
+  result.mismatched_passages = mismatched;
+  if (mismatched > 0) {
+    result.nll_mismatched = sum_mismatched / (double(mismatched) * k);
+    result.passage_gap_closed =
+        gap != 0 ? (result.nll_mismatched - result.nll_soft) / gap : std::numeric_limits<double>::quiet_NaN();
+  }
 
   // Greedy continuations over the receiver's serving path.
   const int64_t samples = std::min<int64_t>(options.samples, total);
@@ -142,6 +154,12 @@ nlohmann::json ContinuationEvaluationToJson(const ContinuationEvaluation& e) {
                       {"nll_text", e.nll_text},
                       {"samples", samples}};
   j["gap_closed"] = std::isnan(e.gap_closed) ? nlohmann::json(nullptr) : nlohmann::json(e.gap_closed);
+  if (e.mismatched_passages > 0) {
+    j["mismatched_passages"] = e.mismatched_passages;
+    j["nll_mismatched"] = e.nll_mismatched;
+    j["passage_gap_closed"] =
+        std::isnan(e.passage_gap_closed) ? nlohmann::json(nullptr) : nlohmann::json(e.passage_gap_closed);
+  }
   return j;
 }
 

@@ -9,8 +9,14 @@
 //                                                       SenderPipeline::Encode -> AdaptSoftTokens)
 //   text: [BOS, context, prefix tokens, anchor]        (the prefix as receiver text)
 // and reports the mean NLL per continuation token of each and the fraction of the gap closed,
-//   (NLL_none - NLL_soft) / (NLL_none - NLL_text),
-// plus greedy continuations of a few passages through ReceiverPipeline::Answer (soft tokens,
+//   (NLL_none - NLL_soft) / (NLL_none - NLL_text).
+// The soft tokens are trained on this loss, so part of what they close may be a learned prompt
+// (style, genre) that helps any passage rather than information about this one. A fourth condition
+// separates the two: mismatched, [BOS, context, soft tokens of ANOTHER passage of the batch, anchor]
+// (the batch rolled by one; batches of one passage are left out of it), and
+//   passage_gap_closed = (NLL_mismatched - NLL_soft) / (NLL_none - NLL_text)
+// is the part of the gap that only this passage's own soft tokens close. Also reported: greedy
+// continuations of a few passages through ReceiverPipeline::Answer (soft tokens,
 // Task.generate, exactly as a receiver node answers) and AnswerText (the text prefix).
 //
 // Thread-safety: reads the pipelines only; call from one thread per pipeline pair.
@@ -42,6 +48,9 @@ struct ContinuationEvaluation {
   int64_t tokens_per_passage = 0;  // K
   double nll_none = 0, nll_soft = 0, nll_text = 0;  // mean per continuation token (nats)
   double gap_closed = 0;  // (nll_none - nll_soft) / (nll_none - nll_text); NaN when the gap is 0
+  int64_t mismatched_passages = 0;  // passages scored with another passage's soft tokens
+  double nll_mismatched = 0;
+  double passage_gap_closed = 0;    // (nll_mismatched - nll_soft) / (nll_none - nll_text)
   std::vector<ContinuationSample> samples;
 };
 

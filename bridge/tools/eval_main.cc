@@ -511,10 +511,11 @@ absl::Status EvaluateContinuationBridge() {
   result["threads"] = torch::get_num_threads();
   result["eval_seconds"] = std::chrono::duration<double>(Clock::now() - start).count();
   std::fprintf(stderr,
-               "lip-eval: continuation on %lld passages x %lld tokens: NLL none %.4f, soft %.4f, text %.4f; "
-               "gap closed %.3f\n",
+               "lip-eval: continuation on %lld passages x %lld tokens: NLL none %.4f, soft %.4f, text %.4f, "
+               "another passage's soft tokens %.4f; gap closed %.3f, by this passage's own soft tokens %.3f\n",
                static_cast<long long>(evaluation.passages), static_cast<long long>(k), evaluation.nll_none,
-               evaluation.nll_soft, evaluation.nll_text, evaluation.gap_closed);
+               evaluation.nll_soft, evaluation.nll_text, evaluation.nll_mismatched, evaluation.gap_closed,
+               evaluation.passage_gap_closed);
   const std::string out = absl::GetFlag(FLAGS_result);
   if (!out.empty()) {
     std::ofstream file(out, std::ios::trunc);

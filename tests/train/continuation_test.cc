@@ -165,6 +165,11 @@ TEST(ContinuationEvalTest, ScoresTheSameTokensInEveryConditionAndTheTextPrefixHe
   EXPECT_LT(result->nll_text, result->nll_none - 0.1) << result->nll_text << " vs " << result->nll_none;
   EXPECT_NEAR(result->gap_closed,
               (result->nll_none - result->nll_soft) / (result->nll_none - result->nll_text), 1e-12);
+  // Batches of 3, 3 and 2 passages: every passage is also scored with another one's soft tokens.
+  EXPECT_EQ(result->mismatched_passages, 8);
+  EXPECT_TRUE(std::isfinite(result->nll_mismatched));
+  EXPECT_NEAR(result->passage_gap_closed,
+              (result->nll_mismatched - result->nll_soft) / (result->nll_none - result->nll_text), 1e-12);
   // The soft condition's NLL is the trainer's loss on the same passages (same tokens, same frame).
   std::vector<int64_t> all = {0, 1, 2, 3, 4, 5, 6, 7};
   auto loss = (*trainer)->Loss(all);
