@@ -75,9 +75,9 @@ absl::StatusOr<ContinuationEvaluation> EvaluateContinuation(const SenderPipeline
       torch::Tensor z = torch::from_blob(flat.data(), {b, m, width}, torch::kFloat32).clone();
       LIP_ASSIGN_OR_RETURN(PrimedSequence primed, primer.Prime(receiver.AdaptSoftTokens(z), model.embedding_weight()));
       sum_soft += ContinuationNll(model, primed.inputs_embeds, targets).sum().item<double>();
-      // mismatched: every passage gets the soft tokens of the next passage of its batch.
+      // mismatched: every passage gets the soft tokens of the passage half a batch away.
       if (b >= 2) {
-        sum_mismatched += ContinuationNll(model, primed.inputs_embeds.roll(1, 0), targets).sum().item<double>();
+        sum_mismatched += ContinuationNll(model, primed.inputs_embeds.roll(b / 2, 0), targets).sum().item<double>();
         mismatched += b;
       }
       // text: frames differ in length, one passage at a time.

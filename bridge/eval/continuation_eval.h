@@ -13,7 +13,8 @@
 // The soft tokens are trained on this loss, so part of what they close may be a learned prompt
 // (style, genre) that helps any passage rather than information about this one. A fourth condition
 // separates the two: mismatched, [BOS, context, soft tokens of ANOTHER passage of the batch, anchor]
-// (the batch rolled by one; batches of one passage are left out of it), and
+// (the batch rolled by half its size, so a passage gets one that is not its neighbour in the file,
+// though it may come from the same article; batches of one passage are left out of it), and
 //   passage_gap_closed = (NLL_mismatched - NLL_soft) / (NLL_none - NLL_text)
 // is the part of the gap that only this passage's own soft tokens close. Also reported: greedy
 // continuations of a few passages through ReceiverPipeline::Answer (soft tokens,
