@@ -18,9 +18,15 @@
 //   lip-eval report --results=DIR[,DIR...] --out=docs/results.md [--preamble=TEXT] [--latency_results=DIR]
 //       mean ± std over seeds, the targets checked, "—" and a note for what is missing
 //       or failed.
+//   lip-eval continuation --bridge=DIR --test_file=F.txt[.xz] --result=R.json [--passages=200] [--samples=4]
+//       a continuation bridge (lip-train --method=continuation) on held-out passages cut as in
+//       training: the receiver's NLL per continuation token given nothing, the soft tokens and the
+//       text prefix, the fraction of that gap the soft tokens close, and greedy continuations
+//       (bridge/eval/continuation_eval.h). --passages spreads evenly over the file's passages.
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 
 #include "absl/flags/flag.h"
@@ -30,6 +36,7 @@
 #include "absl/strings/str_split.h"
 #include "bridge/eval/calibrated_scores.h"
 #include "bridge/eval/classification_scores.h"
+#include "bridge/eval/continuation_eval.h"
 #include "bridge/eval/linear_probe.h"
 #include "bridge/eval/progress_meter.h"
 #include "bridge/eval/results_writer.h"
@@ -67,6 +74,9 @@ ABSL_FLAG(int64_t, relay_limit, 100,
           "test examples for the (slow) text-relay baseline: a stratified, seeded sample (0 = the whole split)");
 ABSL_FLAG(int64_t, relay_tokens, lip::kDefaultRelayTokens, "tokens the sender generates for text relay (at most; stops at EOS)");
 ABSL_FLAG(int64_t, latency_messages, 0, "bridge: messages timed one by one (0 = no latency measurement)");
+ABSL_FLAG(std::string, test_file, "", "continuation: held-out plain text (.txt or .txt.xz), never a training file");
+ABSL_FLAG(int64_t, passages, 200, "continuation: passages evaluated, evenly spread over the file (0 = all)");
+ABSL_FLAG(int64_t, samples, 4, "continuation: passages with greedy continuations in the result");
 ABSL_FLAG(int, threads, 0, "LibTorch intra-op threads (0 = LibTorch's default)");
 
 namespace lip {
@@ -482,14 +492,98 @@ absl::Status Report() {
   return absl::OkStatus();
 }
 
+// lip-eval continuation: see the file comment.
+absl::Status EvaluateContinuationBridge() {
+  const std::string dir = absl::GetFlag(FLAGS_bridge);
+  const std::string test_file = absl::GetFlag(FLAGS_test_file);
+  if (dir.empty() || test_file.empty()) {
+    return absl::InvalidArgumentError("continuation needs --bridge and --test_file");
+  }
+  LIP_ASSIGN_OR_RETURN(BridgeMetadata metadata, ReadBridgeMetadata(dir));
+  const nlohmann::json& training = metadata.training;
+  if (metadata.task != kContinuationTask || !training.contains("continuation_tokens")) {
+    return absl::InvalidArgumentError(dir + " is not a continuation bridge (lip-train --method=continuation)");
+  }
+  SenderPipelineOptions sender_options;
+  sender_options.bridge_dir = dir;
+  sender_options.model_dir = training.value("sender_model_dir", "");
+  LIP_ASSIGN_OR_RETURN(sender_options.model_options, LoadOptionsForDevice(absl::GetFlag(FLAGS_device)));
+  LIP_ASSIGN_OR_RETURN(std::unique_ptr<SenderPipeline> sender, SenderPipeline::Load(sender_options));
+  ReceiverPipelineOptions receiver_options;
+  receiver_options.bridge_dir = dir;
+  receiver_options.model_dir = training.value("receiver_model_dir", "");
+  receiver_options.model_options = sender_options.model_options;
+  LIP_ASSIGN_OR_RETURN(std::unique_ptr<ReceiverPipeline> receiver, ReceiverPipeline::Load(receiver_options));
+
+  PassageOptions passage_options;
+  passage_options.prefix_words = training.value("prefix_words", int64_t(24));
+  passage_options.min_continuation_words = training.value("min_continuation_words", int64_t(24));
+  LIP_ASSIGN_OR_RETURN(std::vector<Passage> all, ReadPassages(test_file, passage_options));
+  const int64_t wanted = absl::GetFlag(FLAGS_passages);
+  std::vector<Passage> passages;
+  if (wanted <= 0 || wanted >= int64_t(all.size())) {
+    passages = std::move(all);
+  } else {
+    for (int64_t i = 0; i < wanted; ++i) passages.push_back(all[i * int64_t(all.size()) / wanted]);
+  }
+  const int64_t k = training["continuation_tokens"].get<int64_t>();
+  LIP_ASSIGN_OR_RETURN(std::vector<ContinuationExample> examples,
+                       MakeContinuationExamples(receiver->tokenizer(), passages, k));
+  ProgressMeter meter("continuation", int64_t(examples.size()));
+  ContinuationEvalOptions options;
+  options.samples = absl::GetFlag(FLAGS_samples);
+  options.progress = [&meter](int64_t done, int64_t) { meter.Update(done); };
+  const auto start = Clock::now();
+  LIP_ASSIGN_OR_RETURN(ContinuationEvaluation evaluation,
+                       EvaluateContinuation(*sender, *receiver, examples, options));
+  meter.Finish();
+  nlohmann::json result = ContinuationEvaluationToJson(evaluation);
+  result["format"] = "lip-continuation-result";
+  result["bridge"] = metadata.name;
+  result["sender"] = metadata.sender_model.name;
+  result["receiver"] = metadata.receiver_model.name;
+  result["num_soft_tokens"] = metadata.sender.perceiver.num_queries;
+  result["prefix_words"] = passage_options.prefix_words;
+  result["test_file"] = std::filesystem::path(test_file).filename().string();
+  result["train_file"] = std::filesystem::path(training.value("train_file", "")).filename().string();
+  result["train_steps"] = training.value("steps_done", int64_t(0));
+  result["train_passages"] = training.value("train_passages", int64_t(0));
+  result["batch_size"] = training.value("batch_size", int64_t(0));
+  result["learning_rate"] = training.value("learning_rate", 0.0);
+  result["seed"] = training.value("seed", int64_t(0));
+  result["train_seconds"] = metadata.evaluation.value("train_seconds", 0.0);
+  result["final_train_loss"] = metadata.evaluation.value("final_train_loss", 0.0);
+  result["device"] = absl::GetFlag(FLAGS_device);
+  result["threads"] = torch::get_num_threads();
+  result["eval_seconds"] = std::chrono::duration<double>(Clock::now() - start).count();
+  std::fprintf(stderr,
+               "lip-eval: continuation on %lld passages x %lld tokens: NLL none %.4f, soft %.4f, text %.4f, "
+               "another passage's soft tokens %.4f; gap closed %.3f, by this passage's own soft tokens %.3f\n",
+               static_cast<long long>(evaluation.passages), static_cast<long long>(k), evaluation.nll_none,
+               evaluation.nll_soft, evaluation.nll_text, evaluation.nll_mismatched, evaluation.gap_closed,
+               evaluation.passage_gap_closed);
+  const std::string out = absl::GetFlag(FLAGS_result);
+  if (!out.empty()) {
+    std::ofstream file(out, std::ios::trunc);
+    file << result.dump(2) << "\n";
+    file.close();
+    if (!file) return absl::InternalError("cannot write " + out);
+    std::fprintf(stderr, "lip-eval: wrote %s\n", out.c_str());
+  } else {
+    std::printf("%s\n", result.dump(2).c_str());
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Run(const std::vector<char*>& args) {
   if (absl::GetFlag(FLAGS_threads) > 0) torch::set_num_threads(absl::GetFlag(FLAGS_threads));
   const std::string command = args.size() > 1 ? args[1] : "";
   if (command == "bridge") return EvaluateBridge();
   if (command == "baselines") return EvaluateBaselines();
   if (command == "report") return Report();
+  if (command == "continuation") return EvaluateContinuationBridge();
   return absl::InvalidArgumentError(
-      absl::StrCat("usage: lip-eval bridge|baselines|report [flags] (got \"", command, "\")"));
+      absl::StrCat("usage: lip-eval bridge|baselines|report|continuation [flags] (got \"", command, "\")"));
 }
 
 }  // namespace

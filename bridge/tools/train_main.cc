@@ -44,6 +44,7 @@
 #include "bridge/model/device_load_options.h"
 #include "common/wire/status_macros.h"
 #include "bridge/train/bridge_trainer.h"
+#include "bridge/train/continuation_trainer.h"
 #include "bridge/train/learning_rate_search.h"
 #include "bridge/train/prompt_tuner.h"
 #include "bridge/train/sender_ceiling.h"
@@ -63,7 +64,11 @@ ABSL_FLAG(std::string, test_file, "", "held-out test JSONL to evaluate the final
 ABSL_FLAG(int64_t, test_limit, 0,
           "evaluate on a stratified, seeded sample of this many test examples (0 = all), as lip-eval --test_limit");
 ABSL_FLAG(int, threads, 0, "LibTorch intra-op threads (0 = LibTorch's default)");
-ABSL_FLAG(std::string, method, "bridge", "bridge | prompt_tuning | sender_ceiling | receiver_self_bridge");
+ABSL_FLAG(std::string, method, "bridge",
+          "bridge | prompt_tuning | sender_ceiling | receiver_self_bridge | continuation");
+ABSL_FLAG(int64_t, prefix_words, 24, "continuation: words of each passage the sender reads");
+ABSL_FLAG(int64_t, continuation_tokens, 16, "continuation: receiver tokens of the continuation trained on (K)");
+ABSL_FLAG(int64_t, train_passages, 4000, "continuation: passages read from --train_file (0 = all)");
 ABSL_FLAG(int64_t, seed, 0, "override the config's seed (> 0)");
 ABSL_FLAG(double, learning_rate, 0, "override the config's peak learning rate (> 0)");
 ABSL_FLAG(std::string, learning_rates, "",
@@ -236,14 +241,78 @@ absl::Status RunReference(const TrainConfig& config, const std::string& variant,
   return absl::OkStatus();
 }
 
+// --method=continuation: the demo pair (TrainConfigForFile's), passages from --train_file.
+absl::Status RunContinuation() {
+  const std::string train_file = absl::GetFlag(FLAGS_train_file);
+  const std::string out_dir = absl::GetFlag(FLAGS_out);
+  if (train_file.empty() || out_dir.empty()) {
+    return absl::InvalidArgumentError("--method=continuation needs --train_file (plain text) and --out");
+  }
+  if (!absl::GetFlag(FLAGS_config).empty() || !absl::GetFlag(FLAGS_config_patch).empty() ||
+      !absl::GetFlag(FLAGS_learning_rates).empty() || !absl::GetFlag(FLAGS_checkpoint_dir).empty()) {
+    return absl::InvalidArgumentError(
+        "--method=continuation takes no --config, --config_patch, --learning_rates or --checkpoint_dir");
+  }
+  if (absl::GetFlag(FLAGS_threads) > 0) torch::set_num_threads(absl::GetFlag(FLAGS_threads));
+  TrainConfig config = TrainConfigForFile(train_file, {});
+  config.task = kContinuationTask;
+  config.name = "demo-continuation";
+  config.label_names.clear();
+  config.priming = {"Passage:", ""};
+  config.perceiver.num_queries = 16;
+  config.diversity_weight = 0;
+  if (absl::GetFlag(FLAGS_steps) > 0) config.steps = absl::GetFlag(FLAGS_steps);
+  if (absl::GetFlag(FLAGS_seed) > 0) config.seed = uint64_t(absl::GetFlag(FLAGS_seed));
+  if (absl::GetFlag(FLAGS_num_queries) > 0) config.perceiver.num_queries = absl::GetFlag(FLAGS_num_queries);
+  if (absl::GetFlag(FLAGS_learning_rate) > 0) config.learning_rate = absl::GetFlag(FLAGS_learning_rate);
+  if (config.warmup_steps >= config.steps) config.warmup_steps = config.steps / 10;
+  LIP_ASSIGN_OR_RETURN(LoadOptions load_options, LoadOptionsForDevice(absl::GetFlag(FLAGS_device)));
+  BridgeEndpoints endpoints;
+  LIP_ASSIGN_OR_RETURN(endpoints.sender_model, DecoderModel::Load(config.sender_model_dir, load_options));
+  LIP_ASSIGN_OR_RETURN(endpoints.sender_tokenizer, Tokenizer::FromDirectory(config.sender_model_dir));
+  LIP_ASSIGN_OR_RETURN(endpoints.receiver_model, DecoderModel::Load(config.receiver_model_dir, load_options));
+  LIP_ASSIGN_OR_RETURN(endpoints.receiver_tokenizer, Tokenizer::FromDirectory(config.receiver_model_dir));
+  endpoints.sender_id.name = config.sender_model_name;
+  endpoints.receiver_id.name = config.receiver_model_name;
+
+  PassageOptions passage_options;
+  passage_options.prefix_words = absl::GetFlag(FLAGS_prefix_words);
+  passage_options.limit = absl::GetFlag(FLAGS_train_passages);
+  LIP_ASSIGN_OR_RETURN(std::vector<Passage> passages, ReadPassages(train_file, passage_options));
+  const int64_t k = absl::GetFlag(FLAGS_continuation_tokens);
+  LIP_ASSIGN_OR_RETURN(std::vector<ContinuationExample> examples,
+                       MakeContinuationExamples(*endpoints.receiver_tokenizer, passages, k));
+  const int64_t train_passages = examples.size();
+  std::fprintf(stderr, "lip-train: continuation: %lld passages of %s (%lld-word prefix, %lld continuation tokens), "
+               "M = %lld, %lld steps of batch %lld\n", static_cast<long long>(train_passages), train_file.c_str(),
+               static_cast<long long>(passage_options.prefix_words), static_cast<long long>(k),
+               static_cast<long long>(config.perceiver.num_queries), static_cast<long long>(config.steps),
+               static_cast<long long>(config.batch_size));
+  const auto start = Clock::now();
+  LIP_ASSIGN_OR_RETURN(std::unique_ptr<ContinuationTrainer> trainer,
+                       ContinuationTrainer::Create(config, endpoints, std::move(examples), k, passage_options));
+  ProgressBar progress(0, config.steps, stderr, config.log_every);
+  LIP_ASSIGN_OR_RETURN(ContinuationStepResult last, trainer->Train(config.steps, &progress));
+  nlohmann::json evaluation = {{"train_seconds", std::chrono::duration<double>(Clock::now() - start).count()},
+                               {"train_device", absl::GetFlag(FLAGS_device)},
+                               {"train_passages", train_passages},
+                               {"train_threads", torch::get_num_threads()},
+                               {"learning_rate", config.learning_rate},
+                               {"final_train_loss", last.loss}};
+  LIP_RETURN_IF_ERROR(trainer->SaveBridge(out_dir, evaluation));
+  std::fprintf(stderr, "lip-train: final train NLL per token %.4f; wrote %s\n", last.loss, out_dir.c_str());
+  return absl::OkStatus();
+}
+
 absl::Status Run() {
+  if (absl::GetFlag(FLAGS_method) == "continuation") return RunContinuation();
   const std::string config_path = absl::GetFlag(FLAGS_config);
   const std::string out_dir = absl::GetFlag(FLAGS_out);
   const std::string method = absl::GetFlag(FLAGS_method);
   if (method != "bridge" && method != "prompt_tuning" && method != "sender_ceiling" &&
       method != kMethodReceiverSelfBridge) {
     return absl::InvalidArgumentError(
-        "--method must be bridge, prompt_tuning, sender_ceiling or receiver_self_bridge, got " + method);
+        "--method must be bridge, prompt_tuning, sender_ceiling, receiver_self_bridge or continuation, got " + method);
   }
   const bool trains_bridge = method == "bridge" || method == kMethodReceiverSelfBridge;
   const std::string train_file = absl::GetFlag(FLAGS_train_file);
