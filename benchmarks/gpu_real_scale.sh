@@ -25,8 +25,14 @@ GPU=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)
 log "gpu: $GPU"
 if [ "${SKIP_BUILD:-0}" != 1 ]; then
   log "build starts"
-  bash deploy/gpu/build_nodes.sh "$DEPS" "$BUILD" > "$OUT/build.log" 2>&1; log "build rc $?"
+  bash deploy/gpu/build_nodes.sh "$DEPS" "$BUILD" > "$OUT/build.log" 2>&1; rc=$?; log "build rc $rc"
   cp "$BUILD.ninja.log" "$BUILD.cmake.log" "$OUT/" 2>/dev/null
+  if [ $rc != 0 ]; then  # the CUDA-graph code is the part most likely to meet a LibTorch API change
+    log "build failed: $(grep -m3 -E 'error' "$OUT/build.log" | tr '\n' ' ' | cut -c1-600)"
+    log "rebuilding without the CUDA-graph forward (-DLIP_CUDA_GRAPHS=OFF)"
+    EXTRA_CMAKE_ARGS=-DLIP_CUDA_GRAPHS=OFF bash deploy/gpu/build_nodes.sh "$DEPS" "$BUILD" > "$OUT/build_nographs.log" 2>&1
+    log "build (no graphs) rc $?"
+  fi
 fi
 export LD_LIBRARY_PATH=/tmp/lip-deps/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}
 

@@ -5,6 +5,7 @@
 //   lip-model forward  --model DIR (--text T | --ids 1,2,3 | --input FILE) [--layer K]
 //   lip-model generate --model DIR (--text T | --ids 1,2,3) --max-new-tokens N [--ignore-eos]
 //   lip-model bench    --config config.json [--batch B] [--prompt-len T] [--new-tokens N] [--iters I]
+//                      [--force-static-cache]
 //   lip-model paths    --sender-config A.json --receiver-config B.json [--batch B] [--message-tokens 64]
 //                      [--source-layer 16] [--soft-tokens 8] [--frame-tokens 16] [--relay-tokens 32] [--iters I]
 // `paths` times, with random weights, the model compute of the three message paths as the nodes run
@@ -19,6 +20,9 @@
 // graphs for the forwards without a KV cache, LoadOptions::cuda_graphs, what the nodes run; eager =
 // the reference path). `bench` also times that cache-free forward (prefill_nocache_ms_median: the
 // prompt's last-position logits, as the receiver's latent path and the sender's encoding run it).
+// Its decode runs as Generate does (the static-shape cache where the model uses CUDA graphs;
+// --force-static-cache uses it anywhere) and then reports how many of those greedy tokens the
+// growing cache reproduces, teacher-forced on them (decode_tokens_agree_with_growing_cache).
 // --input FILE reads JSON lines ({"text": ...} or {"ids": [...]}) and prints one result per line.
 // forward prints {"ids", "logits_last" (full vocabulary), "hidden_last" (hidden_states[K] at the
 // last position; K in transformers' output_hidden_states numbering, default the final norm),
@@ -70,7 +74,7 @@ struct Args {
 };
 
 absl::StatusOr<Args> ParseArgs(int argc, char** argv) {
-  static const std::vector<std::string> kBoolean = {"ignore-eos"};
+  static const std::vector<std::string> kBoolean = {"ignore-eos", "force-static-cache"};
   if (argc < 2) return absl::InvalidArgumentError("usage: lip-model tokenize|forward|generate|bench --model DIR ...");
   Args args;
   args.command = argv[1];
@@ -406,6 +410,7 @@ absl::Status RunBench(const Args& args) {
   torch::Tensor ids = torch::randint(0, config->vocab_size, {*batch, *prompt_len}, torch::kInt64);
   std::vector<double> prefill_ms, decode_ms, nocache_ms;
   bool static_decode = false, graph_replayed = false;
+  std::vector<torch::Tensor> timed_tokens;  // the last iteration's greedy tokens, one [batch] per step
   for (int64_t it = 0; it <= *iters; ++it) {  // iteration 0 warms up (and captures the graph)
     {
       ForwardInput in;
@@ -432,9 +437,12 @@ absl::Status RunBench(const Args& args) {
     auto t1 = std::chrono::steady_clock::now();
     // As Generate does: the steps on a static-shape cache (a CUDA-graph replay each) when the model
     // uses graphs, else on the growing cache.
-    auto fixed = AcquireStaticDecoder(**model, *batch, cache.length() + *new_tokens, /*force=*/false);
+    auto fixed = AcquireStaticDecoder(**model, *batch, cache.length() + *new_tokens,
+                                      /*force=*/args.Has("force-static-cache"));
     if (fixed != nullptr) fixed->Load(cache);
+    timed_tokens.clear();
     for (int64_t s = 0; s < *new_tokens; ++s) {
+      timed_tokens.push_back(next);
       torch::Tensor embeds = (*model)->EmbedTokens(next.view({*batch, 1}));
       if (fixed != nullptr) {
         next = fixed->Step(embeds).argmax(-1);
@@ -453,6 +461,32 @@ absl::Status RunBench(const Args& args) {
     if (it == 0) continue;
     prefill_ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
     decode_ms.push_back(std::chrono::duration<double, std::milli>(t2 - t1).count());
+  }
+  // The timed tokens against the reference decode (the same prompt, every step on the growing cache,
+  // eager): the fraction of greedy tokens that agree and the first step where any row differs
+  // (-1: none). Random weights give flat logits, so near-ties may flip under different kernels;
+  // a broken static cache or graph replay disagrees from the first steps on.
+  double agreement = 1.0;
+  int64_t first_difference = -1;
+  if (static_decode) {
+    KvCache cache;
+    ForwardInput in;
+    in.inputs_embeds = (*model)->EmbedTokens(ids);
+    in.cache = &cache;
+    in.logits_last_only = true;
+    torch::Tensor next = (*model)->Forward(in).logits.select(1, 0).argmax(-1);
+    int64_t agree = 0;
+    for (int64_t s = 0; s < *new_tokens; ++s) {
+      torch::Tensor same = next.eq(timed_tokens[s]);
+      agree += same.sum().item<int64_t>();
+      if (first_difference < 0 && !same.all().item<bool>()) first_difference = s;
+      ForwardInput step;
+      step.inputs_embeds = (*model)->EmbedTokens(timed_tokens[s].view({*batch, 1}));  // teacher-forced
+      step.cache = &cache;
+      step.logits_last_only = true;
+      next = (*model)->Forward(step).logits.select(1, 0).argmax(-1);
+    }
+    agreement = static_cast<double>(agree) / static_cast<double>((*batch) * (*new_tokens));
   }
   std::sort(prefill_ms.begin(), prefill_ms.end());
   std::sort(decode_ms.begin(), decode_ms.end());
@@ -477,6 +511,10 @@ absl::Status RunBench(const Args& args) {
   j["decode_tokens_per_s"] = (*batch) * (*new_tokens) / (d / 1000.0);
   j["decode_static_cache"] = static_decode;        // bridge/model/static_decoder.h
   j["decode_graph_replayed"] = graph_replayed;
+  if (static_decode) {  // the static-cache tokens vs the growing cache's, teacher-forced on the former
+    j["decode_tokens_agree_with_growing_cache"] = agreement;
+    j["decode_first_difference_step"] = first_difference;
+  }
   if (cuda) j["gpu_memory_used_mib"] = GpuMemoryUsedMiB();
   j["torch_version"] = TORCH_VERSION;
   std::cout << j.dump() << "\n";

@@ -6,7 +6,7 @@
 # (deploy/gpu/unpack_deps.sh), never into /; protoc and the protobuf 3.21 headers are the image's.
 #   bash deploy/gpu/build_nodes.sh DEPS_DIR BUILD_DIR
 # Run the binaries with LD_LIBRARY_PATH=/tmp/lip-deps/usr/lib/x86_64-linux-gnu (the carried libraries).
-# JOBS (default 16) sets ninja's parallelism.
+# JOBS (default 16) sets ninja's parallelism; EXTRA_CMAKE_ARGS is passed to cmake (e.g. -DLIP_CUDA_GRAPHS=OFF).
 set -euo pipefail
 DEPS=$(cd "${1:?deps dir}" && pwd)
 BUILD=${2:?build dir}
@@ -19,7 +19,7 @@ cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DLIP_CUDA=ON -
   -DGRPC_CPP_PLUGIN="$PREFIX/usr/bin/grpc_cpp_plugin" -DOPENSSL_ROOT_DIR="$PREFIX/usr" \
   -DCMAKE_PREFIX_PATH="$TORCH_CMAKE;$PREFIX/usr;$PREFIX/usr/share/cmake" \
   -DCMAKE_CXX_FLAGS="-isystem $PREFIX/usr/include" -DCMAKE_EXE_LINKER_FLAGS="-L$LIBDIR" \
-  -DCMAKE_SHARED_LINKER_FLAGS="-L$LIBDIR" > "$BUILD.cmake.log" 2>&1 ||
+  -DCMAKE_SHARED_LINKER_FLAGS="-L$LIBDIR" ${EXTRA_CMAKE_ARGS:-} > "$BUILD.cmake.log" 2>&1 ||
   { tail -40 "$BUILD.cmake.log"; exit 1; }
 # -k 0: build every target that can be built, then report the ones that failed.
 ninja -C "$BUILD" -j"${JOBS:-16}" -k 0 lip-model demo_models_test lip-registry lip-receiver lip-sender lipctl \
