@@ -40,22 +40,13 @@
 #include "bridge/latent/sender_pipeline.h"
 #include "bridge/model/decoder_model.h"
 #include "bridge/tokenizer/tokenizer.h"
+#include "bridge/train/bridge_metadata_for_training.h"
 #include "bridge/train/class_balanced_sampler.h"
 #include "bridge/train/progress_bar.h"
 #include "bridge/train/text_dataset.h"
 #include "bridge/train/train_config.h"
 
 namespace lip {
-
-// The frozen models a bridge is trained between.
-struct BridgeEndpoints {
-  std::shared_ptr<const DecoderModel> sender_model;
-  std::shared_ptr<const Tokenizer> sender_tokenizer;
-  BridgeModelId sender_id;  // name/revision; family and weights digest are filled from the model
-  std::shared_ptr<const DecoderModel> receiver_model;
-  std::shared_ptr<const Tokenizer> receiver_tokenizer;
-  BridgeModelId receiver_id;
-};
 
 struct StepResult {
   int64_t step = 0;           // the step just completed (1-based)

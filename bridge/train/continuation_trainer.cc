@@ -64,42 +64,13 @@ absl::StatusOr<std::unique_ptr<ContinuationTrainer>> ContinuationTrainer::Create
   trainer->config_ = config;
   trainer->config_.task = kContinuationTask;
   trainer->continuation_tokens_ = continuation_tokens;
-  const DecoderModel& sender = *endpoints.sender_model;
-  const DecoderModel& receiver = *endpoints.receiver_model;
-
   // The bridge's metadata as BridgeTrainer builds it, without labels.
+  LIP_ASSIGN_OR_RETURN(trainer->metadata_, BridgeMetadataForTraining(trainer->config_, endpoints));
   BridgeMetadata& m = trainer->metadata_;
-  m.name = config.name;
-  m.kind = "perceiver";
-  m.sender_model = endpoints.sender_id;
-  m.sender_model.family = sender.config().model_type;
-  m.sender_model.weights_digest = sender.weights_digest();
-  m.receiver_model = endpoints.receiver_id;
-  m.receiver_model.family = receiver.config().model_type;
-  m.receiver_model.weights_digest = receiver.weights_digest();
-  m.sender.source_layer = config.source_layer >= 0 ? config.source_layer : sender.num_layers() / 2 + 1;
-  if (m.sender.source_layer > sender.num_layers()) {
-    return absl::InvalidArgumentError(absl::StrCat("source_layer ", m.sender.source_layer,
-                                                   " exceeds the sender's ", sender.num_layers(), " layers"));
-  }
-  m.sender.max_text_tokens = config.max_text_tokens;
-  m.sender.perceiver = config.perceiver;
-  m.sender.perceiver.input_width = sender.hidden_size();
-  m.receiver.adapter = config.adapter;
-  m.receiver.adapter.input_width = m.sender.perceiver.output_width;
-  m.receiver.adapter.output_width = receiver.hidden_size();
-  LIP_ASSIGN_OR_RETURN(EnergyReference energy, MeasureEnergy(receiver.embedding_weight()));
-  m.receiver.energy.mode = config.energy_mode;
-  m.receiver.energy.reference_energy = energy.reference_energy;
-  m.receiver.energy.reference_rms = energy.reference_rms;
-  m.priming = config.priming;
-  m.task = kContinuationTask;
-  m.training = TrainConfigToJson(trainer->config_);
   m.training["continuation_tokens"] = continuation_tokens;
   m.training["prefix_words"] = passages.prefix_words;
   m.training["min_continuation_words"] = passages.min_continuation_words;
   m.training["train_passages"] = int64_t(train.size());
-  LIP_RETURN_IF_ERROR(ValidateBridgeMetadata(m));
 
   torch::manual_seed(config.seed);
   trainer->encoder_ = SenderEncoder(m.sender);

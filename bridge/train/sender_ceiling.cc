@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "bridge/latent/bridge_checkpoint.h"
+#include "bridge/train/bridge_metadata_for_training.h"
 #include "bridge/train/learning_rate_schedule.h"
 #include "bridge/train/training_loop.h"
 #include "common/wire/status_macros.h"
@@ -28,14 +29,7 @@ absl::StatusOr<std::unique_ptr<SenderCeiling>> SenderCeiling::Create(const Train
   BridgeMetadata& m = half.metadata;
   m.name = config.name + "-sender-ceiling";
   m.kind = "perceiver";
-  m.sender.source_layer = config.source_layer >= 0 ? config.source_layer : sender->num_layers() / 2 + 1;
-  if (m.sender.source_layer > sender->num_layers()) {
-    return absl::InvalidArgumentError(absl::StrCat("source_layer ", m.sender.source_layer,
-                                                   " exceeds the sender's ", sender->num_layers(), " layers"));
-  }
-  m.sender.max_text_tokens = config.max_text_tokens;
-  m.sender.perceiver = config.perceiver;
-  m.sender.perceiver.input_width = sender->hidden_size();
+  LIP_ASSIGN_OR_RETURN(m.sender, SenderHalfForTraining(config, *sender));
   torch::manual_seed(config.seed);
   ceiling->encoder_ = SenderEncoder(m.sender);
   ceiling->head_ = torch::nn::Linear(m.sender.perceiver.output_width,
