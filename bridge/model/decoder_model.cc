@@ -17,15 +17,9 @@
 #include "common/wire/sha256.h"
 #include "common/wire/status_macros.h"
 
-#if LIP_TORCH2 && defined(LIP_CUDA) && LIP_CUDA && defined(LIP_CUDA_GRAPHS_BUILD)
-#include <ATen/cuda/CUDAGraph.h>
+#include "bridge/model/cuda_graph_capture.h"
+#if LIP_CUDA_GRAPHS
 #include <c10/cuda/CUDACachingAllocator.h>
-#include <c10/cuda/CUDAGuard.h>
-#include <c10/cuda/CUDAStream.h>
-#include <cuda_runtime_api.h>
-#define LIP_CUDA_GRAPHS 1
-#else
-#define LIP_CUDA_GRAPHS 0
 #endif
 
 namespace lip {
@@ -60,7 +54,7 @@ struct DecoderModel::GraphCache {
   // One memory pool for every graph of the model: replays never overlap (they hold `mutex`) and
   // each output is copied out before the mutex is released, so a later graph may reuse what an
   // earlier one freed. Unset until the first capture.
-  decltype(std::declval<at::cuda::CUDAGraph&>().pool()) pool{0, 0};
+  CudaGraphPool pool{0, 0};
 #endif
 };
 
@@ -355,39 +349,19 @@ bool DecoderModel::ForwardGraphed(const ForwardInput& in, ForwardOutput* out) co
     if (padded) {
       capture_in.attention_mask = torch::ones({Bb, Tb}, torch::TensorOptions().device(options_.device).dtype(torch::kInt64));
     }
-    torch::cuda::synchronize();
-    c10::cuda::CUDAStream stream = c10::cuda::getStreamFromPool(/*isHighPriority=*/false, options_.device.index());
-    {
-      // Captured on a side stream (capture needs one), after two eager runs there that do the lazy
-      // set-up (cuBLAS workspace, kernel selection) outside the graph. Thread-local capture mode:
-      // other threads may keep running eager forwards meanwhile.
-      c10::cuda::CUDAStreamGuard guard(stream);
-      torch::NoGradGuard no_grad;
-      auto graph = std::make_unique<at::cuda::CUDAGraph>();
-      try {
-        for (int warm = 0; warm < 2; ++warm) ForwardEager(capture_in);
-        stream.synchronize();
-        graph->capture_begin(graphs_->pool, cudaStreamCaptureModeThreadLocal);
-        try {
-          e.output = ForwardEager(capture_in).last_hidden;
-        } catch (...) {
-          try {
-            graph->capture_end();
-          } catch (...) {
-          }
-          throw;
-        }
-        graph->capture_end();
-        stream.synchronize();
-        if (graphs_->pool.first == 0 && graphs_->pool.second == 0) graphs_->pool = graph->pool();
-        e.input = capture_in.inputs_embeds;
-        e.mask = capture_in.attention_mask;
-        e.graph = std::move(graph);
-      } catch (const c10::Error&) {
-        (void)cudaGetLastError();  // clear the capture's error so later launches do not report it
-        e.failed = true;
-        e.output = torch::Tensor();
-      }
+    // Captured on a side stream (capture needs one), after two eager runs there that do the lazy
+    // set-up outside the graph; other threads may keep running eager forwards meanwhile.
+    auto graph = CaptureCudaGraph(c10::cuda::getStreamFromPool(/*isHighPriority=*/false, options_.device.index()),
+                                  graphs_->pool, /*eager_runs=*/2,
+                                  [&] { e.output = ForwardEager(capture_in).last_hidden; });
+    if (graph == nullptr) {
+      e.failed = true;
+      e.output = torch::Tensor();
+    } else {
+      if (graphs_->pool.first == 0 && graphs_->pool.second == 0) graphs_->pool = graph->pool();
+      e.input = capture_in.inputs_embeds;
+      e.mask = capture_in.attention_mask;
+      e.graph = std::move(graph);
     }
     it = graphs_->entries.find(key);
   }

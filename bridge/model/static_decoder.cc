@@ -5,15 +5,7 @@
 
 #include "bridge/model/decoder_ops.h"
 
-#if LIP_TORCH2 && defined(LIP_CUDA) && LIP_CUDA && defined(LIP_CUDA_GRAPHS_BUILD)
-#include <ATen/cuda/CUDAGraph.h>
-#include <c10/cuda/CUDAGuard.h>
-#include <c10/cuda/CUDAStream.h>
-#include <cuda_runtime_api.h>
-#define LIP_STATIC_DECODE_GRAPHS 1
-#else
-#define LIP_STATIC_DECODE_GRAPHS 0
-#endif
+#include "bridge/model/cuda_graph_capture.h"
 
 namespace lip {
 
@@ -28,7 +20,7 @@ struct StaticDecoderBuffers {
   torch::Tensor logits;       // [Bb, V] fp32: the step's output
   bool stepped = false;       // one eager step ran (lazy CUDA set-up done)
   bool capture_failed = false;
-#if LIP_STATIC_DECODE_GRAPHS
+#if LIP_CUDA_GRAPHS
   std::unique_ptr<at::cuda::CUDAGraph> graph;
   c10::optional<c10::cuda::CUDAStream> side_stream;  // the first eager step and the capture run here
 #endif
@@ -164,7 +156,7 @@ torch::Tensor StaticDecodeSession::Step(const torch::Tensor& embeds) {
   torch::NoGradGuard no_grad;
   d.input.narrow(0, 0, batch_).copy_(embeds);
   ++steps_;
-#if LIP_STATIC_DECODE_GRAPHS
+#if LIP_CUDA_GRAPHS
   if (model_.uses_cuda_graphs() && !d.stepped) {
     // The first step of a new decoder runs eagerly on the side stream the capture will use, so the
     // lazy set-up (cuBLAS handle and workspace of that stream, kernel choices) happens outside it.
@@ -180,30 +172,10 @@ torch::Tensor StaticDecodeSession::Step(const torch::Tensor& embeds) {
   }
   if (model_.uses_cuda_graphs() && !d.capture_failed) {
     if (d.graph == nullptr) {
-      // Captured on the side stream (capture needs one); the capture records this step without
-      // running it, the replay below runs it.
-      torch::cuda::synchronize();
-      c10::cuda::CUDAStream stream = *d.side_stream;
-      auto graph = std::make_unique<at::cuda::CUDAGraph>();
-      try {
-        c10::cuda::CUDAStreamGuard guard(stream);
-        graph->capture_begin({0, 0}, cudaStreamCaptureModeThreadLocal);
-        try {
-          RunStep();
-        } catch (...) {
-          try {
-            graph->capture_end();
-          } catch (...) {
-          }
-          throw;
-        }
-        graph->capture_end();
-        stream.synchronize();
-        d.graph = std::move(graph);
-      } catch (const c10::Error&) {
-        (void)cudaGetLastError();
-        d.capture_failed = true;
-      }
+      // Captured on the side stream of the eager first step; the capture records this step
+      // without running it, the replay below runs it.
+      d.graph = CaptureCudaGraph(*d.side_stream, CudaGraphPool{0, 0}, /*eager_runs=*/0, [&] { RunStep(); });
+      d.capture_failed = d.graph == nullptr;
     }
     if (d.graph != nullptr) {
       d.graph->replay();
