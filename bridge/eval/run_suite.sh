@@ -28,6 +28,8 @@
 #                   trained method (bridge, self-bridge, ceiling, prompt tuning) chooses its peak
 #                   learning rate on validation among these (lip-train --learning_rates); the report
 #                   flags a rate at an edge of the grid; unset: the configs' learning_rate
+#   LEARNING_RATE   one peak learning rate for every trained method instead of the configs' (e.g. the
+#                   rate a seed-1 grid chose, for the other seeds); LEARNING_RATES wins when both are set
 #   METHODS         subset of "perceiver prompt_tuning sender_ceiling receiver_self_bridge bottleneck
 #                   dual_translator" (default: all)
 #   DIRECTIONS      subset of "forward reverse" (default: both)
@@ -84,6 +86,7 @@ DIRECTIONS="${DIRECTIONS:-forward reverse}"
 BASELINES="${BASELINES:-1}"
 LR_FLAG=""
 [[ -n "${LEARNING_RATES:-}" ]] && LR_FLAG=" --learning_rates=$LEARNING_RATES"
+[[ -z "${LEARNING_RATES:-}" && -n "${LEARNING_RATE:-}" ]] && LR_FLAG=" --learning_rate=$LEARNING_RATE"
 wanted() { [[ " $METHODS " == *" $1 "* ]]; }
 
 # The run config of TASK in DIRECTION (forward: bridge/configs/demo_TASK.json; reverse:
