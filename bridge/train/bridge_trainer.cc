@@ -57,8 +57,7 @@ absl::StatusOr<std::unique_ptr<BridgeTrainer>> BridgeTrainer::Create(const Train
   }
   auto trainer = std::unique_ptr<BridgeTrainer>(new BridgeTrainer());
   trainer->config_ = config;
-  LIP_ASSIGN_OR_RETURN(trainer->metadata_, BridgeMetadataForTraining(config, endpoints));
-  BridgeMetadata& m = trainer->metadata_;
+  LIP_ASSIGN_OR_RETURN(BridgeMetadata m, BridgeMetadataForTraining(config, endpoints));
   m.labels = Verbalizers(config);
   LIP_RETURN_IF_ERROR(ValidateBridgeMetadata(m));
 
@@ -80,23 +79,7 @@ absl::StatusOr<std::unique_ptr<BridgeTrainer>> BridgeTrainer::Create(const Train
     trainer->verbalizer_tokens_.push_back(std::move(tokens));
   }
 
-  torch::manual_seed(config.seed);
-  trainer->encoder_ = SenderEncoder(m.sender);
-  trainer->adapter_ = ReceiverAdapter(m.receiver.adapter);
-  trainer->energy_matcher_ = std::make_unique<EnergyMatcher>(m.receiver.energy);
-  LIP_ASSIGN_OR_RETURN(PrimingTokens priming, TokenizePriming(*endpoints.receiver_tokenizer, m.priming));
-  trainer->primer_ = std::make_unique<ContextPrimer>(priming);
-  LIP_ASSIGN_OR_RETURN(trainer->sender_pipeline_,
-                       SenderPipeline::Create(endpoints.sender_model, endpoints.sender_tokenizer,
-                                              SenderHalf{m, trainer->encoder_}));
-  LIP_ASSIGN_OR_RETURN(trainer->receiver_pipeline_,
-                       ReceiverPipeline::Create(endpoints.receiver_model, endpoints.receiver_tokenizer,
-                                                ReceiverHalf{m, trainer->adapter_}));
-
-  std::vector<torch::Tensor> parameters = trainer->encoder_->parameters();
-  for (const torch::Tensor& p : trainer->adapter_->parameters()) parameters.push_back(p);
-  trainer->optimizer_ = std::make_unique<torch::optim::AdamW>(
-      parameters, torch::optim::AdamWOptions(config.learning_rate).weight_decay(config.weight_decay));
+  LIP_ASSIGN_OR_RETURN(trainer->bridge_, TrainableBridge::Create(config, endpoints, std::move(m)));
 
   std::vector<int32_t> labels;
   for (const LabelledText& e : train.examples) labels.push_back(e.label);
@@ -125,7 +108,7 @@ absl::Status FitSenderNormalizer(const SenderPipeline& pipeline, SenderEncoder& 
 }
 
 absl::Status BridgeTrainer::FitNormalizer() {
-  LIP_RETURN_IF_ERROR(FitSenderNormalizer(*sender_pipeline_, encoder_, train_, config_.normalizer_texts));
+  LIP_RETURN_IF_ERROR(FitSenderNormalizer(*bridge_.sender_pipeline, bridge_.encoder, train_, config_.normalizer_texts));
   normalizer_fitted_ = true;
   return absl::OkStatus();
 }
@@ -138,15 +121,15 @@ absl::StatusOr<StepResult> BridgeTrainer::Step() {
   StepResult result;
   result.step = step_ + 1;
   result.learning_rate = WarmupCosineLearningRate(config_, result.step);
-  SetAdamWLearningRate(*optimizer_, result.learning_rate);
-  LIP_ASSIGN_OR_RETURN(SourceStates source, sender_pipeline_->ReadSourceStates(texts));
+  SetAdamWLearningRate(*bridge_.optimizer, result.learning_rate);
+  LIP_ASSIGN_OR_RETURN(SourceStates source, bridge_.sender_pipeline->ReadSourceStates(texts));
   const DecoderModel& receiver = *endpoints_.receiver_model;
   try {
-    encoder_->train();
-    adapter_->train();
-    torch::Tensor z = encoder_->forward(source.states, source.mask);
-    torch::Tensor soft = energy_matcher_->Match(adapter_->forward(z)).to(receiver.dtype());
-    LIP_ASSIGN_OR_RETURN(PrimedSequence primed, primer_->Prime(soft, receiver.embedding_weight()));
+    bridge_.encoder->train();
+    bridge_.adapter->train();
+    torch::Tensor z = bridge_.encoder->forward(source.states, source.mask);
+    torch::Tensor soft = bridge_.energy_matcher->Match(bridge_.adapter->forward(z)).to(receiver.dtype());
+    LIP_ASSIGN_OR_RETURN(PrimedSequence primed, bridge_.primer->Prime(soft, receiver.embedding_weight()));
     torch::Tensor first_token, label_loss, class_scores;  // class_scores: (B, classes)
     torch::Tensor label_tensor = torch::tensor(labels, torch::kInt64).to(primed.inputs_embeds.device());
     if (whole_verbalizer_) {
@@ -173,16 +156,16 @@ absl::StatusOr<StepResult> BridgeTrainer::Step() {
       diversity = DiversityLoss(z);
       loss = loss + config_.diversity_weight * diversity;
     }
-    if (config_.scale_reg_weight > 0) loss = loss + config_.scale_reg_weight * adapter_->ScaleRegularizer();
+    if (config_.scale_reg_weight > 0) loss = loss + config_.scale_reg_weight * bridge_.adapter->ScaleRegularizer();
 
-    optimizer_->zero_grad();
+    bridge_.optimizer->zero_grad();
     loss.backward();
     if (config_.max_grad_norm > 0) {
-      std::vector<torch::Tensor> parameters = encoder_->parameters();
-      for (const torch::Tensor& p : adapter_->parameters()) parameters.push_back(p);
+      std::vector<torch::Tensor> parameters = bridge_.encoder->parameters();
+      for (const torch::Tensor& p : bridge_.adapter->parameters()) parameters.push_back(p);
       torch::nn::utils::clip_grad_norm_(parameters, config_.max_grad_norm);
     }
-    optimizer_->step();
+    bridge_.optimizer->step();
 
     torch::NoGradGuard no_grad;
     torch::Tensor predicted = class_scores.argmax(1);
@@ -191,12 +174,12 @@ absl::StatusOr<StepResult> BridgeTrainer::Step() {
     result.first_token_loss = first_token.item<double>();
     result.label_loss = label_loss.item<double>();
     result.diversity_loss = diversity.item<double>();
-    result.adapter_scale = adapter_->scale_value();
+    result.adapter_scale = bridge_.adapter->scale_value();
   } catch (const c10::Error& e) {
     return absl::InternalError(absl::StrCat("training step ", result.step, " failed: ", e.what_without_backtrace()));
   }
-  encoder_->eval();
-  adapter_->eval();
+  bridge_.encoder->eval();
+  bridge_.adapter->eval();
   if (!std::isfinite(result.loss)) {
     return absl::InternalError(absl::StrCat("training step ", result.step, " produced a non-finite loss"));
   }
@@ -221,7 +204,7 @@ absl::StatusOr<StepResult> BridgeTrainer::Train(int64_t until_step, ProgressBar*
     if (!validation_.examples.empty() &&
         ((config_.eval_every > 0 && step_ % config_.eval_every == 0) || last_step)) {
       LIP_ASSIGN_OR_RETURN(EvaluationResult eval, Evaluate(validation_));
-      metadata_.training["validation_history"].push_back({{"step", step_}, {"accuracy", eval.accuracy}});
+      bridge_.metadata.training["validation_history"].push_back({{"step", step_}, {"accuracy", eval.accuracy}});
       reporter.Validation(step_, eval.accuracy, eval.examples);
       stop = early_stopping.Observe(step_, eval.accuracy, TrainableParameters());
     }
@@ -232,17 +215,13 @@ absl::StatusOr<StepResult> BridgeTrainer::Train(int64_t until_step, ProgressBar*
   // Only a run that reached its end (or stopped early) keeps the best weights; a run paused at
   // until_step < steps for a checkpoint goes on from where it is.
   if (stop || step_ == config_.steps) {
-    early_stopping.RestoreBest(step_, TrainableParameters(), &metadata_.training["validation_history"]);
+    early_stopping.RestoreBest(step_, TrainableParameters(), &bridge_.metadata.training["validation_history"]);
   }
   reporter.Finish();
   return last;
 }
 
-std::vector<torch::Tensor> BridgeTrainer::TrainableParameters() const {
-  std::vector<torch::Tensor> parameters = encoder_->parameters();
-  for (const torch::Tensor& p : adapter_->parameters()) parameters.push_back(p);
-  return parameters;
-}
+std::vector<torch::Tensor> BridgeTrainer::TrainableParameters() const { return bridge_.Parameters(); }
 
 absl::StatusOr<EvaluationResult> BridgeTrainer::Evaluate(const TextDataset& dataset, int64_t limit,
                                                          int64_t batch_size) {
@@ -250,20 +229,20 @@ absl::StatusOr<EvaluationResult> BridgeTrainer::Evaluate(const TextDataset& data
   EvaluationResult result;
   const int64_t count = limit > 0 ? std::min<int64_t>(limit, dataset.examples.size()) : dataset.examples.size();
   int64_t correct = 0;
-  encoder_->eval();
-  adapter_->eval();
+  bridge_.encoder->eval();
+  bridge_.adapter->eval();
   for (int64_t begin = 0; begin < count; begin += batch_size) {
     const int64_t end = std::min(begin + batch_size, count);
     std::vector<std::string> texts;
     for (int64_t i = begin; i < end; ++i) texts.push_back(dataset.examples[i].text);
-    LIP_ASSIGN_OR_RETURN(std::vector<EncodedText> encoded, sender_pipeline_->Encode(texts));
+    LIP_ASSIGN_OR_RETURN(std::vector<EncodedText> encoded, bridge_.sender_pipeline->Encode(texts));
     std::vector<LatentMessage> messages(encoded.size());
     for (size_t j = 0; j < encoded.size(); ++j) {
       messages[j].z = std::move(encoded[j].z);
       messages[j].num_soft_tokens = encoded[j].num_soft_tokens;
       messages[j].width = encoded[j].width;
     }
-    LIP_ASSIGN_OR_RETURN(auto answers, receiver_pipeline_->Answer(messages));
+    LIP_ASSIGN_OR_RETURN(auto answers, bridge_.receiver_pipeline->Answer(messages));
     for (size_t j = 0; j < answers.size(); ++j) {
       if (!answers[j].ok()) return answers[j].status();
       if (answers[j]->label_index == dataset.examples[begin + j].label) ++correct;
@@ -274,16 +253,10 @@ absl::StatusOr<EvaluationResult> BridgeTrainer::Evaluate(const TextDataset& data
   return result;
 }
 
-BridgeMetadata BridgeTrainer::metadata() const {
-  BridgeMetadata m = metadata_;
-  m.training["steps_done"] = step_;
-  return m;
-}
+BridgeMetadata BridgeTrainer::metadata() const { return bridge_.MetadataAfter(step_); }
 
 absl::Status BridgeTrainer::SaveBridge(const std::string& dir, const nlohmann::json& evaluation) {
-  BridgeMetadata m = metadata();
-  m.evaluation = evaluation;
-  return SaveBridgeCheckpoint(dir, m, *encoder_, *adapter_);
+  return bridge_.Save(dir, step_, evaluation);
 }
 
 absl::Status BridgeTrainer::SaveTrainingCheckpoint(const std::string& dir) {
@@ -292,7 +265,7 @@ absl::Status BridgeTrainer::SaveTrainingCheckpoint(const std::string& dir) {
   if (error) return absl::InternalError(absl::StrCat("cannot create ", dir, ": ", error.message()));
   LIP_RETURN_IF_ERROR(SaveBridge((fs::path(dir) / kBridgeSubdir).string(), nlohmann::json::object()));
   try {
-    torch::save(*optimizer_, (fs::path(dir) / kOptimizerFile).string());
+    torch::save(*bridge_.optimizer, (fs::path(dir) / kOptimizerFile).string());
     torch::Tensor rng_state;
     {
       auto generator = at::detail::getDefaultCPUGenerator();
@@ -310,9 +283,9 @@ absl::Status BridgeTrainer::SaveTrainingCheckpoint(const std::string& dir) {
       {"step", step_},
       {"normalizer_fitted", normalizer_fitted_},
       {"sampler", {{"seed", sampler.seed}, {"epoch", sampler.epoch}, {"position", sampler.position}}},
-      {"sender_weights_digest", metadata_.sender_model.weights_digest},
-      {"receiver_weights_digest", metadata_.receiver_model.weights_digest},
-      {"validation_history", metadata_.training.value("validation_history", nlohmann::json::array())},
+      {"sender_weights_digest", bridge_.metadata.sender_model.weights_digest},
+      {"receiver_weights_digest", bridge_.metadata.receiver_model.weights_digest},
+      {"validation_history", bridge_.metadata.training.value("validation_history", nlohmann::json::array())},
       {"config", TrainConfigToJson(config_)},
   };
   const std::string path = (fs::path(dir) / kTrainerStateFile).string();
@@ -341,15 +314,15 @@ absl::Status BridgeTrainer::RestoreTrainingCheckpoint(const std::string& dir) {
     return absl::FailedPreconditionError(
         absl::StrCat(dir, " was trained with another config; only ", "steps, eval_every, checkpoint_every and log_every may change on resume"));
   }
-  if (state.value("sender_weights_digest", "") != metadata_.sender_model.weights_digest ||
-      state.value("receiver_weights_digest", "") != metadata_.receiver_model.weights_digest) {
+  if (state.value("sender_weights_digest", "") != bridge_.metadata.sender_model.weights_digest ||
+      state.value("receiver_weights_digest", "") != bridge_.metadata.receiver_model.weights_digest) {
     return absl::FailedPreconditionError(absl::StrCat(dir, " was trained with other sender/receiver weights"));
   }
   const std::string bridge_dir = (fs::path(dir) / kBridgeSubdir).string();
-  LIP_RETURN_IF_ERROR(LoadModuleTensors((fs::path(bridge_dir) / kSenderHalfFile).string(), *encoder_));
-  LIP_RETURN_IF_ERROR(LoadModuleTensors((fs::path(bridge_dir) / kReceiverHalfFile).string(), *adapter_, "adapter."));
+  LIP_RETURN_IF_ERROR(LoadModuleTensors((fs::path(bridge_dir) / kSenderHalfFile).string(), *bridge_.encoder));
+  LIP_RETURN_IF_ERROR(LoadModuleTensors((fs::path(bridge_dir) / kReceiverHalfFile).string(), *bridge_.adapter, "adapter."));
   try {
-    torch::load(*optimizer_, (fs::path(dir) / kOptimizerFile).string());
+    torch::load(*bridge_.optimizer, (fs::path(dir) / kOptimizerFile).string());
     torch::Tensor rng_state;
     torch::load(rng_state, (fs::path(dir) / kRngFile).string());
     auto generator = at::detail::getDefaultCPUGenerator();
@@ -366,7 +339,7 @@ absl::Status BridgeTrainer::RestoreTrainingCheckpoint(const std::string& dir) {
   LIP_RETURN_IF_ERROR(sampler_->Restore(sampler));
   step_ = state.value("step", int64_t(0));
   normalizer_fitted_ = state.value("normalizer_fitted", false);
-  metadata_.training["validation_history"] = state.value("validation_history", nlohmann::json::array());
+  bridge_.metadata.training["validation_history"] = state.value("validation_history", nlohmann::json::array());
   return absl::OkStatus();
 }
 

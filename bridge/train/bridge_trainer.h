@@ -45,6 +45,7 @@
 #include "bridge/train/progress_bar.h"
 #include "bridge/train/text_dataset.h"
 #include "bridge/train/train_config.h"
+#include "bridge/train/trainable_bridge.h"
 
 namespace lip {
 
@@ -115,8 +116,8 @@ class BridgeTrainer {
   int64_t step() const { return step_; }
   const TrainConfig& config() const { return config_; }
   const TextDataset& validation() const { return validation_; }
-  const SenderPipeline& sender_pipeline() const { return *sender_pipeline_; }
-  const ReceiverPipeline& receiver_pipeline() const { return *receiver_pipeline_; }
+  const SenderPipeline& sender_pipeline() const { return *bridge_.sender_pipeline; }
+  const ReceiverPipeline& receiver_pipeline() const { return *bridge_.receiver_pipeline; }
   // Whether steps score whole verbalizers (some share their first receiver token).
   bool scores_whole_verbalizers() const { return whole_verbalizer_; }
 
@@ -126,17 +127,10 @@ class BridgeTrainer {
   TrainConfig config_;
   BridgeEndpoints endpoints_;
   TextDataset train_, validation_;
-  BridgeMetadata metadata_;
-  SenderEncoder encoder_{nullptr};
-  ReceiverAdapter adapter_{nullptr};
-  std::unique_ptr<EnergyMatcher> energy_matcher_;
-  std::unique_ptr<ContextPrimer> primer_;
-  std::unique_ptr<SenderPipeline> sender_pipeline_;     // shares encoder_
-  std::unique_ptr<ReceiverPipeline> receiver_pipeline_; // shares adapter_
+  TrainableBridge bridge_;
   std::vector<int64_t> answer_first_tokens_;            // per class: first receiver token of its verbalizer
   std::vector<std::vector<int64_t>> verbalizer_tokens_; // per class: all receiver tokens of its verbalizer
   bool whole_verbalizer_ = false;                       // first tokens collide: score whole verbalizers
-  std::unique_ptr<torch::optim::AdamW> optimizer_;
   std::unique_ptr<ClassBalancedSampler> sampler_;
   int64_t step_ = 0;
   bool normalizer_fitted_ = false;

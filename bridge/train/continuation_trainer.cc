@@ -65,33 +65,17 @@ absl::StatusOr<std::unique_ptr<ContinuationTrainer>> ContinuationTrainer::Create
   trainer->config_.task = kContinuationTask;
   trainer->continuation_tokens_ = continuation_tokens;
   // The bridge's metadata as BridgeTrainer builds it, without labels.
-  LIP_ASSIGN_OR_RETURN(trainer->metadata_, BridgeMetadataForTraining(trainer->config_, endpoints));
-  BridgeMetadata& m = trainer->metadata_;
+  LIP_ASSIGN_OR_RETURN(BridgeMetadata m, BridgeMetadataForTraining(trainer->config_, endpoints));
   m.training["continuation_tokens"] = continuation_tokens;
   m.training["prefix_words"] = passages.prefix_words;
   m.training["min_continuation_words"] = passages.min_continuation_words;
   m.training["train_passages"] = int64_t(train.size());
 
-  torch::manual_seed(config.seed);
-  trainer->encoder_ = SenderEncoder(m.sender);
-  trainer->adapter_ = ReceiverAdapter(m.receiver.adapter);
-  trainer->energy_matcher_ = std::make_unique<EnergyMatcher>(m.receiver.energy);
-  LIP_ASSIGN_OR_RETURN(PrimingTokens priming, TokenizePriming(*endpoints.receiver_tokenizer, m.priming));
-  if (!priming.bos && priming.prefix.empty()) {
+  LIP_ASSIGN_OR_RETURN(trainer->bridge_, TrainableBridge::Create(trainer->config_, endpoints, std::move(m)));
+  if (!trainer->bridge_.priming.bos && trainer->bridge_.priming.prefix.empty()) {
     return absl::InvalidArgumentError(
         "a receiver without BOS needs a non-empty context prefix (the frame of the no-prefix reference)");
   }
-  trainer->primer_ = std::make_unique<ContextPrimer>(priming);
-  LIP_ASSIGN_OR_RETURN(trainer->sender_pipeline_,
-                       SenderPipeline::Create(endpoints.sender_model, endpoints.sender_tokenizer,
-                                              SenderHalf{m, trainer->encoder_}));
-  LIP_ASSIGN_OR_RETURN(trainer->receiver_pipeline_,
-                       ReceiverPipeline::Create(endpoints.receiver_model, endpoints.receiver_tokenizer,
-                                                ReceiverHalf{m, trainer->adapter_}));
-  std::vector<torch::Tensor> parameters = trainer->encoder_->parameters();
-  for (const torch::Tensor& p : trainer->adapter_->parameters()) parameters.push_back(p);
-  trainer->optimizer_ = std::make_unique<torch::optim::AdamW>(
-      parameters, torch::optim::AdamWOptions(config.learning_rate).weight_decay(config.weight_decay));
   trainer->rng_.seed(config.seed);
   trainer->endpoints_ = std::move(endpoints);
   trainer->train_ = std::move(train);
@@ -102,7 +86,7 @@ absl::Status ContinuationTrainer::FitNormalizer() {
   TextDataset prefixes;
   prefixes.label_names = {"passage"};
   for (const ContinuationExample& e : train_) prefixes.examples.push_back({e.prefix, 0});
-  LIP_RETURN_IF_ERROR(FitSenderNormalizer(*sender_pipeline_, encoder_, prefixes, config_.normalizer_texts));
+  LIP_RETURN_IF_ERROR(FitSenderNormalizer(*bridge_.sender_pipeline, bridge_.encoder, prefixes, config_.normalizer_texts));
   normalizer_fitted_ = true;
   return absl::OkStatus();
 }
@@ -128,11 +112,11 @@ absl::StatusOr<torch::Tensor> ContinuationTrainer::BatchNll(const std::vector<in
     prefixes.push_back(train_.at(i).prefix);
     targets.insert(targets.end(), train_[i].targets.begin(), train_[i].targets.end());
   }
-  LIP_ASSIGN_OR_RETURN(SourceStates source, sender_pipeline_->ReadSourceStates(prefixes));
+  LIP_ASSIGN_OR_RETURN(SourceStates source, bridge_.sender_pipeline->ReadSourceStates(prefixes));
   const DecoderModel& receiver = *endpoints_.receiver_model;
-  torch::Tensor z = encoder_->forward(source.states, source.mask);
-  torch::Tensor soft = energy_matcher_->Match(adapter_->forward(z)).to(receiver.dtype());
-  LIP_ASSIGN_OR_RETURN(PrimedSequence primed, primer_->Prime(soft, receiver.embedding_weight()));
+  torch::Tensor z = bridge_.encoder->forward(source.states, source.mask);
+  torch::Tensor soft = bridge_.energy_matcher->Match(bridge_.adapter->forward(z)).to(receiver.dtype());
+  LIP_ASSIGN_OR_RETURN(PrimedSequence primed, bridge_.primer->Prime(soft, receiver.embedding_weight()));
   torch::Tensor target_tensor =
       torch::tensor(targets, torch::kInt64).reshape({int64_t(indices.size()), continuation_tokens_});
   return ContinuationNll(receiver, primed.inputs_embeds, target_tensor);
@@ -144,31 +128,31 @@ absl::StatusOr<ContinuationStepResult> ContinuationTrainer::Step() {
   ContinuationStepResult result;
   result.step = step_ + 1;
   result.learning_rate = WarmupCosineLearningRate(config_, result.step);
-  SetAdamWLearningRate(*optimizer_, result.learning_rate);
+  SetAdamWLearningRate(*bridge_.optimizer, result.learning_rate);
   try {
-    encoder_->train();
-    adapter_->train();
+    bridge_.encoder->train();
+    bridge_.adapter->train();
     LIP_ASSIGN_OR_RETURN(torch::Tensor nll, BatchNll(batch));
     torch::Tensor nll_mean = nll.mean();
     torch::Tensor loss = nll_mean;
-    if (config_.scale_reg_weight > 0) loss = loss + config_.scale_reg_weight * adapter_->ScaleRegularizer();
-    optimizer_->zero_grad();
+    if (config_.scale_reg_weight > 0) loss = loss + config_.scale_reg_weight * bridge_.adapter->ScaleRegularizer();
+    bridge_.optimizer->zero_grad();
     loss.backward();
     if (config_.max_grad_norm > 0) {
-      std::vector<torch::Tensor> parameters = encoder_->parameters();
-      for (const torch::Tensor& p : adapter_->parameters()) parameters.push_back(p);
+      std::vector<torch::Tensor> parameters = bridge_.encoder->parameters();
+      for (const torch::Tensor& p : bridge_.adapter->parameters()) parameters.push_back(p);
       torch::nn::utils::clip_grad_norm_(parameters, config_.max_grad_norm);
     }
-    optimizer_->step();
+    bridge_.optimizer->step();
     result.loss = nll_mean.item<double>();
-    result.adapter_scale = adapter_->scale_value();
+    result.adapter_scale = bridge_.adapter->scale_value();
   } catch (const c10::Error& e) {
-    encoder_->eval();
-    adapter_->eval();
+    bridge_.encoder->eval();
+    bridge_.adapter->eval();
     return absl::InternalError(absl::StrCat("training step ", result.step, " failed: ", e.what_without_backtrace()));
   }
-  encoder_->eval();
-  adapter_->eval();
+  bridge_.encoder->eval();
+  bridge_.adapter->eval();
   if (!std::isfinite(result.loss)) {
     return absl::InternalError(absl::StrCat("training step ", result.step, " produced a non-finite loss"));
   }
@@ -182,8 +166,8 @@ absl::StatusOr<double> ContinuationTrainer::Loss(const std::vector<int64_t>& ind
     if (i < 0 || i >= int64_t(train_.size())) return absl::OutOfRangeError(absl::StrCat("no training example ", i));
   }
   torch::NoGradGuard no_grad;
-  encoder_->eval();
-  adapter_->eval();
+  bridge_.encoder->eval();
+  bridge_.adapter->eval();
   try {
     LIP_ASSIGN_OR_RETURN(torch::Tensor nll, BatchNll(indices));
     return nll.mean().item<double>();
@@ -207,16 +191,10 @@ absl::StatusOr<ContinuationStepResult> ContinuationTrainer::Train(int64_t until_
   return last;
 }
 
-BridgeMetadata ContinuationTrainer::metadata() const {
-  BridgeMetadata m = metadata_;
-  m.training["steps_done"] = step_;
-  return m;
-}
+BridgeMetadata ContinuationTrainer::metadata() const { return bridge_.MetadataAfter(step_); }
 
 absl::Status ContinuationTrainer::SaveBridge(const std::string& dir, const nlohmann::json& evaluation) {
-  BridgeMetadata m = metadata();
-  m.evaluation = evaluation;
-  return SaveBridgeCheckpoint(dir, m, *encoder_, *adapter_);
+  return bridge_.Save(dir, step_, evaluation);
 }
 
 }  // namespace lip

@@ -36,6 +36,7 @@
 #include "bridge/train/passage_corpus.h"
 #include "bridge/train/progress_bar.h"
 #include "bridge/train/train_config.h"
+#include "bridge/train/trainable_bridge.h"
 
 namespace lip {
 
@@ -94,8 +95,8 @@ class ContinuationTrainer {
   BridgeMetadata metadata() const;
   int64_t step() const { return step_; }
   const TrainConfig& config() const { return config_; }
-  const SenderPipeline& sender_pipeline() const { return *sender_pipeline_; }
-  const ReceiverPipeline& receiver_pipeline() const { return *receiver_pipeline_; }
+  const SenderPipeline& sender_pipeline() const { return *bridge_.sender_pipeline; }
+  const ReceiverPipeline& receiver_pipeline() const { return *bridge_.receiver_pipeline; }
 
  private:
   ContinuationTrainer() = default;
@@ -107,14 +108,7 @@ class ContinuationTrainer {
   BridgeEndpoints endpoints_;
   std::vector<ContinuationExample> train_;
   int64_t continuation_tokens_ = 0;
-  BridgeMetadata metadata_;
-  SenderEncoder encoder_{nullptr};
-  ReceiverAdapter adapter_{nullptr};
-  std::unique_ptr<EnergyMatcher> energy_matcher_;
-  std::unique_ptr<ContextPrimer> primer_;
-  std::unique_ptr<SenderPipeline> sender_pipeline_;      // shares encoder_
-  std::unique_ptr<ReceiverPipeline> receiver_pipeline_;  // shares adapter_
-  std::unique_ptr<torch::optim::AdamW> optimizer_;
+  TrainableBridge bridge_;
   std::mt19937_64 rng_;
   std::vector<int64_t> order_;
   size_t position_ = 0;
