@@ -158,14 +158,7 @@ absl::StatusOr<StepResult> BridgeTrainer::Step() {
     }
     if (config_.scale_reg_weight > 0) loss = loss + config_.scale_reg_weight * bridge_.adapter->ScaleRegularizer();
 
-    bridge_.optimizer->zero_grad();
-    loss.backward();
-    if (config_.max_grad_norm > 0) {
-      std::vector<torch::Tensor> parameters = bridge_.encoder->parameters();
-      for (const torch::Tensor& p : bridge_.adapter->parameters()) parameters.push_back(p);
-      torch::nn::utils::clip_grad_norm_(parameters, config_.max_grad_norm);
-    }
-    bridge_.optimizer->step();
+    bridge_.Update(loss, config_.max_grad_norm);
 
     torch::NoGradGuard no_grad;
     torch::Tensor predicted = class_scores.argmax(1);

@@ -34,6 +34,13 @@ std::vector<torch::Tensor> TrainableBridge::Parameters() const {
   return parameters;
 }
 
+void TrainableBridge::Update(const torch::Tensor& loss, double max_grad_norm) {
+  optimizer->zero_grad();
+  loss.backward();
+  if (max_grad_norm > 0) torch::nn::utils::clip_grad_norm_(Parameters(), max_grad_norm);
+  optimizer->step();
+}
+
 BridgeMetadata TrainableBridge::MetadataAfter(int64_t steps_done) const {
   BridgeMetadata m = metadata;
   m.training["steps_done"] = steps_done;

@@ -49,6 +49,10 @@ struct TrainableBridge {
   // The trainable tensors: the encoder's, then the adapter's.
   std::vector<torch::Tensor> Parameters() const;
 
+  // One optimizer update from `loss`: zeroes the gradients, backpropagates, clips their global norm
+  // to `max_grad_norm` (0: no clipping) and steps. Throws c10::Error as LibTorch does.
+  void Update(const torch::Tensor& loss, double max_grad_norm);
+
   // Writes a bridge checkpoint (bridge.json + both halves, docs/checkpoint.md) to `dir`, recording
   // `steps_done` in the training section and `evaluation` as measured on held-out data.
   absl::Status Save(const std::string& dir, int64_t steps_done, const nlohmann::json& evaluation);
