@@ -126,6 +126,34 @@ struct TrainedAtRate {
   std::vector<LearningRateTrial> trials;  // empty unless --learning_rates was given
 };
 
+// The run result of a method trained from `config` (bridge/eval/run_result.h) with what every
+// trained method records the same way: identity of the run, training scale, the learning rate and
+// its search, and the validation history's last accuracy and early-stopping note. The caller adds
+// the method's own fields (width, examples, timing, test accuracy).
+template <typename Trainer>
+RunResult TrainedRunResult(const TrainConfig& config, const BridgeEndpoints& endpoints, const std::string& method,
+                           const std::string& variant, const TrainedAtRate<Trainer>& trained,
+                           const nlohmann::json& validation_history) {
+  RunResult result;
+  result.task = config.task;
+  result.method = method;
+  result.direction = absl::GetFlag(FLAGS_direction);
+  result.sender = endpoints.sender_id.name;
+  result.receiver = endpoints.receiver_id.name;
+  result.num_soft_tokens = config.perceiver.num_queries;
+  result.variant = variant;
+  result.seed = config.seed;
+  result.device = absl::GetFlag(FLAGS_device);
+  result.threads = torch::get_num_threads();
+  result.steps = trained.trainer->step();
+  result.batch_size = config.batch_size;
+  result.learning_rate = trained.learning_rate;
+  result.learning_rate_trials = trained.trials;
+  if (!validation_history.empty()) result.validation_accuracy = validation_history.back()["accuracy"].get<double>();
+  result.note = EarlyStoppingNote(validation_history, config.steps);
+  return result;
+}
+
 // Trains one `Trainer` per rate in `rates` (each a fresh start from config's seed) and keeps the
 // one with the best final validation accuracy; with a single rate and no search it simply trains.
 //   create(config) -> StatusOr<unique_ptr<Trainer>>, train(Trainer&) -> StatusOr<StepResult>,
@@ -199,29 +227,11 @@ absl::Status RunReference(const TrainConfig& config, const std::string& variant,
             return trainer.validation_history().back()["accuracy"].template get<double>();
           }));
   Trainer* trainer = trained.trainer.get();
-  RunResult result;
-  result.task = config.task;
-  result.method = method;
-  result.direction = absl::GetFlag(FLAGS_direction);
-  result.sender = endpoints.sender_id.name;
-  result.receiver = endpoints.receiver_id.name;
-  result.num_soft_tokens = config.perceiver.num_queries;
+  RunResult result = TrainedRunResult(config, endpoints, method, variant, trained, trainer->validation_history());
   if (std::string(method) == kMethodSenderCeiling) result.width = config.perceiver.output_width;
-  result.variant = variant;
-  result.seed = config.seed;
-  result.device = absl::GetFlag(FLAGS_device);
-  result.threads = torch::get_num_threads();
-  result.steps = trainer->step();
-  result.batch_size = config.batch_size;
   result.train_examples = train.examples.size();
-  result.note = EarlyStoppingNote(trainer->validation_history(), config.steps);
   // All trainings of the search count: that is what the chosen rate cost.
   result.train_seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  result.learning_rate = trained.learning_rate;
-  result.learning_rate_trials = trained.trials;
-  if (!trainer->validation_history().empty()) {
-    result.validation_accuracy = trainer->validation_history().back()["accuracy"].template get<double>();
-  }
   const std::string test_file = absl::GetFlag(FLAGS_test_file);
   if (!test_file.empty()) {
     // --test_limit: a stratified, seeded sample (the one lip-eval takes), never the first rows.
@@ -453,26 +463,11 @@ absl::Status Run() {
   if (!history.empty()) evaluation["validation_accuracy"] = history.back()["accuracy"];
   const std::string stopping_note = EarlyStoppingNote(history, config.steps);
   if (!stopping_note.empty()) evaluation["early_stopping"] = stopping_note;
-  RunResult result;
-  result.task = config.task;
-  result.method = evaluation["method"].get<std::string>();
-  result.direction = absl::GetFlag(FLAGS_direction);
-  result.sender = endpoints.sender_id.name;
-  result.receiver = endpoints.receiver_id.name;
-  result.num_soft_tokens = config.perceiver.num_queries;
+  RunResult result = TrainedRunResult(config, endpoints, evaluation["method"].get<std::string>(), variant, trained,
+                                      history);
   result.width = config.perceiver.output_width;
-  result.variant = variant;
-  result.seed = config.seed;
-  result.device = absl::GetFlag(FLAGS_device);
-  result.threads = torch::get_num_threads();
-  result.steps = trainer->step();
-  result.batch_size = config.batch_size;
   result.train_examples = train_examples;
   result.train_seconds = evaluation["train_seconds"].get<double>();
-  result.learning_rate = trained.learning_rate;
-  result.learning_rate_trials = trained.trials;
-  if (!history.empty()) result.validation_accuracy = history.back()["accuracy"].get<double>();
-  result.note = stopping_note;
   const std::string test_file = absl::GetFlag(FLAGS_test_file);
   if (!test_file.empty()) {
     LIP_ASSIGN_OR_RETURN(TextDataset test,
