@@ -88,6 +88,12 @@ json RunResultToJson(const RunResult& r) {
   PutOptional(j, "compact_int8_bytes", r.compact_int8_bytes);
   PutOptional(j, "text_bytes", r.text_bytes);
   PutOptional(j, "relayed_text_bytes", r.relayed_text_bytes);
+  PutOptional(j, "alignment_cosine", r.alignment_cosine);
+  PutOptional(j, "alignment_cosine_centered", r.alignment_cosine_centered);
+  PutOptional(j, "alignment_cosine_reverse", r.alignment_cosine_reverse);
+  PutOptional(j, "oracle_accuracy", r.oracle_accuracy);
+  PutOptional(j, "gold_logprob_shift", r.gold_logprob_shift);
+  PutOptional(j, "oracle_gold_logprob_shift", r.oracle_gold_logprob_shift);
   PutOptional(j, "bridge_latency_ms", r.bridge_latency_ms);
   PutOptional(j, "relay_latency_ms", r.relay_latency_ms);
   return j;
@@ -117,6 +123,12 @@ absl::StatusOr<RunResult> RunResultFromJson(const json& j) {
                       GetOptional(j, "compact_int8_bytes", &r.compact_int8_bytes),
                       GetOptional(j, "text_bytes", &r.text_bytes),
                       GetOptional(j, "relayed_text_bytes", &r.relayed_text_bytes),
+                      GetOptional(j, "alignment_cosine", &r.alignment_cosine),
+                      GetOptional(j, "alignment_cosine_centered", &r.alignment_cosine_centered),
+                      GetOptional(j, "alignment_cosine_reverse", &r.alignment_cosine_reverse),
+                      GetOptional(j, "oracle_accuracy", &r.oracle_accuracy),
+                      GetOptional(j, "gold_logprob_shift", &r.gold_logprob_shift),
+                      GetOptional(j, "oracle_gold_logprob_shift", &r.oracle_gold_logprob_shift),
                       GetOptional(j, "bridge_latency_ms", &r.bridge_latency_ms),
                       GetOptional(j, "relay_latency_ms", &r.relay_latency_ms),
                       GetOptional(j, "learning_rate", &r.learning_rate),

@@ -79,6 +79,18 @@ struct RunResult {
   std::optional<double> text_bytes;         // mean UTF-8 bytes of the test texts
   std::optional<double> relayed_text_bytes; // text relay: mean UTF-8 bytes the sender wrote
 
+  // Single-vector bridges (lip-vector-bridge) as their papers measure them, on the test texts:
+  // mean cosine between the mapped sender vector and the receiver's own vector of the same text
+  // (and, for the dual translator, of the reverse map B -> A against the sender's vector); the
+  // accuracy with the receiver's own vector injected instead (the oracle: the method's ceiling);
+  // the mean shift of the gold label's log-probability against the bare frame, mapped and oracle.
+  std::optional<double> alignment_cosine;
+  std::optional<double> alignment_cosine_centered;  // both sides minus the receiver's mean training vector
+  std::optional<double> alignment_cosine_reverse;
+  std::optional<double> oracle_accuracy;
+  std::optional<double> gold_logprob_shift;
+  std::optional<double> oracle_gold_logprob_shift;
+
   // Per-message latency, one message at a time, same process and threads.
   int64_t latency_messages = 0;
   std::optional<double> bridge_latency_ms;  // encode + fp16 packet + decode + answer

@@ -12,7 +12,11 @@
 //
 // Both are trained on paired vectors of the same training texts (never the test split). Writes the
 // bridge checkpoint (docs/checkpoint.md, "Single-vector kinds") with the test accuracy and, for
-// reference, the accuracy of the receiver on the bare frame (no message: the majority-guess level).
+// reference, the accuracy of the receiver on the bare frame (no message: the majority-guess level),
+// and the measures of the methods' papers on the test texts: held-out cosine alignment of the mapped
+// vector with the receiver's own (both directions for the dual translator), the oracle accuracy with
+// the receiver's own vector injected (the method's ceiling) and the gold label's log-probability
+// shift against the bare frame.
 // With --result it also writes the evaluation suite's run result (bridge/eval/run_result.h).
 // --device=cuda runs the frozen models in bf16 on the GPU (the trained modules stay fp32).
 #include <chrono>
@@ -175,22 +179,16 @@ absl::Status Run() {
                          ReadJsonlDataset(test_file, config.label_names, absl::GetFlag(FLAGS_test_limit)));
     torch::NoGradGuard no_grad;
     LIP_ASSIGN_OR_RETURN(torch::Tensor test_a, EncodeTextVectors(*sender, *sender_tokenizer, Texts(test), m.sender_vector));
-    int64_t correct = 0, bare_correct = 0;
-    const int64_t chunk = 32;
-    for (int64_t begin = 0; begin < test_a.size(0); begin += chunk) {
-      const int64_t n = std::min(chunk, test_a.size(0) - begin);
-      torch::Tensor x = test_a.narrow(0, begin, n);
-      torch::Tensor scores;
+    // The receiver's own vectors of the test texts: the alignment targets and the oracle's message.
+    LIP_ASSIGN_OR_RETURN(torch::Tensor test_b,
+                         EncodeTextVectors(*receiver, *receiver_tokenizer, Texts(test), m.receiver_vector));
+    // Label scores with receiver-width vectors [n, d_r] injected the kind's way.
+    auto score = [&](const torch::Tensor& vectors) -> absl::StatusOr<torch::Tensor> {
       if (kind == kBottleneckKind) {
-        LIP_ASSIGN_OR_RETURN(scores, ScoreLabelsWithSoftVector(*receiver, primer, EnergyMatcher(m.energy),
-                                                               adapter->forward(x), label_ids));
-      } else {
-        LIP_ASSIGN_OR_RETURN(scores, ScoreLabelsWithBlend(*receiver, bare_frame, translator->a_to_b(x), label_ids,
-                                                          m.blend));
+        return ScoreLabelsWithSoftVector(*receiver, primer, EnergyMatcher(m.energy), vectors, label_ids);
       }
-      torch::Tensor predicted = scores.argmax(1);
-      for (int64_t i = 0; i < n; ++i) correct += predicted[i].item<int64_t>() == test.examples[begin + i].label;
-    }
+      return ScoreLabelsWithBlend(*receiver, bare_frame, vectors, label_ids, m.blend);
+    };
     // The receiver on the bare frame (no message) predicts one label for everything.
     BlendConfig no_blend;
     no_blend.alpha = 0.0;
@@ -198,11 +196,58 @@ absl::Status Run() {
                                                                   torch::zeros({1, receiver->hidden_size()}),
                                                                   label_ids, no_blend));
     const int64_t bare_label = bare.argmax(1)[0].item<int64_t>();
+    int64_t correct = 0, oracle_correct = 0, bare_correct = 0;
+    double shift = 0, oracle_shift = 0, cosine = 0, cosine_centered = 0, cosine_reverse = 0;
+    // Pooled states share a large common direction; the centered cosine (both sides minus the
+    // receiver's mean training vector) shows the alignment beyond it.
+    const torch::Tensor b_mean = b.mean(0, /*keepdim=*/true);
+    const int64_t chunk = 32;
+    for (int64_t begin = 0; begin < test_a.size(0); begin += chunk) {
+      const int64_t n = std::min(chunk, test_a.size(0) - begin);
+      torch::Tensor a_chunk = test_a.narrow(0, begin, n), b_chunk = test_b.narrow(0, begin, n);
+      torch::Tensor mapped = kind == kBottleneckKind ? adapter->forward(a_chunk) : translator->a_to_b(a_chunk);
+      cosine += torch::cosine_similarity(mapped, b_chunk, 1).sum().item<double>();
+      cosine_centered += torch::cosine_similarity(mapped - b_mean, b_chunk - b_mean, 1).sum().item<double>();
+      if (kind == kDualTranslatorKind) {
+        cosine_reverse += torch::cosine_similarity(translator->b_to_a(b_chunk), a_chunk, 1).sum().item<double>();
+      }
+      LIP_ASSIGN_OR_RETURN(torch::Tensor scores, score(mapped));
+      LIP_ASSIGN_OR_RETURN(torch::Tensor oracle_scores, score(b_chunk));
+      torch::Tensor predicted = scores.argmax(1), oracle_predicted = oracle_scores.argmax(1);
+      for (int64_t i = 0; i < n; ++i) {
+        const int64_t gold = test.examples[begin + i].label;
+        correct += predicted[i].item<int64_t>() == gold;
+        oracle_correct += oracle_predicted[i].item<int64_t>() == gold;
+        const double bare_gold = bare[0][gold].item<double>();
+        shift += scores[i][gold].item<double>() - bare_gold;
+        oracle_shift += oracle_scores[i][gold].item<double>() - bare_gold;
+      }
+    }
     for (const LabelledText& e : test.examples) bare_correct += e.label == bare_label;
+    const double count = double(test.examples.size());
+    result.oracle_accuracy = double(oracle_correct) / count;
+    result.alignment_cosine = cosine / count;
+    result.alignment_cosine_centered = cosine_centered / count;
+    if (kind == kDualTranslatorKind) result.alignment_cosine_reverse = cosine_reverse / count;
+    result.gold_logprob_shift = shift / count;
+    result.oracle_gold_logprob_shift = oracle_shift / count;
+    std::fprintf(stderr,
+                 "lip-vector-bridge: held-out cosine %.4f (centered %.4f)%s; oracle (the receiver's own vector) accuracy %.4f; "
+                 "gold log-prob shift %.4f (oracle %.4f) nats\n",
+                 *result.alignment_cosine, *result.alignment_cosine_centered,
+                 kind == kDualTranslatorKind ? absl::StrFormat(", reverse %.4f", *result.alignment_cosine_reverse).c_str()
+                                             : "",
+                 *result.oracle_accuracy, *result.gold_logprob_shift, *result.oracle_gold_logprob_shift);
     const double accuracy = double(correct) / double(test.examples.size());
     const double bare_accuracy = double(bare_correct) / double(test.examples.size());
     m.evaluation = {{"test", {{"file", test_file}, {"examples", test.examples.size()}, {"accuracy", accuracy}}},
-                    {"bare_frame_accuracy", bare_accuracy}};
+                    {"bare_frame_accuracy", bare_accuracy},
+                    {"oracle_accuracy", *result.oracle_accuracy},
+                    {"alignment_cosine", *result.alignment_cosine},
+                    {"alignment_cosine_centered", *result.alignment_cosine_centered},
+                    {"gold_logprob_shift", *result.gold_logprob_shift},
+                    {"oracle_gold_logprob_shift", *result.oracle_gold_logprob_shift}};
+    if (result.alignment_cosine_reverse) m.evaluation["alignment_cosine_reverse"] = *result.alignment_cosine_reverse;
     std::fprintf(stderr, "lip-vector-bridge: %s test accuracy %.4f on %zu examples (bare frame %.4f)\n", kind.c_str(),
                  accuracy, test.examples.size(), bare_accuracy);
     result.test_file = test_file;

@@ -264,6 +264,34 @@ TEST(SuiteReportTest, ReferencesTableShowsCapacityMatchedReferencesCalibratedSco
   }
 }
 
+TEST(SuiteReportTest, SingleVectorBridgesGetTheirPapersMeasuresBesideTheOracle) {
+  std::vector<RunResult> results;
+  for (uint64_t seed : {1, 2}) {
+    RunResult r = MakeResult(kMethodDualTranslator, 0, seed, 0.50);
+    r.oracle_accuracy = 0.50;
+    r.alignment_cosine = seed == 1 ? 0.80 : 0.90;
+    r.alignment_cosine_centered = 0.30;
+    r.alignment_cosine_reverse = 0.70;
+    r.gold_logprob_shift = 0.01;
+    r.oracle_gold_logprob_shift = 0.02;
+    results.push_back(r);
+  }
+  results.push_back(MakeResult(kMethodBottleneck, 1, 1, 0.5));  // measured before these measures: no row
+  auto back = RunResultFromJson(RunResultToJson(results[0]));
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_DOUBLE_EQ(*back->alignment_cosine_centered, 0.30);
+  EXPECT_DOUBLE_EQ(*back->oracle_gold_logprob_shift, 0.02);
+  EXPECT_FALSE(RunResultFromJson(RunResultToJson(results[2]))->alignment_cosine.has_value());
+  const ResultsReport report = BuildSuiteReport(results, {});
+  const ResultsTable* table = Table(report, "Single-vector bridges measured as their papers do");
+  ASSERT_NE(table, nullptr);
+  ASSERT_EQ(table->rows.size(), 1u);
+  EXPECT_EQ(Cell(*table, 0, "seeds"), "1,2");
+  EXPECT_EQ(Cell(*table, 0, "oracle: receiver's own vector (%)"), "50.00 ± 0.00 (2 runs)");
+  EXPECT_EQ(Cell(*table, 0, "cosine A→B (held out)"), "0.850 ± 0.050 (2 runs)");
+  EXPECT_EQ(Cell(*table, 0, "cosine B→A (held out)"), "0.700 ± 0.000 (2 runs)");
+}
+
 TEST(RunResultTest, ChosenRateAtTheEdgeOfItsGridIsWrittenDown) {
   RunResult r = MakeResult(kMethodPerceiver, 8, 1, 0.8);
   r.learning_rate = 3e-4;
