@@ -8,7 +8,7 @@ absl::Status JobAbandoned(const BatchTicket& ticket, absl::Time now, absl::strin
     return absl::DeadlineExceededError(absl::StrCat(
         "deadline passed after ", absl::ToDoubleMilliseconds(now - ticket.enqueued), " ms in the ", node));
   }
-  if (ticket.cancelled != nullptr && ticket.cancelled->load()) {
+  if ((ticket.cancelled != nullptr && ticket.cancelled->load()) || (ticket.caller_gone && ticket.caller_gone())) {
     return absl::CancelledError("the caller cancelled before the message ran");
   }
   return absl::OkStatus();

@@ -58,8 +58,11 @@ enum class Admission {
 // What the batcher knows of every job besides its payload.
 struct BatchTicket {
   absl::Time deadline = absl::InfiniteFuture();
-  std::shared_ptr<std::atomic<bool>> cancelled;  // may be null; polled before the job runs
+  std::shared_ptr<std::atomic<bool>> cancelled;  // may be null; read before the job runs
   absl::Time enqueued;                           // set by Submit
+  // May be empty; asked once, on the batcher's thread, before the job runs: true when the caller has
+  // gone (e.g. a thread-safe grpc::ServerContext::IsCancelled of a caller blocked on the answer).
+  std::function<bool()> caller_gone;
 };
 
 // OK while the job's caller still wants it at `now`; else DEADLINE_EXCEEDED or CANCELLED

@@ -1,6 +1,5 @@
 #include "server/sender/text_batcher.h"
 
-#include <chrono>
 #include <utility>
 
 #include "absl/time/clock.h"
@@ -10,17 +9,13 @@ namespace {
 
 constexpr char kNode[] = "sender";
 
-// Queues `job` and blocks until its batch answered it. While waiting, `gone` is polled and marks the
-// job cancelled, so a caller that left before its batch starts costs no model time.
+// Queues `job` and blocks until its batch answered it. The batch asks `gone` before the job runs,
+// so a caller that left before its batch starts costs no model time (and nobody polls meanwhile).
 template <typename T, typename Job>
 Batched<T> SubmitAndWait(DynamicBatcher<Job>& batcher, Job job, const TextBatcher::CallerGone& gone) {
-  auto cancelled = std::make_shared<std::atomic<bool>>(false);
-  job.ticket.cancelled = cancelled;
+  job.ticket.caller_gone = gone;
   std::future<Batched<T>> answer = job.done->get_future();
   if (absl::Status queued = batcher.Submit(std::move(job)); !queued.ok()) return {queued, 0, 0};
-  while (answer.wait_for(std::chrono::milliseconds(20)) != std::future_status::ready) {
-    if (gone && !cancelled->load() && gone()) cancelled->store(true);
-  }
   return answer.get();
 }
 

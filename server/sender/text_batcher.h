@@ -49,7 +49,8 @@ struct Batched {
 
 class TextBatcher {
  public:
-  // Polled while a caller waits: true once the caller has gone (e.g. its RPC was cancelled).
+  // Asked on the batcher thread before the text runs: true once the caller has gone (e.g. its RPC
+  // was cancelled); must be thread-safe.
   using CallerGone = std::function<bool()>;
 
   TextBatcher(const SenderPipeline* pipeline, DynamicBatcherOptions options, metrics::Registry* metrics);

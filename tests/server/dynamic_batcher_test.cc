@@ -169,5 +169,21 @@ TEST(JobAbandonedTest, DeadlineFirstThenCancel) {
   EXPECT_NE(late.message().find("in the sender"), std::string::npos) << late;
 }
 
+TEST(JobAbandonedTest, AsksTheCallerOnlyWhenTheDeadlineHolds) {
+  const absl::Time now = absl::Now();
+  int asked = 0;
+  bool gone = false;
+  BatchTicket ticket{now + absl::Seconds(1), nullptr, now, [&] {
+                       ++asked;
+                       return gone;
+                     }};
+  EXPECT_TRUE(JobAbandoned(ticket, now, "sender").ok());
+  gone = true;
+  EXPECT_EQ(JobAbandoned(ticket, now, "sender").code(), absl::StatusCode::kCancelled);
+  EXPECT_EQ(asked, 2);
+  EXPECT_EQ(JobAbandoned(ticket, now + absl::Seconds(2), "sender").code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(asked, 2);
+}
+
 }  // namespace
 }  // namespace lip
