@@ -125,8 +125,7 @@ absl::StatusOr<StepResult> BridgeTrainer::Step() {
   LIP_ASSIGN_OR_RETURN(SourceStates source, bridge_.sender_pipeline->ReadSourceStates(texts));
   const DecoderModel& receiver = *endpoints_.receiver_model;
   try {
-    bridge_.encoder->train();
-    bridge_.adapter->train();
+    TrainableBridge::TrainingScope training(bridge_);
     torch::Tensor z = bridge_.encoder->forward(source.states, source.mask);
     torch::Tensor soft = bridge_.energy_matcher->Match(bridge_.adapter->forward(z)).to(receiver.dtype());
     LIP_ASSIGN_OR_RETURN(PrimedSequence primed, bridge_.primer->Prime(soft, receiver.embedding_weight()));
@@ -171,8 +170,6 @@ absl::StatusOr<StepResult> BridgeTrainer::Step() {
   } catch (const c10::Error& e) {
     return absl::InternalError(absl::StrCat("training step ", result.step, " failed: ", e.what_without_backtrace()));
   }
-  bridge_.encoder->eval();
-  bridge_.adapter->eval();
   if (!std::isfinite(result.loss)) {
     return absl::InternalError(absl::StrCat("training step ", result.step, " produced a non-finite loss"));
   }

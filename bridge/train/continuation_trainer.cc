@@ -130,8 +130,7 @@ absl::StatusOr<ContinuationStepResult> ContinuationTrainer::Step() {
   result.learning_rate = WarmupCosineLearningRate(config_, result.step);
   SetAdamWLearningRate(*bridge_.optimizer, result.learning_rate);
   try {
-    bridge_.encoder->train();
-    bridge_.adapter->train();
+    TrainableBridge::TrainingScope training(bridge_);
     LIP_ASSIGN_OR_RETURN(torch::Tensor nll, BatchNll(batch));
     torch::Tensor nll_mean = nll.mean();
     torch::Tensor loss = nll_mean;
@@ -140,12 +139,8 @@ absl::StatusOr<ContinuationStepResult> ContinuationTrainer::Step() {
     result.loss = nll_mean.item<double>();
     result.adapter_scale = bridge_.adapter->scale_value();
   } catch (const c10::Error& e) {
-    bridge_.encoder->eval();
-    bridge_.adapter->eval();
     return absl::InternalError(absl::StrCat("training step ", result.step, " failed: ", e.what_without_backtrace()));
   }
-  bridge_.encoder->eval();
-  bridge_.adapter->eval();
   if (!std::isfinite(result.loss)) {
     return absl::InternalError(absl::StrCat("training step ", result.step, " produced a non-finite loss"));
   }

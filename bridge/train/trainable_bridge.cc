@@ -34,6 +34,11 @@ std::vector<torch::Tensor> TrainableBridge::Parameters() const {
   return parameters;
 }
 
+void TrainableBridge::SetTraining(bool on) {
+  encoder->train(on);
+  adapter->train(on);
+}
+
 void TrainableBridge::Update(const torch::Tensor& loss, double max_grad_norm) {
   optimizer->zero_grad();
   loss.backward();

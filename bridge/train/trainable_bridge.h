@@ -49,6 +49,20 @@ struct TrainableBridge {
   // The trainable tensors: the encoder's, then the adapter's.
   std::vector<torch::Tensor> Parameters() const;
 
+  // Puts both trainable modules in training mode until the returned scope ends, then back in
+  // evaluation mode, on every exit of a step (an error included).
+  class TrainingScope {
+   public:
+    explicit TrainingScope(TrainableBridge& bridge) : bridge_(bridge) { bridge_.SetTraining(true); }
+    ~TrainingScope() { bridge_.SetTraining(false); }
+    TrainingScope(const TrainingScope&) = delete;
+    TrainingScope& operator=(const TrainingScope&) = delete;
+
+   private:
+    TrainableBridge& bridge_;
+  };
+  void SetTraining(bool on);
+
   // One optimizer update from `loss`: zeroes the gradients, backpropagates, clips their global norm
   // to `max_grad_norm` (0: no clipping) and steps. Throws c10::Error as LibTorch does.
   void Update(const torch::Tensor& loss, double max_grad_norm);
