@@ -454,19 +454,14 @@ ForwardOutput DecoderModel::ForwardEager(const ForwardInput& in) const {
     torch::Tensor residual = hidden;
     auto [q, k, v] = BlockQkv(l, hidden, cos, sin);
     if (cache != nullptr) std::tie(k, v) = cache->AppendLayer(i, k, v);
-    k = repeat_kv(k, n_heads / n_kv);
-    v = repeat_kv(v, n_heads / n_kv);
     torch::Tensor attn;
-#if LIP_TORCH2
-    if (sdpa) {
-      const bool no_mask = unmasked(l.sliding_window);
-      c10::optional<torch::Tensor> mask;
-      if (!no_mask) mask = mask_for(l.sliding_window);
-      attn = at::scaled_dot_product_attention(q, k, v, mask, /*dropout_p=*/0.0,
-                                              /*is_causal=*/no_mask && T > 1, /*scale=*/scaling);
-    }
-#endif
-    if (!sdpa) {
+    if (options_.fast_runtime) {
+      const bool no_mask = sdpa && unmasked(l.sliding_window);
+      attn = decoder_ops::grouped_attention(q, k, v, no_mask ? torch::Tensor() : mask_for(l.sliding_window),
+                                            /*causal=*/no_mask && T > 1, scaling, sdpa);
+    } else {
+      k = repeat_kv(k, n_heads / n_kv);
+      v = repeat_kv(v, n_heads / n_kv);
       torch::Tensor scores = torch::matmul(q, k.transpose(2, 3)) * scaling + mask_for(l.sliding_window);
       torch::Tensor probs = torch::softmax(scores, -1, torch::kFloat32).to(q.scalar_type());
       attn = torch::matmul(probs, v);
@@ -487,7 +482,7 @@ ForwardOutput DecoderModel::ForwardEager(const ForwardInput& in) const {
     out.last_hidden = hidden;
     return out;
   }
-  hidden = rms_norm(hidden, final_norm_, c.rms_norm_eps);
+  hidden = Norm(hidden, final_norm_);
   if (in.output_hidden_states) out.hidden_states.push_back(hidden);
   out.last_hidden = hidden;
   if (in.stop_after_layer == n_layers) return out;
@@ -500,7 +495,9 @@ std::pair<torch::Tensor, torch::Tensor> DecoderModel::RopeTables(const torch::Te
   // LlamaRotaryEmbedding.forward: fp32, then cast to the activation dtype.
   torch::Tensor freqs = position_ids.to(torch::kFloat32).unsqueeze(-1) * inv_freq_.view({1, 1, -1});
   torch::Tensor emb = torch::cat({freqs, freqs}, -1);
-  return {emb.cos().to(dtype).unsqueeze(1), emb.sin().to(dtype).unsqueeze(1)};
+  // The fast runtime's rope_fused takes the sine with rotate_half's sign: [-sin, sin].
+  torch::Tensor sin = options_.fast_runtime ? torch::cat({-freqs.sin(), freqs.sin()}, -1) : emb.sin();
+  return {emb.cos().to(dtype).unsqueeze(1), sin.to(dtype).unsqueeze(1)};
 }
 
 std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> DecoderModel::BlockQkv(const Layer& l,
@@ -511,8 +508,17 @@ std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> DecoderModel::BlockQkv(c
   const torch::Dtype act = activation_dtype_;
   const int64_t B = hidden.size(0), T = hidden.size(1);
   const int64_t n_heads = c.num_attention_heads, n_kv = c.num_key_value_heads, D = c.head_dim;
-  torch::Tensor x = rms_norm(hidden, l.input_layernorm, c.rms_norm_eps);
+  torch::Tensor x = Norm(hidden, l.input_layernorm);
   x = x.to(options_.dtype);  // rounded once for the three projections
+  if (l.qkv_proj.defined() && options_.fast_runtime) {
+    // One projection, then rope on q and k together in the projection's [B,T,heads,D] layout (cos
+    // and sin [B,1,T,D] viewed as [B,T,1,D]); q, k and v stay views of what those two wrote.
+    torch::Tensor qkv = project(x, l.qkv_proj, l.qkv_bias, act);
+    torch::Tensor qk = qkv.narrow(-1, 0, (n_heads + n_kv) * D).view({B, T, n_heads + n_kv, D});
+    qk = decoder_ops::rope_fused(qk, cos.transpose(1, 2), sin.transpose(1, 2));
+    torch::Tensor v = qkv.narrow(-1, (n_heads + n_kv) * D, n_kv * D).view({B, T, n_kv, D});
+    return {qk.narrow(2, 0, n_heads).transpose(1, 2), qk.narrow(2, n_heads, n_kv).transpose(1, 2), v.transpose(1, 2)};
+  }
   torch::Tensor q, k, v;
   if (l.qkv_proj.defined()) {
     torch::Tensor qkv = project(x, l.qkv_proj, l.qkv_bias, act);
@@ -527,6 +533,7 @@ std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> DecoderModel::BlockQkv(c
   q = q.view({B, T, n_heads, D}).transpose(1, 2);
   k = k.view({B, T, n_kv, D}).transpose(1, 2);
   v = v.view({B, T, n_kv, D}).transpose(1, 2);
+  if (options_.fast_runtime) return {decoder_ops::rope_fused(q, cos, sin), decoder_ops::rope_fused(k, cos, sin), v};
   return {rope(q, cos, sin), rope(k, cos, sin), v};
 }
 
@@ -537,7 +544,7 @@ torch::Tensor DecoderModel::BlockOutput(const Layer& l, const torch::Tensor& res
   torch::Tensor merged = attn.transpose(1, 2).reshape({B, T, c.num_attention_heads * c.head_dim});
   torch::Tensor hidden = residual + project(merged.to(options_.dtype), l.o_proj, l.o_bias, act);
   // MLP block (SwiGLU).
-  torch::Tensor x = rms_norm(hidden, l.post_attention_layernorm, c.rms_norm_eps).to(options_.dtype);
+  torch::Tensor x = Norm(hidden, l.post_attention_layernorm).to(options_.dtype);
   torch::Tensor gate, up;
   if (l.gate_up_proj.defined()) {
     torch::Tensor gate_up = project(x, l.gate_up_proj, l.gate_up_bias, act);
@@ -548,7 +555,19 @@ torch::Tensor DecoderModel::BlockOutput(const Layer& l, const torch::Tensor& res
     gate = torch::silu(project(x, l.gate_proj, l.gate_bias, act));
     up = project(x, l.up_proj, l.up_bias, act);
   }
-  return hidden + project((gate * up).to(options_.dtype), l.down_proj, l.down_bias, act);
+  torch::Tensor mlp_in = (gate * up).to(options_.dtype);
+  if (options_.fast_runtime && !l.down_bias.defined() && act == options_.dtype && !hidden.requires_grad()) {
+    // The residual add inside the down projection's matmul (beta = 1): `hidden` is this block's
+    // own tensor, and nothing (no autograd) saved it.
+    hidden.view({-1, hidden.size(-1)}).addmm_(mlp_in.reshape({-1, mlp_in.size(-1)}), l.down_proj.t());
+    return hidden;
+  }
+  return hidden + project(mlp_in, l.down_proj, l.down_bias, act);
+}
+
+torch::Tensor DecoderModel::Norm(const torch::Tensor& x, const torch::Tensor& weight) const {
+  return options_.fast_runtime ? decoder_ops::rms_norm_fused(x, weight, config_.rms_norm_eps)
+                               : rms_norm(x, weight, config_.rms_norm_eps);
 }
 
 torch::Tensor DecoderModel::Logits(const torch::Tensor& hidden) const {

@@ -150,7 +150,8 @@ class DecoderModel {
   bool ForwardGraphed(const ForwardInput& in, ForwardOutput* out) const;
   torch::Tensor RopeInvFreq() const;
   // The pieces of a block, shared by ForwardEager and the static-cache decode step
-  // (static_decoder.cc): rotary tables cos/sin [B,1,T,D] for position_ids [B,T] in `dtype`; block
+  // (static_decoder.cc): rotary tables cos/sin [B,1,T,D] for position_ids [B,T] in `dtype` (in the
+  // fast runtime the sine carries rotate_half's sign, [-sin, sin], as rope_fused takes it); block
   // l's q [B,heads,T,D] and k, v [B,kv_heads,T,D] for `hidden` [B,T,H] (input norm, projections,
   // rope on q and k); the block's output for attention values `attn` [B,heads,T,D] (o_proj +
   // residual, then the SwiGLU MLP + residual); fp32 logits of final-norm states.
@@ -159,6 +160,8 @@ class DecoderModel {
                                                                    const torch::Tensor& cos,
                                                                    const torch::Tensor& sin) const;
   torch::Tensor BlockOutput(const Layer& l, const torch::Tensor& residual, const torch::Tensor& attn) const;
+  // RMSNorm with `weight`: decoder_ops::rms_norm_fused in the fast runtime, rms_norm in the eager one.
+  torch::Tensor Norm(const torch::Tensor& x, const torch::Tensor& weight) const;
   torch::Tensor Logits(const torch::Tensor& hidden) const;
   void FinishLoad();  // derives inv_freq_, activation_dtype_ and logits_head_ from the weights
 

@@ -1,5 +1,11 @@
 // The small tensor operations a decoder block is made of, shared by DecoderModel's forward and the
 // static-cache decode step (static_decoder.cc). Internal to bridge/model/.
+//
+// Two spellings of the same math: the eager runtime (LoadOptions::fast_runtime = false) follows
+// transformers op for op; the fast runtime uses the *_fused forms, which compute the same values
+// in fewer kernels (a block of the 8B shape launched ~38 kernels eagerly, ~13 fused: on a GPU at
+// batch 1 the launches, not the weights, set the time). They differ only in rounding (a bf16
+// intermediate fewer), never in what is computed.
 #ifndef LIP_BRIDGE_MODEL_DECODER_OPS_H_
 #define LIP_BRIDGE_MODEL_DECODER_OPS_H_
 
@@ -17,6 +23,15 @@ inline torch::Tensor rms_norm(const torch::Tensor& x, const torch::Tensor& weigh
   torch::Tensor variance = x32.pow(2).mean(-1, /*keepdim=*/true);
   x32 = x32 * torch::rsqrt(variance + eps);
   return weight * x32.to(x.scalar_type());
+}
+
+// rms_norm as one kernel where LibTorch has it (fused on CUDA from 2.8) and the input and weight
+// share a dtype (out = round(x * rsqrt(mean(x^2) + eps) * weight), computed in fp32); else rms_norm.
+inline torch::Tensor rms_norm_fused(const torch::Tensor& x, const torch::Tensor& weight, double eps) {
+#if LIP_TORCH_RMS_NORM
+  if (x.scalar_type() == weight.scalar_type()) return at::rms_norm(x, {x.size(-1)}, weight, eps);
+#endif
+  return rms_norm(x, weight, eps);
 }
 
 inline torch::Tensor linear(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b) {
@@ -43,10 +58,56 @@ inline torch::Tensor rope(const torch::Tensor& x, const torch::Tensor& cos, cons
   return x * cos + rotate_half(x) * sin;
 }
 
+// rope with rotate_half's sign folded into the sine table: with x = [x1, x2] and
+// signed_sin = [-s, s] (RopeTables' fused form), rotate_half(x) * [s, s] = roll(x, D/2) * signed_sin,
+// so x * cos + roll(x, D/2) * signed_sin is three kernels (mul, roll, addcmul) instead of five.
+// Broadcasts like rope: any layout whose last axis is D.
+inline torch::Tensor rope_fused(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& signed_sin) {
+  return torch::addcmul(x * cos, torch::roll(x, {x.size(-1) / 2}, {-1}), signed_sin);
+}
+
 // [B,Hkv,S,D] -> [B,Hkv*n_rep,S,D]; query head h reads key/value head h / n_rep.
 inline torch::Tensor repeat_kv(const torch::Tensor& x, int64_t n_rep) {
   if (n_rep == 1) return x;
   return x.repeat_interleave(n_rep, /*dim=*/1);
+}
+
+// Attention of q [B,Hq,T,D] over k, v [B,Hkv,S,D], query head h reading key/value head
+// h / (Hq / Hkv), with an additive mask broadcastable to [B,1,T,S], or none: then causal when
+// `causal`, else every key visible. `sdpa`: LibTorch's fused kernels (LibTorch 2.x), else matmuls
+// and an fp32 softmax. No key or value is copied per query head where avoidable: one query position
+// (decoding) folds the heads of a group into the query axis ([B,Hkv,Hq/Hkv,D] against the shared
+// keys, the mask broadcast over them); an unmasked prefill asks the fused kernel to share the heads
+// (enable_gqa, LibTorch 2.5+); a masked prefill repeats them (repeat_kv). Returns [B,Hq,T,D].
+inline torch::Tensor grouped_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                                       const torch::Tensor& mask, bool causal, double scaling, bool sdpa) {
+  const int64_t B = q.size(0), Hq = q.size(1), T = q.size(2), D = q.size(3), n_rep = Hq / k.size(1);
+  auto attend = [&](const torch::Tensor& qq, const torch::Tensor& kk, const torch::Tensor& vv, bool is_causal,
+                    bool share_heads) -> torch::Tensor {
+#if LIP_TORCH2
+    if (sdpa) {
+      c10::optional<torch::Tensor> m;
+      if (mask.defined()) m = mask;
+#if LIP_TORCH_SDPA_GQA
+      return at::scaled_dot_product_attention(qq, kk, vv, m, /*dropout_p=*/0.0, is_causal, scaling, share_heads);
+#else
+      (void)share_heads;
+      return at::scaled_dot_product_attention(qq, kk, vv, m, /*dropout_p=*/0.0, is_causal, scaling);
+#endif
+    }
+#endif
+    (void)share_heads;
+    TORCH_CHECK(mask.defined() || !is_causal, "grouped_attention: causal attention without sdpa needs a mask");
+    torch::Tensor scores = torch::matmul(qq, kk.transpose(2, 3)) * scaling;
+    if (mask.defined()) scores = scores + mask;
+    return torch::matmul(torch::softmax(scores, -1, torch::kFloat32).to(qq.scalar_type()), vv);
+  };
+  if (n_rep == 1) return attend(q, k, v, causal, false);
+  if (T == 1) return attend(q.reshape({B, k.size(1), n_rep, D}), k, v, false, false).reshape({B, Hq, 1, D});
+#if LIP_TORCH_SDPA_GQA
+  if (sdpa && !mask.defined()) return attend(q, k, v, causal, true);
+#endif
+  return attend(q, repeat_kv(k, n_rep), repeat_kv(v, n_rep), causal, false);
 }
 
 // The most negative finite value of `dtype`: the additive mask of a key no query may see.

@@ -111,7 +111,6 @@ void StaticDecodeSession::Load(const KvCache& cache) {
 void StaticDecodeSession::RunStep() {
   using decoder_ops::mask_min;
   using decoder_ops::repeat_kv;
-  using decoder_ops::rms_norm;
   StaticDecoderBuffers& d = *buffers_;
   const ModelConfig& c = model_.config();
   const int64_t Bb = d.rows, C = d.positions;
@@ -127,22 +126,19 @@ void StaticDecodeSession::RunStep() {
     auto [q, k, v] = model_.BlockQkv(l, hidden, cos, sin);
     d.keys[i].index_copy_(2, d.column, k);
     d.values[i].index_copy_(2, d.column, v);
-    torch::Tensor keys = repeat_kv(d.keys[i], n_heads / n_kv);
-    torch::Tensor values = repeat_kv(d.values[i], n_heads / n_kv);
     torch::Tensor attn;
-#if LIP_TORCH2
     if (model_.options_.fast_runtime) {
-      attn = at::scaled_dot_product_attention(q, keys, values, additive, /*dropout_p=*/0.0, /*is_causal=*/false,
-                                              /*scale=*/scaling);
-    }
-#endif
-    if (!attn.defined()) {
+      attn = decoder_ops::grouped_attention(q, d.keys[i], d.values[i], additive, /*causal=*/false, scaling,
+                                            /*sdpa=*/LIP_TORCH2);
+    } else {
+      torch::Tensor keys = repeat_kv(d.keys[i], n_heads / n_kv);
+      torch::Tensor values = repeat_kv(d.values[i], n_heads / n_kv);
       torch::Tensor scores = torch::matmul(q, keys.transpose(2, 3)) * scaling + additive;
       attn = torch::matmul(torch::softmax(scores, -1, torch::kFloat32).to(q.scalar_type()), values);
     }
     hidden = model_.BlockOutput(l, hidden, attn);
   }
-  hidden = rms_norm(hidden, model_.final_norm_, c.rms_norm_eps);
+  hidden = model_.Norm(hidden, model_.final_norm_);
   d.logits.copy_(model_.Logits(hidden).select(1, 0));
   d.column.add_(1);
   d.next_positions.add_(1);
