@@ -36,6 +36,7 @@ if [ -n "$BASELINE" ]; then
     > "$OUT/build_baseline.log" 2>&1 && trees+=(baseline) || log "build of the baseline failed (measuring this tree only)"
 fi
 
+export LD_LIBRARY_PATH=/tmp/lip-deps/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}  # deploy/gpu/unpack_deps.sh's prefix
 LLAMA=$SHAPES/llama31-8b/config.json MISTRAL=$SHAPES/mistral-7b/config.json
 common=(--device cuda --dtype bf16 --activations model)
 for tree in "${trees[@]}"; do

@@ -9,12 +9,27 @@
 namespace lip {
 namespace {
 
+constexpr int kWordsPerStep = 8;
+
 // 1, 2, 4, ... up to max_batch (max_batch itself last when it is not a power of two).
 std::vector<int> BatchBuckets(int max_batch) {
   std::vector<int> sizes;
   for (int b = 1; b < max_batch; b *= 2) sizes.push_back(b);
   if (max_batch >= 1) sizes.push_back(max_batch);
   return sizes;
+}
+
+std::string Words(int n) {
+  std::string text;
+  for (int i = 0; i < n; ++i) text += i == 0 ? "word" : " word";
+  return text;
+}
+
+// `batch` copies of a text of `words` words, the first one word shorter when batch > 1 (padded).
+std::vector<std::string> PlaceholderTexts(int words, int batch) {
+  std::vector<std::string> texts(static_cast<size_t>(batch), Words(words));
+  if (batch > 1) texts[0] = Words(words - 1);
+  return texts;
 }
 
 double MillisSince(absl::Time start) { return absl::ToDoubleMilliseconds(absl::Now() - start); }
@@ -36,6 +51,17 @@ absl::StatusOr<GraphWarmupReport> WarmUpReceiverGraphs(const ReceiverPipeline& p
     for (const auto& answer : answers) LIP_RETURN_IF_ERROR(answer.status());
     ++report.batches;
   }
+  const int max_words = static_cast<int>(2 * pipeline.bridge().sender.max_text_tokens);
+  for (int words = kWordsPerStep; words <= max_words; words += kWordsPerStep) {
+    for (int batch : BatchBuckets(max_batch)) {
+      std::vector<TextMessage> messages;
+      for (std::string& text : PlaceholderTexts(words, batch)) messages.push_back(TextMessage{std::move(text), {}, {}});
+      LIP_ASSIGN_OR_RETURN(auto answers, pipeline.AnswerText(messages));
+      for (const auto& answer : answers) LIP_RETURN_IF_ERROR(answer.status());
+      ++report.batches;
+    }
+    ++report.text_lengths;
+  }
   report.elapsed_ms = MillisSince(start);
   return report;
 }
@@ -44,18 +70,19 @@ absl::StatusOr<GraphWarmupReport> WarmUpSenderGraphs(const SenderPipeline& pipel
   GraphWarmupReport report;
   if (!pipeline.model().uses_cuda_graphs() || max_batch < 1) return report;
   const absl::Time start = absl::Now();
-  // Every word is at least one token, so this fills max_text_tokens (the text is truncated to it).
-  std::string text;
-  for (int64_t i = 0; i < pipeline.bridge().sender.max_text_tokens + 1; ++i) text += "warm up ";
-  for (int batch : BatchBuckets(max_batch)) {
-    const std::vector<std::string> texts(static_cast<size_t>(batch), text);
-    LIP_ASSIGN_OR_RETURN(auto encoded, pipeline.Encode(texts));
-    (void)encoded;
-    ++report.batches;
+  const int max_words = static_cast<int>(pipeline.bridge().sender.max_text_tokens);
+  for (int words = kWordsPerStep; words <= max_words; words += kWordsPerStep) {
+    for (int batch : BatchBuckets(max_batch)) {
+      LIP_ASSIGN_OR_RETURN(auto encoded, pipeline.Encode(PlaceholderTexts(words, batch)));
+      (void)encoded;
+      ++report.batches;
+    }
+    ++report.text_lengths;
   }
   // Text relay: one generation captures the decode step of its bucket (one row, up to 128 positions).
-  LIP_ASSIGN_OR_RETURN(auto relay, pipeline.GenerateText(text.substr(0, 200), 32));
+  LIP_ASSIGN_OR_RETURN(auto relay, pipeline.GenerateText(Words(max_words), 32));
   (void)relay;
+  ++report.batches;
   report.elapsed_ms = MillisSince(start);
   return report;
 }

@@ -1,12 +1,16 @@
 // Capturing the CUDA graphs of a model node before it serves. On CUDA the model runtime captures
-// one graph per (batch bucket, token bucket, exit layer) on the first forward of that bucket
-// (DecoderModel::uses_cuda_graphs); a capture takes tens to hundreds of milliseconds, which would
-// land on the first messages of each batch size under load. These functions run the node's own
-// path on placeholder inputs for every batch bucket 1, 2, 4, ... up to `max_batch`, so the
-// buckets of full-length messages are captured at start-up. Messages of other lengths still
-// capture their bucket on first use.
+// one graph per (batch bucket, 16-token bucket, exit layer, padded or not) on the first forward of
+// that bucket (DecoderModel::uses_cuda_graphs); a capture takes tens to hundreds of milliseconds and
+// holds the model's graph lock, so a capture on a served message stalls every message behind it.
+// These functions run the node's own paths on placeholder messages for every batch bucket 1, 2, 4,
+// ... up to `max_batch` and every text length a message of the bridge can have, so those buckets
+// are captured at start-up: longer messages still capture theirs on first use.
 //
-// They do nothing (and return 0 batches) when the model does not use CUDA graphs or max_batch < 1.
+// Batches of one are unpadded; larger ones are padded (one row a word shorter), as messages of
+// different lengths batch under load. Placeholder text is a repeated word, one or two tokens per
+// word in the tokenizers LIP runs, so steps of 8 words never skip a 16-token bucket.
+//
+// They do nothing (and return 0 runs) when the model does not use CUDA graphs or max_batch < 1.
 // Thread-safety: call before serving.
 #ifndef LIP_SERVER_GRAPH_WARMUP_H_
 #define LIP_SERVER_GRAPH_WARMUP_H_
@@ -20,17 +24,20 @@
 namespace lip {
 
 struct GraphWarmupReport {
-  int batches = 0;        // batch buckets run
+  int batches = 0;        // placeholder batches run (each a forward, or a generation)
+  int text_lengths = 0;   // placeholder text lengths run, each at every batch bucket
   double elapsed_ms = 0;  // wall time of the whole warm-up
 };
 
 // The receiver's classify path on zero soft tokens of the bridge's shape (M x d_z) with the
-// bridge's trained priming and labels. Errors are the pipeline's.
+// bridge's trained priming and labels; then its text path (direct text, text relay) on texts of 8,
+// 16, ... words up to twice the bridge's sender max_text_tokens (a text the sender takes whole is
+// rarely more than twice as many tokens for another tokenizer). Errors are the pipeline's.
 absl::StatusOr<GraphWarmupReport> WarmUpReceiverGraphs(const ReceiverPipeline& pipeline, int max_batch);
 
-// The sender's encode path on a placeholder text long enough to fill max_text_tokens (the length
-// of a full message), then one 32-token text-relay generation (its static-cache decode step).
-// Errors are the pipeline's.
+// The sender's encode path on texts of 8, 16, ... words up to max_text_tokens words (longer texts are
+// truncated to max_text_tokens tokens, the full-length bucket), then one 32-token text-relay
+// generation (its static-cache decode step). Errors are the pipeline's.
 absl::StatusOr<GraphWarmupReport> WarmUpSenderGraphs(const SenderPipeline& pipeline, int max_batch);
 
 }  // namespace lip

@@ -129,7 +129,9 @@ void WarmUpModelGraphs(const std::string& role, WarmUp warm_up) {
                {{"error", report.status().ToString()}});
   } else if (report->batches > 0) {
     LogInfo(role, "CUDA graphs warmed up",
-            {{"batches", std::to_string(report->batches)}, {"elapsed_ms", std::to_string(report->elapsed_ms)}});
+            {{"batches", std::to_string(report->batches)},
+             {"text_lengths", std::to_string(report->text_lengths)},
+             {"elapsed_ms", std::to_string(report->elapsed_ms)}});
   }
 }
 
