@@ -1,5 +1,6 @@
 #include "server/graph_warmup.h"
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -51,7 +52,10 @@ absl::StatusOr<GraphWarmupReport> WarmUpReceiverGraphs(const ReceiverPipeline& p
     for (const auto& answer : answers) LIP_RETURN_IF_ERROR(answer.status());
     ++report.batches;
   }
-  const int max_words = static_cast<int>(2 * pipeline.bridge().sender.max_text_tokens);
+  // Texts reach the receiver whole (direct text) or as the sender wrote them (text relay): every
+  // length the graphs serve, up to the receiver's own text limit.
+  const int max_words =
+      static_cast<int>(std::min<int64_t>(DecoderModel::kMaxGraphTokens, pipeline.limits().max_text_tokens));
   for (int words = kWordsPerStep; words <= max_words; words += kWordsPerStep) {
     for (int batch : BatchBuckets(max_batch)) {
       std::vector<TextMessage> messages;
@@ -62,6 +66,7 @@ absl::StatusOr<GraphWarmupReport> WarmUpReceiverGraphs(const ReceiverPipeline& p
     }
     ++report.text_lengths;
   }
+  pipeline.model().ReleaseCachedDeviceMemory();
   report.elapsed_ms = MillisSince(start);
   return report;
 }
@@ -83,6 +88,7 @@ absl::StatusOr<GraphWarmupReport> WarmUpSenderGraphs(const SenderPipeline& pipel
   LIP_ASSIGN_OR_RETURN(auto relay, pipeline.GenerateText(Words(max_words), 32));
   (void)relay;
   ++report.batches;
+  pipeline.model().ReleaseCachedDeviceMemory();
   report.elapsed_ms = MillisSince(start);
   return report;
 }

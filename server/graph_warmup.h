@@ -31,8 +31,9 @@ struct GraphWarmupReport {
 
 // The receiver's classify path on zero soft tokens of the bridge's shape (M x d_z) with the
 // bridge's trained priming and labels; then its text path (direct text, text relay) on texts of 8,
-// 16, ... words up to twice the bridge's sender max_text_tokens (a text the sender takes whole is
-// rarely more than twice as many tokens for another tokenizer). Errors are the pipeline's.
+// 16, ... words up to DecoderModel::kMaxGraphTokens words (or the receiver's max_text_tokens, if
+// smaller): texts arrive whole, of any length the graphs serve (~112 graphs, about half a minute
+// for a 7B model on an H100). Errors are the pipeline's.
 absl::StatusOr<GraphWarmupReport> WarmUpReceiverGraphs(const ReceiverPipeline& pipeline, int max_batch);
 
 // The sender's encode path on texts of 8, 16, ... words up to max_text_tokens words (longer texts are

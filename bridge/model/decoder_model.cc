@@ -316,6 +316,15 @@ bool DecoderModel::uses_cuda_graphs() const {
   return LIP_CUDA_GRAPHS && options_.cuda_graphs && options_.fast_runtime && options_.device.is_cuda();
 }
 
+void DecoderModel::ReleaseCachedDeviceMemory() const {
+#if LIP_CUDA_GRAPHS
+  if (options_.device.is_cuda()) {
+    torch::cuda::synchronize();
+    c10::cuda::CUDACachingAllocator::emptyCache();
+  }
+#endif
+}
+
 ForwardOutput DecoderModel::Forward(const ForwardInput& in) const {
   ForwardOutput out;
   if (ForwardGraphed(in, &out)) return out;
@@ -329,7 +338,7 @@ bool DecoderModel::ForwardGraphed(const ForwardInput& in, ForwardOutput* out) co
   // The weights never require grad, so inputs that do not make the forward free of autograd.
   if (in.inputs_embeds.requires_grad()) return false;
   const int64_t B = in.inputs_embeds.size(0), T = in.inputs_embeds.size(1);
-  if (B > 64 || T > 256) return false;
+  if (B > kMaxGraphBatch || T > kMaxGraphTokens) return false;
   // A padded batch replays a graph that reads the mask from a buffer (attention with an additive
   // mask); an unpadded one a graph without any (the fused causal kernel). Only host masks: a
   // device mask would need a synchronisation to inspect.

@@ -107,8 +107,14 @@ class DecoderModel {
   int64_t hidden_size() const { return config_.hidden_size; }
   // True when this build and the load options let Forward replay CUDA graphs (LoadOptions::cuda_graphs
   // on a CUDA device with the fast runtime, in a build with LIP_CUDA_GRAPHS): then the first forward
-  // of each bucket captures one, and a node should run those forwards before it serves.
+  // of each bucket captures one, and a node should run those forwards before it serves. Forwards of
+  // more than kMaxGraphBatch rows or kMaxGraphTokens positions always run eagerly.
   bool uses_cuda_graphs() const;
+  // Hands the memory LibTorch's caching allocator holds but no tensor uses back to the device (the
+  // eager runs of a warm-up leave gigabytes cached); graphs keep theirs. A no-op off CUDA graphs.
+  void ReleaseCachedDeviceMemory() const;
+  static constexpr int64_t kMaxGraphBatch = 64;
+  static constexpr int64_t kMaxGraphTokens = 256;
 
   // [B,T] int64 ids -> [B,T,H] embeddings on the model's device/dtype. CPU ids are range-checked
   // (c10::Error naming the bad id); ids already on the model's device are trusted (no sync).

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# On the GPU machine (one device call, ~9 minutes): issue 19's task of dozens of classes trained from a
+# On the GPU machine (one device call, about 5 minutes on an H100): issue 19's task of dozens of classes trained from a
 # JSONL file alone, to convergence — TREC's 50 fine labels (`label` = `fine_label`, e.g. "DESC:manner";
 # the files are made here by the command in docs/results/README.md, cpu-many-classes row), the demo pair,
 # `lip-train --train_file` with everything defaulted except early stopping (patience 6 evaluations of
