@@ -101,7 +101,8 @@ absl::Status LoadModuleTensors(const std::string& path, torch::nn::Module& modul
 
 absl::Status SaveBridgeCheckpoint(const std::string& dir, const BridgeMetadata& metadata,
                                   torch::nn::Module& sender_encoder,
-                                  torch::nn::Module& receiver_adapter, BridgeMetadata* saved) {
+                                  torch::nn::Module& receiver_adapter, BridgeMetadata* saved,
+                                  const std::string& sender_half_bridge) {
   LIP_RETURN_IF_ERROR(ValidateBridgeMetadata(metadata));
   std::error_code error;
   fs::create_directories(dir, error);
@@ -113,6 +114,7 @@ absl::Status SaveBridgeCheckpoint(const std::string& dir, const BridgeMetadata& 
   auto with_half = [&](const char* half) {
     auto m = file_metadata;
     m["half"] = half;
+    if (std::string(half) == "sender" && !sender_half_bridge.empty()) m["bridge"] = sender_half_bridge;
     return m;
   };
   const std::string sender_path = JoinPath(dir, kSenderHalfFile);

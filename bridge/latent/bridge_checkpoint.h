@@ -29,12 +29,15 @@ inline constexpr char kSenderHalfFile[] = "sender.safetensors";
 inline constexpr char kReceiverHalfFile[] = "receiver.safetensors";
 
 // Writes both halves and bridge.json into `dir` (created if missing). Fills the digest fields of
-// the written metadata (returned through `saved` when not null). INVALID_ARGUMENT when the
-// metadata is invalid or does not match the modules' shapes; INTERNAL on I/O errors.
+// the written metadata (returned through `saved` when not null). Each file's safetensors metadata
+// names the bridge; `sender_half_bridge`, when not empty, is the name written into the sender
+// half's instead: a sender half shared by several bridges (one encoder trained for several
+// receivers) carries one name, so its file is byte-identical in each of them. INVALID_ARGUMENT
+// when the metadata is invalid or does not match the modules' shapes; INTERNAL on I/O errors.
 absl::Status SaveBridgeCheckpoint(const std::string& dir, const BridgeMetadata& metadata,
                                   torch::nn::Module& sender_encoder,
                                   torch::nn::Module& receiver_adapter,
-                                  BridgeMetadata* saved = nullptr);
+                                  BridgeMetadata* saved = nullptr, const std::string& sender_half_bridge = "");
 
 // Reads and validates dir/bridge.json. NOT_FOUND when absent.
 absl::StatusOr<BridgeMetadata> ReadBridgeMetadata(const std::string& dir);

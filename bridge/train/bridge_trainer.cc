@@ -47,7 +47,8 @@ std::string BaseName(const std::string& dir) {
 absl::StatusOr<std::unique_ptr<BridgeTrainer>> BridgeTrainer::Create(const TrainConfig& config,
                                                                      BridgeEndpoints endpoints,
                                                                      TextDataset train,
-                                                                     TextDataset validation) {
+                                                                     TextDataset validation,
+                                                                     SenderEncoder shared_encoder) {
   if (!endpoints.sender_model || !endpoints.receiver_model || !endpoints.sender_tokenizer ||
       !endpoints.receiver_tokenizer) {
     return absl::InvalidArgumentError("trainer needs both models and both tokenizers");
@@ -79,7 +80,8 @@ absl::StatusOr<std::unique_ptr<BridgeTrainer>> BridgeTrainer::Create(const Train
     trainer->verbalizer_tokens_.push_back(std::move(tokens));
   }
 
-  LIP_ASSIGN_OR_RETURN(trainer->bridge_, TrainableBridge::Create(config, endpoints, std::move(m)));
+  LIP_ASSIGN_OR_RETURN(trainer->bridge_, TrainableBridge::Create(config, endpoints, std::move(m),
+                                                                           std::move(shared_encoder)));
 
   std::vector<int32_t> labels;
   for (const LabelledText& e : train.examples) labels.push_back(e.label);
@@ -123,48 +125,25 @@ absl::StatusOr<StepResult> BridgeTrainer::Step() {
   result.learning_rate = WarmupCosineLearningRate(config_, result.step);
   SetAdamWLearningRate(*bridge_.optimizer, result.learning_rate);
   LIP_ASSIGN_OR_RETURN(SourceStates source, bridge_.sender_pipeline->ReadSourceStates(texts));
-  const DecoderModel& receiver = *endpoints_.receiver_model;
   try {
     TrainableBridge::TrainingScope training(bridge_);
     torch::Tensor z = bridge_.encoder->forward(source.states, source.mask);
-    torch::Tensor soft = bridge_.energy_matcher->Match(bridge_.adapter->forward(z)).to(receiver.dtype());
-    LIP_ASSIGN_OR_RETURN(PrimedSequence primed, bridge_.primer->Prime(soft, receiver.embedding_weight()));
-    torch::Tensor first_token, label_loss, class_scores;  // class_scores: (B, classes)
-    torch::Tensor label_tensor = torch::tensor(labels, torch::kInt64).to(primed.inputs_embeds.device());
-    if (whole_verbalizer_) {
-      LIP_ASSIGN_OR_RETURN(class_scores, ScoreLabels(receiver, primed.inputs_embeds, primed.attention_mask,
-                                                     verbalizer_tokens_));
-      class_scores = class_scores.to(torch::kFloat32);
-      first_token = -class_scores.gather(1, label_tensor.unsqueeze(1)).mean();  // gold verbalizer NLL
-      label_loss = torch::nn::functional::cross_entropy(class_scores, label_tensor);
-    } else {
-      ForwardInput input;
-      input.inputs_embeds = primed.inputs_embeds;
-      input.attention_mask = primed.attention_mask;
-      input.logits_last_only = true;
-      torch::Tensor logits = receiver.Forward(input).logits.select(1, 0);  // (B, V)
-      torch::Tensor class_tokens = torch::tensor(answer_first_tokens_, torch::kInt64).to(logits.device());
-      torch::Tensor answer_tokens = class_tokens.index_select(0, label_tensor);
-      first_token = FirstTokenLoss(logits, answer_tokens);
-      label_loss = LabelCrossEntropy(logits, class_tokens, label_tensor);
-      class_scores = logits.index_select(1, class_tokens);
-    }
-    torch::Tensor loss = config_.first_token_weight * first_token + config_.label_ce_weight * label_loss;
+    LIP_ASSIGN_OR_RETURN(ReceiverLossTerms terms, ReceiverTaskLoss(z, labels));
+    torch::Tensor loss = terms.task;
     torch::Tensor diversity = torch::zeros({});
     if (config_.label_names.size() > 2 && config_.diversity_weight > 0) {
       diversity = DiversityLoss(z);
       loss = loss + config_.diversity_weight * diversity;
     }
-    if (config_.scale_reg_weight > 0) loss = loss + config_.scale_reg_weight * bridge_.adapter->ScaleRegularizer();
-
+    if (terms.scale_penalty.defined()) loss = loss + terms.scale_penalty;
     bridge_.Update(loss, config_.max_grad_norm);
 
     torch::NoGradGuard no_grad;
-    torch::Tensor predicted = class_scores.argmax(1);
-    result.accuracy = (predicted == label_tensor).to(torch::kFloat64).mean().item<double>();
+    torch::Tensor predicted = terms.class_scores.argmax(1).cpu();
+    result.accuracy = (predicted == torch::tensor(labels, torch::kInt64)).to(torch::kFloat64).mean().item<double>();
     result.loss = loss.item<double>();
-    result.first_token_loss = first_token.item<double>();
-    result.label_loss = label_loss.item<double>();
+    result.first_token_loss = terms.first_token.item<double>();
+    result.label_loss = terms.label_loss.item<double>();
     result.diversity_loss = diversity.item<double>();
     result.adapter_scale = bridge_.adapter->scale_value();
   } catch (const c10::Error& e) {
@@ -175,6 +154,36 @@ absl::StatusOr<StepResult> BridgeTrainer::Step() {
   }
   step_ = result.step;
   return result;
+}
+
+absl::StatusOr<ReceiverLossTerms> BridgeTrainer::ReceiverTaskLoss(const torch::Tensor& z,
+                                                                  const std::vector<int64_t>& labels) {
+  const DecoderModel& receiver = *endpoints_.receiver_model;
+  torch::Tensor soft = bridge_.energy_matcher->Match(bridge_.adapter->forward(z)).to(receiver.dtype());
+  LIP_ASSIGN_OR_RETURN(PrimedSequence primed, bridge_.primer->Prime(soft, receiver.embedding_weight()));
+  ReceiverLossTerms terms;
+  torch::Tensor label_tensor = torch::tensor(labels, torch::kInt64).to(primed.inputs_embeds.device());
+  if (whole_verbalizer_) {
+    LIP_ASSIGN_OR_RETURN(terms.class_scores, ScoreLabels(receiver, primed.inputs_embeds, primed.attention_mask,
+                                                         verbalizer_tokens_));
+    terms.class_scores = terms.class_scores.to(torch::kFloat32);
+    terms.first_token = -terms.class_scores.gather(1, label_tensor.unsqueeze(1)).mean();  // gold verbalizer NLL
+    terms.label_loss = torch::nn::functional::cross_entropy(terms.class_scores, label_tensor);
+  } else {
+    ForwardInput input;
+    input.inputs_embeds = primed.inputs_embeds;
+    input.attention_mask = primed.attention_mask;
+    input.logits_last_only = true;
+    torch::Tensor logits = receiver.Forward(input).logits.select(1, 0);  // (B, V)
+    torch::Tensor class_tokens = torch::tensor(answer_first_tokens_, torch::kInt64).to(logits.device());
+    torch::Tensor answer_tokens = class_tokens.index_select(0, label_tensor);
+    terms.first_token = FirstTokenLoss(logits, answer_tokens);
+    terms.label_loss = LabelCrossEntropy(logits, class_tokens, label_tensor);
+    terms.class_scores = logits.index_select(1, class_tokens);
+  }
+  terms.task = config_.first_token_weight * terms.first_token + config_.label_ce_weight * terms.label_loss;
+  if (config_.scale_reg_weight > 0) terms.scale_penalty = config_.scale_reg_weight * bridge_.adapter->ScaleRegularizer();
+  return terms;
 }
 
 absl::StatusOr<StepResult> BridgeTrainer::Train(int64_t until_step, ProgressBar* progress,
@@ -214,7 +223,8 @@ absl::StatusOr<StepResult> BridgeTrainer::Train(int64_t until_step, ProgressBar*
 std::vector<torch::Tensor> BridgeTrainer::TrainableParameters() const { return bridge_.Parameters(); }
 
 absl::StatusOr<EvaluationResult> BridgeTrainer::Evaluate(const TextDataset& dataset, int64_t limit,
-                                                         int64_t batch_size) {
+                                                         int64_t batch_size,
+                                                         std::vector<std::vector<float>>* label_log_probs) {
   if (!normalizer_fitted_) LIP_RETURN_IF_ERROR(FitNormalizer());
   EvaluationResult result;
   const int64_t count = limit > 0 ? std::min<int64_t>(limit, dataset.examples.size()) : dataset.examples.size();
@@ -236,6 +246,7 @@ absl::StatusOr<EvaluationResult> BridgeTrainer::Evaluate(const TextDataset& data
     for (size_t j = 0; j < answers.size(); ++j) {
       if (!answers[j].ok()) return answers[j].status();
       if (answers[j]->label_index == dataset.examples[begin + j].label) ++correct;
+      if (label_log_probs != nullptr) label_log_probs->push_back(answers[j]->label_log_probs);
     }
   }
   result.examples = count;

@@ -65,6 +65,21 @@ struct EvaluationResult {
   double accuracy = 0;  // full label scoring through the two pipelines
 };
 
+// The receiver side of one step's loss for soft tokens z (B, M, d_z), with gradients into z and
+// the adapter: task = w_ft * first-token (or gold-verbalizer) NLL + w_label * CE_labels, and the
+// adapter's scale penalty w_scale * (s - 1)^2. The diversity term belongs to z alone and is not
+// included.
+struct ReceiverLossTerms {
+  torch::Tensor task;           // scalar, the weighted task terms above
+  torch::Tensor scale_penalty;  // scalar; undefined when w_scale is 0
+  torch::Tensor first_token;   // scalar
+  torch::Tensor label_loss;    // scalar
+  torch::Tensor class_scores;  // (B, classes): the receiver's score of each label
+
+  // task + scale_penalty.
+  torch::Tensor Total() const { return scale_penalty.defined() ? task + scale_penalty : task; }
+};
+
 // Fits `encoder`'s statistical normalizer on the source states, read by `pipeline` (whose sender
 // half is `encoder`), of the first `count` texts of `data` (at most all of them).
 absl::Status FitSenderNormalizer(const SenderPipeline& pipeline, SenderEncoder& encoder, const TextDataset& data,
@@ -73,18 +88,31 @@ absl::Status FitSenderNormalizer(const SenderPipeline& pipeline, SenderEncoder& 
 class BridgeTrainer {
  public:
   // Builds the bridge modules (random init from config.seed), the optimizer and the sampler.
+  // With `shared_encoder`, the bridge's sender half is that module (TrainableBridge::Create), shared
+  // with the other receivers of a JointReceiverTrainer.
   // INVALID_ARGUMENT for a config that does not fit the models (e.g. labels whose verbalizers
   // share their first receiver token, a source layer beyond the sender's depth).
   static absl::StatusOr<std::unique_ptr<BridgeTrainer>> Create(const TrainConfig& config,
                                                                BridgeEndpoints endpoints,
-                                                               TextDataset train, TextDataset validation);
+                                                               TextDataset train, TextDataset validation,
+                                                               SenderEncoder shared_encoder = SenderEncoder(nullptr));
 
   // Fits the statistical normalizer on up to config.normalizer_texts training texts. Train()
   // calls it at step 0; a restored trainer keeps the fitted statistics.
   absl::Status FitNormalizer();
 
+  // Records that the bridge's sender half, shared with another trainer that fitted it
+  // (JointReceiverTrainer), already holds its normalizer statistics.
+  void MarkNormalizerFitted() { normalizer_fitted_ = true; }
+
   // One optimization step.
   absl::StatusOr<StepResult> Step();
+
+  // The receiver side of a step's loss for soft tokens `z` (B, M, d_z) of texts whose classes are
+  // `labels`: adapter, energy matching, priming, the frozen receiver and the label losses, with
+  // gradients into z and the adapter (the modules' training mode is the caller's). INVALID_ARGUMENT
+  // when the priming rejects z; throws c10::Error as LibTorch does.
+  absl::StatusOr<ReceiverLossTerms> ReceiverTaskLoss(const torch::Tensor& z, const std::vector<int64_t>& labels);
 
   // Runs steps until `until_step` (<= config.steps), evaluating every eval_every steps and saving a
   // training checkpoint to `checkpoint_dir` every checkpoint_every steps (when non-empty).
@@ -96,9 +124,11 @@ class BridgeTrainer {
                                    const std::string& checkpoint_dir);
 
   // Accuracy on `dataset` (at most `limit` examples when > 0) by label scoring through
-  // SenderPipeline::Encode and ReceiverPipeline::Answer, exactly as deployed.
+  // SenderPipeline::Encode and ReceiverPipeline::Answer, exactly as deployed. With
+  // `label_log_probs`, each example's label log-probabilities (label order) are appended to it.
   absl::StatusOr<EvaluationResult> Evaluate(const TextDataset& dataset, int64_t limit = 0,
-                                            int64_t batch_size = 32);
+                                            int64_t batch_size = 32,
+                                            std::vector<std::vector<float>>* label_log_probs = nullptr);
 
   absl::Status SaveTrainingCheckpoint(const std::string& dir);
   // Restores a checkpoint written by SaveTrainingCheckpoint with the same config and models.
@@ -110,6 +140,8 @@ class BridgeTrainer {
 
   // The trained tensors (the Perceiver's, then the adapter's), shared with the modules.
   std::vector<torch::Tensor> TrainableParameters() const;
+  // The bridge's modules and pipelines (a JointReceiverTrainer steps several through one encoder).
+  TrainableBridge& trainable_bridge() { return bridge_; }
 
   // The bridge as it would be saved now (digests empty until saved).
   BridgeMetadata metadata() const;

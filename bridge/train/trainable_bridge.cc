@@ -8,12 +8,23 @@
 namespace lip {
 
 absl::StatusOr<TrainableBridge> TrainableBridge::Create(const TrainConfig& config, const BridgeEndpoints& endpoints,
-                                                        BridgeMetadata metadata) {
+                                                        BridgeMetadata metadata, SenderEncoder shared_encoder) {
   TrainableBridge b;
   b.metadata = std::move(metadata);
   const BridgeMetadata& m = b.metadata;
   torch::manual_seed(config.seed);
-  b.encoder = SenderEncoder(m.sender);
+  if (shared_encoder) {
+    const SenderHalfConfig& shared = shared_encoder->config();
+    if (shared.source_layer != m.sender.source_layer || shared.max_text_tokens != m.sender.max_text_tokens ||
+        shared.perceiver.num_queries != m.sender.perceiver.num_queries ||
+        shared.perceiver.input_width != m.sender.perceiver.input_width ||
+        shared.perceiver.output_width != m.sender.perceiver.output_width) {
+      return absl::InvalidArgumentError("the shared sender encoder's shape differs from the bridge's sender half");
+    }
+    b.encoder = std::move(shared_encoder);
+  } else {
+    b.encoder = SenderEncoder(m.sender);
+  }
   b.adapter = ReceiverAdapter(m.receiver.adapter);
   b.energy_matcher = std::make_unique<EnergyMatcher>(m.receiver.energy);
   LIP_ASSIGN_OR_RETURN(b.priming, TokenizePriming(*endpoints.receiver_tokenizer, m.priming));
@@ -40,10 +51,15 @@ void TrainableBridge::SetTraining(bool on) {
 }
 
 void TrainableBridge::Update(const torch::Tensor& loss, double max_grad_norm) {
-  optimizer->zero_grad();
+  OptimizerUpdate(*optimizer, Parameters(), loss, max_grad_norm);
+}
+
+void OptimizerUpdate(torch::optim::Optimizer& optimizer, const std::vector<torch::Tensor>& parameters,
+                     const torch::Tensor& loss, double max_grad_norm) {
+  optimizer.zero_grad();
   loss.backward();
-  if (max_grad_norm > 0) torch::nn::utils::clip_grad_norm_(Parameters(), max_grad_norm);
-  optimizer->step();
+  if (max_grad_norm > 0) torch::nn::utils::clip_grad_norm_(parameters, max_grad_norm);
+  optimizer.step();
 }
 
 BridgeMetadata TrainableBridge::MetadataAfter(int64_t steps_done) const {
@@ -55,7 +71,7 @@ BridgeMetadata TrainableBridge::MetadataAfter(int64_t steps_done) const {
 absl::Status TrainableBridge::Save(const std::string& dir, int64_t steps_done, const nlohmann::json& evaluation) {
   BridgeMetadata m = MetadataAfter(steps_done);
   m.evaluation = evaluation;
-  return SaveBridgeCheckpoint(dir, m, *encoder, *adapter);
+  return SaveBridgeCheckpoint(dir, m, *encoder, *adapter, /*saved=*/nullptr, sender_half_bridge);
 }
 
 }  // namespace lip

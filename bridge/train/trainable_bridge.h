@@ -39,12 +39,19 @@ struct TrainableBridge {
   std::unique_ptr<SenderPipeline> sender_pipeline;      // shares encoder
   std::unique_ptr<ReceiverPipeline> receiver_pipeline;  // shares adapter
   std::unique_ptr<torch::optim::AdamW> optimizer;      // encoder + adapter, config's rate and decay
+  // The name the sender half's file carries (SaveBridgeCheckpoint's sender_half_bridge); "" = the
+  // bridge's. Bridges sharing one encoder set the same, so their sender files are identical.
+  std::string sender_half_bridge;
 
   // Seeds LibTorch with config.seed, then builds everything above from `metadata` (as
   // BridgeMetadataForTraining made it, plus what the trainer adds) between the endpoints' models.
-  // INVALID_ARGUMENT when the priming does not tokenize or a pipeline rejects the shapes.
+  // With `shared_encoder` (non-null) the bridge does not make its own sender half but trains that
+  // one, shared with other bridges of the same sender (one encoder for several receivers,
+  // JointReceiverTrainer); its shape must be metadata.sender's. INVALID_ARGUMENT when the priming
+  // does not tokenize or a pipeline rejects the shapes.
   static absl::StatusOr<TrainableBridge> Create(const TrainConfig& config, const BridgeEndpoints& endpoints,
-                                                BridgeMetadata metadata);
+                                                BridgeMetadata metadata,
+                                                SenderEncoder shared_encoder = SenderEncoder(nullptr));
 
   // The trainable tensors: the encoder's, then the adapter's.
   std::vector<torch::Tensor> Parameters() const;
@@ -63,8 +70,7 @@ struct TrainableBridge {
   };
   void SetTraining(bool on);
 
-  // One optimizer update from `loss`: zeroes the gradients, backpropagates, clips their global norm
-  // to `max_grad_norm` (0: no clipping) and steps. Throws c10::Error as LibTorch does.
+  // One optimizer update from `loss` (OptimizerUpdate with this bridge's optimizer and tensors).
   void Update(const torch::Tensor& loss, double max_grad_norm);
 
   // Writes a bridge checkpoint (bridge.json + both halves, docs/checkpoint.md) to `dir`, recording
@@ -73,6 +79,12 @@ struct TrainableBridge {
   // The metadata as Save writes it, without the evaluation.
   BridgeMetadata MetadataAfter(int64_t steps_done) const;
 };
+
+// One update of `optimizer` from `loss`: zeroes the gradients, backpropagates, clips the global
+// norm of `parameters`' gradients to `max_grad_norm` (0: no clipping) and steps. Throws c10::Error
+// as LibTorch does.
+void OptimizerUpdate(torch::optim::Optimizer& optimizer, const std::vector<torch::Tensor>& parameters,
+                     const torch::Tensor& loss, double max_grad_norm);
 
 }  // namespace lip
 
