@@ -3,13 +3,20 @@
 // (--method=sender_ceiling) the sender ceiling: the bridge's sender half plus a linear head trained
 // on the labels directly (bridge/train/sender_ceiling.h), or (--method=receiver_self_bridge) the
 // receiver self-bridge: the same bridge with the receiver as its own source
-// (ReceiverSelfBridgeConfig; saved to --out like a bridge, recorded as that method).
+// (ReceiverSelfBridgeConfig; saved to --out like a bridge, recorded as that method), or
+// (--method=joint_receivers) one sender encoder trained jointly with the receiver halves of the
+// config's receiver and of --joint_receiver_model_dir (bridge/train/joint_receiver_trainer.h):
+// two ordinary bridges, --out and --joint_out, with the same sender half; --result gets each
+// receiver's and the jointly rescored accuracy on --test_file.
 //
 //   lip-train --config=configs/demo_ag_news.json --out=demo/bridges/demo-ag_news \
 //             [--checkpoint_dir=DIR --resume] [--test_file=../shared/data/ag_news/test.jsonl]
 //   lip-train --train_file=data/my_task/train.jsonl --out=bridges/my_task [--labels=a,b,c]
 //   lip-train --config=configs/demo_ag_news.json --method=prompt_tuning --seed=2 \
 //             --test_file=../shared/data/ag_news/test.jsonl --result=/tmp/results/pt.json
+//   lip-train --config=configs/demo_trec.json --method=joint_receivers \
+//             --joint_receiver_model_dir=demo/models/sender-llama --out=/tmp/trec-qwen2 \
+//             --joint_out=/tmp/trec-llama --test_file=../shared/data/trec/test.jsonl --result=/tmp/joint.json
 //
 // --seed, --num_queries (M), --steps and --learning_rate override the config, so one config serves
 // a sweep. --config_patch applies a JSON merge patch (RFC 7386) to the config after those, e.g.
@@ -33,6 +40,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 
 #include "absl/flags/flag.h"
@@ -45,6 +53,7 @@
 #include "common/wire/status_macros.h"
 #include "bridge/train/bridge_trainer.h"
 #include "bridge/train/continuation_trainer.h"
+#include "bridge/train/joint_receiver_trainer.h"
 #include "bridge/train/learning_rate_search.h"
 #include "bridge/train/prompt_tuner.h"
 #include "bridge/train/sender_ceiling.h"
@@ -65,7 +74,13 @@ ABSL_FLAG(int64_t, test_limit, 0,
           "evaluate on a stratified, seeded sample of this many test examples (0 = all), as lip-eval --test_limit");
 ABSL_FLAG(int, threads, 0, "LibTorch intra-op threads (0 = LibTorch's default)");
 ABSL_FLAG(std::string, method, "bridge",
-          "bridge | prompt_tuning | sender_ceiling | receiver_self_bridge | continuation");
+          "bridge | prompt_tuning | sender_ceiling | receiver_self_bridge | continuation | joint_receivers");
+ABSL_FLAG(std::string, joint_receiver_model_dir, "",
+          "joint_receivers: the second receiver's model directory (e.g. demo/models/sender-llama)");
+ABSL_FLAG(std::string, joint_receiver_model_name, "",
+          "joint_receivers: the second receiver's model name (default: the config's sender_model_name when it is "
+          "the sender's directory, else the directory's name)");
+ABSL_FLAG(std::string, joint_out, "", "joint_receivers: directory for the second receiver's bridge checkpoint");
 ABSL_FLAG(int64_t, prefix_words, 24, "continuation: words of each passage the sender reads");
 ABSL_FLAG(int64_t, continuation_tokens, 16, "continuation: receiver tokens of the continuation trained on (K)");
 ABSL_FLAG(int64_t, train_passages, 4000, "continuation: passages read from --train_file (0 = all)");
@@ -314,17 +329,165 @@ absl::Status RunContinuation() {
   return absl::OkStatus();
 }
 
+std::string DirectoryName(const std::string& dir) {
+  std::filesystem::path p = std::filesystem::path(dir).lexically_normal();
+  if (p.filename().empty()) p = p.parent_path();
+  return p.filename().string();
+}
+
+// --method=joint_receivers: one sender encoder, the config's receiver and a second one trained
+// together; both bridges saved (named after their directories), evaluated alone and jointly.
+absl::Status RunJointReceivers(const TrainConfig& config, const std::string& variant,
+                               const BridgeEndpoints& endpoints, const LoadOptions& load_options,
+                               const TextDataset& train, const TextDataset& validation) {
+  const std::string second_dir = absl::GetFlag(FLAGS_joint_receiver_model_dir);
+  const std::string out_dirs[2] = {absl::GetFlag(FLAGS_out), absl::GetFlag(FLAGS_joint_out)};
+  if (second_dir.empty() || out_dirs[1].empty()) {
+    return absl::InvalidArgumentError("--method=joint_receivers needs --joint_receiver_model_dir and --joint_out");
+  }
+  if (DirectoryName(out_dirs[0]) == DirectoryName(out_dirs[1])) {
+    return absl::InvalidArgumentError("--out and --joint_out name the bridges: give them different names");
+  }
+  if (!absl::GetFlag(FLAGS_checkpoint_dir).empty()) {
+    return absl::InvalidArgumentError("--method=joint_receivers takes no --checkpoint_dir (a joint run starts at step 0)");
+  }
+  std::vector<JointReceiver> receivers(2);
+  receivers[0].config = config;
+  receivers[0].config.name = DirectoryName(out_dirs[0]);
+  receivers[0].endpoints = endpoints;
+  TrainConfig& second = receivers[1].config;
+  second = config;
+  second.name = DirectoryName(out_dirs[1]);
+  second.receiver_model_dir = second_dir;
+  second.receiver_model_name = absl::GetFlag(FLAGS_joint_receiver_model_name);
+  BridgeEndpoints& e = receivers[1].endpoints;
+  e = endpoints;
+  if (second_dir == config.sender_model_dir) {  // the sender as a receiver too: one model, shared
+    e.receiver_model = endpoints.sender_model;
+    e.receiver_tokenizer = endpoints.sender_tokenizer;
+    if (second.receiver_model_name.empty()) second.receiver_model_name = endpoints.sender_id.name;
+  } else {
+    LIP_ASSIGN_OR_RETURN(e.receiver_model, DecoderModel::Load(second_dir, load_options));
+    LIP_ASSIGN_OR_RETURN(e.receiver_tokenizer, Tokenizer::FromDirectory(second_dir));
+  }
+  if (second.receiver_model_name.empty()) second.receiver_model_name = DirectoryName(second_dir);
+  e.receiver_id = BridgeModelId{};
+  e.receiver_id.name = second.receiver_model_name;
+  std::fprintf(stderr, "lip-train: joint receivers: one %s encoder for %s and %s, M = %lld, %lld steps of batch %lld, "
+               "lr %g\n", endpoints.sender_id.name.c_str(), endpoints.receiver_id.name.c_str(),
+               e.receiver_id.name.c_str(), static_cast<long long>(config.perceiver.num_queries),
+               static_cast<long long>(config.steps), static_cast<long long>(config.batch_size), config.learning_rate);
+
+  const auto start = Clock::now();
+  bool search = false;
+  LIP_ASSIGN_OR_RETURN(std::vector<double> rates, CandidateRates(config, &search));
+  LIP_ASSIGN_OR_RETURN(
+      TrainedAtRate<JointReceiverTrainer> trained,
+      TrainAtChosenRate<JointReceiverTrainer>(
+          config, rates, search,
+          [&](const TrainConfig& c) {
+            std::vector<JointReceiver> at_rate = receivers;
+            for (JointReceiver& receiver : at_rate) receiver.config.learning_rate = c.learning_rate;
+            return JointReceiverTrainer::Create(std::move(at_rate), train, validation);
+          },
+          [&](JointReceiverTrainer& trainer) -> absl::StatusOr<StepResult> {
+            ProgressBar progress(0, config.steps, stderr, config.log_every);
+            LIP_ASSIGN_OR_RETURN(const JointStepResult last, trainer.Train(config.steps, &progress));
+            StepResult step;
+            step.step = last.step;
+            step.loss = last.loss;
+            step.learning_rate = last.learning_rate;
+            return step;
+          },
+          [](const JointReceiverTrainer& trainer) -> std::optional<double> {
+            if (trainer.validation_history().empty()) return std::nullopt;
+            return trainer.validation_history().back()["accuracy"].get<double>();
+          }));
+  JointReceiverTrainer* trainer = trained.trainer.get();
+  const double train_seconds = std::chrono::duration<double>(Clock::now() - start).count();
+
+  nlohmann::json result = {
+      {"format", "lip-joint-receivers-result"},
+      {"method", "joint_receivers"},
+      {"task", config.task},
+      {"sender", endpoints.sender_id.name},
+      {"num_soft_tokens", config.perceiver.num_queries},
+      {"seed", config.seed},
+      {"steps", config.steps},
+      {"steps_done", trainer->step()},
+      {"batch_size", config.batch_size},
+      {"learning_rate", trained.learning_rate},
+      {"loss", "sum over receivers of each receiver's task loss and adapter scale penalty, plus the diversity term "
+               "on the shared soft tokens"},
+      {"rescoring", "sum over receivers of the label log-probabilities normalised over the label set (RescoreJointly)"},
+      {"device", absl::GetFlag(FLAGS_device)},
+      {"threads", torch::get_num_threads()},
+      {"train_examples", train.examples.size()},
+      {"validation_examples", validation.examples.size()},
+      {"train_seconds", train_seconds},
+      {"final_train_loss", trained.last.loss},
+      {"validation_history", trainer->validation_history()},
+  };
+  if (!variant.empty()) result["variant"] = variant;
+  if (!trained.trials.empty()) result["learning_rate_trials"] = LearningRateTrialsToJson(trained.trials);
+  const std::string stopping_note = EarlyStoppingNote(trainer->validation_history(), config.steps);
+  if (!stopping_note.empty()) result["early_stopping"] = stopping_note;
+  std::vector<nlohmann::json> evaluations(2);
+  for (int r = 0; r < 2; ++r) {
+    const BridgeMetadata m = trainer->receiver(r).metadata();
+    result["receivers"].push_back({{"bridge", m.name}, {"receiver", m.receiver_model.name}, {"bridge_dir", out_dirs[r]}});
+    evaluations[r] = {{"method", "joint_receivers"},
+                      {"train_seconds", train_seconds},
+                      {"train_device", absl::GetFlag(FLAGS_device)},
+                      {"train_examples", train.examples.size()},
+                      {"learning_rate", trained.learning_rate},
+                      {"final_train_loss", trained.last.loss}};
+    if (!stopping_note.empty()) evaluations[r]["early_stopping"] = stopping_note;
+  }
+  const std::string test_file = absl::GetFlag(FLAGS_test_file);
+  if (!test_file.empty()) {
+    LIP_ASSIGN_OR_RETURN(TextDataset test,
+                         ReadJsonlDataset(test_file, config.label_names, absl::GetFlag(FLAGS_test_limit)));
+    LIP_ASSIGN_OR_RETURN(JointEvaluation eval, trainer->Evaluate(test));
+    result["test"] = {{"file", test_file}, {"examples", eval.examples}, {"joint_accuracy", eval.joint_accuracy}};
+    for (int r = 0; r < 2; ++r) {
+      result["receivers"][r]["test_accuracy"] = eval.receiver_accuracies[r];
+      evaluations[r]["test"] = {{"file", test_file}, {"examples", eval.examples},
+                                {"accuracy", eval.receiver_accuracies[r]},
+                                {"joint_accuracy", eval.joint_accuracy}};
+      std::fprintf(stderr, "lip-train: %s alone: test accuracy %.4f on %lld examples\n",
+                   result["receivers"][r]["receiver"].get<std::string>().c_str(), eval.receiver_accuracies[r],
+                   static_cast<long long>(eval.examples));
+    }
+    std::fprintf(stderr, "lip-train: joint answer: test accuracy %.4f\n", eval.joint_accuracy);
+  }
+  LIP_RETURN_IF_ERROR(trainer->SaveBridges({out_dirs[0], out_dirs[1]}, evaluations));
+  std::fprintf(stderr, "lip-train: wrote %s and %s (one sender half)\n", out_dirs[0].c_str(), out_dirs[1].c_str());
+  const std::string result_path = absl::GetFlag(FLAGS_result);
+  if (!result_path.empty()) {
+    std::error_code error;
+    const std::filesystem::path parent = std::filesystem::path(result_path).parent_path();
+    if (!parent.empty()) std::filesystem::create_directories(parent, error);
+    std::ofstream out(result_path, std::ios::trunc);
+    out << result.dump(2) << "\n";
+    out.close();
+    if (!out) return absl::InternalError(absl::StrCat("cannot write ", result_path));
+    std::fprintf(stderr, "lip-train: wrote %s\n", result_path.c_str());
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Run() {
   if (absl::GetFlag(FLAGS_method) == "continuation") return RunContinuation();
   const std::string config_path = absl::GetFlag(FLAGS_config);
   const std::string out_dir = absl::GetFlag(FLAGS_out);
   const std::string method = absl::GetFlag(FLAGS_method);
   if (method != "bridge" && method != "prompt_tuning" && method != "sender_ceiling" &&
-      method != kMethodReceiverSelfBridge) {
-    return absl::InvalidArgumentError(
-        "--method must be bridge, prompt_tuning, sender_ceiling, receiver_self_bridge or continuation, got " + method);
+      method != kMethodReceiverSelfBridge && method != "joint_receivers") {
+    return absl::InvalidArgumentError("--method must be bridge, prompt_tuning, sender_ceiling, receiver_self_bridge, "
+                                      "continuation or joint_receivers, got " + method);
   }
-  const bool trains_bridge = method == "bridge" || method == kMethodReceiverSelfBridge;
+  const bool trains_bridge = method == "bridge" || method == kMethodReceiverSelfBridge || method == "joint_receivers";
   const std::string train_file = absl::GetFlag(FLAGS_train_file);
   if ((config_path.empty() && train_file.empty()) || (out_dir.empty() && trains_bridge)) {
     return absl::InvalidArgumentError("--config or --train_file, and --out, are required");
@@ -390,6 +553,9 @@ absl::Status Run() {
   LIP_RETURN_IF_ERROR(SplitValidation(all, validation_size, config.seed, &train, &validation));
   std::fprintf(stderr, "lip-train: %zu training and %zu validation examples from %s\n", train.examples.size(),
                validation.examples.size(), config.train_file.c_str());
+  if (method == "joint_receivers") {
+    return RunJointReceivers(config, variant, endpoints, load_options, train, validation);
+  }
   if (method == "prompt_tuning") {
     return RunReference<PromptTuner>(
         config, variant, endpoints, train, kMethodPromptTuning, "prompt tuning on " + endpoints.receiver_id.name,
