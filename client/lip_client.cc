@@ -519,6 +519,12 @@ absl::StatusOr<lip::v1::SendResponse> SenderClient::Send(const lip::v1::SendRequ
   return Unary(context, stub_.get(), &lip::v1::Sender::Stub::Send, request);
 }
 
+absl::StatusOr<lip::v1::SendFanOutResponse> SenderClient::SendFanOut(const lip::v1::SendFanOutRequest& request) {
+  grpc::ClientContext context;
+  Prepare(context);
+  return Unary(context, stub_.get(), &lip::v1::Sender::Stub::SendFanOut, request);
+}
+
 absl::StatusOr<lip::v1::RelayTextResponse> SenderClient::RelayText(
     const lip::v1::RelayTextRequest& request) {
   grpc::ClientContext context;

@@ -35,6 +35,9 @@ const LipctlCommand kCommands[] = {
     {"registry", "links", LIP_NODE_FLAGS, "link statistics (messages, bytes, latency)", &RunRegistryLinks},
     {"node", "send", "TEXT --sender HOST:PORT [--to RECEIVER] [--labels a,b | --max-new-tokens N] [--dtype D]",
      "send a text through a sender to a receiver; prints answer, timings and bytes", &RunNodeSend},
+    {"node", "fanout", "TEXT --sender HOST:PORT --receiver-models A,B [--to ADDR_A,ADDR_B] [--labels a,b] [--dtype D]",
+     "encode once, send to several receivers; prints each receiver's answer or error and the joint answer",
+     &RunNodeFanOut},
     {"node", "relay", "TEXT --sender HOST:PORT [--to RECEIVER] [--generate-tokens N (default 32)] [--labels a,b]",
      "text relay through a sender: the sender writes a message about TEXT (at most N tokens), the receiver "
      "reads it", &RunNodeRelay},

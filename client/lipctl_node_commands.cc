@@ -237,6 +237,45 @@ int RunNodeSend(const std::vector<std::string>& raw) {
   return kLipctlOk;
 }
 
+int RunNodeFanOut(const std::vector<std::string>& raw) {
+  auto args = Parse(raw, {"receiver-models", "labels", "max-new-tokens", "dtype", "to"});
+  if (!args.ok()) return Usage(args.status());
+  if (args->positional().size() != 1) return Usage(absl::InvalidArgumentError("node fanout needs one TEXT"));
+  const std::vector<std::string> models = absl::StrSplit(args->Get("receiver-models"), ',', absl::SkipEmpty());
+  if (models.empty()) {
+    return Usage(absl::InvalidArgumentError("node fanout needs --receiver-models MODEL,MODEL,..."));
+  }
+  // --to, when given, names one address per receiver model, in the same order ("" = the registry's).
+  const std::vector<std::string> addresses =
+      args->Has("to") ? std::vector<std::string>(absl::StrSplit(args->Get("to"), ',')) : std::vector<std::string>();
+  if (!addresses.empty() && addresses.size() != models.size()) {
+    return Usage(absl::InvalidArgumentError(absl::StrCat("--to names ", addresses.size(), " addresses for ",
+                                                         models.size(), " receiver models")));
+  }
+  lip::v1::SendFanOutRequest request;
+  request.mutable_encode()->set_text(args->positional()[0]);
+  *request.mutable_encode()->mutable_task() = TaskFromArgs(*args);
+  if (args->Has("dtype")) {
+    const std::string dtype = args->Get("dtype");
+    lip::v1::DType value;
+    if (!lip::v1::DType_Parse("DTYPE_" + absl::AsciiStrToUpper(dtype), &value)) {
+      return Usage(absl::InvalidArgumentError(absl::StrCat("--dtype \"", dtype, "\" is not fp32, fp16, bf16 or int8")));
+    }
+    request.mutable_encode()->set_wire_dtype(value);
+  }
+  for (size_t i = 0; i < models.size(); ++i) {
+    lip::v1::FanOutTarget* target = request.add_targets();
+    target->mutable_receiver_model()->set_name(models[i]);
+    if (!addresses.empty()) target->set_receiver_address(addresses[i]);
+  }
+  auto client = Connect<SenderClient>(*args, "sender");
+  if (!client.ok()) return Usage(client.status());
+  auto response = (*client)->SendFanOut(request);
+  if (!response.ok()) return Failed(response.status());
+  std::printf("%s\n", ToJson(*response).c_str());
+  return kLipctlOk;
+}
+
 int RunNodeRelay(const std::vector<std::string>& raw) {
   auto args = Parse(raw, {"labels", "generate-tokens", "to"});
   if (!args.ok()) return Usage(args.status());

@@ -1,6 +1,6 @@
 // lipctl commands that talk to running nodes over mutual TLS (client/lip_client.h):
 //   lipctl registry upload|download|list|resolve|nodes|links ...
-//   lipctl node send|relay|send-text|send-packet ...
+//   lipctl node send|fanout|relay|send-text|send-packet ...
 // Every command takes the connection flags
 //   --registry|--sender|--receiver HOST:PORT   the node to call
 //   --cert FILE --key FILE --ca FILE           this client's identity (or --insecure)
@@ -21,6 +21,7 @@ int RunRegistryResolve(const std::vector<std::string>& args);
 int RunRegistryNodes(const std::vector<std::string>& args);
 int RunRegistryLinks(const std::vector<std::string>& args);
 int RunNodeSend(const std::vector<std::string>& args);
+int RunNodeFanOut(const std::vector<std::string>& args);
 int RunNodeRelay(const std::vector<std::string>& args);
 int RunNodeSendText(const std::vector<std::string>& args);
 int RunNodeSendPacket(const std::vector<std::string>& args);

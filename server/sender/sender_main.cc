@@ -7,6 +7,10 @@
 //       --listen 127.0.0.1:0 --registry 127.0.0.1:7000 \
 //       --tls_cert certs/sender.crt --tls_key certs/sender.key --tls_ca certs/ca.crt
 //
+// --fanout_bridge_dirs / --fanout_bridges add bridges to other receiver models that share this
+// bridge's sender half (lip-train --method=joint_receivers): SendFanOut encodes once and sends a
+// packet to each (server/sender/fanout_bridges.h).
+//
 // Prints {"event":"listening","port":...,"metrics_port":...} on stdout once
 // serving; SIGINT/SIGTERM stop accepting calls, let the accepted ones finish
 // (up to --shutdown_grace_ms) and exit 0.
@@ -18,6 +22,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "bridge/latent/bridge_checkpoint.h"
 #include "common/node/logging.h"
 #include "common/wire/packet_codec.h"
 #include "server/graph_warmup.h"
@@ -38,9 +43,40 @@ ABSL_FLAG(int32_t, queue_limit, 64, "texts waiting for a batch (per kind of work
 ABSL_FLAG(int32_t, link_report_ms, 2000, "how often link statistics go to the registry");
 ABSL_FLAG(int32_t, receiver_list_ttl_ms, 1000,
           "how long the registry's receiver list is reused (0 = ask the registry for every message)");
+ABSL_FLAG(std::vector<std::string>, fanout_bridge_dirs, {},
+          "comma-separated bridge directories to other receiver models sharing this bridge's sender half "
+          "(SendFanOut)");
+ABSL_FLAG(std::vector<std::string>, fanout_bridges, {},
+          "comma-separated bridge names fetched from the registry, as --fanout_bridge_dirs");
 
 namespace {
 constexpr char kRole[] = "sender";
+
+// The pipeline's bridge plus the fan-out bridges of the flags, each checked against it.
+absl::StatusOr<std::shared_ptr<const lip::FanOutBridges>> LoadFanOutBridges(
+    const lip::NodeConfig& config, const lip::ModelNodeFlags& flags, lip::RegistryClient* registry,
+    const lip::BridgeMetadata& own) {
+  std::vector<std::string> dirs = absl::GetFlag(FLAGS_fanout_bridge_dirs);
+  for (const std::string& name : absl::GetFlag(FLAGS_fanout_bridges)) {
+    lip::ModelNodeFlags fetch = flags;
+    fetch.bridge_dir.clear();
+    fetch.bridge_name = name;
+    fetch.bridge_version = 0;
+    auto dir = lip::LocalBridgeDir(kRole, config, fetch, registry, "sender.safetensors");
+    if (!dir.ok()) return dir.status();
+    dirs.push_back(*dir);
+  }
+  auto bridges = std::make_shared<lip::FanOutBridges>(own);
+  for (const std::string& dir : dirs) {
+    auto half = lip::LoadSenderHalf(dir);  // the file matches its digest
+    if (!half.ok()) return half.status();
+    absl::Status added = bridges->Add(half->metadata);
+    if (!added.ok()) return added;
+    lip::LogInfo(kRole, "fan-out bridge", {{"bridge", half->metadata.name},
+                                            {"receiver_model", half->metadata.receiver_model.name}});
+  }
+  return std::shared_ptr<const lip::FanOutBridges>(std::move(bridges));
+}
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -77,6 +113,9 @@ int main(int argc, char** argv) {
   service_options.batching.max_batch_size = std::max(1, absl::GetFlag(FLAGS_max_batch_size));
   service_options.batching.max_wait = absl::Milliseconds(std::max(0, absl::GetFlag(FLAGS_max_batch_wait_ms)));
   service_options.batching.queue_limit = std::max(1, absl::GetFlag(FLAGS_queue_limit));
+  auto fanout = LoadFanOutBridges(*config, flags, registry->get(), (*pipeline)->bridge());
+  if (!fanout.ok()) return lip::FailStartup(kRole, "bad fan-out bridge", fanout.status());
+  service_options.fanout = *fanout;
   lip::SenderService service(pipeline->get(), registry->get(), metrics.get(), service_options);
 
   lip::NodeServer server(*config, metrics);

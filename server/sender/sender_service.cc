@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -11,6 +12,8 @@
 #include "bridge/latent/latent_packet.h"
 #include "bridge/latent/text_relay.h"
 #include "bridge/latent/bridge_proto.h"
+#include "bridge/latent/joint_rescoring.h"
+#include "common/node/grpc_status.h"
 #include "server/receiver_selection.h"
 
 namespace lip {
@@ -46,7 +49,8 @@ SenderService::SenderService(const SenderPipeline* pipeline, RegistryClient* reg
                      .Help("Messages sent again to another receiver after an UNAVAILABLE one")
                      .Register(*metrics).Add({})),
       breaker_(options_.breaker_open_for),
-      batcher_(pipeline, options_.batching, metrics) {}
+      batcher_(pipeline, options_.batching, metrics),
+      fanout_(options_.fanout ? options_.fanout : std::make_shared<const FanOutBridges>(pipeline->bridge())) {}
 
 absl::Status SenderService::Authorize(grpc::ServerContext* context) const {
   auto peer = PeerIdentityFromContext(*context, options_.insecure);
@@ -63,6 +67,17 @@ absl::StatusOr<lip::v1::EncodeResponse> SenderService::EncodeText(const lip::v1:
   Batched<EncodedText> encoded = batcher_.Encode(request.text(), deadline, gone);
   if (queue_ms != nullptr) *queue_ms = encoded.queue_ms;
   if (!encoded.result.ok()) return encoded.result.status();
+  auto packet = PacketFor(*encoded.result, request, pipeline_->bridge());
+  if (!packet.ok()) return packet.status();
+  lip::v1::EncodeResponse response;
+  *response.mutable_packet() = *std::move(packet);
+  response.set_encode_ms(MsSince(start));
+  return response;
+}
+
+absl::StatusOr<lip::v1::LipPacket> SenderService::PacketFor(const EncodedText& encoded,
+                                                            const lip::v1::EncodeRequest& request,
+                                                            const BridgeMetadata& bridge) const {
   LatentPacketOptions packet_options;
   packet_options.dtype = request.wire_dtype() == lip::v1::DTYPE_UNSPECIFIED ? options_.default_dtype
                                                                             : request.wire_dtype();
@@ -71,26 +86,21 @@ absl::StatusOr<lip::v1::EncodeResponse> SenderService::EncodeText(const lip::v1:
   packet_options.receiver_model = request.receiver_model();
   packet_options.priming = request.priming();
   packet_options.task = request.task();
-  auto packet = PacketFromLatent(*encoded.result, pipeline_->bridge(), pipeline_->model_id(), packet_options);
-  if (!packet.ok()) return packet.status();
-  lip::v1::EncodeResponse response;
-  *response.mutable_packet() = *std::move(packet);
-  response.set_encode_ms(MsSince(start));
-  return response;
+  return PacketFromLatent(encoded, bridge, pipeline_->model_id(), packet_options);
 }
 
 absl::StatusOr<std::vector<SenderService::Target>> SenderService::ResolveReceivers(
-    const std::string& address, const lip::v1::ModelId& receiver_model) {
+    const std::string& address, const lip::v1::ModelId& receiver_model, const BridgeMetadata& bridge) {
   if (!address.empty()) return std::vector<Target>{{address, address}};
   if (registry_ == nullptr) {
     return absl::FailedPreconditionError(
         "no receiver_address given and this sender has no registry to resolve one");
   }
   const std::string wanted =
-      receiver_model.name().empty() ? pipeline_->bridge().receiver_model.name : receiver_model.name();
+      receiver_model.name().empty() ? bridge.receiver_model.name : receiver_model.name();
   auto nodes = ListReceivers();
   if (!nodes.ok()) return nodes.status();
-  auto receivers = ReceiversServingBridge(*nodes, wanted, BridgeIdToProto(pipeline_->bridge()));
+  auto receivers = ReceiversServingBridge(*nodes, wanted, BridgeIdToProto(bridge));
   if (!receivers.ok()) return receivers.status();
   // Spread messages over the receivers that serve this bridge; recently failed ones go last.
   static std::atomic<uint64_t> next{0};
@@ -217,7 +227,8 @@ grpc::Status SenderService::Send(grpc::ServerContext* context, const lip::v1::Se
     LIP_ASSIGN_OR_RETURN(const lip::v1::EncodeResponse encoded,
                          EncodeText(request->encode(), DeadlineOf(*context), GoneWith(context), &queue_ms));
     LIP_ASSIGN_OR_RETURN(const std::vector<Target> targets,
-                         ResolveReceivers(request->receiver_address(), request->encode().receiver_model()));
+                         ResolveReceivers(request->receiver_address(), request->encode().receiver_model(),
+                                          pipeline_->bridge()));
     uint64_t wire_bytes = 0;
     Target target;
     double round_trip_ms = 0;
@@ -267,7 +278,7 @@ grpc::Status SenderService::RelayText(grpc::ServerContext* context,
     const std::string& relayed = batched.result->text;
     const double generate_ms = MsSince(generate_start);  // the wait for a batch included
     LIP_ASSIGN_OR_RETURN(const std::vector<Target> targets,
-                         ResolveReceivers(request->receiver_address(), request->receiver_model()));
+                         ResolveReceivers(request->receiver_address(), request->receiver_model(), pipeline_->bridge()));
     lip::v1::SendTextRequest text_request;
     text_request.set_text(relayed);
     if (request->task().has_classify() || request->task().has_generate()) {
@@ -295,6 +306,145 @@ grpc::Status SenderService::RelayText(grpc::ServerContext* context,
     timings->set_wire_ms(std::max(0.0, round_trip_ms - answer.timings().total_ms()));
     timings->set_total_ms(MsSince(start));
     response->set_wire_bytes(relayed.size());
+    return absl::OkStatus();
+  });
+}
+
+void SenderService::SendToTarget(grpc::ServerContext* context, const lip::v1::FanOutTarget& target,
+                                 const lip::v1::LipPacket& packet, const BridgeMetadata& bridge,
+                                 lip::v1::ReceiverOutcome* outcome) {
+  *outcome->mutable_receiver_model() = target.receiver_model();
+  *outcome->mutable_bridge() = BridgeIdToProto(bridge);
+  auto fail = [&](const absl::Status& status) {
+    lip::v1::MessageError* error = outcome->mutable_error();
+    error->set_code(static_cast<int32_t>(status.code()));
+    error->set_reason(ErrorReasonOf(status));
+    error->set_message(absl::StrCat("receiver model ", target.receiver_model().name(),
+                                    outcome->receiver_address().empty() ? "" : " at " + outcome->receiver_address(),
+                                    ": ", status.message()));
+  };
+  auto targets = ResolveReceivers(target.receiver_address(), target.receiver_model(), bridge);
+  if (!targets.ok()) return fail(targets.status());
+  uint64_t wire_bytes = 0;
+  Target used;
+  double round_trip_ms = 0;
+  const ReceiverCall send_packet = [&](ReceiverClient& client, uint64_t* bytes) {
+    LatentSendInfo info;
+    auto sent = client.SendLatent(packet, context, &info);
+    *bytes = info.wire_bytes;
+    return sent;
+  };
+  auto answer = CallReceiver(*targets, send_packet, &wire_bytes, &used, &round_trip_ms);
+  outcome->set_receiver_address(used.address);
+  outcome->set_wire_bytes(wire_bytes);
+  if (!answer.ok()) return fail(answer.status());
+  wire_bytes_.Add({{"path", "latent"}}).Increment(static_cast<double>(wire_bytes));
+  lip::v1::StageTimings* timings = outcome->mutable_timings();
+  *timings = answer->timings();
+  timings->set_wire_ms(std::max(0.0, round_trip_ms - answer->timings().total_ms()));
+  *outcome->mutable_answer() = *std::move(answer);
+}
+
+grpc::Status SenderService::SendFanOut(grpc::ServerContext* context, const lip::v1::SendFanOutRequest* request,
+                                       lip::v1::SendFanOutResponse* response) {
+  const absl::Time start = absl::Now();
+  return rpc_.Serve(context, "SendFanOut", [&] { return Authorize(context); }, [&]() -> absl::Status {
+    // The whole request is checked before anything is encoded or sent.
+    const int count = request->targets_size();
+    if (count == 0 || count > kMaxFanOutTargets) {
+      return absl::InvalidArgumentError(absl::StrCat("SendFanOut: ", count, " targets, expected 1 to ",
+                                                     kMaxFanOutTargets));
+    }
+    if (!request->encode().receiver_model().name().empty()) {
+      return absl::InvalidArgumentError("SendFanOut: encode.receiver_model must be empty (each target names its own)");
+    }
+    std::vector<const BridgeMetadata*> bridges;
+    for (int i = 0; i < count; ++i) {
+      const std::string& name = request->targets(i).receiver_model().name();
+      if (name.empty()) return absl::InvalidArgumentError(absl::StrCat("SendFanOut: target ", i, " has no receiver_model"));
+      for (int j = 0; j < i; ++j) {
+        if (request->targets(j).receiver_model().name() == name) {
+          return absl::InvalidArgumentError(absl::StrCat("SendFanOut: targets ", j, " and ", i,
+                                                         " both name receiver model ", name));
+        }
+      }
+      LIP_ASSIGN_OR_RETURN(const BridgeMetadata* bridge, fanout_->ForReceiver(name));
+      bridges.push_back(bridge);
+    }
+    const lip::v1::Task& task = request->encode().task();
+    const bool classify = !task.has_generate();
+    // The labels every receiver scores: the task's, else each bridge's own, which must agree.
+    std::vector<std::string> labels(task.classify().labels().begin(), task.classify().labels().end());
+    if (classify && labels.empty()) {
+      labels = bridges[0]->labels;
+      for (int i = 1; i < count; ++i) {
+        if (bridges[i]->labels != labels) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              "SendFanOut: bridges \"", bridges[0]->name, "\" and \"", bridges[i]->name,
+              "\" answer different labels; give the labels in task.classify to rescore them jointly"));
+        }
+      }
+    }
+
+    // One encode for every receiver.
+    if (request->encode().text().empty()) return absl::InvalidArgumentError("SendFanOut: text is empty");
+    const absl::Time encode_start = absl::Now();
+    Batched<EncodedText> encoded = batcher_.Encode(request->encode().text(), DeadlineOf(*context), GoneWith(context));
+    LIP_RETURN_IF_ERROR(encoded.result.status());
+    const double encode_ms = MsSince(encode_start);
+    std::vector<lip::v1::LipPacket> packets(count);
+    for (int i = 0; i < count; ++i) {
+      lip::v1::EncodeRequest for_target = request->encode();
+      *for_target.mutable_receiver_model() = request->targets(i).receiver_model();
+      LIP_ASSIGN_OR_RETURN(packets[i], PacketFor(*encoded.result, for_target, *bridges[i]));
+    }
+    soft_tokens_.Observe(packets[0].soft_token_count());
+
+    // Every receiver at once; each outcome is its answer or its error.
+    std::vector<lip::v1::ReceiverOutcome> outcomes(count);
+    {
+      std::vector<std::thread> calls;
+      for (int i = 1; i < count; ++i) {
+        calls.emplace_back([&, i] { SendToTarget(context, request->targets(i), packets[i], *bridges[i], &outcomes[i]); });
+      }
+      SendToTarget(context, request->targets(0), packets[0], *bridges[0], &outcomes[0]);
+      for (std::thread& call : calls) call.join();
+    }
+
+    std::vector<std::vector<float>> scores;
+    std::string failures;
+    int failed = 0;
+    for (lip::v1::ReceiverOutcome& outcome : outcomes) {
+      outcome.mutable_timings()->set_encode_ms(encode_ms);
+      if (outcome.has_error()) {
+        ++failed;
+        absl::StrAppend(&failures, failures.empty() ? "" : "; ", outcome.error().message());
+      } else if (outcome.answer().has_classification()) {
+        const auto& log_probs = outcome.answer().classification().log_probs();
+        scores.emplace_back(log_probs.begin(), log_probs.end());
+      }
+      *response->add_outcomes() = std::move(outcome);
+    }
+    if (failed == count) {
+      return absl::Status(static_cast<absl::StatusCode>(response->outcomes(0).error().code()),
+                          absl::StrCat("SendFanOut: no receiver answered: ", failures));
+    }
+    if (classify && !scores.empty()) {
+      LIP_ASSIGN_OR_RETURN(JointLabelScores joint, RescoreJointly(scores));
+      lip::v1::JointAnswer* out = response->mutable_joint();
+      out->set_label_index(static_cast<uint32_t>(joint.label_index));
+      if (joint.label_index < int64_t(labels.size())) out->set_label(labels[joint.label_index]);
+      for (double v : joint.log_probs) out->add_log_probs(static_cast<float>(v));
+      for (double p : joint.probabilities) out->add_probabilities(static_cast<float>(p));
+      out->set_receivers(static_cast<uint32_t>(scores.size()));
+    }
+    response->set_encode_ms(encode_ms);
+    response->set_text_bytes(request->encode().text().size());
+    response->set_total_ms(MsSince(start));
+    const auto buckets = metrics::DefaultLatencyBucketsMs();
+    stage_ms_.Add({{"stage", "sender_queue"}}, buckets).Observe(encoded.queue_ms);
+    stage_ms_.Add({{"stage", "encode"}}, buckets).Observe(encode_ms);
+    stage_ms_.Add({{"stage", "total"}}, buckets).Observe(response->total_ms());
     return absl::OkStatus();
   });
 }

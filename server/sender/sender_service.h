@@ -11,6 +11,17 @@
 //             and wire bytes (the packet bytes sent to the receiver that answered: a full
 //             LipPacket or, with compact_wire, a CompactPacket, plus a full resend after
 //             HEADER_NOT_CACHED) next to the text's bytes
+//   SendFanOut (LIP 1.2) one text encoded ONCE, then a packet per target receiver, each with its
+//             own bridge's id (the sender's bridge for that receiver model among FanOutBridges:
+//             server/sender/fanout_bridges.h), sent to all targets at once (each resolved and
+//             failed over as Send does); replies with every receiver's answer or error (a failed
+//             receiver does not lose the others' answers) and, for classification, the joint
+//             answer (RescoreJointly: bridge/latent/joint_rescoring.h) over those that answered.
+//             INVALID_ARGUMENT for a bad request (no or > kMaxFanOutTargets targets, a target
+//             without receiver model or twice the same, encode.receiver_model set, label sets
+//             that differ between the bridges without task labels), NOT_FOUND for a receiver
+//             model without a bridge here; when every receiver failed, the first one's error
+//             with every receiver's in its message.
 //   RelayText the text-relay baseline: the sender's model writes a message about the text (in a
 //             batch with concurrent RelayText calls: TextBatcher;
 //             WriteRelayMessage, kTextRelayFrame: bridge/latent/text_relay.h; at most max_new_tokens, 0 =
@@ -51,6 +62,7 @@
 #include "lip/v1/sender.grpc.pb.h"
 #include "server/rpc_guard.h"
 #include "server/rpc_metrics.h"
+#include "server/sender/fanout_bridges.h"
 #include "server/sender/receiver_breaker.h"
 #include "server/sender/text_batcher.h"
 
@@ -71,7 +83,12 @@ struct SenderServiceOptions {
   bool compact_wire = false;
   // Dynamic batching of concurrent texts (TextBatcher), the receiver's policy and defaults.
   DynamicBatcherOptions batching;
+  // The bridges SendFanOut may address (null = the pipeline's bridge alone).
+  std::shared_ptr<const FanOutBridges> fanout;
 };
+
+// The most receivers one SendFanOut may address.
+inline constexpr int kMaxFanOutTargets = 16;
 
 class SenderService final : public lip::v1::Sender::Service {
  public:
@@ -84,6 +101,8 @@ class SenderService final : public lip::v1::Sender::Service {
                     lip::v1::SendResponse* response) override;
   grpc::Status RelayText(grpc::ServerContext* context, const lip::v1::RelayTextRequest* request,
                          lip::v1::RelayTextResponse* response) override;
+  grpc::Status SendFanOut(grpc::ServerContext* context, const lip::v1::SendFanOutRequest* request,
+                          lip::v1::SendFanOutResponse* response) override;
 
   // text -> packet through the batcher, without gRPC (exposed for tests and tools). `gone` as
   // TextBatcher::Encode; `queue_ms` (may be null) gets the wait for a batch.
@@ -101,10 +120,20 @@ class SenderService final : public lip::v1::Sender::Service {
     std::string node_id;
   };
   absl::Status Authorize(grpc::ServerContext* context) const;
+  // The packet of `encoded` for `bridge` (one of fanout_'s), with the request's dtype, task,
+  // priming, conversation and receiver model.
+  absl::StatusOr<lip::v1::LipPacket> PacketFor(const EncodedText& encoded, const lip::v1::EncodeRequest& request,
+                                               const BridgeMetadata& bridge) const;
   // The receivers to try, in order: the one named in the request, or those the registry lists
-  // for this bridge, rotated round-robin, with recently failed ones last.
+  // for `bridge`, rotated round-robin, with recently failed ones last.
   absl::StatusOr<std::vector<Target>> ResolveReceivers(const std::string& address,
-                                                       const lip::v1::ModelId& receiver_model);
+                                                       const lip::v1::ModelId& receiver_model,
+                                                       const BridgeMetadata& bridge);
+  // Sends `packet` to `target`'s receiver (resolved, failed over as Send), filling `outcome`
+  // with its answer or its error.
+  void SendToTarget(grpc::ServerContext* context, const lip::v1::FanOutTarget& target,
+                    const lip::v1::LipPacket& packet, const BridgeMetadata& bridge,
+                    lip::v1::ReceiverOutcome* outcome);
   // The registry's receivers, reused for options_.receiver_list_ttl.
   absl::StatusOr<std::vector<lip::v1::NodeInfo>> ListReceivers();
   absl::StatusOr<ReceiverClient*> ClientFor(const std::string& address);
@@ -130,6 +159,7 @@ class SenderService final : public lip::v1::Sender::Service {
   metrics::Counter& failovers_;
   ReceiverBreaker breaker_;
   TextBatcher batcher_;
+  std::shared_ptr<const FanOutBridges> fanout_;
 
   std::mutex mu_;
   std::map<std::string, std::unique_ptr<ReceiverClient>> clients_;  // by address

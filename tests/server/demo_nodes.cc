@@ -16,7 +16,9 @@ bool DemoModelsPresent() {
          fs::exists(std::string(kDemoReceiverModel) + "/config.json");
 }
 
-absl::Status MakeRandomDemoBridge(const std::string& dir, const std::string& name) {
+namespace {
+
+BridgeMetadata RandomDemoBridgeMetadata(const std::string& name) {
   BridgeMetadata m;
   m.name = name;
   m.version = 1;
@@ -42,10 +44,34 @@ absl::Status MakeRandomDemoBridge(const std::string& dir, const std::string& nam
   m.priming.anchor = " Sentiment:";
   m.task = "sst2";
   m.labels = kDemoBridgeLabels;
+  return m;
+}
+
+}  // namespace
+
+absl::Status MakeRandomDemoBridge(const std::string& dir, const std::string& name) {
+  const BridgeMetadata m = RandomDemoBridgeMetadata(name);
   torch::manual_seed(7);
   SenderEncoder encoder(m.sender);
   ReceiverAdapter adapter(m.receiver.adapter);
   return SaveBridgeCheckpoint(dir, m, *encoder, *adapter);
+}
+
+absl::Status MakeRandomFanOutBridges(const std::string& qwen2_dir, const std::string& llama_dir,
+                                     const std::string& name) {
+  BridgeMetadata qwen2 = RandomDemoBridgeMetadata(name + "-qwen2");
+  BridgeMetadata llama = RandomDemoBridgeMetadata(name + "-llama");
+  llama.receiver_model.family = "llama";
+  llama.receiver_model.name = kDemoSenderModelName;
+  llama.receiver.adapter.output_width = 384;
+  torch::manual_seed(11);
+  SenderEncoder encoder(qwen2.sender);
+  ReceiverAdapter qwen2_adapter(qwen2.receiver.adapter);
+  ReceiverAdapter llama_adapter(llama.receiver.adapter);
+  const std::string shared = qwen2.name + "+" + llama.name;
+  absl::Status saved = SaveBridgeCheckpoint(qwen2_dir, qwen2, *encoder, *qwen2_adapter, nullptr, shared);
+  if (!saved.ok()) return saved;
+  return SaveBridgeCheckpoint(llama_dir, llama, *encoder, *llama_adapter, nullptr, shared);
 }
 
 absl::StatusOr<NodeTestDir> NodeTestDir::Create(const std::string& prefix) {
@@ -55,16 +81,32 @@ absl::StatusOr<NodeTestDir> NodeTestDir::Create(const std::string& prefix) {
   return dir;
 }
 
-std::unique_ptr<NodeProcess> NodeTestDir::Start(const std::string& binary, const std::string& role,
-                                                const std::vector<std::string>& extra) const {
+namespace {
+
+std::unique_ptr<NodeProcess> StartNode(const std::string& root, const std::string& binary, const std::string& role,
+                                       const std::string& node_id, const std::string& log_name,
+                                       const std::vector<std::string>& extra) {
   std::vector<std::string> args = {
       "--listen=127.0.0.1:0", "--metrics_listen=127.0.0.1:0",
-      "--tls_cert=" + root_ + "/certs/" + role + ".crt", "--tls_key=" + root_ + "/certs/" + role + ".key",
-      "--tls_ca=" + root_ + "/certs/ca.crt", "--node_id=" + role + "-1"};
+      "--tls_cert=" + root + "/certs/" + role + ".crt", "--tls_key=" + root + "/certs/" + role + ".key",
+      "--tls_ca=" + root + "/certs/ca.crt", "--node_id=" + node_id};
   args.insert(args.end(), extra.begin(), extra.end());
-  auto process = NodeProcess::Start(binary, args, root_ + "/" + role + ".log", 120000);
+  auto process = NodeProcess::Start(binary, args, root + "/" + log_name + ".log", 120000);
   EXPECT_TRUE(process.ok()) << process.status();
   return process.ok() ? *std::move(process) : nullptr;
+}
+
+}  // namespace
+
+std::unique_ptr<NodeProcess> NodeTestDir::Start(const std::string& binary, const std::string& role,
+                                                const std::vector<std::string>& extra) const {
+  return StartNode(root_, binary, role, role + "-1", role, extra);
+}
+
+std::unique_ptr<NodeProcess> NodeTestDir::StartNamed(const std::string& binary, const std::string& role,
+                                                     const std::string& node_id,
+                                                     const std::vector<std::string>& extra) const {
+  return StartNode(root_, binary, role, node_id, node_id, extra);
 }
 
 ClientOptions NodeTestDir::Options(const std::string& identity, int port) const {

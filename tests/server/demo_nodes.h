@@ -37,6 +37,13 @@ bool DemoModelsPresent();
 // Writes a valid SST-2 bridge checkpoint named `name` for the demo pair into `dir`.
 absl::Status MakeRandomDemoBridge(const std::string& dir, const std::string& name);
 
+// Writes two bridges sharing one random sender half (byte-identical sender.safetensors, as
+// lip-train --method=joint_receivers writes them), with the random SST-2 bridge's labels: `qwen2_dir`
+// for the demo receiver, `llama_dir` for the demo sender model as a receiver. Named `name`-qwen2
+// and `name`-llama.
+absl::Status MakeRandomFanOutBridges(const std::string& qwen2_dir, const std::string& llama_dir,
+                                     const std::string& name);
+
 // A test directory `root` holding certs/ (made by Create) for the identities
 // admin, registry, sender, receiver; node logs go to root/<role>.log.
 class NodeTestDir {
@@ -47,6 +54,9 @@ class NodeTestDir {
   // 127.0.0.1:0) with `extra` flags; nullptr (and a test failure) when it does not come up.
   std::unique_ptr<NodeProcess> Start(const std::string& binary, const std::string& role,
                                      const std::vector<std::string>& extra) const;
+  // As Start, for another node of the same role: node id `node_id`, log root/<node_id>.log.
+  std::unique_ptr<NodeProcess> StartNamed(const std::string& binary, const std::string& role,
+                                          const std::string& node_id, const std::vector<std::string>& extra) const;
   // Client options for `identity`'s certificate, calling 127.0.0.1:<port>.
   ClientOptions Options(const std::string& identity, int port) const;
   // Removes the directory unless LIP_KEEP_TEST_DIR is set.

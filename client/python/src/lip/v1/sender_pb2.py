@@ -15,7 +15,7 @@ from lip.v1 import packet_pb2 as lip_dot_v1_dot_packet__pb2
 from lip.v1 import receiver_pb2 as lip_dot_v1_dot_receiver__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13lip/v1/sender.proto\x12\x06lip.v1\x1a\x13lip/v1/packet.proto\x1a\x15lip/v1/receiver.proto\"\xd2\x01\n\rEncodeRequest\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x1a\n\x04task\x18\x02 \x01(\x0b\x32\x0c.lip.v1.Task\x12 \n\x07priming\x18\x03 \x01(\x0b\x32\x0f.lip.v1.Priming\x12!\n\nwire_dtype\x18\x04 \x01(\x0e\x32\r.lip.v1.DType\x12\'\n\x0ereceiver_model\x18\x05 \x01(\x0b\x32\x0f.lip.v1.ModelId\x12\x17\n\x0f\x63onversation_id\x18\x06 \x01(\t\x12\x10\n\x08sequence\x18\x07 \x01(\x04\"F\n\x0e\x45ncodeResponse\x12!\n\x06packet\x18\x01 \x01(\x0b\x32\x11.lip.v1.LipPacket\x12\x11\n\tencode_ms\x18\x02 \x01(\x01\"N\n\x0bSendRequest\x12%\n\x06\x65ncode\x18\x01 \x01(\x0b\x32\x15.lip.v1.EncodeRequest\x12\x18\n\x10receiver_address\x18\x02 \x01(\t\"\xa3\x01\n\x0cSendResponse\x12*\n\x06\x61nswer\x18\x01 \x01(\x0b\x32\x1a.lip.v1.SendLatentResponse\x12%\n\x07timings\x18\x02 \x01(\x0b\x32\x14.lip.v1.StageTimings\x12\x12\n\nwire_bytes\x18\x03 \x01(\x04\x12\x12\n\ntext_bytes\x18\x04 \x01(\x04\x12\x18\n\x10receiver_address\x18\x05 \x01(\t\"\x97\x01\n\x10RelayTextRequest\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x1a\n\x04task\x18\x02 \x01(\x0b\x32\x0c.lip.v1.Task\x12\x16\n\x0emax_new_tokens\x18\x03 \x01(\r\x12\x18\n\x10receiver_address\x18\x04 \x01(\t\x12\'\n\x0ereceiver_model\x18\x05 \x01(\x0b\x32\x0f.lip.v1.ModelId\"\x90\x01\n\x11RelayTextResponse\x12\x14\n\x0crelayed_text\x18\x01 \x01(\t\x12*\n\x06\x61nswer\x18\x02 \x01(\x0b\x32\x1a.lip.v1.SendLatentResponse\x12%\n\x07timings\x18\x03 \x01(\x0b\x32\x14.lip.v1.StageTimings\x12\x12\n\nwire_bytes\x18\x04 \x01(\x04\x32\xb6\x01\n\x06Sender\x12\x37\n\x06\x45ncode\x12\x15.lip.v1.EncodeRequest\x1a\x16.lip.v1.EncodeResponse\x12\x31\n\x04Send\x12\x13.lip.v1.SendRequest\x1a\x14.lip.v1.SendResponse\x12@\n\tRelayText\x12\x18.lip.v1.RelayTextRequest\x1a\x19.lip.v1.RelayTextResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13lip/v1/sender.proto\x12\x06lip.v1\x1a\x13lip/v1/packet.proto\x1a\x15lip/v1/receiver.proto\"\xd2\x01\n\rEncodeRequest\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x1a\n\x04task\x18\x02 \x01(\x0b\x32\x0c.lip.v1.Task\x12 \n\x07priming\x18\x03 \x01(\x0b\x32\x0f.lip.v1.Priming\x12!\n\nwire_dtype\x18\x04 \x01(\x0e\x32\r.lip.v1.DType\x12\'\n\x0ereceiver_model\x18\x05 \x01(\x0b\x32\x0f.lip.v1.ModelId\x12\x17\n\x0f\x63onversation_id\x18\x06 \x01(\t\x12\x10\n\x08sequence\x18\x07 \x01(\x04\"F\n\x0e\x45ncodeResponse\x12!\n\x06packet\x18\x01 \x01(\x0b\x32\x11.lip.v1.LipPacket\x12\x11\n\tencode_ms\x18\x02 \x01(\x01\"N\n\x0bSendRequest\x12%\n\x06\x65ncode\x18\x01 \x01(\x0b\x32\x15.lip.v1.EncodeRequest\x12\x18\n\x10receiver_address\x18\x02 \x01(\t\"\xa3\x01\n\x0cSendResponse\x12*\n\x06\x61nswer\x18\x01 \x01(\x0b\x32\x1a.lip.v1.SendLatentResponse\x12%\n\x07timings\x18\x02 \x01(\x0b\x32\x14.lip.v1.StageTimings\x12\x12\n\nwire_bytes\x18\x03 \x01(\x04\x12\x12\n\ntext_bytes\x18\x04 \x01(\x04\x12\x18\n\x10receiver_address\x18\x05 \x01(\t\"Q\n\x0c\x46\x61nOutTarget\x12\'\n\x0ereceiver_model\x18\x01 \x01(\x0b\x32\x0f.lip.v1.ModelId\x12\x18\n\x10receiver_address\x18\x02 \x01(\t\"a\n\x11SendFanOutRequest\x12%\n\x06\x65ncode\x18\x01 \x01(\x0b\x32\x15.lip.v1.EncodeRequest\x12%\n\x07targets\x18\x02 \x03(\x0b\x32\x14.lip.v1.FanOutTarget\"\x82\x02\n\x0fReceiverOutcome\x12\'\n\x0ereceiver_model\x18\x01 \x01(\x0b\x32\x0f.lip.v1.ModelId\x12 \n\x06\x62ridge\x18\x02 \x01(\x0b\x32\x10.lip.v1.BridgeId\x12\x18\n\x10receiver_address\x18\x03 \x01(\t\x12*\n\x06\x61nswer\x18\x04 \x01(\x0b\x32\x1a.lip.v1.SendLatentResponse\x12#\n\x05\x65rror\x18\x05 \x01(\x0b\x32\x14.lip.v1.MessageError\x12%\n\x07timings\x18\x06 \x01(\x0b\x32\x14.lip.v1.StageTimings\x12\x12\n\nwire_bytes\x18\x07 \x01(\x04\"n\n\x0bJointAnswer\x12\r\n\x05label\x18\x01 \x01(\t\x12\x13\n\x0blabel_index\x18\x02 \x01(\r\x12\x11\n\tlog_probs\x18\x03 \x03(\x02\x12\x15\n\rprobabilities\x18\x04 \x03(\x02\x12\x11\n\treceivers\x18\x05 \x01(\r\"\x9c\x01\n\x12SendFanOutResponse\x12)\n\x08outcomes\x18\x01 \x03(\x0b\x32\x17.lip.v1.ReceiverOutcome\x12\"\n\x05joint\x18\x02 \x01(\x0b\x32\x13.lip.v1.JointAnswer\x12\x11\n\tencode_ms\x18\x03 \x01(\x01\x12\x10\n\x08total_ms\x18\x04 \x01(\x01\x12\x12\n\ntext_bytes\x18\x05 \x01(\x04\"\x97\x01\n\x10RelayTextRequest\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x1a\n\x04task\x18\x02 \x01(\x0b\x32\x0c.lip.v1.Task\x12\x16\n\x0emax_new_tokens\x18\x03 \x01(\r\x12\x18\n\x10receiver_address\x18\x04 \x01(\t\x12\'\n\x0ereceiver_model\x18\x05 \x01(\x0b\x32\x0f.lip.v1.ModelId\"\x90\x01\n\x11RelayTextResponse\x12\x14\n\x0crelayed_text\x18\x01 \x01(\t\x12*\n\x06\x61nswer\x18\x02 \x01(\x0b\x32\x1a.lip.v1.SendLatentResponse\x12%\n\x07timings\x18\x03 \x01(\x0b\x32\x14.lip.v1.StageTimings\x12\x12\n\nwire_bytes\x18\x04 \x01(\x04\x32\xfb\x01\n\x06Sender\x12\x37\n\x06\x45ncode\x12\x15.lip.v1.EncodeRequest\x1a\x16.lip.v1.EncodeResponse\x12\x31\n\x04Send\x12\x13.lip.v1.SendRequest\x1a\x14.lip.v1.SendResponse\x12@\n\tRelayText\x12\x18.lip.v1.RelayTextRequest\x1a\x19.lip.v1.RelayTextResponse\x12\x43\n\nSendFanOut\x12\x19.lip.v1.SendFanOutRequest\x1a\x1a.lip.v1.SendFanOutResponseb\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'lip.v1.sender_pb2', globals())
@@ -30,10 +30,20 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   _SENDREQUEST._serialized_end=438
   _SENDRESPONSE._serialized_start=441
   _SENDRESPONSE._serialized_end=604
-  _RELAYTEXTREQUEST._serialized_start=607
-  _RELAYTEXTREQUEST._serialized_end=758
-  _RELAYTEXTRESPONSE._serialized_start=761
-  _RELAYTEXTRESPONSE._serialized_end=905
-  _SENDER._serialized_start=908
-  _SENDER._serialized_end=1090
+  _FANOUTTARGET._serialized_start=606
+  _FANOUTTARGET._serialized_end=687
+  _SENDFANOUTREQUEST._serialized_start=689
+  _SENDFANOUTREQUEST._serialized_end=786
+  _RECEIVEROUTCOME._serialized_start=789
+  _RECEIVEROUTCOME._serialized_end=1047
+  _JOINTANSWER._serialized_start=1049
+  _JOINTANSWER._serialized_end=1159
+  _SENDFANOUTRESPONSE._serialized_start=1162
+  _SENDFANOUTRESPONSE._serialized_end=1318
+  _RELAYTEXTREQUEST._serialized_start=1321
+  _RELAYTEXTREQUEST._serialized_end=1472
+  _RELAYTEXTRESPONSE._serialized_start=1475
+  _RELAYTEXTRESPONSE._serialized_end=1619
+  _SENDER._serialized_start=1622
+  _SENDER._serialized_end=1873
 # @@protoc_insertion_point(module_scope)

@@ -29,6 +29,11 @@ class SenderStub(object):
                 request_serializer=lip_dot_v1_dot_sender__pb2.RelayTextRequest.SerializeToString,
                 response_deserializer=lip_dot_v1_dot_sender__pb2.RelayTextResponse.FromString,
                 )
+        self.SendFanOut = channel.unary_unary(
+                '/lip.v1.Sender/SendFanOut',
+                request_serializer=lip_dot_v1_dot_sender__pb2.SendFanOutRequest.SerializeToString,
+                response_deserializer=lip_dot_v1_dot_sender__pb2.SendFanOutResponse.FromString,
+                )
 
 
 class SenderServicer(object):
@@ -52,6 +57,15 @@ class SenderServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SendFanOut(self, request, context):
+        """LIP 1.2: encode once, send a packet (its own bridge id) to every target, answer per receiver
+        plus the jointly rescored classification. OK while at least one receiver answered; a failed
+        receiver has its error in its outcome.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SenderServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -69,6 +83,11 @@ def add_SenderServicer_to_server(servicer, server):
                     servicer.RelayText,
                     request_deserializer=lip_dot_v1_dot_sender__pb2.RelayTextRequest.FromString,
                     response_serializer=lip_dot_v1_dot_sender__pb2.RelayTextResponse.SerializeToString,
+            ),
+            'SendFanOut': grpc.unary_unary_rpc_method_handler(
+                    servicer.SendFanOut,
+                    request_deserializer=lip_dot_v1_dot_sender__pb2.SendFanOutRequest.FromString,
+                    response_serializer=lip_dot_v1_dot_sender__pb2.SendFanOutResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -128,5 +147,22 @@ class Sender(object):
         return grpc.experimental.unary_unary(request, target, '/lip.v1.Sender/RelayText',
             lip_dot_v1_dot_sender__pb2.RelayTextRequest.SerializeToString,
             lip_dot_v1_dot_sender__pb2.RelayTextResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def SendFanOut(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/lip.v1.Sender/SendFanOut',
+            lip_dot_v1_dot_sender__pb2.SendFanOutRequest.SerializeToString,
+            lip_dot_v1_dot_sender__pb2.SendFanOutResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
