@@ -173,7 +173,7 @@ class SenderClient {
 
   absl::StatusOr<lip::v1::EncodeResponse> Encode(const lip::v1::EncodeRequest& request);
   absl::StatusOr<lip::v1::SendResponse> Send(const lip::v1::SendRequest& request);
-  // LIP 1.2 fan-out: one encode, an answer per receiver plus the joint answer (sender.proto).
+  // Fan-out (protocol.md §13): one encode, an answer per receiver plus the joint answer (sender.proto).
   absl::StatusOr<lip::v1::SendFanOutResponse> SendFanOut(const lip::v1::SendFanOutRequest& request);
   absl::StatusOr<lip::v1::RelayTextResponse> RelayText(const lip::v1::RelayTextRequest& request);
   lip::v1::Sender::Stub* stub() { return stub_.get(); }

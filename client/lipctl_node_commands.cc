@@ -83,6 +83,18 @@ lip::v1::Task TaskFromArgs(const LipctlArgs& args) {
   return task;  // empty = the bridge's labels
 }
 
+// --dtype fp32|fp16|bf16|int8 into `encode` (absent: the sender's default).
+absl::Status SetWireDType(const LipctlArgs& args, lip::v1::EncodeRequest* encode) {
+  if (!args.Has("dtype")) return absl::OkStatus();
+  const std::string dtype = args.Get("dtype");
+  lip::v1::DType value;
+  if (!lip::v1::DType_Parse("DTYPE_" + absl::AsciiStrToUpper(dtype), &value)) {
+    return absl::InvalidArgumentError(absl::StrCat("--dtype \"", dtype, "\" is not fp32, fp16, bf16 or int8"));
+  }
+  encode->set_wire_dtype(value);
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 int RunRegistryUpload(const std::vector<std::string>& raw) {
@@ -221,14 +233,8 @@ int RunNodeSend(const std::vector<std::string>& raw) {
   request.mutable_encode()->set_text(args->positional()[0]);
   *request.mutable_encode()->mutable_task() = TaskFromArgs(*args);
   request.set_receiver_address(args->Get("to"));
-  if (args->Has("dtype")) {
-    const std::string dtype = args->Get("dtype");
-    lip::v1::DType value;
-    if (!lip::v1::DType_Parse("DTYPE_" + absl::AsciiStrToUpper(dtype), &value)) {
-      return Usage(absl::InvalidArgumentError(absl::StrCat("--dtype \"", dtype, "\" is not fp32, fp16, bf16 or int8")));
-    }
-    request.mutable_encode()->set_wire_dtype(value);
-  }
+  absl::Status dtype = SetWireDType(*args, request.mutable_encode());
+  if (!dtype.ok()) return Usage(dtype);
   auto client = Connect<SenderClient>(*args, "sender");
   if (!client.ok()) return Usage(client.status());
   auto response = (*client)->Send(request);
@@ -255,14 +261,8 @@ int RunNodeFanOut(const std::vector<std::string>& raw) {
   lip::v1::SendFanOutRequest request;
   request.mutable_encode()->set_text(args->positional()[0]);
   *request.mutable_encode()->mutable_task() = TaskFromArgs(*args);
-  if (args->Has("dtype")) {
-    const std::string dtype = args->Get("dtype");
-    lip::v1::DType value;
-    if (!lip::v1::DType_Parse("DTYPE_" + absl::AsciiStrToUpper(dtype), &value)) {
-      return Usage(absl::InvalidArgumentError(absl::StrCat("--dtype \"", dtype, "\" is not fp32, fp16, bf16 or int8")));
-    }
-    request.mutable_encode()->set_wire_dtype(value);
-  }
+  absl::Status dtype = SetWireDType(*args, request.mutable_encode());
+  if (!dtype.ok()) return Usage(dtype);
   for (size_t i = 0; i < models.size(); ++i) {
     lip::v1::FanOutTarget* target = request.add_targets();
     target->mutable_receiver_model()->set_name(models[i]);

@@ -1,4 +1,4 @@
-// The bridges one sender node can fan a message out over (lip.v1.Sender.SendFanOut, LIP 1.2):
+// The bridges one sender node can fan a message out over (lip.v1.Sender.SendFanOut, protocol.md §13):
 // its own bridge plus bridges to other receiver models that share its sender half — the same
 // sender model and the same sender.safetensors (sender_file_digest), as lip-train
 // --method=joint_receivers writes them. One encode then yields soft tokens every one of them

@@ -11,7 +11,7 @@
 //             and wire bytes (the packet bytes sent to the receiver that answered: a full
 //             LipPacket or, with compact_wire, a CompactPacket, plus a full resend after
 //             HEADER_NOT_CACHED) next to the text's bytes
-//   SendFanOut (LIP 1.2) one text encoded ONCE, then a packet per target receiver, each with its
+//   SendFanOut (protocol.md §13) one text encoded ONCE, then a packet per target receiver, each with its
 //             own bridge's id (the sender's bridge for that receiver model among FanOutBridges:
 //             server/sender/fanout_bridges.h), sent to all targets at once (each resolved and
 //             failed over as Send does); replies with every receiver's answer or error (a failed

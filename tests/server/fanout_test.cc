@@ -1,4 +1,4 @@
-// LIP 1.2 fan-out end to end (docs/protocol.md §13): two receivers — the demo Qwen2 receiver and
+// Sender fan-out end to end (docs/protocol.md §13): two receivers — the demo Qwen2 receiver and
 // the demo Llama model as a second receiver — and a sender with two bridges sharing one sender
 // half, as real processes over mutual TLS on 127.0.0.1 (random bridges: the wiring is under
 // test, not the accuracy). Checked: one SendFanOut brings each receiver's answer from its own

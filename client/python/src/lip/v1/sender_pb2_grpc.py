@@ -58,7 +58,7 @@ class SenderServicer(object):
         raise NotImplementedError('Method not implemented!')
 
     def SendFanOut(self, request, context):
-        """LIP 1.2: encode once, send a packet (its own bridge id) to every target, answer per receiver
+        """Fan-out (protocol.md §13): encode once, send a packet (its own bridge id) to every target, answer per receiver
         plus the jointly rescored classification. OK while at least one receiver answered; a failed
         receiver has its error in its outcome.
         """
