@@ -272,4 +272,10 @@ absl::StatusOr<std::vector<absl::StatusOr<GeneratedText>>> SenderPipeline::Gener
   return answers;
 }
 
+EncodedText EncodedForBridge(EncodedText encoded, const BridgeMetadata& bridge) {
+  encoded.energy_mode = bridge.receiver.energy.mode;
+  encoded.target_reference_energy = bridge.receiver.energy.reference_energy;
+  return encoded;
+}
+
 }  // namespace lip

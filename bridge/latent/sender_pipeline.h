@@ -62,6 +62,11 @@ struct EncodedText {
   double encode_ms = 0;     // wall time of the batch this text was encoded in
 };
 
+// `encoded` addressed to `bridge`, another bridge with the same sender half (one encoder for
+// several receivers, protocol.md §13): the soft tokens stay, the calibration the packet carries
+// becomes that bridge's receiver half's (energy mode and E_ref, which differ between receivers).
+EncodedText EncodedForBridge(EncodedText encoded, const BridgeMetadata& bridge);
+
 // Text the sender generated (text-relay baseline).
 struct GeneratedText {
   std::string text;

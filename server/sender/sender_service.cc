@@ -86,7 +86,7 @@ absl::StatusOr<lip::v1::LipPacket> SenderService::PacketFor(const EncodedText& e
   packet_options.receiver_model = request.receiver_model();
   packet_options.priming = request.priming();
   packet_options.task = request.task();
-  return PacketFromLatent(encoded, bridge, pipeline_->model_id(), packet_options);
+  return PacketFromLatent(EncodedForBridge(encoded, bridge), bridge, pipeline_->model_id(), packet_options);
 }
 
 absl::StatusOr<std::vector<SenderService::Target>> SenderService::ResolveReceivers(

@@ -120,8 +120,8 @@ class SenderService final : public lip::v1::Sender::Service {
     std::string node_id;
   };
   absl::Status Authorize(grpc::ServerContext* context) const;
-  // The packet of `encoded` for `bridge` (one of fanout_'s), with the request's dtype, task,
-  // priming, conversation and receiver model.
+  // The packet of `encoded` for `bridge` (one of fanout_'s: its id, labels and calibration), with
+  // the request's dtype, task, priming, conversation and receiver model.
   absl::StatusOr<lip::v1::LipPacket> PacketFor(const EncodedText& encoded, const lip::v1::EncodeRequest& request,
                                                const BridgeMetadata& bridge) const;
   // The receivers to try, in order: the one named in the request, or those the registry lists

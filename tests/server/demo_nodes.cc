@@ -64,6 +64,7 @@ absl::Status MakeRandomFanOutBridges(const std::string& qwen2_dir, const std::st
   llama.receiver_model.family = "llama";
   llama.receiver_model.name = kDemoSenderModelName;
   llama.receiver.adapter.output_width = 384;
+  llama.receiver.energy.reference_energy = 1.7;  // each receiver's own E_ref travels in its packet
   torch::manual_seed(11);
   SenderEncoder encoder(qwen2.sender);
   ReceiverAdapter qwen2_adapter(qwen2.receiver.adapter);
