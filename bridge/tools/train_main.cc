@@ -488,6 +488,12 @@ absl::Status Run() {
                                       "continuation or joint_receivers, got " + method);
   }
   const bool trains_bridge = method == "bridge" || method == kMethodReceiverSelfBridge || method == "joint_receivers";
+  if (method != "joint_receivers" &&
+      (!absl::GetFlag(FLAGS_joint_receiver_model_dir).empty() || !absl::GetFlag(FLAGS_joint_out).empty() ||
+       !absl::GetFlag(FLAGS_joint_receiver_model_name).empty())) {
+    return absl::InvalidArgumentError("--joint_receiver_model_dir, --joint_receiver_model_name and --joint_out go "
+                                      "with --method=joint_receivers");
+  }
   const std::string train_file = absl::GetFlag(FLAGS_train_file);
   if ((config_path.empty() && train_file.empty()) || (out_dir.empty() && trains_bridge)) {
     return absl::InvalidArgumentError("--config or --train_file, and --out, are required");
