@@ -11,6 +11,7 @@
 #include "bridge/train/sender_ceiling.h"
 #include "gtest/gtest.h"
 #include "tests/latent/test_models.h"
+#include "tests/train/tiny_train_config.h"
 
 namespace lip {
 namespace {
@@ -33,29 +34,7 @@ class BridgeTrainerTest : public ::testing::Test {
   }
   static void TearDownTestSuite() { delete endpoints_; }
 
-  static TrainConfig Config() {
-    TrainConfig c;
-    c.name = "resume-test";
-    c.task = "sst2";
-    c.label_names = {"negative", "positive"};
-    c.priming = {"Review:", "\nSentiment:"};
-    c.source_layer = 1;
-    c.max_text_tokens = 16;
-    c.perceiver.num_queries = 4;
-    c.perceiver.width = 16;
-    c.perceiver.num_heads = 2;
-    c.perceiver.depth = 1;
-    c.perceiver.output_width = 12;
-    c.adapter.hidden_width = 32;
-    c.steps = 6;
-    c.batch_size = 4;
-    c.learning_rate = 3e-3;
-    c.warmup_steps = 2;
-    c.validation_size = 6;
-    c.eval_every = 0;
-    c.normalizer_texts = 16;
-    return c;
-  }
+  static TrainConfig Config() { return testing_models::TinySst2TrainConfig("resume-test"); }
 
   static void Data(TextDataset* train, TextDataset* validation) {
     auto all = ReadJsonlDataset("tests/data/sst2-train-head100.jsonl", {"negative", "positive"}, 60);

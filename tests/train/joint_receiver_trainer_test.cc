@@ -10,6 +10,7 @@
 #include "bridge/train/joint_receiver_trainer.h"
 #include "gtest/gtest.h"
 #include "tests/latent/test_models.h"
+#include "tests/train/tiny_train_config.h"
 
 namespace lip {
 namespace {
@@ -35,31 +36,15 @@ class JointReceiverTrainerTest : public ::testing::Test {
     delete receiver_;
   }
 
-  // The bridge trainer test's tiny recipe, steered by the label cross-entropy alone.
+  // The trainer tests' tiny recipe, steered by the label cross-entropy alone, 40 steps.
   static TrainConfig Config(const std::string& name) {
-    TrainConfig c;
-    c.name = name;
-    c.task = "sst2";
-    c.label_names = {"negative", "positive"};
-    c.priming = {"Review:", "\nSentiment:"};
-    c.source_layer = 1;
-    c.max_text_tokens = 16;
-    c.perceiver.num_queries = 4;
-    c.perceiver.width = 16;
-    c.perceiver.num_heads = 2;
-    c.perceiver.depth = 1;
-    c.perceiver.output_width = 12;
-    c.adapter.hidden_width = 32;
+    TrainConfig c = testing_models::TinySst2TrainConfig(name);
     c.steps = 40;
-    c.batch_size = 4;
-    c.learning_rate = 3e-3;
     c.warmup_steps = 0;
     c.min_learning_rate_ratio = 1.0;
     c.first_token_weight = 0;
     c.label_ce_weight = 1;
     c.energy_mode = EnergyMode::kNone;
-    c.eval_every = 0;
-    c.normalizer_texts = 16;
     return c;
   }
 
