@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The Python client (client/python, package `lip`) against real nodes: a registry, a receiver and a
 sender started from the build with fresh mutual-TLS certificates on 127.0.0.1, serving the shipped
-demo-sst2 bridge. Covers registry look-ups, Send / Encode / RelayText through the sender, SendLatent and
+demo-sst2 bridge. Covers registry look-ups, Send / Encode / RelayText / SendFanOut through the sender, SendLatent and
 StreamLatents straight to the receiver (with a corrupted packet in the stream), SendText, and the TLS
 and role errors a caller sees.
 
@@ -9,6 +9,7 @@ usage: test_python_client.py --registry-binary P --receiver-binary P --sender-bi
        (Debian's python3-grpcio and python3-protobuf)
 """
 import argparse
+import json
 import os
 import sys
 import unittest
@@ -137,6 +138,26 @@ class PythonClientTest(unittest.TestCase):
             lip.answer_text(by_sequence[99])
         self.assertEqual(caught.exception.code, grpc.StatusCode.INVALID_ARGUMENT)
         self.assertEqual(caught.exception.reason, "CHECKSUM_MISMATCH")
+
+    def test_fan_out_answers_per_receiver_and_jointly(self):
+        with open(os.path.join(ROOT, "demo", "bridges", "demo-sst2", "bridge.json"), encoding="utf-8") as f:
+            receiver_model = json.load(f)["receiver_model"]["name"]
+        reply = self.sender.send_fan_out(TEXTS[0], [receiver_model])
+        self.assertEqual(len(reply.outcomes), 1)
+        outcome = reply.outcomes[0]
+        self.assertTrue(outcome.HasField("answer"), outcome.error.message)
+        self.assertEqual(outcome.receiver_model.name, receiver_model)
+        self.assertGreater(outcome.wire_bytes, 0)
+        self.assertEqual(reply.joint.receivers, 1)
+        self.assertEqual(reply.joint.label, lip.answer_text(outcome.answer))  # one receiver: its own answer
+        self.assertEqual(reply.joint.label, lip.answer_text(self.sender.send(TEXTS[0]).answer))
+        # Bad fan-outs are refused before anything is sent.
+        for models in ([], [receiver_model, receiver_model], ["no-such-receiver-model"]):
+            with self.assertRaises(lip.LipError) as caught:
+                self.sender.send_fan_out(TEXTS[0], models)
+            self.assertIn(caught.exception.code, (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND))
+        with self.assertRaises(ValueError):
+            self.sender.send_fan_out(TEXTS[0], [receiver_model], receiver_addresses=["a:1", "b:2"])
 
     def test_tls_and_role_errors(self):
         # The admin certificate may not call a receiver (only senders may).

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Sequence
 
 from lip._base import BaseClient
 from lip.channel import ClientOptions
@@ -78,6 +78,43 @@ class SenderClient(BaseClient):
         """
         request = self._encode_request(text, task, priming, wire_dtype, receiver_model, conversation_id, sequence)
         return self._unary("Encode", self._stub.Encode, request)
+
+    def send_fan_out(
+        self,
+        text: str,
+        receiver_models: Sequence[str],
+        *,
+        receiver_addresses: Optional[Sequence[str]] = None,
+        task: Optional[packet_pb2.Task] = None,
+        priming: Optional[packet_pb2.Priming] = None,
+        wire_dtype: packet_pb2.DType.ValueType = packet_pb2.DTYPE_UNSPECIFIED,
+        conversation_id: str = "",
+        sequence: int = 0,
+    ) -> sender_pb2.SendFanOutResponse:
+        """Fan-out (docs/protocol.md §13): encodes ``text`` once and sends every receiver model its own
+        bridge's packet (bridges that share this sender's encoder), then rescores their answers jointly.
+
+        Args:
+            receiver_models: 1 to 16 distinct receiver model names, one target each.
+            receiver_addresses: ``host:port`` per target, or ``""`` (or ``None`` for all) to resolve a
+                live receiver of that model through the registry.
+            text, task, priming, wire_dtype, conversation_id, sequence: as for send().
+
+        Returns:
+            SendFanOutResponse: ``outcomes`` in the targets' order, each with ``answer`` or ``error``
+            (a failed receiver does not fail the call while another answered), and ``joint``: the
+            receivers' label log-probs, each normalised over the labels, summed (classification only).
+        """
+        names = list(receiver_models)
+        addresses = [""] * len(names) if receiver_addresses is None else list(receiver_addresses)
+        if len(addresses) != len(names):
+            raise ValueError(f"{len(names)} receiver models but {len(addresses)} receiver addresses")
+        request = sender_pb2.SendFanOutRequest(
+            encode=self._encode_request(text, task, priming, wire_dtype, None, conversation_id, sequence)
+        )
+        for name, address in zip(names, addresses):
+            request.targets.add(receiver_model=packet_pb2.ModelId(name=name), receiver_address=address)
+        return self._unary("SendFanOut", self._stub.SendFanOut, request)
 
     def relay_text(
         self,
