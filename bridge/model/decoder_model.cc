@@ -508,7 +508,13 @@ std::pair<torch::Tensor, torch::Tensor> DecoderModel::RopeTables(const torch::Te
   torch::Tensor freqs = position_ids.to(torch::kFloat32).unsqueeze(-1) * inv_freq_.view({1, 1, -1});
   torch::Tensor emb = torch::cat({freqs, freqs}, -1);
   // The fast runtime's rope_fused takes the sine with rotate_half's sign: [-sin, sin].
-  torch::Tensor sin = options_.fast_runtime ? torch::cat({-freqs.sin(), freqs.sin()}, -1) : emb.sin();
+  torch::Tensor sin;
+  if (options_.fast_runtime) {
+    torch::Tensor half = freqs.sin();
+    sin = torch::cat({-half, half}, -1);
+  } else {
+    sin = emb.sin();
+  }
   return {emb.cos().to(dtype).unsqueeze(1), sin.to(dtype).unsqueeze(1)};
 }
 

@@ -122,8 +122,7 @@ absl::StatusOr<StepResult> BridgeTrainer::Step() {
   const std::vector<int64_t>& labels = batch.labels;
   StepResult result;
   result.step = step_ + 1;
-  result.learning_rate = WarmupCosineLearningRate(config_, result.step);
-  SetAdamWLearningRate(*bridge_.optimizer, result.learning_rate);
+  result.learning_rate = ApplyLearningRateSchedule(config_, result.step, *bridge_.optimizer);
   LIP_ASSIGN_OR_RETURN(SourceStates source, bridge_.sender_pipeline->ReadSourceStates(texts));
   try {
     TrainableBridge::TrainingScope training(bridge_);

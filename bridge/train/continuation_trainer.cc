@@ -127,8 +127,7 @@ absl::StatusOr<ContinuationStepResult> ContinuationTrainer::Step() {
   const std::vector<int64_t> batch = NextBatch();
   ContinuationStepResult result;
   result.step = step_ + 1;
-  result.learning_rate = WarmupCosineLearningRate(config_, result.step);
-  SetAdamWLearningRate(*bridge_.optimizer, result.learning_rate);
+  result.learning_rate = ApplyLearningRateSchedule(config_, result.step, *bridge_.optimizer);
   try {
     TrainableBridge::TrainingScope training(bridge_);
     LIP_ASSIGN_OR_RETURN(torch::Tensor nll, BatchNll(batch));

@@ -90,8 +90,7 @@ absl::StatusOr<JointStepResult> JointReceiverTrainer::Step() {
   const TextBatch batch = GatherExamples(train_, sampler_->Next(config_.batch_size));
   JointStepResult result;
   result.step = step_ + 1;
-  result.learning_rate = WarmupCosineLearningRate(config_, result.step);
-  SetAdamWLearningRate(*optimizer_, result.learning_rate);
+  result.learning_rate = ApplyLearningRateSchedule(config_, result.step, *optimizer_);
   TrainableBridge& first = trainers_[0]->trainable_bridge();
   LIP_ASSIGN_OR_RETURN(SourceStates source, first.sender_pipeline->ReadSourceStates(batch.texts));
   try {

@@ -22,4 +22,10 @@ void SetAdamWLearningRate(torch::optim::Optimizer& optimizer, double rate) {
   }
 }
 
+double ApplyLearningRateSchedule(const TrainConfig& config, int64_t step, torch::optim::Optimizer& optimizer) {
+  const double rate = WarmupCosineLearningRate(config, step);
+  SetAdamWLearningRate(optimizer, rate);
+  return rate;
+}
+
 }  // namespace lip

@@ -18,6 +18,10 @@ double WarmupCosineLearningRate(const TrainConfig& config, int64_t step);
 // Sets every parameter group of an AdamW optimizer to `rate`.
 void SetAdamWLearningRate(torch::optim::Optimizer& optimizer, double rate);
 
+// The start of every trainer's step: sets the schedule's rate for 1-based `step` on `optimizer`
+// (WarmupCosineLearningRate, then SetAdamWLearningRate) and returns it.
+double ApplyLearningRateSchedule(const TrainConfig& config, int64_t step, torch::optim::Optimizer& optimizer);
+
 }  // namespace lip
 
 #endif  // LIP_BRIDGE_TRAIN_LEARNING_RATE_SCHEDULE_H_

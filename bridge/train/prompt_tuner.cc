@@ -111,8 +111,7 @@ absl::StatusOr<StepResult> PromptTuner::Step() {
   const std::vector<int64_t>& labels = batch.labels;
   StepResult result;
   result.step = step_ + 1;
-  result.learning_rate = WarmupCosineLearningRate(config_, result.step);
-  SetAdamWLearningRate(*optimizer_, result.learning_rate);
+  result.learning_rate = ApplyLearningRateSchedule(config_, result.step, *optimizer_);
   try {
     LIP_ASSIGN_OR_RETURN(torch::Tensor logits, Logits(texts));
     const torch::Device device = logits.device();

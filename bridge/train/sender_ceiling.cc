@@ -71,8 +71,7 @@ absl::StatusOr<StepResult> SenderCeiling::Step() {
   const TextBatch batch = GatherExamples(train_, sampler_->Next(config_.batch_size));
   StepResult result;
   result.step = step_ + 1;
-  result.learning_rate = WarmupCosineLearningRate(config_, result.step);
-  SetAdamWLearningRate(*optimizer_, result.learning_rate);
+  result.learning_rate = ApplyLearningRateSchedule(config_, result.step, *optimizer_);
   try {
     LIP_ASSIGN_OR_RETURN(torch::Tensor logits, Logits(batch.texts, /*train=*/true));
     torch::Tensor labels = torch::tensor(batch.labels, torch::kInt64).to(logits.device());
