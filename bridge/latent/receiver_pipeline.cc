@@ -130,6 +130,9 @@ absl::StatusOr<std::unique_ptr<ReceiverPipeline>> ReceiverPipeline::Create(
   pipeline->model_ = std::move(model);
   pipeline->tokenizer_ = std::move(tokenizer);
   pipeline->half_ = std::move(half);
+  pipeline->classify_graphs_ = std::make_unique<GraphedFunction>(
+      pipeline->model_->device(), pipeline->model_->uses_cuda_graphs(), kMaxClassifyGraphs);
+  pipeline->pad_to_graph_buckets_ = pipeline->classify_graphs_->uses_graphs();
   return pipeline;
 }
 
@@ -137,6 +140,61 @@ torch::Tensor ReceiverPipeline::AdaptSoftTokens(const torch::Tensor& z) const {
   torch::NoGradGuard no_grad;
   torch::Tensor adapted = half_.adapter->forward(z.to(model_->device(), torch::kFloat32));
   return energy_matcher_.Match(adapted).to(model_->dtype());
+}
+
+absl::StatusOr<torch::Tensor> ReceiverPipeline::ClassifyOneTokenLabels(const torch::Tensor& z,
+                                                                        const PreparedMessage& prepared) const {
+  const PrimingTokens& priming = prepared.priming_tokens;
+  const int64_t vocab = model_->config().vocab_size;
+  std::vector<int64_t> head, tail, labels;
+  if (priming.bos) head.push_back(*priming.bos);
+  head.insert(head.end(), priming.prefix.begin(), priming.prefix.end());
+  tail.assign(priming.anchor.begin(), priming.anchor.end());
+  for (const std::vector<int64_t>& label : prepared.label_ids) labels.push_back(label.front());
+  for (const std::vector<int64_t>* ids : {&head, &tail, &labels}) {
+    for (int64_t id : *ids) {
+      if (id < 0 || id >= vocab) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("token id ", id, " of the frame or a label is outside the receiver vocabulary [0, ", vocab, ")"));
+      }
+    }
+  }
+  const int64_t batch = z.size(0);
+  const int64_t rows = pad_to_graph_buckets_ ? GraphBatchBucket(batch) : batch;
+  torch::Tensor z_rows = rows == batch ? z : torch::cat({z, torch::zeros({rows - batch, z.size(1), z.size(2)}, z.options())});
+  const torch::Device device = model_->device();
+  auto ids = [&](const std::vector<int64_t>& v) { return torch::tensor(v, torch::kInt64).to(device); };
+  // [BOS, context, adapted soft tokens, anchor] -> the anchor's next-token log-probs of each label's
+  // token (LabelScorer's values for one-token labels).
+  auto classify = [&](const std::vector<torch::Tensor>& in) -> std::vector<torch::Tensor> {
+    torch::Tensor soft = energy_matcher_.Match(half_.adapter->forward(in[0])).to(model_->dtype());
+    const int64_t b = soft.size(0), width = soft.size(2);
+    const torch::Tensor& embedding = model_->embedding_weight();
+    std::vector<torch::Tensor> parts;
+    if (in[1].numel() > 0) {
+      torch::Tensor h = embedding.index_select(0, in[1]).to(soft.dtype());
+      parts.push_back(h.unsqueeze(0).expand({b, h.size(0), width}));
+    }
+    parts.push_back(soft);
+    if (in[2].numel() > 0) {
+      torch::Tensor t = embedding.index_select(0, in[2]).to(soft.dtype());
+      parts.push_back(t.unsqueeze(0).expand({b, t.size(0), width}));
+    }
+    ForwardInput forward;
+    forward.inputs_embeds = torch::cat(parts, 1);
+    forward.logits_last_only = true;
+    forward.cuda_graph = false;  // inside this function's own graph
+    torch::Tensor log_probs = torch::log_softmax(model_->Forward(forward).logits.select(1, 0), -1);
+    return {log_probs.index_select(1, in[3])};
+  };
+  try {
+    torch::NoGradGuard no_grad;
+    torch::Tensor scores = classify_graphs_->Run(
+        "classify", {z_rows.to(device, torch::kFloat32), ids(head), ids(tail), ids(labels)}, classify)[0];
+    return scores.narrow(0, 0, batch).to(torch::kCPU, torch::kFloat32).contiguous();
+  } catch (const c10::Error& e) {
+    return absl::InternalError(absl::StrCat("receiver failed: ", e.what_without_backtrace()));
+  }
 }
 
 absl::StatusOr<ReceiverPipeline::PreparedMessage> ReceiverPipeline::Prepare(
@@ -196,6 +254,20 @@ absl::StatusOr<ReceiverPipeline::PreparedMessage> ReceiverPipeline::Prepare(
   return prepared;
 }
 
+// Each member's label log-probs (row b of scores [B, L] on the host), its best label and timing.
+static void FillLabelAnswers(const torch::Tensor& scores, const ReceiverTask& task, double decode_ms,
+                             std::vector<ReceiverAnswer*>& answers) {
+  for (size_t b = 0; b < answers.size(); ++b) {
+    ReceiverAnswer& answer = *answers[b];
+    const float* row = scores[b].data_ptr<float>();
+    answer.label_log_probs.assign(row, row + scores.size(1));
+    answer.label_index = std::max_element(answer.label_log_probs.begin(), answer.label_log_probs.end()) -
+                         answer.label_log_probs.begin();
+    answer.label = task.labels[answer.label_index];
+    answer.timings.decode_ms = decode_ms;
+  }
+}
+
 // Runs one group (same frame and task) whose receiver input is already built, and fills the
 // answers of its members.
 static absl::Status RunGroup(const DecoderModel& model, const Tokenizer& tokenizer,
@@ -207,17 +279,7 @@ static absl::Status RunGroup(const DecoderModel& model, const Tokenizer& tokeniz
   if (task.kind == ReceiverTask::Kind::kClassify) {
     LIP_ASSIGN_OR_RETURN(torch::Tensor scores,
                          ScoreLabels(model, inputs_embeds, attention_mask, label_ids));
-    scores = scores.to(torch::kCPU, torch::kFloat32).contiguous();
-    const double decode_ms = MillisecondsSince(start);
-    for (int64_t b = 0; b < batch; ++b) {
-      ReceiverAnswer& answer = *answers[b];
-      const float* row = scores[b].data_ptr<float>();
-      answer.label_log_probs.assign(row, row + scores.size(1));
-      answer.label_index = std::max_element(answer.label_log_probs.begin(), answer.label_log_probs.end()) -
-                           answer.label_log_probs.begin();
-      answer.label = task.labels[answer.label_index];
-      answer.timings.decode_ms = decode_ms;
-    }
+    FillLabelAnswers(scores.to(torch::kCPU, torch::kFloat32).contiguous(), task, MillisecondsSince(start), answers);
     return absl::OkStatus();
   }
   GenerationOptions options;
@@ -320,6 +382,23 @@ absl::StatusOr<std::vector<absl::StatusOr<ReceiverAnswer>>> ReceiverPipeline::An
       for (size_t j = 0; j < members.size(); ++j) {
         z[j].copy_(torch::from_blob(const_cast<float*>(messages[members[j]].z.data()), {m, d_z}, torch::kFloat32));
       }
+      std::vector<ReceiverAnswer*> group_answers;
+      for (size_t i : members) group_answers.push_back(&answers[i].value());
+      const PreparedMessage& frame = prepared[first];
+      const bool one_token_labels =
+          frame.task.kind == ReceiverTask::Kind::kClassify &&
+          std::all_of(frame.label_ids.begin(), frame.label_ids.end(), [](const auto& ids) { return ids.size() == 1; });
+      if (one_token_labels) {
+        // Adapter, priming, prefill and scoring in one function: its time is the decode stage's.
+        auto scores = ClassifyOneTokenLabels(z, frame);
+        if (!scores.ok()) {
+          fail_group(scores.status());
+          continue;
+        }
+        FillLabelAnswers(*scores, frame.task, MillisecondsSince(adapt_start), group_answers);
+        for (ReceiverAnswer* answer : group_answers) answer->batch_size = members.size();
+        continue;
+      }
       torch::Tensor soft = AdaptSoftTokens(z);
       const double adapt_ms = MillisecondsSince(adapt_start);
 
@@ -330,8 +409,6 @@ absl::StatusOr<std::vector<absl::StatusOr<ReceiverAnswer>>> ReceiverPipeline::An
         continue;
       }
       const double prefill_ms = MillisecondsSince(prefill_start);
-      std::vector<ReceiverAnswer*> group_answers;
-      for (size_t i : members) group_answers.push_back(&answers[i].value());
       absl::Status status = RunGroup(*model_, *tokenizer_, primed->inputs_embeds, primed->attention_mask,
                                      prepared[first].task, prepared[first].label_ids, group_answers);
       if (!status.ok()) {

@@ -40,6 +40,7 @@
 #include "bridge/latent/context_primer.h"
 #include "bridge/latent/energy_matcher.h"
 #include "bridge/model/decoder_model.h"
+#include "bridge/model/graphed_function.h"
 #include "bridge/tokenizer/tokenizer.h"
 #include "bridge/torch_compat.h"
 #include "common/wire/packet_limits.h"
@@ -153,6 +154,11 @@ class ReceiverPipeline {
   // receiver half alone, for tests and evaluation. No gradients.
   torch::Tensor AdaptSoftTokens(const torch::Tensor& z) const;
 
+  // Pads every single-token classification batch to the CUDA graphs' batch buckets, as the
+  // pipeline does by itself where the model replays graphs; tests turn it on elsewhere to check
+  // that padding changes no score.
+  void PadToGraphBucketsForTesting() { pad_to_graph_buckets_ = true; }
+
  private:
   // A message's task and frame, resolved against the bridge, tokenized and checked against the
   // work caps for a middle part (soft tokens or text) of `middle_tokens` positions.
@@ -164,6 +170,14 @@ class ReceiverPipeline {
   };
   absl::StatusOr<PreparedMessage> Prepare(const PrimingConfig& priming, const ReceiverTask& task,
                                           int64_t middle_tokens) const;
+  // The label log-probs [B, L] of a classification whose labels are one token each, from soft
+  // tokens z [B, M, d_z] on the host: adapter, energy matching, priming, prefill and label scores
+  // as one function (one CUDA-graph replay where the model uses graphs).
+  absl::StatusOr<torch::Tensor> ClassifyOneTokenLabels(const torch::Tensor& z,
+                                                       const PreparedMessage& prepared) const;
+
+  // Classification graphs kept per node: 7 batch buckets x a few frames and label sets.
+  static constexpr int kMaxClassifyGraphs = 64;
 
   ReceiverPipeline(EnergyConfig energy, ReceiverLimits limits)
       : energy_matcher_(energy), limits_(limits) {}
@@ -175,6 +189,8 @@ class ReceiverPipeline {
   BridgeModelId model_id_;
   EnergyMatcher energy_matcher_;
   ReceiverLimits limits_;
+  std::unique_ptr<GraphedFunction> classify_graphs_;  // ClassifyOneTokenLabels as CUDA graphs
+  bool pad_to_graph_buckets_ = false;                  // pad batches to the graphs' buckets
 };
 
 }  // namespace lip

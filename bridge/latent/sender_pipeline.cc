@@ -2,11 +2,13 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 
 #include "absl/strings/str_cat.h"
 #include "bridge/model/benchmark_model.h"
 #include "common/wire/status_macros.h"
 #include "bridge/model/generation.h"
+#include "bridge/model/graphed_function.h"
 
 namespace lip {
 namespace {
@@ -73,6 +75,9 @@ absl::StatusOr<std::unique_ptr<SenderPipeline>> SenderPipeline::Create(
   pipeline->model_ = std::move(model);
   pipeline->tokenizer_ = std::move(tokenizer);
   pipeline->half_ = std::move(half);
+  pipeline->encode_graphs_ = std::make_unique<GraphedFunction>(
+      pipeline->model_->device(), pipeline->model_->uses_cuda_graphs(), kMaxEncodeGraphs);
+  pipeline->pad_to_graph_buckets_ = pipeline->encode_graphs_->uses_graphs();
   return pipeline;
 }
 
@@ -140,27 +145,76 @@ absl::StatusOr<SourceStates> SenderPipeline::ReadSourceStates(
   return SourceStatesOf(ids);
 }
 
-absl::StatusOr<std::vector<EncodedText>> SenderPipeline::Resample(
-    const SourceStates& source, std::chrono::steady_clock::time_point start) const {
+absl::StatusOr<std::vector<absl::StatusOr<EncodedText>>> SenderPipeline::EncodeIds(
+    const std::vector<TextIds>& texts, std::chrono::steady_clock::time_point start) const {
+  if (texts.empty()) return absl::InvalidArgumentError("no texts to encode");
+  const int64_t batch = texts.size();
+  int64_t longest = 0;
+  for (const TextIds& text : texts) longest = std::max<int64_t>(longest, text.ids.size());
+  // Right-padded; where the path replays graphs, up to its bucket (extra rows read token 0 with one
+  // position visible, so that no row of the resampler is empty; their results are dropped).
+  const bool bucketed = pad_to_graph_buckets_;
+  const int64_t rows = bucketed ? GraphBatchBucket(batch) : batch;
+  const int64_t columns = bucketed ? GraphTokenBucket(longest) : longest;
+  const int64_t vocab = model_->config().vocab_size;
+  torch::Tensor id_tensor = torch::zeros({rows, columns}, torch::kInt64);
+  torch::Tensor mask = torch::zeros({rows, columns}, torch::kInt64);
+  int64_t* id_data = id_tensor.data_ptr<int64_t>();
+  int64_t* mask_data = mask.data_ptr<int64_t>();
+  for (int64_t b = 0; b < rows; ++b) {
+    if (b >= batch) {
+      mask_data[b * columns] = 1;
+      continue;
+    }
+    const std::vector<int32_t>& ids = texts[b].ids;
+    for (size_t t = 0; t < ids.size(); ++t) {
+      if (ids[t] < 0 || ids[t] >= vocab) {
+        return absl::InvalidArgumentError(absl::StrCat("token id ", ids[t], " is outside the sender vocabulary [0, ",
+                                                       vocab, ")"));
+      }
+      id_data[b * columns + t] = ids[t];
+      mask_data[b * columns + t] = 1;
+    }
+  }
   try {
     torch::NoGradGuard no_grad;
-    LIP_ASSIGN_OR_RETURN(torch::Tensor z, half_.encoder->Encode(source.states, source.mask));
-    z = z.to(torch::kCPU, torch::kFloat32).contiguous();
+    const torch::Device device = model_->device();
+    const int source_layer = static_cast<int>(half_.metadata.sender.source_layer);
+    // The whole encode as one function of (ids, mask): the sender forward to the source layer
+    // (unpadded attention: under causal attention a real position never sees the right padding
+    // after it), the normaliser and the resampler, which masks the padding out.
+    auto encode = [&](const std::vector<torch::Tensor>& in) -> std::vector<torch::Tensor> {
+      ForwardInput forward;
+      forward.inputs_embeds = model_->EmbedTokens(in[0]);
+      forward.stop_after_layer = source_layer;
+      forward.cuda_graph = false;  // inside this function's own graph
+      torch::Tensor states = model_->Forward(forward).last_hidden.to(torch::kFloat32);
+      return {half_.encoder->forward(states, in[1])};
+    };
+    torch::Tensor z = encode_graphs_->Run("encode", {id_tensor.to(device), mask.to(device)}, encode)[0];
+    z = z.narrow(0, 0, batch).to(torch::kCPU, torch::kFloat32).contiguous();
     const double encode_ms = MillisecondsSince(start);
-    const int64_t batch = z.size(0), m = z.size(1), width = z.size(2);
-    std::vector<EncodedText> out(batch);
+    const int64_t m = z.size(1), width = z.size(2);
+    std::vector<absl::StatusOr<EncodedText>> out;
+    out.reserve(batch);
     for (int64_t b = 0; b < batch; ++b) {
-      EncodedText& e = out[b];
       const float* data = z[b].data_ptr<float>();
+      if (!std::all_of(data, data + m * width, [](float v) { return std::isfinite(v); })) {
+        out.push_back(absl::InternalError(absl::StrCat("the sender's soft tokens for text ", b,
+                                                       " contain NaN or infinity")));
+        continue;
+      }
+      EncodedText e;
       e.z.assign(data, data + m * width);
       e.num_soft_tokens = m;
       e.width = width;
       e.energy_mode = half_.metadata.receiver.energy.mode;
       e.target_reference_energy = half_.metadata.receiver.energy.reference_energy;
       e.source_layer = half_.metadata.sender.source_layer;
-      e.text_tokens = source.text_tokens[b];
-      e.truncated = source.truncated[b];
+      e.text_tokens = texts[b].ids.size();
+      e.truncated = texts[b].truncated;
       e.encode_ms = encode_ms;
+      out.push_back(std::move(e));
     }
     return out;
   } catch (const c10::Error& e) {
@@ -170,9 +224,20 @@ absl::StatusOr<std::vector<EncodedText>> SenderPipeline::Resample(
 
 absl::StatusOr<std::vector<EncodedText>> SenderPipeline::Encode(
     const std::vector<std::string>& texts) const {
+  if (texts.empty()) return absl::InvalidArgumentError("no texts to encode");
   const auto start = std::chrono::steady_clock::now();
-  LIP_ASSIGN_OR_RETURN(SourceStates source, ReadSourceStates(texts));
-  return Resample(source, start);
+  std::vector<TextIds> ids;
+  for (size_t i = 0; i < texts.size(); ++i) {
+    LIP_ASSIGN_OR_RETURN(TextIds text, Tokenize(texts[i], i));
+    ids.push_back(std::move(text));
+  }
+  LIP_ASSIGN_OR_RETURN(auto encoded, EncodeIds(ids, start));
+  std::vector<EncodedText> out;
+  for (auto& e : encoded) {
+    if (!e.ok()) return e.status();
+    out.push_back(*std::move(e));
+  }
+  return out;
 }
 
 absl::StatusOr<std::vector<absl::StatusOr<EncodedText>>> SenderPipeline::EncodeEach(
@@ -192,8 +257,7 @@ absl::StatusOr<std::vector<absl::StatusOr<EncodedText>>> SenderPipeline::EncodeE
     rows.push_back(i);
   }
   if (ids.empty()) return answers;
-  LIP_ASSIGN_OR_RETURN(SourceStates source, SourceStatesOf(ids));
-  LIP_ASSIGN_OR_RETURN(std::vector<EncodedText> encoded, Resample(source, start));
+  LIP_ASSIGN_OR_RETURN(auto encoded, EncodeIds(ids, start));
   for (size_t r = 0; r < rows.size(); ++r) answers[rows[r]] = std::move(encoded[r]);
   return answers;
 }

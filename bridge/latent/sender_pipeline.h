@@ -27,6 +27,7 @@
 #include "bridge/latent/bridge_config.h"
 #include "bridge/latent/sender_encoder.h"
 #include "bridge/model/decoder_model.h"
+#include "bridge/model/graphed_function.h"
 #include "bridge/tokenizer/tokenizer.h"
 #include "bridge/torch_compat.h"
 
@@ -140,6 +141,11 @@ class SenderPipeline {
   const DecoderModel& model() const { return *model_; }
   const Tokenizer& tokenizer() const { return *tokenizer_; }
 
+  // Pads every encode batch to the CUDA graphs' buckets (rows to a power of two, tokens to a
+  // multiple of 16), as the pipeline does by itself where the model replays graphs; tests turn it
+  // on elsewhere to check that padding changes no soft token.
+  void PadToGraphBucketsForTesting() { pad_to_graph_buckets_ = true; }
+
  private:
   SenderPipeline() = default;
 
@@ -152,15 +158,23 @@ class SenderPipeline {
   absl::StatusOr<TextIds> Tokenize(const std::string& text, size_t index) const;
   // The sender forward for tokenized texts (ReadSourceStates after tokenizing).
   absl::StatusOr<SourceStates> SourceStatesOf(const std::vector<TextIds>& texts) const;
-  // The resampler for source states; result i belongs to row i. `start` dates encode_ms.
-  absl::StatusOr<std::vector<EncodedText>> Resample(const SourceStates& source,
-                                                    std::chrono::steady_clock::time_point start) const;
+  // Encodes tokenized texts as one batch: forward to the source layer, normaliser, resampler — one
+  // CUDA-graph replay where the model uses graphs. Result i belongs to texts[i] (its own error for
+  // non-finite soft tokens); the outer status fails for an out-of-vocabulary id or a LibTorch failure
+  // of the whole batch. `start` dates encode_ms.
+  absl::StatusOr<std::vector<absl::StatusOr<EncodedText>>> EncodeIds(
+      const std::vector<TextIds>& texts, std::chrono::steady_clock::time_point start) const;
+
+  // Encode graphs kept per node: 7 batch buckets x the 16-token buckets of max_text_tokens.
+  static constexpr int kMaxEncodeGraphs = 64;
 
   std::shared_ptr<const DecoderModel> model_;
   std::shared_ptr<const Tokenizer> tokenizer_;
   // mutable: LibTorch modules have non-const forward(); the encoder is only read after Load.
   mutable SenderHalf half_;
   BridgeModelId model_id_;
+  std::unique_ptr<GraphedFunction> encode_graphs_;  // EncodeIds as CUDA graphs (eager off CUDA)
+  bool pad_to_graph_buckets_ = false;               // pad batches to the graphs' buckets
 };
 
 }  // namespace lip

@@ -20,6 +20,7 @@
 #include "bridge/model/cuda_graph_capture.h"
 #if LIP_CUDA_GRAPHS
 #include <c10/cuda/CUDACachingAllocator.h>
+#include <c10/cuda/CUDAGraphsC10Utils.h>
 #endif
 
 namespace lip {
@@ -334,7 +335,9 @@ ForwardOutput DecoderModel::Forward(const ForwardInput& in) const {
 bool DecoderModel::ForwardGraphed(const ForwardInput& in, ForwardOutput* out) const {
 #if LIP_CUDA_GRAPHS
   if (!options_.cuda_graphs || !options_.fast_runtime || !options_.device.is_cuda()) return false;
-  if (in.cache != nullptr || in.after_layer || in.output_hidden_states) return false;
+  if (in.cache != nullptr || in.after_layer || in.output_hidden_states || !in.cuda_graph) return false;
+  // Inside a caller's capture the forward is part of that graph: run it eagerly into it.
+  if (c10::cuda::currentStreamCaptureStatusMayInitCtx() != c10::cuda::CaptureStatus::None) return false;
   // The weights never require grad, so inputs that do not make the forward free of autograd.
   if (in.inputs_embeds.requires_grad()) return false;
   const int64_t B = in.inputs_embeds.size(0), T = in.inputs_embeds.size(1);

@@ -70,6 +70,8 @@ struct ForwardInput {
   bool output_hidden_states = false;  // transformers numbering: 0 = embeddings, i = after block i, last = after final norm
   bool logits_last_only = false;      // logits for the final position only ([B,1,V])
   LayerHook after_layer;               // optional residual-stream hook (LayerHook); empty = none
+  bool cuda_graph = true;              // false: never replay a graph of the model's own (a caller capturing
+                                       // a larger graph around this forward: GraphedFunction)
 };
 
 struct ForwardOutput {

@@ -1,7 +1,9 @@
 // SenderPipeline and ReceiverPipeline on tiny random models with real tokenizers: shapes,
 // padding invariance, per-message errors, batching consistency, model identity checks.
+#include "bridge/latent/context_primer.h"
 #include "bridge/latent/receiver_pipeline.h"
 #include "bridge/latent/sender_pipeline.h"
+#include "bridge/model/label_scorer.h"
 #include "gtest/gtest.h"
 #include "tests/latent/test_models.h"
 
@@ -179,6 +181,92 @@ TEST_F(PipelinesTest, TextAnswersDoNotDependOnLeftPaddingInTheBatch) {
   ASSERT_TRUE((*alone)[0].ok() && (*batched)[1].ok());
   for (size_t l = 0; l < 2; ++l) {
     EXPECT_NEAR((*batched)[1]->label_log_probs[l], (*alone)[0]->label_log_probs[l], 1e-4);
+  }
+}
+
+std::vector<LatentMessage> MessagesOf(const std::vector<EncodedText>& encoded) {
+  std::vector<LatentMessage> messages;
+  for (const EncodedText& e : encoded) {
+    LatentMessage m;
+    m.z = e.z;
+    m.num_soft_tokens = e.num_soft_tokens;
+    m.width = e.width;
+    messages.push_back(m);
+  }
+  return messages;
+}
+
+// Where the model replays CUDA graphs, batches are padded to the graphs' buckets (3 rows -> 4,
+// tokens to a multiple of 16); the padding must change no soft token and no score.
+TEST_F(PipelinesTest, GraphBucketPaddingChangesNoSoftTokenAndNoScore) {
+  const std::vector<std::string> texts = {"great film", "boring and far too long for what it says", "fine"};
+  auto sender = MakeSender(Bridge());
+  auto padded_sender = MakeSender(Bridge());
+  padded_sender->PadToGraphBucketsForTesting();
+  auto encoded = sender->Encode(texts);
+  auto padded_encoded = padded_sender->Encode(texts);
+  ASSERT_TRUE(encoded.ok() && padded_encoded.ok());
+  ASSERT_EQ(padded_encoded->size(), 3u);
+  for (size_t t = 0; t < texts.size(); ++t) {
+    ASSERT_EQ((*padded_encoded)[t].z.size(), (*encoded)[t].z.size());
+    EXPECT_EQ((*padded_encoded)[t].text_tokens, (*encoded)[t].text_tokens);
+    for (size_t i = 0; i < (*encoded)[t].z.size(); ++i) {
+      EXPECT_NEAR((*padded_encoded)[t].z[i], (*encoded)[t].z[i], 1e-5) << "text " << t << " value " << i;
+    }
+  }
+  auto receiver = MakeReceiver(Bridge());
+  auto padded_receiver = MakeReceiver(Bridge());
+  padded_receiver->PadToGraphBucketsForTesting();
+  auto answers = receiver->Answer(MessagesOf(*encoded));
+  auto padded_answers = padded_receiver->Answer(MessagesOf(*encoded));
+  ASSERT_TRUE(answers.ok() && padded_answers.ok());
+  for (size_t t = 0; t < texts.size(); ++t) {
+    ASSERT_TRUE((*answers)[t].ok() && (*padded_answers)[t].ok());
+    EXPECT_EQ((*padded_answers)[t]->label_index, (*answers)[t]->label_index);
+    for (size_t l = 0; l < 2; ++l) {
+      EXPECT_NEAR((*padded_answers)[t]->label_log_probs[l], (*answers)[t]->label_log_probs[l], 1e-5);
+    }
+  }
+}
+
+// Labels of one token each take the receiver's one-function path (adapter, priming, prefill and
+// scoring together, one graph replay on a GPU); its scores are those of the receiver's parts run
+// one after another: AdaptSoftTokens, ContextPrimer, ScoreLabels.
+TEST_F(PipelinesTest, OneTokenLabelsScoreAsTheReceiversPartsDoOneAfterAnother) {
+  const BridgeMetadata bridge = Bridge();
+  auto receiver = MakeReceiver(bridge);
+  std::vector<std::vector<int64_t>> labels;
+  for (const std::string& label : bridge.labels) {
+    auto ids = receiver_->tokenizer->Encode(label, /*add_special_tokens=*/false);
+    ASSERT_TRUE(ids.ok());
+    ASSERT_EQ(ids->size(), 1u) << "the test needs one-token labels: \"" << label << "\"";
+    labels.push_back({(*ids)[0]});
+  }
+  torch::manual_seed(5);
+  torch::Tensor z = torch::randn({3, 4, 12});
+  std::vector<LatentMessage> messages;
+  for (int64_t b = 0; b < 3; ++b) {
+    LatentMessage m;
+    m.z.assign(z[b].data_ptr<float>(), z[b].data_ptr<float>() + 48);
+    m.num_soft_tokens = 4;
+    m.width = 12;
+    messages.push_back(m);
+  }
+  auto answers = receiver->Answer(messages);
+  ASSERT_TRUE(answers.ok()) << answers.status();
+
+  auto priming = TokenizePriming(*receiver_->tokenizer, bridge.priming);
+  ASSERT_TRUE(priming.ok());
+  auto primed = ContextPrimer(*priming).Prime(receiver->AdaptSoftTokens(z), receiver_->model->embedding_weight());
+  ASSERT_TRUE(primed.ok());
+  torch::NoGradGuard no_grad;
+  auto reference = ScoreLabels(*receiver_->model, primed->inputs_embeds, primed->attention_mask, labels);
+  ASSERT_TRUE(reference.ok()) << reference.status();
+  for (int64_t b = 0; b < 3; ++b) {
+    ASSERT_TRUE((*answers)[b].ok()) << (*answers)[b].status();
+    for (int64_t l = 0; l < 2; ++l) {
+      EXPECT_NEAR((*answers)[b]->label_log_probs[l], (*reference)[b][l].item<float>(), 1e-5) << b << "," << l;
+    }
   }
 }
 
