@@ -5,8 +5,23 @@
 
 namespace lip {
 
+c10::cuda::CUDAStream CudaGraphCaptureStream(c10::DeviceIndex device) {
+  static std::mutex mutex;
+  static std::map<c10::DeviceIndex, c10::cuda::CUDAStream>* streams = new std::map<c10::DeviceIndex, c10::cuda::CUDAStream>();
+  std::lock_guard<std::mutex> lock(mutex);
+  auto it = streams->find(device);
+  if (it == streams->end()) {
+    it = streams->emplace(device, c10::cuda::getStreamFromPool(/*isHighPriority=*/false, device)).first;
+  }
+  return it->second;
+}
+
 std::unique_ptr<at::cuda::CUDAGraph> CaptureCudaGraph(c10::cuda::CUDAStream stream, CudaGraphPool pool,
                                                       int eager_runs, const std::function<void()>& body) {
+  // One capture at a time in the process: captures share CudaGraphCaptureStream, and a stream
+  // captures one graph at a time. (Captures are rare: a node's warm-up, a new bucket.)
+  static std::mutex capture_mutex;
+  std::lock_guard<std::mutex> one_capture(capture_mutex);
   torch::cuda::synchronize();
   c10::cuda::CUDAStreamGuard guard(stream);
   torch::NoGradGuard no_grad;

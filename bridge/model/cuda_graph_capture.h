@@ -20,6 +20,8 @@
 
 #if LIP_CUDA_GRAPHS
 #include <functional>
+#include <map>
+#include <mutex>
 #include <memory>
 #include <utility>
 
@@ -28,13 +30,21 @@ namespace lip {
 // A graph memory pool id as at::cuda::CUDAGraph takes and returns it; {0, 0} asks for a new pool.
 using CudaGraphPool = decltype(std::declval<at::cuda::CUDAGraph&>().pool());
 
+// The one side stream every pool-sharing capture on `device` runs on (as torch.cuda.graph's default
+// capture stream). The caching allocator reuses a freed block only on the stream that allocated it,
+// so graphs that share a memory pool share its memory only when captured on the same stream: one
+// stream per capture made each graph keep its own peak (measured: a receiver with ~120 graphs held
+// 60 GiB of an H100).
+c10::cuda::CUDAStream CudaGraphCaptureStream(c10::DeviceIndex device);
+
 // Waits for the device, then on `stream` runs `body` `eager_runs` times (the lazy set-up that must
 // not happen inside a capture: cuBLAS handle and workspace of that stream, kernel choices) and
 // captures one more call of it into a graph, in thread-local capture mode (other threads keep
-// running eagerly), allocating from `pool`. The captured call records its kernels without running
-// them; replay() runs them on the caller's current stream. Returns nullptr when LibTorch reports an
-// error in any of it: the capture is ended and CUDA's last error cleared, so later launches do not
-// report it. The caller keeps `body`'s buffers to itself (a lock) until the capture returns.
+// running eagerly), allocating from `pool`; one capture at a time per process. The captured call
+// records its kernels without running them; replay() runs them on the caller's current stream.
+// Returns nullptr when LibTorch reports an error in any of it: the capture is ended and CUDA's last
+// error cleared, so later launches do not report it. The caller keeps `body`'s buffers to itself
+// (a lock) until the capture returns.
 std::unique_ptr<at::cuda::CUDAGraph> CaptureCudaGraph(c10::cuda::CUDAStream stream, CudaGraphPool pool,
                                                       int eager_runs, const std::function<void()>& body);
 

@@ -366,7 +366,7 @@ bool DecoderModel::ForwardGraphed(const ForwardInput& in, ForwardOutput* out) co
     }
     // Captured on a side stream (capture needs one), after two eager runs there that do the lazy
     // set-up outside the graph; other threads may keep running eager forwards meanwhile.
-    auto graph = CaptureCudaGraph(c10::cuda::getStreamFromPool(/*isHighPriority=*/false, options_.device.index()),
+    auto graph = CaptureCudaGraph(CudaGraphCaptureStream(options_.device.index()),
                                   graphs_->pool, /*eager_runs=*/2,
                                   [&] { e.output = ForwardEager(capture_in).last_hidden; });
     if (graph == nullptr) {

@@ -68,7 +68,7 @@ std::vector<torch::Tensor> GraphedFunction::Run(const std::string& key,
     Cache::Entry& e = cache_->entries[full_key];
     for (const torch::Tensor& t : inputs) e.inputs.push_back(t.to(cache_->device).clone());
     auto graph = CaptureCudaGraph(
-        c10::cuda::getStreamFromPool(/*isHighPriority=*/false, cache_->device.index()), cache_->pool,
+        CudaGraphCaptureStream(cache_->device.index()), cache_->pool,
         /*eager_runs=*/2, [&] { e.outputs = body(e.inputs); });
     if (graph == nullptr) {
       e.failed = true;
