@@ -65,6 +65,7 @@ void Issue(const LoadLevel& level, const LoadTargets& targets, const LoadMessage
           [](const auto& done, LoadSample* sample) {
             sample->wire_bytes = done.response.wire_bytes();
             sample->stages = done.response.timings();  // encode, wire and the receiver's stages
+            sample->sender_node_ms = done.response.timings().total_ms();
             sample->stages.set_total_ms(done.response.answer().timings().total_ms());
             return &done.response.answer();
           },
@@ -83,6 +84,7 @@ void Issue(const LoadLevel& level, const LoadTargets& targets, const LoadMessage
           [](const auto& done, LoadSample* sample) {
             sample->wire_bytes = done.response.wire_bytes();
             sample->stages = done.response.timings();  // encode_ms holds the generation
+            sample->sender_node_ms = done.response.timings().total_ms();
             sample->stages.set_total_ms(done.response.answer().timings().total_ms());
             sample->empty_relay = done.response.relayed_text().empty();
             return &done.response.answer();
@@ -301,6 +303,7 @@ LevelSummary Summarize(const LevelResult& result) {
   std::vector<double> latencies;
   double bytes = 0;
   lip::v1::StageTimings sums;
+  double sender_node_sum = 0;
   for (const LoadSample& sample : result.samples) {
     ++s.answered_by_status[StatusCodeName(sample.code)];
     if (sample.code != 0) {
@@ -317,6 +320,7 @@ LevelSummary Summarize(const LevelResult& result) {
     sums.set_prefill_ms(sums.prefill_ms() + t.prefill_ms());
     sums.set_decode_ms(sums.decode_ms() + t.decode_ms());
     sums.set_total_ms(sums.total_ms() + t.total_ms());
+    sender_node_sum += sample.sender_node_ms;
     if (sample.right >= 0) {
       ++s.labelled;
       s.right += sample.right;
@@ -341,6 +345,7 @@ LevelSummary Summarize(const LevelResult& result) {
     s.stages_mean.set_prefill_ms(sums.prefill_ms() / ok);
     s.stages_mean.set_decode_ms(sums.decode_ms() / ok);
     s.stages_mean.set_total_ms(sums.total_ms() / ok);
+    s.sender_node_ms_mean = sender_node_sum / ok;
   }
   if (result.wall_s > 0) s.throughput_msg_s = ok / result.wall_s;
   if (s.labelled > 0) s.accuracy = static_cast<double>(s.right) / static_cast<double>(s.labelled);

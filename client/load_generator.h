@@ -93,6 +93,7 @@ struct LoadSample {
   // for text_relay; 0 for direct_text), wire_ms the sender-observed round trip minus the receiver's
   // total, the rest the receiver's (queue, adapt, prefill, decode; total_ms is the receiver's total).
   lip::v1::StageTimings stages;
+  double sender_node_ms = 0;  // latent and text_relay, OK: the sender node's whole handling (its total)
   bool empty_relay = false;  // text_relay, OK: the sender wrote nothing
   std::string error;         // not OK: the status message
 };
@@ -123,6 +124,7 @@ struct LevelSummary {
   double p50_ms = 0, p95_ms = 0, p99_ms = 0, max_ms = 0, mean_ms = 0;  // OK answers
   double bytes_per_message = 0;                                      // OK answers
   lip::v1::StageTimings stages_mean;                                 // means over OK answers
+  double sender_node_ms_mean = 0;  // means over OK answers; mean_ms minus it is the client <-> sender hop
   int64_t labelled = 0, right = 0;                                   // OK answers with a gold label
   std::optional<double> accuracy;                                    // right / labelled
   int64_t empty_relays = 0;
