@@ -111,7 +111,8 @@ struct TextMessage {
 struct ReceiverStageTimings {
   double adapt_ms = 0;    // adapter + energy matching (or tokenization for text)
   double prefill_ms = 0;  // priming + prefill (included in decode_ms when scoring labels)
-  double decode_ms = 0;   // label scoring or generation
+  double decode_ms = 0;   // label scoring or generation (one-token labels: adapter, energy matching,
+                          // priming, prefill and scoring as one function; adapt_ms = prefill_ms = 0)
 };
 
 struct ReceiverAnswer {
