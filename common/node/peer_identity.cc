@@ -1,5 +1,9 @@
 #include "common/node/peer_identity.h"
 
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
 #include <grpcpp/server_context.h>
 #include <grpcpp/security/auth_context.h>
 #include <openssl/bio.h>
@@ -88,6 +92,25 @@ absl::StatusOr<PeerIdentity> PeerIdentityFromPem(absl::string_view pem) {
   return identity;
 }
 
+absl::StatusOr<PeerIdentity> CachedPeerIdentityFromPem(absl::string_view pem) {
+  // The identity is a function of the certificate's bytes alone (TLS verified them already), so
+  // each distinct certificate is parsed once; a full cache starts over (certificates rotate).
+  constexpr size_t kMaxCertificates = 256;
+  static std::mutex mutex;
+  static auto* identities = new std::unordered_map<std::string, PeerIdentity>();
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    auto it = identities->find(std::string(pem));
+    if (it != identities->end()) return it->second;
+  }
+  absl::StatusOr<PeerIdentity> identity = PeerIdentityFromPem(pem);
+  if (!identity.ok()) return identity;
+  std::lock_guard<std::mutex> lock(mutex);
+  if (identities->size() >= kMaxCertificates) identities->clear();
+  identities->emplace(std::string(pem), *identity);
+  return identity;
+}
+
 absl::StatusOr<PeerIdentity> PeerIdentityFromContext(const grpc::ServerContextBase& context,
                                                      bool insecure_server) {
   if (insecure_server) {
@@ -103,7 +126,7 @@ absl::StatusOr<PeerIdentity> PeerIdentityFromContext(const grpc::ServerContextBa
   if (pems.empty()) {
     return absl::UnauthenticatedError("caller's TLS session carries no certificate");
   }
-  return PeerIdentityFromPem(absl::string_view(pems[0].data(), pems[0].size()));
+  return CachedPeerIdentityFromPem(absl::string_view(pems[0].data(), pems[0].size()));
 }
 
 absl::Status RequireRole(const PeerIdentity& peer, absl::Span<const Role> allowed,

@@ -62,8 +62,11 @@ struct PeerIdentity {
 
 // Parses a PEM certificate's CN, lip://role/ and lip://node/ URIs. INVALID_ARGUMENT for bad PEM.
 absl::StatusOr<PeerIdentity> PeerIdentityFromPem(absl::string_view pem);
+// PeerIdentityFromPem, each distinct certificate parsed once per process (an RPC's caller presents
+// the same certificate on every call; parsing one costs ~0.1 ms). Thread-safe; errors are not kept.
+absl::StatusOr<PeerIdentity> CachedPeerIdentityFromPem(absl::string_view pem);
 
-// The identity of the caller of an RPC. UNAUTHENTICATED when a TLS server sees
+// The identity of the caller of an RPC (CachedPeerIdentityFromPem). UNAUTHENTICATED when a TLS server sees
 // no verified certificate (cannot happen with mutual TLS, but is checked).
 // `insecure_server` = the server runs with --insecure.
 absl::StatusOr<PeerIdentity> PeerIdentityFromContext(const grpc::ServerContextBase& context,

@@ -231,6 +231,24 @@ TEST_F(TlsTest, ReadsRolesFromCertificates) {
   EXPECT_EQ(RoleUri(Role::kReceiver), "lip://role/receiver");
 }
 
+// Every RPC asks for its caller's identity; the cached parse gives each certificate's own identity
+// on every call (never another certificate's) and keeps refusing a bad one.
+TEST_F(TlsTest, CachedIdentitiesAreEachCertificatesOwn) {
+  for (int round = 0; round < 3; ++round) {
+    for (const std::string node : {"sender", "multi", "nobody", "admin"}) {
+      auto pem = ReadFileToString(*dir_ + "/" + node + ".crt");
+      ASSERT_TRUE(pem.ok());
+      auto cached = CachedPeerIdentityFromPem(*pem);
+      auto parsed = PeerIdentityFromPem(*pem);
+      ASSERT_TRUE(cached.ok() && parsed.ok()) << cached.status();
+      EXPECT_EQ(cached->common_name, parsed->common_name) << node;
+      EXPECT_EQ(cached->roles, parsed->roles) << node;
+      EXPECT_EQ(cached->node_ids, parsed->node_ids) << node;
+    }
+    EXPECT_EQ(CachedPeerIdentityFromPem("junk").status().code(), absl::StatusCode::kInvalidArgument);
+  }
+}
+
 TEST(GrpcStatusTest, KeepsCodeMessageAndReason) {
   absl::Status status = PacketError(PacketDefect::kChecksumMismatch, "crc32c is 0x1, expected 0x2");
   EXPECT_EQ(ErrorReasonOf(status), "CHECKSUM_MISMATCH");
