@@ -10,7 +10,7 @@
 #   bash benchmarks/real_shapes/pack.sh && bash deploy/gpu/pack_deps.sh        # here, once
 #   bash benchmarks/gpu_real_scale.sh .device/gpu-deps .device/real-shapes OUT_DIR   # there
 # Environment: BUILD (default /tmp/lip-nodes-build), SKIP_BUILD=1 to reuse it, E2E_SECONDS (per level,
-# default 15), RECEIVER_FLAGS (more lip-receiver flags), RUNTIMES (lip-model runtimes, default "eager fast graphs"), LATENT_C / RELAY_C (the
+# default 15), MAX_BATCH (both nodes' --max_batch_size, default 64), RECEIVER_FLAGS (more lip-receiver flags), RUNTIMES (lip-model runtimes, default "eager fast graphs"), LATENT_C / RELAY_C (the
 # closed-loop levels of the latent + direct text and the text relay sweeps), LATENT_PATHS (default
 # latent,direct_text), BENCH_SPECS (model:batch:prompt:new_tokens ...), BATCH_WAIT_MS (0).
 # `set -u` without -e and pipefail, on purpose: every stage (build, demo_models_test, each lip-model bench,
@@ -86,9 +86,9 @@ start() {  # NAME BINARY ARGS...: waits for the listening line, sets PORT_<NAME>
 # batch runs, so batches form without a timed wait.
 common="--listen=127.0.0.1:0 --device=cuda:0 --activations=model --random_weights_for_benchmark --bridge_dir=benchmarks/real_shapes"
 if start receiver "$BUILD/server/lip-receiver" $common --model_dir="$MODELS/mistral-7b" --data_dir=$W/r \
-     --max_batch_size=64 --max_batch_wait_ms=${BATCH_WAIT_MS:-0} --queue_limit=4096 $(tls receiver) ${RECEIVER_FLAGS:-} &&
+     --max_batch_size=${MAX_BATCH:-64} --max_batch_wait_ms=${BATCH_WAIT_MS:-0} --queue_limit=4096 $(tls receiver) ${RECEIVER_FLAGS:-} &&
    start sender "$BUILD/server/lip-sender" $common --model_dir="$MODELS/llama31-8b" --data_dir=$W/s \
-     --max_batch_size=64 --max_batch_wait_ms=${BATCH_WAIT_MS:-0} --queue_limit=4096 $(tls sender); then
+     --max_batch_size=${MAX_BATCH:-64} --max_batch_wait_ms=${BATCH_WAIT_MS:-0} --queue_limit=4096 $(tls sender); then
   log "nodes up: receiver $PORT_receiver sender $PORT_sender"
   nvidia-smi --query-compute-apps=pid,process_name,used_memory --format=csv > "$OUT/gpu_memory_idle.csv"
   echo "receiver_pid=${pids[0]} sender_pid=${pids[1]}" >> "$OUT/gpu_memory_idle.csv"
