@@ -10,7 +10,8 @@
 #   bash benchmarks/real_shapes/pack.sh && bash deploy/gpu/pack_deps.sh        # here, once
 #   bash benchmarks/gpu_real_scale.sh .device/gpu-deps .device/real-shapes OUT_DIR   # there
 # Environment: BUILD (default /tmp/lip-nodes-build), SKIP_BUILD=1 to reuse it, E2E_SECONDS (per level,
-# default 15), MAX_BATCH (both nodes' --max_batch_size, default 64), RECEIVER_FLAGS (more lip-receiver flags), RUNTIMES (lip-model runtimes, default "eager fast graphs"), LATENT_C / RELAY_C (the
+# default 15), MAX_BATCH (both nodes' --max_batch_size, default 64), RECEIVER_FLAGS (more lip-receiver
+# flags), RUNTIMES (lip-model runtimes, default "eager fast graphs"), LATENT_C / RELAY_C (the
 # closed-loop levels of the latent + direct text and the text relay sweeps), LATENT_PATHS (default
 # latent,direct_text), BENCH_SPECS (model:batch:prompt:new_tokens ...), BATCH_WAIT_MS (0).
 # `set -u` without -e and pipefail, on purpose: every stage (build, demo_models_test, each lip-model bench,
