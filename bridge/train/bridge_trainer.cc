@@ -12,9 +12,9 @@
 #include "bridge/latent/bridge_checkpoint.h"
 #include "bridge/latent/statistical_normalizer.h"
 #include "bridge/model/label_scorer.h"
-#include "bridge/train/early_stopping.h"
-#include "bridge/train/learning_rate_schedule.h"
+#include "bridge/train/class_balanced_step.h"
 #include "bridge/train/losses.h"
+#include "bridge/train/training_loop.h"
 #include "common/wire/status_macros.h"
 
 namespace lip {
@@ -117,12 +117,12 @@ absl::Status BridgeTrainer::FitNormalizer() {
 
 absl::StatusOr<StepResult> BridgeTrainer::Step() {
   if (!normalizer_fitted_) LIP_RETURN_IF_ERROR(FitNormalizer());
-  const TextBatch batch = GatherExamples(train_, sampler_->Next(config_.batch_size));
-  const std::vector<std::string>& texts = batch.texts;
-  const std::vector<int64_t>& labels = batch.labels;
+  const ClassBalancedStep next = BeginClassBalancedStep(config_, step_, *sampler_, train_, *bridge_.optimizer);
+  const std::vector<std::string>& texts = next.batch.texts;
+  const std::vector<int64_t>& labels = next.batch.labels;
   StepResult result;
-  result.step = step_ + 1;
-  result.learning_rate = ApplyLearningRateSchedule(config_, result.step, *bridge_.optimizer);
+  result.step = next.step;
+  result.learning_rate = next.learning_rate;
   LIP_ASSIGN_OR_RETURN(SourceStates source, bridge_.sender_pipeline->ReadSourceStates(texts));
   try {
     TrainableBridge::TrainingScope training(bridge_);
@@ -187,36 +187,18 @@ absl::StatusOr<ReceiverLossTerms> BridgeTrainer::ReceiverTaskLoss(const torch::T
 
 absl::StatusOr<StepResult> BridgeTrainer::Train(int64_t until_step, ProgressBar* progress,
                                                 const std::string& checkpoint_dir) {
-  if (until_step > config_.steps) {
-    return absl::InvalidArgumentError(absl::StrCat("until_step ", until_step, " exceeds steps ", config_.steps));
+  TrainingLoop loop;
+  loop.until_step = until_step;
+  // The run ends at config.steps, where it always validates and keeps the best weights; a run
+  // paused before (until_step < steps, resumed from a checkpoint) does neither for the pause.
+  loop.final_step = config_.steps;
+  loop.history = [this]() -> nlohmann::json& { return bridge_.metadata.training["validation_history"]; };
+  if (!checkpoint_dir.empty() && config_.checkpoint_every > 0) {
+    loop.after_step = [this, &checkpoint_dir](int64_t step) {
+      return step % config_.checkpoint_every == 0 ? SaveTrainingCheckpoint(checkpoint_dir) : absl::OkStatus();
+    };
   }
-  StepResult last;
-  last.step = step_;
-  TrainingReporter reporter(progress, config_.log_every);
-  EarlyStopping early_stopping(config_.early_stopping_patience);
-  bool stop = false;
-  while (step_ < until_step && !stop) {
-    LIP_ASSIGN_OR_RETURN(last, Step());
-    reporter.Step(step_, last.loss, last.accuracy, last.learning_rate);
-    const bool last_step = step_ == config_.steps;
-    if (!validation_.examples.empty() &&
-        ((config_.eval_every > 0 && step_ % config_.eval_every == 0) || last_step)) {
-      LIP_ASSIGN_OR_RETURN(EvaluationResult eval, Evaluate(validation_));
-      bridge_.metadata.training["validation_history"].push_back({{"step", step_}, {"accuracy", eval.accuracy}});
-      reporter.Validation(step_, eval.accuracy, eval.examples);
-      stop = early_stopping.Observe(step_, eval.accuracy, TrainableParameters());
-    }
-    if (!checkpoint_dir.empty() && config_.checkpoint_every > 0 && step_ % config_.checkpoint_every == 0) {
-      LIP_RETURN_IF_ERROR(SaveTrainingCheckpoint(checkpoint_dir));
-    }
-  }
-  // Only a run that reached its end (or stopped early) keeps the best weights; a run paused at
-  // until_step < steps for a checkpoint goes on from where it is.
-  if (stop || step_ == config_.steps) {
-    early_stopping.RestoreBest(step_, TrainableParameters(), &bridge_.metadata.training["validation_history"]);
-  }
-  reporter.Finish();
-  return last;
+  return TrainWithValidation(*this, config_, validation_, std::move(loop), progress);
 }
 
 std::vector<torch::Tensor> BridgeTrainer::TrainableParameters() const { return bridge_.Parameters(); }

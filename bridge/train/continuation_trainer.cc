@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "bridge/latent/bridge_checkpoint.h"
 #include "bridge/train/learning_rate_schedule.h"
+#include "bridge/train/training_loop.h"
 #include "common/wire/status_macros.h"
 
 namespace lip {
@@ -164,17 +165,17 @@ absl::StatusOr<double> ContinuationTrainer::Loss(const std::vector<int64_t>& ind
 }
 
 absl::StatusOr<ContinuationStepResult> ContinuationTrainer::Train(int64_t until_step, ProgressBar* progress) {
-  if (until_step > config_.steps) {
-    return absl::InvalidArgumentError(absl::StrCat("until_step ", until_step, " exceeds steps ", config_.steps));
-  }
   ContinuationStepResult last;
   last.step = step_;
-  TrainingReporter reporter(progress, config_.log_every);
-  while (step_ < until_step) {
+  TrainingLoop loop;  // no validation: nothing recorded, no early stopping
+  loop.steps_done = step_;
+  loop.until_step = until_step;
+  loop.final_step = config_.steps;
+  loop.step = [&]() -> absl::StatusOr<LoopStep> {
     LIP_ASSIGN_OR_RETURN(last, Step());
-    reporter.Step(step_, last.loss, /*accuracy=*/0, last.learning_rate);
-  }
-  reporter.Finish();
+    return LoopStep{last.step, last.loss, /*accuracy=*/0, last.learning_rate};
+  };
+  LIP_RETURN_IF_ERROR(RunTrainingLoop(config_, progress, loop));
   return last;
 }
 

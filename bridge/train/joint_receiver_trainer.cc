@@ -6,9 +6,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "bridge/latent/joint_rescoring.h"
-#include "bridge/train/early_stopping.h"
-#include "bridge/train/learning_rate_schedule.h"
+#include "bridge/train/class_balanced_step.h"
 #include "bridge/train/losses.h"
+#include "bridge/train/training_loop.h"
 #include "common/wire/status_macros.h"
 
 namespace lip {
@@ -87,10 +87,11 @@ absl::Status JointReceiverTrainer::FitNormalizer() {
 
 absl::StatusOr<JointStepResult> JointReceiverTrainer::Step() {
   if (!normalizer_fitted_) LIP_RETURN_IF_ERROR(FitNormalizer());
-  const TextBatch batch = GatherExamples(train_, sampler_->Next(config_.batch_size));
+  const ClassBalancedStep next = BeginClassBalancedStep(config_, step_, *sampler_, train_, *optimizer_);
+  const TextBatch& batch = next.batch;
   JointStepResult result;
-  result.step = step_ + 1;
-  result.learning_rate = ApplyLearningRateSchedule(config_, result.step, *optimizer_);
+  result.step = next.step;
+  result.learning_rate = next.learning_rate;
   TrainableBridge& first = trainers_[0]->trainable_bridge();
   LIP_ASSIGN_OR_RETURN(SourceStates source, first.sender_pipeline->ReadSourceStates(batch.texts));
   try {
@@ -126,20 +127,22 @@ absl::StatusOr<JointStepResult> JointReceiverTrainer::Step() {
 }
 
 absl::StatusOr<JointStepResult> JointReceiverTrainer::Train(int64_t until_step, ProgressBar* progress) {
-  if (until_step > config_.steps) {
-    return absl::InvalidArgumentError(absl::StrCat("until_step ", until_step, " exceeds steps ", config_.steps));
-  }
   JointStepResult last;
   last.step = step_;
-  TrainingReporter reporter(progress, config_.log_every);
-  EarlyStopping early_stopping(config_.early_stopping_patience);
-  while (step_ < until_step) {
+  TrainingLoop loop;
+  loop.steps_done = step_;
+  loop.until_step = until_step;
+  loop.final_step = until_step;
+  loop.step = [&]() -> absl::StatusOr<LoopStep> {
     LIP_ASSIGN_OR_RETURN(last, Step());
     double mean_accuracy = 0;
     for (double a : last.receiver_accuracies) mean_accuracy += a / last.receiver_accuracies.size();
-    reporter.Step(step_, last.loss, mean_accuracy, last.learning_rate);
-    const bool last_step = step_ == until_step;
-    if (!validation_.examples.empty() && ((config_.eval_every > 0 && step_ % config_.eval_every == 0) || last_step)) {
+    return LoopStep{last.step, last.loss, mean_accuracy, last.learning_rate};
+  };
+  if (!validation_.examples.empty()) {
+    // Early stopping watches the receivers' mean accuracy; each one's is kept in the history entry
+    // (and on the restore entry, the kept weights').
+    loop.validate = [this](int64_t) -> absl::StatusOr<LoopValidation> {
       std::vector<double> accuracies;
       double mean = 0;
       for (auto& trainer : trainers_) {
@@ -147,22 +150,16 @@ absl::StatusOr<JointStepResult> JointReceiverTrainer::Train(int64_t until_step, 
         accuracies.push_back(eval.accuracy);
         mean += eval.accuracy / trainers_.size();
       }
-      validation_history_.push_back({{"step", step_}, {"accuracy", mean}, {"receiver_accuracies", accuracies}});
-      reporter.Validation(step_, mean, int64_t(validation_.examples.size()));
-      if (early_stopping.Observe(step_, mean, TrainableParameters())) break;
-    }
+      LoopValidation validation;
+      validation.accuracy = mean;
+      validation.examples = int64_t(validation_.examples.size());
+      validation.details["receiver_accuracies"] = accuracies;
+      return validation;
+    };
   }
-  const size_t entries = validation_history_.size();
-  early_stopping.RestoreBest(step_, TrainableParameters(), &validation_history_);
-  if (validation_history_.size() > entries) {  // restored: the kept weights' per-receiver accuracies
-    for (const nlohmann::json& entry : validation_history_) {
-      if (entry["step"] == early_stopping.best_step() && entry.contains("receiver_accuracies")) {
-        validation_history_.back()["receiver_accuracies"] = entry["receiver_accuracies"];
-        break;
-      }
-    }
-  }
-  reporter.Finish();
+  loop.parameters = [this] { return TrainableParameters(); };
+  loop.history = [this]() -> nlohmann::json& { return validation_history_; };
+  LIP_RETURN_IF_ERROR(RunTrainingLoop(config_, progress, loop));
   return last;
 }
 

@@ -38,8 +38,9 @@ class ProgressBar {
 };
 
 // What a training loop reports: each step's loss and accuracy, averaged over the steps since the
-// last plain-log line (every `log_every` steps), and validation results. Shared by the bridge
-// trainer and prompt tuning so their logs read the same. `progress` may be null (silent).
+// last plain-log line (every `log_every` steps), and validation results. Every trainer reports
+// through it (RunTrainingLoop, bridge/train/training_loop.h) so their logs read the same.
+// `progress` may be null (silent).
 class TrainingReporter {
  public:
   TrainingReporter(ProgressBar* progress, int64_t log_every);

@@ -7,7 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/wire/status_macros.h"
-#include "bridge/train/learning_rate_schedule.h"
+#include "bridge/train/class_balanced_step.h"
 #include "bridge/train/losses.h"
 #include "bridge/train/training_loop.h"
 
@@ -106,12 +106,12 @@ absl::StatusOr<torch::Tensor> PromptTuner::Logits(const std::vector<std::string>
 }
 
 absl::StatusOr<StepResult> PromptTuner::Step() {
-  const TextBatch batch = GatherExamples(train_, sampler_->Next(config_.batch_size));
-  const std::vector<std::string>& texts = batch.texts;
-  const std::vector<int64_t>& labels = batch.labels;
+  const ClassBalancedStep next = BeginClassBalancedStep(config_, step_, *sampler_, train_, *optimizer_);
+  const std::vector<std::string>& texts = next.batch.texts;
+  const std::vector<int64_t>& labels = next.batch.labels;
   StepResult result;
-  result.step = step_ + 1;
-  result.learning_rate = ApplyLearningRateSchedule(config_, result.step, *optimizer_);
+  result.step = next.step;
+  result.learning_rate = next.learning_rate;
   try {
     LIP_ASSIGN_OR_RETURN(torch::Tensor logits, Logits(texts));
     const torch::Device device = logits.device();
@@ -141,7 +141,12 @@ absl::StatusOr<StepResult> PromptTuner::Step() {
 }
 
 absl::StatusOr<StepResult> PromptTuner::Train(int64_t until_step, ProgressBar* progress) {
-  return TrainWithValidation(*this, until_step, progress, config_, validation_, &validation_history_);
+  TrainingLoop loop;
+  loop.until_step = until_step;
+  loop.final_step = until_step;
+  loop.refuse_beyond_config_steps = false;  // prompt tuning never refused it
+  loop.history = [this]() -> nlohmann::json& { return validation_history_; };
+  return TrainWithValidation(*this, config_, validation_, std::move(loop), progress);
 }
 
 absl::StatusOr<EvaluationResult> PromptTuner::Evaluate(const TextDataset& dataset, int64_t limit,

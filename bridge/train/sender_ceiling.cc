@@ -6,7 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "bridge/latent/bridge_checkpoint.h"
 #include "bridge/train/bridge_metadata_for_training.h"
-#include "bridge/train/learning_rate_schedule.h"
+#include "bridge/train/class_balanced_step.h"
 #include "bridge/train/training_loop.h"
 #include "common/wire/status_macros.h"
 
@@ -68,13 +68,13 @@ absl::StatusOr<torch::Tensor> SenderCeiling::Logits(const std::vector<std::strin
 
 absl::StatusOr<StepResult> SenderCeiling::Step() {
   if (!normalizer_fitted_) LIP_RETURN_IF_ERROR(FitNormalizer());
-  const TextBatch batch = GatherExamples(train_, sampler_->Next(config_.batch_size));
+  const ClassBalancedStep next = BeginClassBalancedStep(config_, step_, *sampler_, train_, *optimizer_);
   StepResult result;
-  result.step = step_ + 1;
-  result.learning_rate = ApplyLearningRateSchedule(config_, result.step, *optimizer_);
+  result.step = next.step;
+  result.learning_rate = next.learning_rate;
   try {
-    LIP_ASSIGN_OR_RETURN(torch::Tensor logits, Logits(batch.texts, /*train=*/true));
-    torch::Tensor labels = torch::tensor(batch.labels, torch::kInt64).to(logits.device());
+    LIP_ASSIGN_OR_RETURN(torch::Tensor logits, Logits(next.batch.texts, /*train=*/true));
+    torch::Tensor labels = torch::tensor(next.batch.labels, torch::kInt64).to(logits.device());
     torch::Tensor loss = torch::nn::functional::cross_entropy(logits, labels);
     optimizer_->zero_grad();
     loss.backward();
@@ -107,7 +107,12 @@ std::vector<torch::Tensor> SenderCeiling::TrainableParameters() const {
 }
 
 absl::StatusOr<StepResult> SenderCeiling::Train(int64_t until_step, ProgressBar* progress) {
-  return TrainWithValidation(*this, until_step, progress, config_, validation_, &validation_history_);
+  TrainingLoop loop;
+  loop.until_step = until_step;
+  loop.final_step = until_step;
+  loop.refuse_beyond_config_steps = false;  // the ceiling never refused it
+  loop.history = [this]() -> nlohmann::json& { return validation_history_; };
+  return TrainWithValidation(*this, config_, validation_, std::move(loop), progress);
 }
 
 absl::StatusOr<EvaluationResult> SenderCeiling::Evaluate(const TextDataset& dataset, int64_t limit,
