@@ -449,7 +449,13 @@ absl::Status RunJointReceivers(const TrainConfig& config, const std::string& var
     LIP_ASSIGN_OR_RETURN(TextDataset test,
                          ReadJsonlDataset(test_file, config.label_names, absl::GetFlag(FLAGS_test_limit)));
     LIP_ASSIGN_OR_RETURN(JointEvaluation eval, trainer->Evaluate(test));
-    result["test"] = {{"file", test_file}, {"examples", eval.examples}, {"joint_accuracy", eval.joint_accuracy}};
+    result["test"] = {{"file", test_file},
+                      {"examples", eval.examples},
+                      {"joint_accuracy", eval.joint_accuracy},
+                      {"receivers_agree", eval.receivers_agree},
+                      {"any_receiver_right", eval.any_receiver_right},
+                      {"disagreements", eval.disagreements},
+                      {"joint_accuracy_on_disagreements", eval.joint_accuracy_on_disagreements}};
     for (int r = 0; r < 2; ++r) {
       result["receivers"][r]["test_accuracy"] = eval.receiver_accuracies[r];
       evaluations[r]["test"] = {{"file", test_file}, {"examples", eval.examples},
@@ -459,7 +465,11 @@ absl::Status RunJointReceivers(const TrainConfig& config, const std::string& var
                    result["receivers"][r]["receiver"].get<std::string>().c_str(), eval.receiver_accuracies[r],
                    static_cast<long long>(eval.examples));
     }
-    std::fprintf(stderr, "lip-train: joint answer: test accuracy %.4f\n", eval.joint_accuracy);
+    std::fprintf(stderr,
+                 "lip-train: joint answer: test accuracy %.4f; the receivers agree on %.4f, one of them is right on "
+                 "%.4f; on the %lld disagreements the joint answer is right on %.4f\n",
+                 eval.joint_accuracy, eval.receivers_agree, eval.any_receiver_right,
+                 static_cast<long long>(eval.disagreements), eval.joint_accuracy_on_disagreements);
   }
   LIP_RETURN_IF_ERROR(trainer->SaveBridges({out_dirs[0], out_dirs[1]}, evaluations));
   std::fprintf(stderr, "lip-train: wrote %s and %s (one sender half)\n", out_dirs[0].c_str(), out_dirs[1].c_str());

@@ -172,14 +172,35 @@ absl::StatusOr<JointEvaluation> JointReceiverTrainer::Evaluate(const TextDataset
     result.receiver_accuracies.push_back(eval.accuracy);
     result.examples = eval.examples;
   }
-  int64_t correct = 0;
+  int64_t correct = 0, agree = 0, any_right = 0, correct_on_disagreements = 0;
   for (int64_t i = 0; i < result.examples; ++i) {
     std::vector<std::vector<float>> per_receiver;
     for (const auto& receiver_scores : scores) per_receiver.push_back(receiver_scores[i]);
     LIP_ASSIGN_OR_RETURN(JointLabelScores joint, RescoreJointly(per_receiver));
-    if (joint.label_index == dataset.examples[i].label) ++correct;
+    const int64_t gold = dataset.examples[i].label;
+    const bool joint_right = joint.label_index == gold;
+    correct += joint_right;
+    std::set<int64_t> answers;
+    bool someone_right = false;
+    for (const std::vector<float>& row : per_receiver) {
+      const int64_t answer = std::max_element(row.begin(), row.end()) - row.begin();
+      answers.insert(answer);
+      someone_right = someone_right || answer == gold;
+    }
+    any_right += someone_right;
+    if (answers.size() == 1) {
+      ++agree;
+    } else {
+      correct_on_disagreements += joint_right;
+    }
   }
-  result.joint_accuracy = result.examples > 0 ? double(correct) / result.examples : 0;
+  const double n = result.examples > 0 ? double(result.examples) : 1.0;
+  result.joint_accuracy = double(correct) / n;
+  result.receivers_agree = double(agree) / n;
+  result.any_receiver_right = double(any_right) / n;
+  result.disagreements = result.examples - agree;
+  result.joint_accuracy_on_disagreements =
+      result.disagreements > 0 ? double(correct_on_disagreements) / double(result.disagreements) : 0;
   return result;
 }
 

@@ -56,6 +56,10 @@ struct JointEvaluation {
   int64_t examples = 0;
   std::vector<double> receiver_accuracies;  // each receiver alone
   double joint_accuracy = 0;                // the jointly rescored answer (RescoreJointly)
+  double receivers_agree = 0;               // fraction of examples where every receiver answers alike
+  double any_receiver_right = 0;            // fraction where at least one receiver is right (rescoring's ceiling)
+  int64_t disagreements = 0;                // examples where the receivers' answers differ
+  double joint_accuracy_on_disagreements = 0;  // the joint answer's accuracy on those (0 when none)
 };
 
 class JointReceiverTrainer {

@@ -8,6 +8,8 @@
 
 #include "bridge/latent/bridge_checkpoint.h"
 #include "bridge/train/joint_receiver_trainer.h"
+
+#include <cmath>
 #include "gtest/gtest.h"
 #include "tests/latent/test_models.h"
 #include "tests/train/tiny_train_config.h"
@@ -133,6 +135,15 @@ TEST_F(JointReceiverTrainerTest, JointTrainingLowersBothReceiversLossesAndSavesO
   ASSERT_EQ(eval->receiver_accuracies.size(), 2u);
   EXPECT_GE(eval->joint_accuracy, 0.0);
   EXPECT_LE(eval->joint_accuracy, 1.0);
+  // Agreement: the examples split into agreements and disagreements; where one receiver is right,
+  // at least as often as either receiver alone.
+  EXPECT_GE(eval->receivers_agree, 0.0);
+  EXPECT_LE(eval->receivers_agree, 1.0);
+  EXPECT_EQ(eval->disagreements, eval->examples - std::llround(eval->receivers_agree * eval->examples));
+  for (double accuracy : eval->receiver_accuracies) EXPECT_GE(eval->any_receiver_right + 1e-9, accuracy);
+  EXPECT_LE(eval->any_receiver_right, 1.0);
+  EXPECT_GE(eval->joint_accuracy_on_disagreements, 0.0);
+  EXPECT_LE(eval->joint_accuracy_on_disagreements, 1.0);
 
   const std::string a = TempDir("qwen2"), b = TempDir("llama");
   ASSERT_TRUE(joint.SaveBridges({a, b}, {nlohmann::json::object(), nlohmann::json::object()}).ok());
