@@ -388,7 +388,13 @@ absl::StatusOr<std::vector<absl::StatusOr<ReceiverAnswer>>> ReceiverPipeline::An
       const bool one_token_labels =
           frame.task.kind == ReceiverTask::Kind::kClassify &&
           std::all_of(frame.label_ids.begin(), frame.label_ids.end(), [](const auto& ids) { return ids.size() == 1; });
-      if (one_token_labels) {
+      // Only the bridge's own frame (its M, priming and labels) takes the one-function path: its
+      // graphs are keyed by exact lengths, so callers choosing other frames, M or label sets could
+      // otherwise make the node capture graph after graph; they take the model's bucketed graphs.
+      const bool bridge_frame = m == bridge.sender.perceiver.num_queries &&
+                                frame.priming.context_prefix == bridge.priming.context_prefix &&
+                                frame.priming.anchor == bridge.priming.anchor && frame.task.labels == bridge.labels;
+      if (one_token_labels && bridge_frame) {
         // Adapter, priming, prefill and scoring in one function: its time is the decode stage's.
         auto scores = ClassifyOneTokenLabels(z, frame);
         if (!scores.ok()) {

@@ -111,8 +111,9 @@ struct TextMessage {
 struct ReceiverStageTimings {
   double adapt_ms = 0;    // adapter + energy matching (or tokenization for text)
   double prefill_ms = 0;  // priming + prefill (included in decode_ms when scoring labels)
-  double decode_ms = 0;   // label scoring or generation (one-token labels: adapter, energy matching,
-                          // priming, prefill and scoring as one function; adapt_ms = prefill_ms = 0)
+  double decode_ms = 0;   // label scoring or generation (the bridge's frame with one-token labels:
+                          // adapter, energy matching, priming, prefill and scoring as one function;
+                          // adapt_ms = prefill_ms = 0)
 };
 
 struct ReceiverAnswer {
@@ -173,7 +174,8 @@ class ReceiverPipeline {
                                           int64_t middle_tokens) const;
   // The label log-probs [B, L] of a classification whose labels are one token each, from soft
   // tokens z [B, M, d_z] on the host: adapter, energy matching, priming, prefill and label scores
-  // as one function (one CUDA-graph replay where the model uses graphs).
+  // as one function (one CUDA-graph replay where the model uses graphs). Answer uses it for the
+  // bridge's own frame (M, priming, labels) only, so callers cannot multiply its graphs.
   absl::StatusOr<torch::Tensor> ClassifyOneTokenLabels(const torch::Tensor& z,
                                                        const PreparedMessage& prepared) const;
 
