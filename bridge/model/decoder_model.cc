@@ -14,6 +14,7 @@
 #include "absl/strings/str_join.h"
 #include "bridge/model/checkpoint_dir.h"
 #include "bridge/model/decoder_ops.h"
+#include "bridge/model/graphed_function.h"
 #include "common/wire/sha256.h"
 #include "common/wire/status_macros.h"
 
@@ -347,9 +348,7 @@ bool DecoderModel::ForwardGraphed(const ForwardInput& in, ForwardOutput* out) co
   // device mask would need a synchronisation to inspect.
   if (in.attention_mask.defined() && !in.attention_mask.device().is_cpu()) return false;
   const bool padded = in.attention_mask.defined() && !(in.attention_mask != 0).all().item<bool>();
-  int64_t Bb = 1;
-  while (Bb < B) Bb *= 2;
-  const int64_t Tb = (T + 15) / 16 * 16;
+  const int64_t Bb = GraphBatchBucket(B), Tb = GraphTokenBucket(T);
   const int exit_layer = in.stop_after_layer >= 0 ? in.stop_after_layer : static_cast<int>(num_layers());
   std::lock_guard<std::mutex> lock(graphs_->mutex);
   auto key = std::make_tuple(Bb, Tb, exit_layer, padded);

@@ -141,12 +141,7 @@ absl::StatusOr<StepResult> PromptTuner::Step() {
 }
 
 absl::StatusOr<StepResult> PromptTuner::Train(int64_t until_step, ProgressBar* progress) {
-  TrainingLoop loop;
-  loop.until_step = until_step;
-  loop.final_step = until_step;
-  loop.refuse_beyond_config_steps = false;  // prompt tuning never refused it
-  loop.history = [this]() -> nlohmann::json& { return validation_history_; };
-  return TrainWithValidation(*this, config_, validation_, std::move(loop), progress);
+  return TrainUntilWithValidation(*this, config_, validation_, &validation_history_, until_step, progress);
 }
 
 absl::StatusOr<EvaluationResult> PromptTuner::Evaluate(const TextDataset& dataset, int64_t limit,

@@ -107,12 +107,7 @@ std::vector<torch::Tensor> SenderCeiling::TrainableParameters() const {
 }
 
 absl::StatusOr<StepResult> SenderCeiling::Train(int64_t until_step, ProgressBar* progress) {
-  TrainingLoop loop;
-  loop.until_step = until_step;
-  loop.final_step = until_step;
-  loop.refuse_beyond_config_steps = false;  // the ceiling never refused it
-  loop.history = [this]() -> nlohmann::json& { return validation_history_; };
-  return TrainWithValidation(*this, config_, validation_, std::move(loop), progress);
+  return TrainUntilWithValidation(*this, config_, validation_, &validation_history_, until_step, progress);
 }
 
 absl::StatusOr<EvaluationResult> SenderCeiling::Evaluate(const TextDataset& dataset, int64_t limit,

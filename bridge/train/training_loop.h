@@ -114,6 +114,20 @@ auto TrainWithValidation(Trainer& trainer, const TrainConfig& config, const Text
   return last;
 }
 
+// TrainWithValidation for a trainer whose run ends at until_step (validated there, the best
+// weights restored there), which may go beyond config.steps, and whose validations go to
+// `history` (the sender ceiling, prompt tuning).
+template <typename Trainer>
+auto TrainUntilWithValidation(Trainer& trainer, const TrainConfig& config, const TextDataset& validation,
+                              nlohmann::json* history, int64_t until_step, ProgressBar* progress) {
+  TrainingLoop loop;
+  loop.until_step = until_step;
+  loop.final_step = until_step;
+  loop.refuse_beyond_config_steps = false;
+  loop.history = [history]() -> nlohmann::json& { return *history; };
+  return TrainWithValidation(trainer, config, validation, std::move(loop), progress);
+}
+
 }  // namespace lip
 
 #endif  // LIP_BRIDGE_TRAIN_TRAINING_LOOP_H_
