@@ -13,7 +13,8 @@
 # default 15), MAX_BATCH (both nodes' --max_batch_size, default 64), RECEIVER_FLAGS (more lip-receiver
 # flags), RUNTIMES (lip-model runtimes, default "eager fast graphs"), LATENT_C / RELAY_C (the
 # closed-loop levels of the latent + direct text and the text relay sweeps), LATENT_PATHS (default
-# latent,direct_text), BENCH_SPECS (model:batch:prompt:new_tokens ...), BATCH_WAIT_MS (0).
+# latent,direct_text), BENCH_SPECS (model:batch:prompt:new_tokens ...), BATCH_WAIT_MS (0), FUSED_AB (default
+# 1: the graphs runtime's bench also without the fused CUDA kernels, --fused-kernels off).
 # `set -u` without -e and pipefail, on purpose: every stage (build, demo_models_test, each lip-model bench,
 # each node run) logs its exit status to progress.log, and a failed stage still leaves the others' results.
 set -u
@@ -28,14 +29,32 @@ if [ "${SKIP_BUILD:-0}" != 1 ]; then
   log "build starts"
   bash deploy/gpu/build_nodes.sh "$DEPS" "$BUILD" > "$OUT/build.log" 2>&1; rc=$?; log "build rc $rc"
   cp "$BUILD.ninja.log" "$BUILD.cmake.log" "$OUT/" 2>/dev/null
-  if [ $rc != 0 ]; then  # the CUDA-graph code is the part most likely to meet a LibTorch API change
+  if [ $rc != 0 ]; then  # the fused kernels (nvcc) or the CUDA-graph code (a LibTorch API change)
     log "build failed: $(grep -m3 -E 'error' "$OUT/build.log" | tr '\n' ' ' | cut -c1-600)"
-    log "rebuilding without the CUDA-graph forward (-DLIP_CUDA_GRAPHS=OFF)"
-    EXTRA_CMAKE_ARGS=-DLIP_CUDA_GRAPHS=OFF bash deploy/gpu/build_nodes.sh "$DEPS" "$BUILD" > "$OUT/build_nographs.log" 2>&1
+    log "rebuilding without the fused CUDA kernels (-DLIP_FUSED_CUDA_KERNELS=OFF)"
+    EXTRA_CMAKE_ARGS=-DLIP_FUSED_CUDA_KERNELS=OFF bash deploy/gpu/build_nodes.sh "$DEPS" "$BUILD" > "$OUT/build_nofused.log" 2>&1
+    rc=$?; log "build (no fused kernels) rc $rc"
+  fi
+  if [ $rc != 0 ]; then
+    log "rebuilding without the fused kernels and the CUDA-graph forward (-DLIP_CUDA_GRAPHS=OFF)"
+    EXTRA_CMAKE_ARGS="-DLIP_FUSED_CUDA_KERNELS=OFF -DLIP_CUDA_GRAPHS=OFF" bash deploy/gpu/build_nodes.sh "$DEPS" "$BUILD" > "$OUT/build_nographs.log" 2>&1
     log "build (no graphs) rc $?"
   fi
 fi
 export LD_LIBRARY_PATH=/tmp/lip-deps/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}
+grep -h "decoder block:" "$BUILD.cmake.log" 2>/dev/null | head -1 | sed 's/^-- //' | while read -r l; do log "$l"; done
+
+# 0. The fused kernels against LibTorch's ops on this GPU; wrong values rebuild without them, so the
+#    rest of the run measures a correct runtime.
+if [ -x "$BUILD/tests/model/decoder_ops_test" ]; then
+  "$BUILD/tests/model/decoder_ops_test" > "$OUT/decoder_ops_test.log" 2>&1; rc=$?
+  log "decoder_ops_test rc $rc: $(grep -cE '^\[       OK' "$OUT/decoder_ops_test.log") ok, $(grep -cE '^\[  SKIPPED \] Dec' "$OUT/decoder_ops_test.log") skipped"
+  if [ $rc != 0 ]; then
+    log "the fused kernels failed their test: rebuilding without them"
+    EXTRA_CMAKE_ARGS=-DLIP_FUSED_CUDA_KERNELS=OFF bash deploy/gpu/build_nodes.sh "$DEPS" "$BUILD" > "$OUT/build_nofused.log" 2>&1
+    log "build (no fused kernels) rc $?"
+  fi
+fi
 
 # 1. The CUDA runtime against the transformers goldens of the demo pair (needs demo/models, which a
 #    device call may leave behind for room: then it is skipped and says so).
@@ -55,6 +74,11 @@ for runtime in ${RUNTIMES:-eager fast graphs}; do
     "$BUILD/bridge/lip-model" bench --config "$1" --device cuda --dtype bf16 --activations model \
       --runtime $runtime --batch "$2" --prompt-len "$3" --new-tokens "$4" --iters 5 \
       >> "$OUT/model_bench.jsonl" 2>> "$OUT/model_bench.err" || log "bench failed: $runtime $spec"
+    if [ "$runtime" = graphs ] && [ "${FUSED_AB:-1}" = 1 ]; then  # A/B: the same without the fused kernels
+      "$BUILD/bridge/lip-model" bench --config "$1" --device cuda --dtype bf16 --activations model \
+        --runtime $runtime --fused-kernels off --batch "$2" --prompt-len "$3" --new-tokens "$4" --iters 5 \
+        >> "$OUT/model_bench.jsonl" 2>> "$OUT/model_bench.err" || log "bench failed: $runtime (no fused) $spec"
+    fi
   done
   "$BUILD/bridge/lip-model" paths --sender-config "$LLAMA" --receiver-config "$MISTRAL" --device cuda \
     --dtype bf16 --activations model --runtime $runtime --batch 1 --message-tokens 64 --source-layer 16 \

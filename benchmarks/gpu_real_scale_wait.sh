@@ -36,7 +36,7 @@ grep -E "error|FAILED" $R/out/build.log 2>/dev/null | head -20
 cat $R/out/model_bench.jsonl 2>/dev/null | python3 -c '
 import json,sys
 for l in sys.stdin:
-  j=json.loads(l); print(j["runtime"], j["config"].split("/")[-2], "B=%d T=%d prefill %.2f ms (no cache %.2f) decode %.2f ms/step"%(j["batch"],j["prompt_len"],j["prefill_ms_median"],j.get("prefill_nocache_ms_median",-1),j["decode_ms_per_step_median"]))' 2>/dev/null
+  j=json.loads(l); print(j["runtime"] + ("" if j.get("fused_kernels", True) else "-nofused"), j["config"].split("/")[-2], "B=%d T=%d prefill %.2f ms (no cache %.2f) decode %.2f ms/step"%(j["batch"],j["prompt_len"],j["prefill_ms_median"],j.get("prefill_nocache_ms_median",-1),j["decode_ms_per_step_median"]))' 2>/dev/null
 cat $R/out/model_paths.jsonl 2>/dev/null | python3 -c '
 import json,sys
 for l in sys.stdin:

@@ -535,7 +535,7 @@ std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> DecoderModel::BlockQkv(c
     // and sin [B,1,T,D] viewed as [B,T,1,D]); q, k and v stay views of what those two wrote.
     torch::Tensor qkv = project(x, l.qkv_proj, l.qkv_bias, act);
     torch::Tensor qk = qkv.narrow(-1, 0, (n_heads + n_kv) * D).view({B, T, n_heads + n_kv, D});
-    qk = decoder_ops::rope_fused(qk, cos.transpose(1, 2), sin.transpose(1, 2));
+    qk = decoder_ops::rope_fused_into(qk, cos.transpose(1, 2), sin.transpose(1, 2), options_.fused_cuda_kernels);
     torch::Tensor v = qkv.narrow(-1, (n_heads + n_kv) * D, n_kv * D).view({B, T, n_kv, D});
     return {qk.narrow(2, 0, n_heads).transpose(1, 2), qk.narrow(2, n_heads, n_kv).transpose(1, 2), v.transpose(1, 2)};
   }
@@ -562,21 +562,38 @@ torch::Tensor DecoderModel::BlockOutput(const Layer& l, const torch::Tensor& res
   const torch::Dtype act = activation_dtype_;
   const int64_t B = attn.size(0), T = attn.size(2);
   torch::Tensor merged = attn.transpose(1, 2).reshape({B, T, c.num_attention_heads * c.head_dim});
-  torch::Tensor hidden = residual + project(merged.to(options_.dtype), l.o_proj, l.o_bias, act);
+  const bool fused = options_.fast_runtime && act == options_.dtype;
+  torch::Tensor hidden;
+  if (fused && !l.o_bias.defined() && (residual.is_cuda() || act == torch::kFloat32)) {
+    // The residual add inside the output projection's matmul (beta = 1), out of place: `residual`
+    // may be a hidden state the caller keeps. Not for reduced precision on the CPU, whose bf16 addmm
+    // came out less accurate than the matmul and add (decoder_model_test's bf16 bound); on CUDA it is
+    // one cuBLAS GEMM accumulating in fp32 and rounding once.
+    hidden = torch::addmm(residual.reshape({B * T, residual.size(-1)}), merged.reshape({B * T, merged.size(-1)}),
+                          l.o_proj.t())
+                 .view({B, T, residual.size(-1)});
+  } else {
+    hidden = residual + project(merged.to(options_.dtype), l.o_proj, l.o_bias, act);
+  }
   // MLP block (SwiGLU).
   torch::Tensor x = Norm(hidden, l.post_attention_layernorm).to(options_.dtype);
-  torch::Tensor gate, up;
-  if (l.gate_up_proj.defined()) {
-    torch::Tensor gate_up = project(x, l.gate_up_proj, l.gate_up_bias, act);
-    const int64_t I = l.gate_up_proj.size(0) / 2;
-    gate = torch::silu(gate_up.narrow(-1, 0, I));
-    up = gate_up.narrow(-1, I, I);
+  torch::Tensor mlp_in;
+  if (l.gate_up_proj.defined() && options_.fast_runtime) {
+    mlp_in = decoder_ops::silu_mul(project(x, l.gate_up_proj, l.gate_up_bias, act), options_.fused_cuda_kernels).to(options_.dtype);
   } else {
-    gate = torch::silu(project(x, l.gate_proj, l.gate_bias, act));
-    up = project(x, l.up_proj, l.up_bias, act);
+    torch::Tensor gate, up;
+    if (l.gate_up_proj.defined()) {
+      torch::Tensor gate_up = project(x, l.gate_up_proj, l.gate_up_bias, act);
+      const int64_t I = l.gate_up_proj.size(0) / 2;
+      gate = torch::silu(gate_up.narrow(-1, 0, I));
+      up = gate_up.narrow(-1, I, I);
+    } else {
+      gate = torch::silu(project(x, l.gate_proj, l.gate_bias, act));
+      up = project(x, l.up_proj, l.up_bias, act);
+    }
+    mlp_in = (gate * up).to(options_.dtype);
   }
-  torch::Tensor mlp_in = (gate * up).to(options_.dtype);
-  if (options_.fast_runtime && !l.down_bias.defined() && act == options_.dtype && !hidden.requires_grad()) {
+  if (fused && !l.down_bias.defined() && !hidden.requires_grad()) {
     // The residual add inside the down projection's matmul (beta = 1): `hidden` is this block's
     // own tensor, and nothing (no autograd) saved it.
     hidden.view({-1, hidden.size(-1)}).addmm_(mlp_in.reshape({-1, mlp_in.size(-1)}), l.down_proj.t());

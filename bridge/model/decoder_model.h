@@ -48,6 +48,11 @@ struct LoadOptions {
   // being bound by the host. A capture costs a few tens of ms; at most 32 graphs per model. The
   // decode steps of Generate use graphs too (bridge/model/static_decoder.h).
   bool cuda_graphs = true;
+  // Fast runtime on CUDA, where the build has them (decoder_ops::fused_cuda_kernels_built): SwiGLU's
+  // product and the rotary embedding of q and k each as one kernel of bridge/model/cuda/ instead of
+  // LibTorch's two and three, where autograd does not need to see through them. false = LibTorch's
+  // ops only (the same math rounded after each op; for comparisons).
+  bool fused_cuda_kernels = true;
 };
 
 // A hook on the residual stream, for code that steers the model from outside (e.g. the

@@ -2,8 +2,9 @@
 // static-cache decode step (static_decoder.cc). Internal to bridge/model/.
 //
 // Two spellings of the same math: the eager runtime (LoadOptions::fast_runtime = false) follows
-// transformers op for op; the fast runtime uses the *_fused forms, which compute the same values
-// in fewer kernels (a block of the 8B shape launched ~38 kernels eagerly, ~13 fused: on a GPU at
+// transformers op for op; the fast runtime uses the *_fused forms (and, on CUDA, the fused kernels of
+// fused_block_kernels.h behind silu_mul and rope_fused_into), which compute the same values in fewer
+// kernels (a block of the 8B shape launched ~38 kernels eagerly, ~13 fused: on a GPU at
 // batch 1 the launches, not the weights, set the time). They differ only in rounding (a bf16
 // intermediate fewer), never in what is computed.
 #ifndef LIP_BRIDGE_MODEL_DECODER_OPS_H_
@@ -45,6 +46,14 @@ inline torch::Tensor project(const torch::Tensor& x, const torch::Tensor& w, con
   return linear(x, w, b).to(out_dtype);
 }
 
+// SwiGLU's product for a fused gate/up projection [.., 2I]: silu(gate) * up, [.., I]. One CUDA kernel
+// where the fused kernels are built (fused_block_kernels.h) and autograd need not see through it (the
+// input does not require grad) and `cuda_kernel`; else LibTorch's silu and mul (two kernels).
+torch::Tensor silu_mul(const torch::Tensor& gate_up, bool cuda_kernel = true);
+
+// Whether this build carries the fused CUDA kernels (LIP_FUSED_CUDA_KERNELS).
+bool fused_cuda_kernels_built();
+
 // [.., D] -> [-x2, x1] with x1, x2 the two halves.
 inline torch::Tensor rotate_half(const torch::Tensor& x) {
   const int64_t half = x.size(-1) / 2;
@@ -65,6 +74,14 @@ inline torch::Tensor rope(const torch::Tensor& x, const torch::Tensor& cos, cons
 inline torch::Tensor rope_fused(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& signed_sin) {
   return torch::addcmul(x * cos, torch::roll(x, {x.size(-1) / 2}, {-1}), signed_sin);
 }
+
+// rope_fused of x [B,T,heads,D] (its last axis contiguous) with tables [B or 1, T, 1, D] (a
+// position's row shared by the heads), written into x itself by one CUDA kernel where the fused
+// kernels apply (`cuda_kernel`, x on CUDA, not requiring grad, tables of x's dtype with contiguous
+// rows); else rope_fused's three kernels into a new tensor. Returns the result; x's contents
+// afterwards are unspecified, so pass a tensor nothing else reads (e.g. a fresh projection's view).
+torch::Tensor rope_fused_into(torch::Tensor x, const torch::Tensor& cos, const torch::Tensor& signed_sin,
+                              bool cuda_kernel = true);
 
 // [B,Hkv,S,D] -> [B,Hkv*n_rep,S,D]; query head h reads key/value head h / n_rep.
 inline torch::Tensor repeat_kv(const torch::Tensor& x, int64_t n_rep) {

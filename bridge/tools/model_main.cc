@@ -18,7 +18,9 @@
 // `model` computes every activation in --dtype, as transformers does; see LoadOptions),
 // --runtime fast|graphs|eager (default fast: fused attention and projections; graphs = fast plus CUDA
 // graphs for the forwards without a KV cache, LoadOptions::cuda_graphs, what the nodes run; eager =
-// the reference path). `bench` also times that cache-free forward (prefill_nocache_ms_median: the
+// the reference path), --fused-kernels on|off (default on: the fast runtime's fused CUDA kernels where
+// the build has them, LoadOptions::fused_cuda_kernels; "fused_kernels" in the output says whether they
+// ran). `bench` also times that cache-free forward (prefill_nocache_ms_median: the
 // prompt's last-position logits, as the receiver's latent path and the sender's encoding run it).
 // Its decode runs as Generate does (the static-shape cache where the model uses CUDA graphs;
 // --force-static-cache uses it anywhere) and then reports how many of those greedy tokens the
@@ -46,6 +48,7 @@
 #include "absl/strings/ascii.h"
 #include "bridge/model/checkpoint_dir.h"
 #include "bridge/model/decoder_model.h"
+#include "bridge/model/decoder_ops.h"
 #include "bridge/model/generation.h"
 #include "bridge/model/label_scorer.h"
 #include "bridge/model/static_decoder.h"
@@ -134,6 +137,11 @@ absl::StatusOr<LoadOptions> ParseLoadOptions(const Args& args) {
   }
   o.fast_runtime = runtime != "eager";
   o.cuda_graphs = runtime == "graphs";
+  const std::string fused = args.Get("fused-kernels", "on");
+  if (fused != "on" && fused != "off") {
+    return absl::InvalidArgumentError(absl::StrCat("--fused-kernels \"", fused, "\": expected on or off"));
+  }
+  o.fused_cuda_kernels = fused == "on";
   return o;
 }
 
@@ -346,6 +354,11 @@ absl::Status RunGenerate(const Args& args) {
   return absl::OkStatus();
 }
 
+// Whether the fused CUDA kernels ran: built, asked for, and the fast runtime on CUDA.
+bool FusedKernelsRan(const LoadOptions& o) {
+  return decoder_ops::fused_cuda_kernels_built() && o.fused_cuda_kernels && o.fast_runtime && o.device.is_cuda();
+}
+
 // The GPU's name (e.g. "NVIDIA H100 80GB HBM3"), as nvidia-smi reports it; empty when unknown.
 std::string GpuName() {
   std::string name;
@@ -498,6 +511,7 @@ absl::Status RunBench(const Args& args) {
   j["dtype"] = args.Get("dtype", "fp32");
   j["activations"] = args.Get("activations", "fp32");
   j["runtime"] = args.Get("runtime", "fast");
+  j["fused_kernels"] = FusedKernelsRan(*options);
   if (cuda) j["gpu"] = GpuName();
   j["batch"] = *batch;
   j["prompt_len"] = *prompt_len;
@@ -626,6 +640,7 @@ absl::Status RunPaths(const Args& args) {
   j["dtype"] = args.Get("dtype", "fp32");
   j["activations"] = args.Get("activations", "fp32");
   j["runtime"] = args.Get("runtime", "fast");
+  j["fused_kernels"] = FusedKernelsRan(*options);
   j["batch"] = B;
   j["message_tokens"] = *message;
   j["source_layer"] = *layer;

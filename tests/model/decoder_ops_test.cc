@@ -1,0 +1,174 @@
+// decoder_ops::silu_mul and rope_fused_into: the same values as LibTorch's spelling of the math
+// (and, for rope, as the transformers form rope/rotate_half) on every device; on a CUDA build with
+// the fused kernels and a GPU, the kernels themselves — fp32 and bf16, strided views of a fused
+// projection written in place, broadcast tables, inside a CUDA graph — with fresh random inputs
+// and poisoned outputs, so that an element left unwritten or written twice shows.
+#include "bridge/model/decoder_ops.h"
+
+#include <limits>
+#include <vector>
+
+#include "gtest/gtest.h"
+
+#if LIP_TORCH2 && defined(LIP_CUDA) && LIP_CUDA
+#include <ATen/cuda/CUDAGraph.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
+#define LIP_TEST_CUDA_GRAPHS 1
+#else
+#define LIP_TEST_CUDA_GRAPHS 0
+#endif
+
+namespace lip {
+namespace {
+
+using decoder_ops::rope;
+using decoder_ops::rope_fused_into;
+using decoder_ops::silu_mul;
+
+// ‖a − b‖ / ‖b‖ in float64.
+double RelativeError(const torch::Tensor& a, const torch::Tensor& b) {
+  const torch::Tensor a64 = a.to(torch::kCPU, torch::kFloat64), b64 = b.to(torch::kCPU, torch::kFloat64);
+  return ((a64 - b64).norm() / b64.norm()).item<double>();
+}
+
+// Rope tables as RopeTables makes them for the fused form: cos, and [-sin, sin].
+std::pair<torch::Tensor, torch::Tensor> Tables(int64_t B, int64_t T, int64_t D, torch::TensorOptions options) {
+  torch::Tensor positions = torch::arange(T, torch::kFloat32).unsqueeze(0).expand({B, T}) +
+                            torch::arange(B, torch::kFloat32).unsqueeze(1) * 3;  // each row its own offsets
+  torch::Tensor inv_freq = torch::pow(10000.0, -torch::arange(0, D, 2, torch::kFloat32) / D);
+  torch::Tensor freqs = positions.unsqueeze(-1) * inv_freq.view({1, 1, -1});
+  torch::Tensor cos = torch::cat({freqs, freqs}, -1).cos();
+  torch::Tensor signed_sin = torch::cat({-freqs.sin(), freqs.sin()}, -1);
+  return {cos.to(options).unsqueeze(2), signed_sin.to(options).unsqueeze(2)};  // [B,T,1,D]
+}
+
+// The transformers form of the same rotation: x * cos + rotate_half(x) * sin, heads on axis 2.
+torch::Tensor ReferenceRope(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& signed_sin) {
+  const int64_t half = x.size(-1) / 2;
+  torch::Tensor sin = torch::cat({-signed_sin.narrow(-1, 0, half), signed_sin.narrow(-1, half, half)}, -1);
+  return rope(x.to(torch::kFloat64), cos.to(torch::kFloat64), sin.to(torch::kFloat64));
+}
+
+torch::Tensor ReferenceSiluMul(const torch::Tensor& gate_up) {
+  const int64_t I = gate_up.size(-1) / 2;
+  torch::Tensor g = gate_up.to(torch::kFloat64);
+  return torch::silu(g.narrow(-1, 0, I)) * g.narrow(-1, I, I);
+}
+
+std::vector<torch::Device> Devices() {
+  std::vector<torch::Device> devices{torch::Device(torch::kCPU)};
+  if (torch::cuda::is_available()) devices.emplace_back(torch::kCUDA, 0);
+  return devices;
+}
+
+TEST(DecoderOpsTest, SiluMulIsSiluOfTheFirstHalfTimesTheSecond) {
+  for (const torch::Device& device : Devices()) {
+    for (torch::Dtype dtype : {torch::kFloat32, torch::kBFloat16}) {
+      if (device.is_cpu() && dtype == torch::kBFloat16) continue;
+      for (int64_t rows : {1, 7, 70000}) {  // 70000 rows: more than one grid's worth of y blocks
+        const int64_t width = rows > 1000 ? 48 : 1000;
+        torch::manual_seed(rows);
+        torch::Tensor gate_up = (torch::randn({rows, 2 * width}) * 3).to(device, dtype);
+        torch::Tensor out = silu_mul(gate_up.view({1, rows, 2 * width}));
+        ASSERT_EQ(out.sizes(), (std::vector<int64_t>{1, rows, width}));
+        EXPECT_EQ(out.scalar_type(), dtype);
+        EXPECT_FALSE(torch::isnan(out).any().item<bool>());
+        const double tolerance = dtype == torch::kFloat32 ? 1e-6 : 8e-3;
+        EXPECT_LT(RelativeError(out.squeeze(0), ReferenceSiluMul(gate_up)), tolerance)
+            << device << " " << dtype << " rows " << rows;
+      }
+    }
+  }
+}
+
+TEST(DecoderOpsTest, SiluMulKeepsAutogradWhereTheInputNeedsIt) {
+  torch::Tensor gate_up = torch::randn({3, 8}, torch::requires_grad());
+  torch::Tensor out = silu_mul(gate_up);
+  out.sum().backward();
+  torch::Tensor g = gate_up.detach().clone().requires_grad_(true);
+  (torch::silu(g.narrow(-1, 0, 4)) * g.narrow(-1, 4, 4)).sum().backward();
+  EXPECT_TRUE(torch::allclose(gate_up.grad(), g.grad()));
+}
+
+// q and k as the fused runtime holds them: views of one [B,T,(Hq+2Hkv)*D] projection.
+TEST(DecoderOpsTest, RopeOfAFusedProjectionsViewRotatesEveryHeadOfQAndK) {
+  const int64_t B = 3, T = 5, Hq = 4, Hkv = 2, D = 16;
+  for (const torch::Device& device : Devices()) {
+    for (torch::Dtype dtype : {torch::kFloat32, torch::kBFloat16}) {
+      if (device.is_cpu() && dtype == torch::kBFloat16) continue;
+      torch::manual_seed(7);
+      auto options = torch::TensorOptions().device(device).dtype(dtype);
+      torch::Tensor qkv = torch::randn({B, T, (Hq + 2 * Hkv) * D}).to(options);
+      const torch::Tensor before = qkv.clone();
+      torch::Tensor qk = qkv.narrow(-1, 0, (Hq + Hkv) * D).view({B, T, Hq + Hkv, D});
+      auto [cos, signed_sin] = Tables(B, T, D, options);
+      torch::Tensor out = rope_fused_into(qk, cos, signed_sin);
+      ASSERT_EQ(out.sizes(), qk.sizes());
+      const double tolerance = dtype == torch::kFloat32 ? 1e-6 : 8e-3;
+      EXPECT_LT(RelativeError(out, ReferenceRope(before.narrow(-1, 0, (Hq + Hkv) * D).view({B, T, Hq + Hkv, D}),
+                                                 cos, signed_sin)),
+                tolerance)
+          << device << " " << dtype;
+      // v, beside q and k in the same rows, is never touched.
+      EXPECT_TRUE(torch::equal(qkv.narrow(-1, (Hq + Hkv) * D, Hkv * D), before.narrow(-1, (Hq + Hkv) * D, Hkv * D)));
+    }
+  }
+}
+
+TEST(DecoderOpsTest, RopeTablesOfOneRowServeEveryBatchRow) {
+  const int64_t B = 4, T = 3, H = 2, D = 8;
+  for (const torch::Device& device : Devices()) {
+    auto options = torch::TensorOptions().device(device).dtype(torch::kFloat32);
+    torch::manual_seed(3);
+    torch::Tensor x = torch::randn({B, T, H, D}).to(options);
+    auto [cos, signed_sin] = Tables(1, T, D, options);
+    const torch::Tensor expected = ReferenceRope(x, cos, signed_sin);
+    EXPECT_LT(RelativeError(rope_fused_into(x.clone(), cos, signed_sin), expected), 1e-6) << device;
+  }
+}
+
+TEST(DecoderOpsTest, FusedKernelsRunInsideACudaGraphAndReplayOnNewInputs) {
+#if !LIP_TEST_CUDA_GRAPHS
+  GTEST_SKIP() << "needs a CUDA build (LIP_CUDA) with LibTorch 2";
+#else
+  if (!decoder_ops::fused_cuda_kernels_built() || !torch::cuda::is_available()) {
+    GTEST_SKIP() << "needs a CUDA build with the fused kernels (LIP_FUSED_CUDA_KERNELS) and a GPU";
+  }
+  const int64_t B = 2, T = 4, H = 3, D = 8, W = 64;
+  auto options = torch::TensorOptions().device(torch::kCUDA, 0).dtype(torch::kBFloat16);
+  torch::Tensor x = torch::empty({B, T, H, D}, options), gate_up = torch::empty({B, T, 2 * W}, options);
+  auto [cos, signed_sin] = Tables(B, T, D, options);
+  torch::Tensor rotated, product;
+  auto body = [&] {
+    rotated = rope_fused_into(x.clone(), cos, signed_sin);
+    product = silu_mul(gate_up);
+  };
+  torch::NoGradGuard no_grad;
+  c10::cuda::CUDAStream stream = c10::cuda::getStreamFromPool();
+  at::cuda::CUDAGraph graph;
+  {
+    c10::cuda::CUDAStreamGuard guard(stream);
+    x.normal_();
+    gate_up.normal_();
+    body();  // warm-up outside the capture
+    stream.synchronize();
+    graph.capture_begin();
+    body();
+    graph.capture_end();
+  }
+  for (int replay = 0; replay < 3; ++replay) {
+    x.copy_(torch::randn({B, T, H, D}).to(options));
+    gate_up.copy_(torch::randn({B, T, 2 * W}).to(options));
+    rotated.fill_(std::numeric_limits<float>::quiet_NaN());  // poisoned: the replay must write all
+    product.fill_(std::numeric_limits<float>::quiet_NaN());
+    graph.replay();
+    torch::cuda::synchronize();
+    EXPECT_LT(RelativeError(rotated, ReferenceRope(x, cos, signed_sin)), 8e-3) << "replay " << replay;
+    EXPECT_LT(RelativeError(product, ReferenceSiluMul(gate_up)), 8e-3) << "replay " << replay;
+  }
+#endif
+}
+
+}  // namespace
+}  // namespace lip
