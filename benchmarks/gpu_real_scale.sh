@@ -12,7 +12,8 @@
 # Environment: BUILD (default /tmp/lip-nodes-build), SKIP_BUILD=1 to reuse it, E2E_SECONDS (per level,
 # default 15), MAX_BATCH (both nodes' --max_batch_size, default 64), RECEIVER_FLAGS (more lip-receiver
 # flags), RUNTIMES (lip-model runtimes, default "eager fast graphs"), LATENT_C / RELAY_C (the
-# closed-loop levels of the latent + direct text and the text relay sweeps), LATENT_PATHS (default
+# closed-loop levels of the latent + direct text and the text relay sweeps; RELAY_C=none skips the
+# relay), LATENT_PATHS (default
 # latent,direct_text), BENCH_SPECS (model:batch:prompt:new_tokens ...), BATCH_WAIT_MS (0), FUSED_AB (default
 # 1: the graphs runtime's bench also without the fused CUDA kernels, --fused-kernels off).
 # `set -u` without -e and pipefail, on purpose: every stage (build, demo_models_test, each lip-model bench,
@@ -144,9 +145,11 @@ PYEOF
     --json="$OUT/e2e_latent_direct.json" --csv="$OUT/e2e_latent_direct.csv" > "$OUT/e2e_latent_direct.log" 2>&1
   log "lipctl bench latent,direct_text rc $?"
   nvidia-smi --query-compute-apps=pid,process_name,used_memory --format=csv > "$OUT/gpu_memory_mid.csv"
-  "${L[@]}" --paths=text_relay --concurrency=${RELAY_C:-1,4,16,64} --duration-s=$SECS \
-    --json="$OUT/e2e_text_relay.json" --csv="$OUT/e2e_text_relay.csv" > "$OUT/e2e_text_relay.log" 2>&1
-  log "lipctl bench text_relay rc $?"
+  if [ "${RELAY_C:-}" != none ]; then
+    "${L[@]}" --paths=text_relay --concurrency=${RELAY_C:-1,4,16,64} --duration-s=$SECS \
+      --json="$OUT/e2e_text_relay.json" --csv="$OUT/e2e_text_relay.csv" > "$OUT/e2e_text_relay.log" 2>&1
+    log "lipctl bench text_relay rc $?"
+  fi
   nvidia-smi --query-compute-apps=pid,process_name,used_memory --format=csv > "$OUT/gpu_memory_after.csv"
 fi
 for p in "${pids[@]}"; do kill -TERM $p 2>/dev/null; done
