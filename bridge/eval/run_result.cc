@@ -183,11 +183,17 @@ absl::StatusOr<std::vector<RunResult>> ReadRunResults(const std::string& dir, st
   return results;
 }
 
+namespace {
+
+bool SameRun(const RunResult& a, const RunResult& b) {
+  return a.task == b.task && a.direction == b.direction && a.method == b.method &&
+         a.num_soft_tokens == b.num_soft_tokens && a.variant == b.variant && a.seed == b.seed;
+}
+
+}  // namespace
+
 void MergeRunResults(std::vector<RunResult> later, std::vector<RunResult>* results) {
-  auto same_run = [](const RunResult& a, const RunResult& b) {
-    return a.task == b.task && a.direction == b.direction && a.method == b.method &&
-           a.num_soft_tokens == b.num_soft_tokens && a.variant == b.variant && a.seed == b.seed;
-  };
+  const auto same_run = SameRun;
   for (RunResult& r : later) {
     auto it = std::find_if(results->begin(), results->end(), [&](const RunResult& e) { return same_run(e, r); });
     if (it != results->end()) {
@@ -196,6 +202,34 @@ void MergeRunResults(std::vector<RunResult> later, std::vector<RunResult>* resul
       results->push_back(std::move(r));
     }
   }
+}
+
+int ExtendLearningRateGrids(const std::vector<RunResult>& extensions, std::vector<RunResult>* results,
+                            std::vector<std::string>* problems) {
+  int added = 0;
+  for (const RunResult& extension : extensions) {
+    auto it = std::find_if(results->begin(), results->end(),
+                           [&](const RunResult& r) { return SameRun(r, extension) && !r.learning_rate_trials.empty(); });
+    int added_here = 0;
+    if (it != results->end()) {
+      for (const LearningRateTrial& trial : extension.learning_rate_trials) {
+        const bool held = std::any_of(it->learning_rate_trials.begin(), it->learning_rate_trials.end(),
+                                      [&](const LearningRateTrial& t) { return t.learning_rate == trial.learning_rate; });
+        if (held) continue;
+        it->learning_rate_trials.push_back(trial);
+        ++added_here;
+      }
+      std::sort(it->learning_rate_trials.begin(), it->learning_rate_trials.end(),
+                [](const LearningRateTrial& a, const LearningRateTrial& b) { return a.learning_rate < b.learning_rate; });
+    }
+    if (added_here == 0 && problems != nullptr) {
+      problems->push_back(absl::StrCat("grid extension ", extension.task, " / ", extension.direction, " / ",
+                                       extension.method, " M=", extension.num_soft_tokens, " seed ", extension.seed,
+                                       ": no result with a learning-rate grid lacking its rates"));
+    }
+    added += added_here;
+  }
+  return added;
 }
 
 }  // namespace lip

@@ -100,12 +100,21 @@ std::string LearningRates(const std::vector<const RunResult*>& runs) {
     const bool same = std::all_of(rates.begin(), rates.end(), [&](const std::string& x) { return x == rates.front(); });
     return same ? rates.front() : absl::StrJoin(rates, ", ");
   }
-  int edges = 0;
+  int edges = 0, beaten = 0;
   for (const RunResult* r : runs) {
-    edges += r->learning_rate && ChosenRateAtGridEdge(r->learning_rate_trials, *r->learning_rate);
+    if (!r->learning_rate) continue;
+    edges += ChosenRateAtGridEdge(r->learning_rate_trials, *r->learning_rate);
+    // A grid extended afterwards (ExtendLearningRateGrids) may hold a rate that did better.
+    double chosen_validation = -1, best_validation = -1;
+    for (const LearningRateTrial& t : r->learning_rate_trials) {
+      if (t.learning_rate == *r->learning_rate) chosen_validation = t.validation_accuracy;
+      best_validation = std::max(best_validation, t.validation_accuracy);
+    }
+    beaten += chosen_validation >= 0 && best_validation > chosen_validation;
   }
   std::string text = absl::StrCat(absl::StrJoin(rates, ", "), " of {", absl::StrJoin(candidates, ", "), "} on validation");
   if (edges > 0) absl::StrAppend(&text, " — **at a grid edge in ", edges, " of ", runs.size(), " runs**");
+  if (beaten > 0) absl::StrAppend(&text, " — **another rate did better on validation in ", beaten, " of ", runs.size(), " runs**");
   return text;
 }
 

@@ -16,6 +16,7 @@
 //       chosen on a validation set carved from it), text relay (the sender writes, the receiver
 //       reads what it wrote; --skip_text_relay leaves it out); one result file each.
 //   lip-eval report --results=DIR[,DIR...] --out=docs/results.md [--preamble=TEXT] [--latency_results=DIR]
+//                   [--grid_extensions=DIR[,DIR...]]
 //       mean ± std over seeds, the targets checked, "—" and a note for what is missing
 //       or failed.
 //   lip-eval continuation --bridge=DIR --test_file=F.txt[.xz] --result=R.json [--passages=200] [--samples=4]
@@ -64,6 +65,9 @@ ABSL_FLAG(std::string, results, "",
 ABSL_FLAG(std::string, out, "docs/results.md", "report: where to write the results (Markdown)");
 ABSL_FLAG(std::string, latency_results, "",
           "report: directory of extra run results used only for the latency table (e.g. CPU re-measurements)");
+ABSL_FLAG(std::string, grid_extensions, "",
+          "report: directories of runs at learning rates outside the grids of --results' runs of the same "
+          "recipe (task, direction, method, M, variant, seed); their trials extend those grids");
 ABSL_FLAG(std::string, preamble, "", "report: extra paragraphs (how the suite was run), '\\n\\n'-separated");
 ABSL_FLAG(int64_t, test_limit, 0, "evaluate on at most this many test examples per task (0 = all)");
 ABSL_FLAG(int64_t, probe_train_limit, 0,
@@ -489,11 +493,25 @@ absl::Status Report() {
     LIP_ASSIGN_OR_RETURN(std::vector<RunResult> read, ReadRunResults(std::string(one), &options.problems));
     MergeRunResults(std::move(read), &results);
   }
+  std::string grid_note;
+  if (const std::string grids = absl::GetFlag(FLAGS_grid_extensions); !grids.empty()) {
+    std::vector<RunResult> extensions;
+    for (absl::string_view one : absl::StrSplit(grids, ',', absl::SkipEmpty())) {
+      LIP_ASSIGN_OR_RETURN(std::vector<RunResult> read, ReadRunResults(std::string(one), &options.problems));
+      for (RunResult& r : read) extensions.push_back(std::move(r));
+    }
+    const int added = ExtendLearningRateGrids(extensions, &results, &options.problems);
+    grid_note = absl::StrCat(
+        "Learning-rate grids extended afterwards by ", added, " trials of ", extensions.size(),
+        " runs of the same recipes at rates outside them (`--grid_extensions`: ", grids,
+        "); the chosen rates and every score are the original runs'.");
+  }
   options.preamble.push_back(
       "Measured by the evaluation suite (`bridge/eval/run_suite.sh`): every trained configuration and baseline on "
       "the held-out test split of its task (`../shared/data/<task>/test.jsonl`; SST-2: GLUE dev), one JSON result per "
       "run, rendered here by `lip-eval report`. Everything was trained on train splits only; validation sets are "
       "carved from train. Accuracies in %, mean ± std (population) over the seeds that ran.");
+  if (!grid_note.empty()) options.preamble.push_back(grid_note);
   if (const std::string extra = absl::GetFlag(FLAGS_latency_results); !extra.empty()) {
     LIP_ASSIGN_OR_RETURN(options.latency_only, ReadRunResults(extra, &options.problems));
   }

@@ -181,8 +181,8 @@ TEST(SuiteReportTest, TrainingTableShowsGivenAndChosenLearningRates) {
     results.push_back(fixed);
     RunResult chosen = MakeResult(kMethodPromptTuning, 8, seed, 0.7);
     chosen.steps = 10;
-    chosen.learning_rate = seed == 1 ? 0.01 : 0.003;
-    chosen.learning_rate_trials = {{0.001, 0.5, 1.0}, {0.003, 0.6, 0.9}, {0.01, 0.7, 0.8}};
+    chosen.learning_rate = seed == 1 ? 0.01 : 0.003;  // each seed's best on validation
+    chosen.learning_rate_trials = {{0.001, 0.5, 1.0}, {0.003, seed == 1 ? 0.6 : 0.75, 0.9}, {0.01, 0.7, 0.8}};
     results.push_back(chosen);
   }
   RunResult unrecorded = MakeResult(kMethodPerceiver, 4, 1, 0.8);
@@ -200,6 +200,51 @@ TEST(SuiteReportTest, TrainingTableShowsGivenAndChosenLearningRates) {
   EXPECT_EQ(rate_of["prompt tuning M=8"],
             "0.01, 0.003 of {0.001, 0.003, 0.01} on validation — **at a grid edge in 1 of 2 runs**");
   EXPECT_EQ(rate_of["bridge (Perceiver) M=4"], "—");
+}
+
+// A grid whose chosen rate sat at its bottom, extended afterwards one step lower: the edge flag goes
+// when the new rate did worse, and a new rate that did better is flagged instead; the chosen rate and
+// the accuracy stay the original run's.
+TEST(SuiteReportTest, GridExtensionsMoveTheEdgeAndShowABetterRate) {
+  RunResult bottom = MakeResult(kMethodSenderCeiling, 8, 1, 0.8);
+  bottom.steps = 10;
+  bottom.learning_rate = 0.0003;
+  bottom.learning_rate_trials = {{0.0003, 0.83, 0.4}, {0.001, 0.80, 0.3}, {0.003, 0.72, 0.2}};
+  RunResult other_seed = MakeResult(kMethodSenderCeiling, 8, 2, 0.7);
+  other_seed.steps = 10;
+  other_seed.learning_rate = 0.0003;  // trained at seed 1's rate: no grid of its own
+  RunResult lower = MakeResult(kMethodSenderCeiling, 8, 1, 0.75);
+  lower.learning_rate = 0.0001;
+  lower.learning_rate_trials = {{0.0001, 0.75, 0.5}};
+  RunResult unmatched = lower;
+  unmatched.seed = 2;
+
+  auto rate_cell = [](const std::vector<RunResult>& results) {
+    const ResultsReport report = BuildSuiteReport(results, {});
+    const ResultsTable* training = Table(report, "Training runs");
+    return training == nullptr ? std::string("<no table>") : Cell(*training, 0, "learning rate");
+  };
+  std::vector<RunResult> results = {bottom, other_seed};
+  EXPECT_EQ(rate_cell(results),
+            "0.0003, 0.0003 of {0.0003, 0.001, 0.003} on validation — **at a grid edge in 1 of 2 runs**");
+
+  std::vector<std::string> problems;
+  EXPECT_EQ(ExtendLearningRateGrids({lower, unmatched}, &results, &problems), 1);
+  ASSERT_EQ(problems.size(), 1u);  // seed 2 has no grid to extend
+  EXPECT_NE(problems[0].find("seed 2"), std::string::npos) << problems[0];
+  EXPECT_EQ(results[0].learning_rate_trials.front().learning_rate, 0.0001);  // sorted by rate
+  EXPECT_EQ(*results[0].learning_rate, 0.0003);
+  EXPECT_EQ(*results[0].accuracy, 0.8);
+  EXPECT_EQ(rate_cell(results), "0.0003, 0.0003 of {0.0001, 0.0003, 0.001, 0.003} on validation");
+  // Extending twice adds nothing: the rate is in the grid now.
+  EXPECT_EQ(ExtendLearningRateGrids({lower}, &results, nullptr), 0);
+
+  std::vector<RunResult> beaten = {bottom, other_seed};
+  RunResult better = lower;
+  better.learning_rate_trials = {{0.0001, 0.9, 0.5}};
+  ExtendLearningRateGrids({better}, &beaten, nullptr);
+  EXPECT_EQ(rate_cell(beaten), "0.0003, 0.0003 of {0.0001, 0.0003, 0.001, 0.003} on validation — "
+                               "**another rate did better on validation in 1 of 2 runs**");
 }
 
 TEST(SuiteReportTest, AblationRunsGetTheirOwnTableBesideTheUnchangedConfig) {
