@@ -208,8 +208,11 @@ int ExtendLearningRateGrids(const std::vector<RunResult>& extensions, std::vecto
                             std::vector<std::string>* problems) {
   int added = 0;
   for (const RunResult& extension : extensions) {
-    auto it = std::find_if(results->begin(), results->end(),
-                           [&](const RunResult& r) { return SameRun(r, extension) && !r.learning_rate_trials.empty(); });
+    // The same recipe includes where it trained: a GPU's bf16 frozen models score otherwise than the CPU's.
+    auto trained_on = [](const RunResult& r) { return r.train_device.empty() ? r.device : r.train_device; };
+    auto it = std::find_if(results->begin(), results->end(), [&](const RunResult& r) {
+      return SameRun(r, extension) && trained_on(r) == trained_on(extension) && !r.learning_rate_trials.empty();
+    });
     int added_here = 0;
     if (it != results->end()) {
       for (const LearningRateTrial& trial : extension.learning_rate_trials) {
@@ -223,9 +226,10 @@ int ExtendLearningRateGrids(const std::vector<RunResult>& extensions, std::vecto
                 [](const LearningRateTrial& a, const LearningRateTrial& b) { return a.learning_rate < b.learning_rate; });
     }
     if (added_here == 0 && problems != nullptr) {
-      problems->push_back(absl::StrCat("grid extension ", extension.task, " / ", extension.direction, " / ",
-                                       extension.method, " M=", extension.num_soft_tokens, " seed ", extension.seed,
-                                       ": no result with a learning-rate grid lacking its rates"));
+      problems->push_back(absl::StrCat(extension.task, " / ", extension.direction, " / ", extension.method,
+                                       " M=", extension.num_soft_tokens, " seed ", extension.seed, " (trained on ",
+                                       trained_on(extension), "): no result of that recipe chose its rate "
+                                       "among a grid lacking these rates"));
     }
     added += added_here;
   }

@@ -115,13 +115,13 @@ absl::StatusOr<std::vector<RunResult>> ReadRunResults(const std::string& dir,
 void MergeRunResults(std::vector<RunResult> later, std::vector<RunResult>* results);
 // Extends the learning-rate grids of `results` by `extensions`: runs of the same recipe at rates a
 // grid did not hold (e.g. one step below its bottom, to see whether the optimum lies beyond it). Each
-// extension's trials join the trials of the result with its task, direction, method, M, variant and
-// seed, where that result chose its rate among a grid (has trials) and the grid lacks the rate; the
+// extension's trials join the trials of the result with its task, direction, method, M, variant, seed
+// and training device, where that result chose its rate among a grid (has trials) lacking them; the
 // result's chosen rate and scores stay as they are (a better extension shows in the report as a
-// better rate on validation). An extension that extends nothing is reported in `problems`. Returns
+// better rate on validation). An extension that extends nothing is described in `unmatched`. Returns
 // how many trials were added.
 int ExtendLearningRateGrids(const std::vector<RunResult>& extensions, std::vector<RunResult>* results,
-                            std::vector<std::string>* problems);
+                            std::vector<std::string>* unmatched);
 
 }  // namespace lip
 

@@ -500,11 +500,16 @@ absl::Status Report() {
       LIP_ASSIGN_OR_RETURN(std::vector<RunResult> read, ReadRunResults(std::string(one), &options.problems));
       for (RunResult& r : read) extensions.push_back(std::move(r));
     }
-    const int added = ExtendLearningRateGrids(extensions, &results, &options.problems);
+    std::vector<std::string> unmatched;
+    const int added = ExtendLearningRateGrids(extensions, &results, &unmatched);
     grid_note = absl::StrCat(
         "Learning-rate grids extended afterwards by ", added, " trials of ", extensions.size(),
-        " runs of the same recipes at rates outside them (`--grid_extensions`: ", grids,
+        " runs of the same recipes (training device included) at rates outside them (`--grid_extensions`: ", grids,
         "); the chosen rates and every score are the original runs'.");
+    if (!unmatched.empty()) {
+      absl::StrAppend(&grid_note, " Extending nothing here (their grids are described elsewhere): ",
+                      absl::StrJoin(unmatched, "; "), ".");
+    }
   }
   options.preamble.push_back(
       "Measured by the evaluation suite (`bridge/eval/run_suite.sh`): every trained configuration and baseline on "

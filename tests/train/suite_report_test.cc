@@ -228,10 +228,13 @@ TEST(SuiteReportTest, GridExtensionsMoveTheEdgeAndShowABetterRate) {
   EXPECT_EQ(rate_cell(results),
             "0.0003, 0.0003 of {0.0003, 0.001, 0.003} on validation — **at a grid edge in 1 of 2 runs**");
 
+  RunResult elsewhere = lower;  // the same rate trained on another device: another recipe
+  elsewhere.train_device = "cuda";
   std::vector<std::string> problems;
-  EXPECT_EQ(ExtendLearningRateGrids({lower, unmatched}, &results, &problems), 1);
-  ASSERT_EQ(problems.size(), 1u);  // seed 2 has no grid to extend
-  EXPECT_NE(problems[0].find("seed 2"), std::string::npos) << problems[0];
+  EXPECT_EQ(ExtendLearningRateGrids({elsewhere, lower, unmatched}, &results, &problems), 1);
+  ASSERT_EQ(problems.size(), 2u);  // the GPU's run and seed 2 (no grid) extend nothing
+  EXPECT_NE(problems[0].find("trained on cuda"), std::string::npos) << problems[0];
+  EXPECT_NE(problems[1].find("seed 2"), std::string::npos) << problems[1];
   EXPECT_EQ(results[0].learning_rate_trials.front().learning_rate, 0.0001);  // sorted by rate
   EXPECT_EQ(*results[0].learning_rate, 0.0003);
   EXPECT_EQ(*results[0].accuracy, 0.8);
