@@ -303,7 +303,8 @@ int RunBench(const std::vector<std::string>& raw) {
       m["bytes_per_message"] = Round3(s.bytes_per_message);
       // Where the time goes (means over OK answers): the sender's work (encoding, or generation for
       // text relay), the wire, and the receiver's stages; sender_node_total is the sender node's whole
-      // handling (0 for direct text), so mean_ms minus it is the client <-> sender hop.
+      // handling (0 for direct text), so mean_ms minus it is the client <-> sender hop; sender_queue and
+      // sender_pipeline split the latent path's sender time (the rest of it builds the packet).
       const lip::v1::StageTimings& t = s.stages_mean;
       m["sender_ms_mean"] = Round3(t.encode_ms());
       m["receiver_ms_mean"] = Round3(t.total_ms());
@@ -312,7 +313,9 @@ int RunBench(const std::vector<std::string>& raw) {
                              {"receiver_priming", Round3(t.prefill_ms())},
                              {"receiver_model", Round3(t.decode_ms())},
                              {"receiver_total", Round3(t.total_ms())},
-                             {"sender_node_total", Round3(s.sender_node_ms_mean)}};
+                             {"sender_node_total", Round3(s.sender_node_ms_mean)},
+                             {"sender_queue", Round3(t.sender_queue_ms())},
+                             {"sender_pipeline", Round3(t.sender_pipeline_ms())}};
       m["accuracy"] = s.accuracy ? Json(Round3(*s.accuracy)) : Json(nullptr);
       if (path == LoadPath::kTextRelay) m["empty_relays"] = s.empty_relays;
       m["load_average_1m"] = load;

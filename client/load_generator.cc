@@ -320,6 +320,8 @@ LevelSummary Summarize(const LevelResult& result) {
     sums.set_prefill_ms(sums.prefill_ms() + t.prefill_ms());
     sums.set_decode_ms(sums.decode_ms() + t.decode_ms());
     sums.set_total_ms(sums.total_ms() + t.total_ms());
+    sums.set_sender_queue_ms(sums.sender_queue_ms() + t.sender_queue_ms());
+    sums.set_sender_pipeline_ms(sums.sender_pipeline_ms() + t.sender_pipeline_ms());
     sender_node_sum += sample.sender_node_ms;
     if (sample.right >= 0) {
       ++s.labelled;
@@ -345,6 +347,8 @@ LevelSummary Summarize(const LevelResult& result) {
     s.stages_mean.set_prefill_ms(sums.prefill_ms() / ok);
     s.stages_mean.set_decode_ms(sums.decode_ms() / ok);
     s.stages_mean.set_total_ms(sums.total_ms() / ok);
+    s.stages_mean.set_sender_queue_ms(sums.sender_queue_ms() / ok);
+    s.stages_mean.set_sender_pipeline_ms(sums.sender_pipeline_ms() / ok);
     s.sender_node_ms_mean = sender_node_sum / ok;
   }
   if (result.wall_s > 0) s.throughput_msg_s = ok / result.wall_s;

@@ -61,12 +61,13 @@ absl::Status SenderService::Authorize(grpc::ServerContext* context) const {
 absl::StatusOr<lip::v1::EncodeResponse> SenderService::EncodeText(const lip::v1::EncodeRequest& request,
                                                                   absl::Time deadline,
                                                                   const TextBatcher::CallerGone& gone,
-                                                                  double* queue_ms) {
+                                                                  EncodeStages* stages) {
   if (request.text().empty()) return absl::InvalidArgumentError("Encode: text is empty");
   const absl::Time start = absl::Now();
   Batched<EncodedText> encoded = batcher_.Encode(request.text(), deadline, gone);
-  if (queue_ms != nullptr) *queue_ms = encoded.queue_ms;
+  if (stages != nullptr) stages->queue_ms = encoded.queue_ms;
   if (!encoded.result.ok()) return encoded.result.status();
+  if (stages != nullptr) stages->pipeline_ms = encoded.result->encode_ms;
   auto packet = PacketFor(*encoded.result, request, pipeline_->bridge());
   if (!packet.ok()) return packet.status();
   lip::v1::EncodeResponse response;
@@ -209,11 +210,12 @@ std::vector<lip::v1::LinkStats> SenderService::TakeLinkStats() {
 grpc::Status SenderService::Encode(grpc::ServerContext* context, const lip::v1::EncodeRequest* request,
                                    lip::v1::EncodeResponse* response) {
   return rpc_.Serve(context, "Encode", [&] { return Authorize(context); }, [&]() -> absl::Status {
-    double queue_ms = 0;
-    LIP_ASSIGN_OR_RETURN(*response, EncodeText(*request, DeadlineOf(*context), GoneWith(context), &queue_ms));
+    EncodeStages stages;
+    LIP_ASSIGN_OR_RETURN(*response, EncodeText(*request, DeadlineOf(*context), GoneWith(context), &stages));
     soft_tokens_.Observe(response->packet().soft_token_count());
     const auto buckets = metrics::DefaultLatencyBucketsMs();
-    stage_ms_.Add({{"stage", "sender_queue"}}, buckets).Observe(queue_ms);
+    stage_ms_.Add({{"stage", "sender_queue"}}, buckets).Observe(stages.queue_ms);
+    stage_ms_.Add({{"stage", "sender_pipeline"}}, buckets).Observe(stages.pipeline_ms);
     stage_ms_.Add({{"stage", "encode"}}, buckets).Observe(response->encode_ms());
     return absl::OkStatus();
   });
@@ -223,9 +225,9 @@ grpc::Status SenderService::Send(grpc::ServerContext* context, const lip::v1::Se
                                  lip::v1::SendResponse* response) {
   const absl::Time start = absl::Now();
   return rpc_.Serve(context, "Send", [&] { return Authorize(context); }, [&]() -> absl::Status {
-    double queue_ms = 0;
+    EncodeStages stages;
     LIP_ASSIGN_OR_RETURN(const lip::v1::EncodeResponse encoded,
-                         EncodeText(request->encode(), DeadlineOf(*context), GoneWith(context), &queue_ms));
+                         EncodeText(request->encode(), DeadlineOf(*context), GoneWith(context), &stages));
     LIP_ASSIGN_OR_RETURN(const std::vector<Target> targets,
                          ResolveReceivers(request->receiver_address(), request->encode().receiver_model(),
                                           pipeline_->bridge()));
@@ -247,13 +249,16 @@ grpc::Status SenderService::Send(grpc::ServerContext* context, const lip::v1::Se
     lip::v1::StageTimings* timings = response->mutable_timings();
     *timings = answer.timings();
     timings->set_encode_ms(encoded.encode_ms());
+    timings->set_sender_queue_ms(stages.queue_ms);
+    timings->set_sender_pipeline_ms(stages.pipeline_ms);
     timings->set_wire_ms(std::max(0.0, round_trip_ms - answer.timings().total_ms()));
     timings->set_total_ms(MsSince(start));
     response->set_wire_bytes(wire_bytes);
     response->set_text_bytes(request->encode().text().size());
     response->set_receiver_address(target.address);
     const auto buckets = metrics::DefaultLatencyBucketsMs();
-    stage_ms_.Add({{"stage", "sender_queue"}}, buckets).Observe(queue_ms);
+    stage_ms_.Add({{"stage", "sender_queue"}}, buckets).Observe(stages.queue_ms);
+    stage_ms_.Add({{"stage", "sender_pipeline"}}, buckets).Observe(stages.pipeline_ms);
     stage_ms_.Add({{"stage", "encode"}}, buckets).Observe(timings->encode_ms());
     stage_ms_.Add({{"stage", "wire"}}, buckets).Observe(timings->wire_ms());
     stage_ms_.Add({{"stage", "total"}}, buckets).Observe(timings->total_ms());

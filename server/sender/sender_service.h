@@ -104,12 +104,18 @@ class SenderService final : public lip::v1::Sender::Service {
   grpc::Status SendFanOut(grpc::ServerContext* context, const lip::v1::SendFanOutRequest* request,
                           lip::v1::SendFanOutResponse* response) override;
 
+  // Where an encode's time went: waiting for a batch, then the sender pipeline's run of that batch
+  // (the rest of EncodeResponse::encode_ms builds the packet).
+  struct EncodeStages {
+    double queue_ms = 0;
+    double pipeline_ms = 0;
+  };
   // text -> packet through the batcher, without gRPC (exposed for tests and tools). `gone` as
-  // TextBatcher::Encode; `queue_ms` (may be null) gets the wait for a batch.
+  // TextBatcher::Encode; `stages` (may be null) gets the encode's stages.
   absl::StatusOr<lip::v1::EncodeResponse> EncodeText(const lip::v1::EncodeRequest& request,
                                                      absl::Time deadline = absl::InfiniteFuture(),
                                                      const TextBatcher::CallerGone& gone = {},
-                                                     double* queue_ms = nullptr);
+                                                     EncodeStages* stages = nullptr);
 
   // Link statistics gathered since the last call (one entry per receiver).
   std::vector<lip::v1::LinkStats> TakeLinkStats();

@@ -157,6 +157,11 @@ TEST_F(NodesEndToEndTest, AnswersEqualInProcessPipelines) {
     EXPECT_EQ(response->text_bytes(), text.size());
     EXPECT_GT(response->timings().total_ms(), 0);
     EXPECT_GE(response->timings().total_ms(), response->timings().encode_ms());
+    // The encode's parts: the wait for a batch and the pipeline's run lie inside it (the rest is the packet).
+    EXPECT_GT(response->timings().sender_pipeline_ms(), 0);
+    EXPECT_GE(response->timings().sender_queue_ms(), 0);
+    EXPECT_LE(response->timings().sender_queue_ms() + response->timings().sender_pipeline_ms(),
+              response->timings().encode_ms() + 0.5);  // two clocks (wall and steady)
     EXPECT_FALSE(response->receiver_address().empty());
   }
 

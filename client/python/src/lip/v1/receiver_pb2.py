@@ -14,7 +14,7 @@ _sym_db = _symbol_database.Default()
 from lip.v1 import packet_pb2 as lip_dot_v1_dot_packet__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15lip/v1/receiver.proto\x12\x06lip.v1\x1a\x13lip/v1/packet.proto\"\x8f\x01\n\x0cStageTimings\x12\x11\n\tencode_ms\x18\x01 \x01(\x01\x12\x0f\n\x07wire_ms\x18\x02 \x01(\x01\x12\x10\n\x08\x61\x64\x61pt_ms\x18\x03 \x01(\x01\x12\x12\n\nprefill_ms\x18\x04 \x01(\x01\x12\x11\n\tdecode_ms\x18\x05 \x01(\x01\x12\x10\n\x08queue_ms\x18\x06 \x01(\x01\x12\x10\n\x08total_ms\x18\x07 \x01(\x01\"G\n\x0e\x43lassifyResult\x12\r\n\x05label\x18\x01 \x01(\t\x12\x13\n\x0blabel_index\x18\x02 \x01(\r\x12\x11\n\tlog_probs\x18\x03 \x03(\x02\"F\n\x0eGenerateResult\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x11\n\ttoken_ids\x18\x02 \x03(\r\x12\x13\n\x0bstop_reason\x18\x03 \x01(\t\"=\n\x0cMessageError\x12\x0c\n\x04\x63ode\x18\x01 \x01(\x05\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t\"^\n\x11SendLatentRequest\x12!\n\x06packet\x18\x01 \x01(\x0b\x32\x11.lip.v1.LipPacket\x12&\n\x07\x63ompact\x18\x02 \x01(\x0b\x32\x15.lip.v1.CompactPacket\"\x80\x03\n\x12SendLatentResponse\x12\x11\n\tpacket_id\x18\x01 \x01(\x0c\x12\x17\n\x0f\x63onversation_id\x18\x02 \x01(\t\x12\x10\n\x08sequence\x18\x03 \x01(\x04\x12\x30\n\x0e\x63lassification\x18\x04 \x01(\x0b\x32\x16.lip.v1.ClassifyResultH\x00\x12,\n\ngeneration\x18\x05 \x01(\x0b\x32\x16.lip.v1.GenerateResultH\x00\x12%\n\x05\x65rror\x18\x06 \x01(\x0b\x32\x14.lip.v1.MessageErrorH\x00\x12 \n\x06\x62ridge\x18\x07 \x01(\x0b\x32\x10.lip.v1.BridgeId\x12\'\n\x0ereceiver_model\x18\x08 \x01(\x0b\x32\x0f.lip.v1.ModelId\x12%\n\x07timings\x18\t \x01(\x0b\x32\x14.lip.v1.StageTimings\x12\x12\n\nbatch_size\x18\n \x01(\r\x12\x15\n\rheader_cached\x18\x0b \x01(\x08\x42\x08\n\x06\x61nswer\"]\n\x0fSendTextRequest\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x1a\n\x04task\x18\x02 \x01(\x0b\x32\x0c.lip.v1.Task\x12 \n\x07priming\x18\x03 \x01(\x0b\x32\x0f.lip.v1.Priming2\xe2\x01\n\x0eLatentReceiver\x12\x43\n\nSendLatent\x12\x19.lip.v1.SendLatentRequest\x1a\x1a.lip.v1.SendLatentResponse\x12J\n\rStreamLatents\x12\x19.lip.v1.SendLatentRequest\x1a\x1a.lip.v1.SendLatentResponse(\x01\x30\x01\x12?\n\x08SendText\x12\x17.lip.v1.SendTextRequest\x1a\x1a.lip.v1.SendLatentResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15lip/v1/receiver.proto\x12\x06lip.v1\x1a\x13lip/v1/packet.proto\"\xc4\x01\n\x0cStageTimings\x12\x11\n\tencode_ms\x18\x01 \x01(\x01\x12\x0f\n\x07wire_ms\x18\x02 \x01(\x01\x12\x10\n\x08\x61\x64\x61pt_ms\x18\x03 \x01(\x01\x12\x12\n\nprefill_ms\x18\x04 \x01(\x01\x12\x11\n\tdecode_ms\x18\x05 \x01(\x01\x12\x10\n\x08queue_ms\x18\x06 \x01(\x01\x12\x10\n\x08total_ms\x18\x07 \x01(\x01\x12\x17\n\x0fsender_queue_ms\x18\x08 \x01(\x01\x12\x1a\n\x12sender_pipeline_ms\x18\t \x01(\x01\"G\n\x0e\x43lassifyResult\x12\r\n\x05label\x18\x01 \x01(\t\x12\x13\n\x0blabel_index\x18\x02 \x01(\r\x12\x11\n\tlog_probs\x18\x03 \x03(\x02\"F\n\x0eGenerateResult\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x11\n\ttoken_ids\x18\x02 \x03(\r\x12\x13\n\x0bstop_reason\x18\x03 \x01(\t\"=\n\x0cMessageError\x12\x0c\n\x04\x63ode\x18\x01 \x01(\x05\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t\"^\n\x11SendLatentRequest\x12!\n\x06packet\x18\x01 \x01(\x0b\x32\x11.lip.v1.LipPacket\x12&\n\x07\x63ompact\x18\x02 \x01(\x0b\x32\x15.lip.v1.CompactPacket\"\x80\x03\n\x12SendLatentResponse\x12\x11\n\tpacket_id\x18\x01 \x01(\x0c\x12\x17\n\x0f\x63onversation_id\x18\x02 \x01(\t\x12\x10\n\x08sequence\x18\x03 \x01(\x04\x12\x30\n\x0e\x63lassification\x18\x04 \x01(\x0b\x32\x16.lip.v1.ClassifyResultH\x00\x12,\n\ngeneration\x18\x05 \x01(\x0b\x32\x16.lip.v1.GenerateResultH\x00\x12%\n\x05\x65rror\x18\x06 \x01(\x0b\x32\x14.lip.v1.MessageErrorH\x00\x12 \n\x06\x62ridge\x18\x07 \x01(\x0b\x32\x10.lip.v1.BridgeId\x12\'\n\x0ereceiver_model\x18\x08 \x01(\x0b\x32\x0f.lip.v1.ModelId\x12%\n\x07timings\x18\t \x01(\x0b\x32\x14.lip.v1.StageTimings\x12\x12\n\nbatch_size\x18\n \x01(\r\x12\x15\n\rheader_cached\x18\x0b \x01(\x08\x42\x08\n\x06\x61nswer\"]\n\x0fSendTextRequest\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x1a\n\x04task\x18\x02 \x01(\x0b\x32\x0c.lip.v1.Task\x12 \n\x07priming\x18\x03 \x01(\x0b\x32\x0f.lip.v1.Priming2\xe2\x01\n\x0eLatentReceiver\x12\x43\n\nSendLatent\x12\x19.lip.v1.SendLatentRequest\x1a\x1a.lip.v1.SendLatentResponse\x12J\n\rStreamLatents\x12\x19.lip.v1.SendLatentRequest\x1a\x1a.lip.v1.SendLatentResponse(\x01\x30\x01\x12?\n\x08SendText\x12\x17.lip.v1.SendTextRequest\x1a\x1a.lip.v1.SendLatentResponseb\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'lip.v1.receiver_pb2', globals())
@@ -22,19 +22,19 @@ if _descriptor._USE_C_DESCRIPTORS == False:
 
   DESCRIPTOR._options = None
   _STAGETIMINGS._serialized_start=55
-  _STAGETIMINGS._serialized_end=198
-  _CLASSIFYRESULT._serialized_start=200
-  _CLASSIFYRESULT._serialized_end=271
-  _GENERATERESULT._serialized_start=273
-  _GENERATERESULT._serialized_end=343
-  _MESSAGEERROR._serialized_start=345
-  _MESSAGEERROR._serialized_end=406
-  _SENDLATENTREQUEST._serialized_start=408
-  _SENDLATENTREQUEST._serialized_end=502
-  _SENDLATENTRESPONSE._serialized_start=505
-  _SENDLATENTRESPONSE._serialized_end=889
-  _SENDTEXTREQUEST._serialized_start=891
-  _SENDTEXTREQUEST._serialized_end=984
-  _LATENTRECEIVER._serialized_start=987
-  _LATENTRECEIVER._serialized_end=1213
+  _STAGETIMINGS._serialized_end=251
+  _CLASSIFYRESULT._serialized_start=253
+  _CLASSIFYRESULT._serialized_end=324
+  _GENERATERESULT._serialized_start=326
+  _GENERATERESULT._serialized_end=396
+  _MESSAGEERROR._serialized_start=398
+  _MESSAGEERROR._serialized_end=459
+  _SENDLATENTREQUEST._serialized_start=461
+  _SENDLATENTREQUEST._serialized_end=555
+  _SENDLATENTRESPONSE._serialized_start=558
+  _SENDLATENTRESPONSE._serialized_end=942
+  _SENDTEXTREQUEST._serialized_start=944
+  _SENDTEXTREQUEST._serialized_end=1037
+  _LATENTRECEIVER._serialized_start=1040
+  _LATENTRECEIVER._serialized_end=1266
 # @@protoc_insertion_point(module_scope)

@@ -81,12 +81,14 @@ class SendTextRequest(_message.Message):
     def __init__(self, text: _Optional[str] = ..., task: _Optional[_Union[_packet_pb2.Task, _Mapping]] = ..., priming: _Optional[_Union[_packet_pb2.Priming, _Mapping]] = ...) -> None: ...
 
 class StageTimings(_message.Message):
-    __slots__ = ["adapt_ms", "decode_ms", "encode_ms", "prefill_ms", "queue_ms", "total_ms", "wire_ms"]
+    __slots__ = ["adapt_ms", "decode_ms", "encode_ms", "prefill_ms", "queue_ms", "sender_pipeline_ms", "sender_queue_ms", "total_ms", "wire_ms"]
     ADAPT_MS_FIELD_NUMBER: _ClassVar[int]
     DECODE_MS_FIELD_NUMBER: _ClassVar[int]
     ENCODE_MS_FIELD_NUMBER: _ClassVar[int]
     PREFILL_MS_FIELD_NUMBER: _ClassVar[int]
     QUEUE_MS_FIELD_NUMBER: _ClassVar[int]
+    SENDER_PIPELINE_MS_FIELD_NUMBER: _ClassVar[int]
+    SENDER_QUEUE_MS_FIELD_NUMBER: _ClassVar[int]
     TOTAL_MS_FIELD_NUMBER: _ClassVar[int]
     WIRE_MS_FIELD_NUMBER: _ClassVar[int]
     adapt_ms: float
@@ -94,6 +96,8 @@ class StageTimings(_message.Message):
     encode_ms: float
     prefill_ms: float
     queue_ms: float
+    sender_pipeline_ms: float
+    sender_queue_ms: float
     total_ms: float
     wire_ms: float
-    def __init__(self, encode_ms: _Optional[float] = ..., wire_ms: _Optional[float] = ..., adapt_ms: _Optional[float] = ..., prefill_ms: _Optional[float] = ..., decode_ms: _Optional[float] = ..., queue_ms: _Optional[float] = ..., total_ms: _Optional[float] = ...) -> None: ...
+    def __init__(self, encode_ms: _Optional[float] = ..., wire_ms: _Optional[float] = ..., adapt_ms: _Optional[float] = ..., prefill_ms: _Optional[float] = ..., decode_ms: _Optional[float] = ..., queue_ms: _Optional[float] = ..., total_ms: _Optional[float] = ..., sender_queue_ms: _Optional[float] = ..., sender_pipeline_ms: _Optional[float] = ...) -> None: ...
