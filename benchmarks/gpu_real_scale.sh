@@ -15,7 +15,8 @@
 # closed-loop levels of the latent + direct text and the text relay sweeps; RELAY_C=none skips the
 # relay), LATENT_PATHS (default
 # latent,direct_text), BENCH_SPECS (model:batch:prompt:new_tokens ...), BATCH_WAIT_MS (0), FUSED_AB (default
-# 1: the graphs runtime's bench also without the fused CUDA kernels, --fused-kernels off).
+# 1: the graphs runtime's bench also without the fused CUDA kernels, --fused-kernels off), RECEIVER_DEVICE /
+# SENDER_DEVICE (default cuda:0 both; cuda:0 and cuda:1 on a two-GPU machine: the split deployment).
 # `set -u` without -e and pipefail, on purpose: every stage (build, demo_models_test, each lip-model bench,
 # each node run) logs its exit status to progress.log, and a failed stage still leaves the others' results.
 set -u
@@ -110,10 +111,11 @@ start() {  # NAME BINARY ARGS...: waits for the listening line, sets PORT_<NAME>
 # Both nodes batch (the sender its encodes and relay generations, the receiver its answers).
 # max_batch_wait_ms=0: a lone message is served at once; under load the queue still fills while a
 # batch runs, so batches form without a timed wait.
-common="--listen=127.0.0.1:0 --device=cuda:0 --activations=model --random_weights_for_benchmark --bridge_dir=benchmarks/real_shapes"
-if start receiver "$BUILD/server/lip-receiver" $common --model_dir="$MODELS/mistral-7b" --data_dir=$W/r \
+# RECEIVER_DEVICE / SENDER_DEVICE: the split deployment on a two-GPU machine (e.g. cuda:0 and cuda:1).
+common="--listen=127.0.0.1:0 --activations=model --random_weights_for_benchmark --bridge_dir=benchmarks/real_shapes"
+if start receiver "$BUILD/server/lip-receiver" $common --device=${RECEIVER_DEVICE:-cuda:0} --model_dir="$MODELS/mistral-7b" --data_dir=$W/r \
      --max_batch_size=${MAX_BATCH:-64} --max_batch_wait_ms=${BATCH_WAIT_MS:-0} --queue_limit=4096 $(tls receiver) ${RECEIVER_FLAGS:-} &&
-   start sender "$BUILD/server/lip-sender" $common --model_dir="$MODELS/llama31-8b" --data_dir=$W/s \
+   start sender "$BUILD/server/lip-sender" $common --device=${SENDER_DEVICE:-cuda:0} --model_dir="$MODELS/llama31-8b" --data_dir=$W/s \
      --max_batch_size=${MAX_BATCH:-64} --max_batch_wait_ms=${BATCH_WAIT_MS:-0} --queue_limit=4096 $(tls sender); then
   log "nodes up: receiver $PORT_receiver sender $PORT_sender"
   nvidia-smi --query-compute-apps=pid,process_name,used_memory --format=csv > "$OUT/gpu_memory_idle.csv"

@@ -1,6 +1,7 @@
 #include "bridge/model/decoder_ops.h"
 
 #if defined(LIP_FUSED_CUDA_KERNELS) && LIP_FUSED_CUDA_KERNELS
+#include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
 
 #include "bridge/model/fused_block_kernels.h"
@@ -29,6 +30,8 @@ bool KernelMayTake(const torch::Tensor& x, fused_kernels::ElementType* type) {
   return x.is_cuda() && !x.requires_grad() && KernelElementType(x.scalar_type(), type);
 }
 
+// The stream LibTorch would launch on for `x`'s device. A launch runs on the calling thread's current
+// device, so callers hold a CUDAGuard for x's device (a node may serve from cuda:1).
 void* CurrentStream(const torch::Tensor& x) {
   return c10::cuda::getCurrentCUDAStream(x.device().index()).stream();
 }
@@ -50,6 +53,7 @@ torch::Tensor silu_mul(const torch::Tensor& gate_up, bool cuda_kernel) {
   if (cuda_kernel && KernelMayTake(gate_up, &type) && gate_up.is_contiguous() && gate_up.size(-1) == 2 * width) {
     std::vector<int64_t> sizes = gate_up.sizes().vec();
     sizes.back() = width;
+    c10::cuda::CUDAGuard device(gate_up.device());
     torch::Tensor out = torch::empty(sizes, gate_up.options());
     const int64_t rows = width == 0 ? 0 : out.numel() / width;
     const std::string error = fused_kernels::LaunchSiluMul(type, gate_up.data_ptr(), out.data_ptr(), rows, width,
@@ -73,6 +77,7 @@ torch::Tensor rope_fused_into(torch::Tensor x, const torch::Tensor& cos, const t
                           x.size(3) % 2 == 0 && x.stride(3) == 1 && cos.stride(3) == 1;
   if (cuda_kernel && shapes_fit && KernelMayTake(x, &type) && cos.scalar_type() == x.scalar_type() &&
       signed_sin.scalar_type() == x.scalar_type() && cos.device() == x.device() && signed_sin.device() == x.device()) {
+    c10::cuda::CUDAGuard device(x.device());
     const std::string error = fused_kernels::LaunchRopeInPlace(
         type, x.data_ptr(), cos.data_ptr(), signed_sin.data_ptr(), x.size(0), x.size(1), x.size(2), x.size(3) / 2,
         x.stride(0), x.stride(1), x.stride(2), BroadcastStride(cos, 0), BroadcastStride(cos, 1), CurrentStream(x));
