@@ -193,9 +193,8 @@ bool SameRun(const RunResult& a, const RunResult& b) {
 }  // namespace
 
 void MergeRunResults(std::vector<RunResult> later, std::vector<RunResult>* results) {
-  const auto same_run = SameRun;
   for (RunResult& r : later) {
-    auto it = std::find_if(results->begin(), results->end(), [&](const RunResult& e) { return same_run(e, r); });
+    auto it = std::find_if(results->begin(), results->end(), [&](const RunResult& e) { return SameRun(e, r); });
     if (it != results->end()) {
       *it = std::move(r);
     } else {
@@ -206,10 +205,10 @@ void MergeRunResults(std::vector<RunResult> later, std::vector<RunResult>* resul
 
 int ExtendLearningRateGrids(const std::vector<RunResult>& extensions, std::vector<RunResult>* results,
                             std::vector<std::string>* problems) {
+  // The same recipe includes where it trained: a GPU's bf16 frozen models score otherwise than the CPU's.
+  auto trained_on = [](const RunResult& r) { return r.train_device.empty() ? r.device : r.train_device; };
   int added = 0;
   for (const RunResult& extension : extensions) {
-    // The same recipe includes where it trained: a GPU's bf16 frozen models score otherwise than the CPU's.
-    auto trained_on = [](const RunResult& r) { return r.train_device.empty() ? r.device : r.train_device; };
     auto it = std::find_if(results->begin(), results->end(), [&](const RunResult& r) {
       return SameRun(r, extension) && trained_on(r) == trained_on(extension) && !r.learning_rate_trials.empty();
     });

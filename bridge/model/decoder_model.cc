@@ -530,7 +530,7 @@ std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> DecoderModel::BlockQkv(c
   const int64_t n_heads = c.num_attention_heads, n_kv = c.num_key_value_heads, D = c.head_dim;
   torch::Tensor x = Norm(hidden, l.input_layernorm);
   x = x.to(options_.dtype);  // rounded once for the three projections
-  if (l.qkv_proj.defined() && options_.fast_runtime) {
+  if (l.qkv_proj.defined()) {  // stacked by FinishLoad for the fast runtime on CUDA only
     // One projection, then rope on q and k together in the projection's [B,T,heads,D] layout (cos
     // and sin [B,1,T,D] viewed as [B,T,1,D]); q, k and v stay views of what those two wrote.
     torch::Tensor qkv = project(x, l.qkv_proj, l.qkv_bias, act);
@@ -539,17 +539,9 @@ std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> DecoderModel::BlockQkv(c
     torch::Tensor v = qkv.narrow(-1, (n_heads + n_kv) * D, n_kv * D).view({B, T, n_kv, D});
     return {qk.narrow(2, 0, n_heads).transpose(1, 2), qk.narrow(2, n_heads, n_kv).transpose(1, 2), v.transpose(1, 2)};
   }
-  torch::Tensor q, k, v;
-  if (l.qkv_proj.defined()) {
-    torch::Tensor qkv = project(x, l.qkv_proj, l.qkv_bias, act);
-    q = qkv.narrow(-1, 0, n_heads * D);
-    k = qkv.narrow(-1, n_heads * D, n_kv * D);
-    v = qkv.narrow(-1, (n_heads + n_kv) * D, n_kv * D);
-  } else {
-    q = project(x, l.q_proj, l.q_bias, act);
-    k = project(x, l.k_proj, l.k_bias, act);
-    v = project(x, l.v_proj, l.v_bias, act);
-  }
+  torch::Tensor q = project(x, l.q_proj, l.q_bias, act);
+  torch::Tensor k = project(x, l.k_proj, l.k_bias, act);
+  torch::Tensor v = project(x, l.v_proj, l.v_bias, act);
   q = q.view({B, T, n_heads, D}).transpose(1, 2);
   k = k.view({B, T, n_kv, D}).transpose(1, 2);
   v = v.view({B, T, n_kv, D}).transpose(1, 2);
@@ -578,20 +570,12 @@ torch::Tensor DecoderModel::BlockOutput(const Layer& l, const torch::Tensor& res
   // MLP block (SwiGLU).
   torch::Tensor x = Norm(hidden, l.post_attention_layernorm).to(options_.dtype);
   torch::Tensor mlp_in;
-  if (l.gate_up_proj.defined() && options_.fast_runtime) {
-    mlp_in = decoder_ops::silu_mul(project(x, l.gate_up_proj, l.gate_up_bias, act), options_.fused_cuda_kernels).to(options_.dtype);
+  if (l.gate_up_proj.defined()) {  // stacked by FinishLoad for the fast runtime on CUDA only
+    mlp_in = decoder_ops::silu_mul(project(x, l.gate_up_proj, l.gate_up_bias, act), options_.fused_cuda_kernels)
+                 .to(options_.dtype);
   } else {
-    torch::Tensor gate, up;
-    if (l.gate_up_proj.defined()) {
-      torch::Tensor gate_up = project(x, l.gate_up_proj, l.gate_up_bias, act);
-      const int64_t I = l.gate_up_proj.size(0) / 2;
-      gate = torch::silu(gate_up.narrow(-1, 0, I));
-      up = gate_up.narrow(-1, I, I);
-    } else {
-      gate = torch::silu(project(x, l.gate_proj, l.gate_bias, act));
-      up = project(x, l.up_proj, l.up_bias, act);
-    }
-    mlp_in = (gate * up).to(options_.dtype);
+    torch::Tensor gate = torch::silu(project(x, l.gate_proj, l.gate_bias, act));
+    mlp_in = (gate * project(x, l.up_proj, l.up_bias, act)).to(options_.dtype);
   }
   if (fused && !l.down_bias.defined() && !hidden.requires_grad()) {
     // The residual add inside the down projection's matmul (beta = 1): `hidden` is this block's
