@@ -27,6 +27,10 @@ log() { echo "$(date +%T) $*" | tee -a "$OUT/progress.log"; }
 export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
 GPU=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)
 log "gpu: $GPU"
+rebuild_without_fused_kernels() {  # LOG: the fused kernels failed to build or their test
+  EXTRA_CMAKE_ARGS=-DLIP_FUSED_CUDA_KERNELS=OFF bash deploy/gpu/build_nodes.sh "$DEPS" "$BUILD" > "$OUT/$1" 2>&1
+  rc=$?; log "build (no fused kernels) rc $rc"
+}
 if [ "${SKIP_BUILD:-0}" != 1 ]; then
   log "build starts"
   bash deploy/gpu/build_nodes.sh "$DEPS" "$BUILD" > "$OUT/build.log" 2>&1; rc=$?; log "build rc $rc"
@@ -34,8 +38,7 @@ if [ "${SKIP_BUILD:-0}" != 1 ]; then
   if [ $rc != 0 ]; then  # the fused kernels (nvcc) or the CUDA-graph code (a LibTorch API change)
     log "build failed: $(grep -m3 -E 'error' "$OUT/build.log" | tr '\n' ' ' | cut -c1-600)"
     log "rebuilding without the fused CUDA kernels (-DLIP_FUSED_CUDA_KERNELS=OFF)"
-    EXTRA_CMAKE_ARGS=-DLIP_FUSED_CUDA_KERNELS=OFF bash deploy/gpu/build_nodes.sh "$DEPS" "$BUILD" > "$OUT/build_nofused.log" 2>&1
-    rc=$?; log "build (no fused kernels) rc $rc"
+    rebuild_without_fused_kernels build_nofused.log
   fi
   if [ $rc != 0 ]; then
     log "rebuilding without the fused kernels and the CUDA-graph forward (-DLIP_CUDA_GRAPHS=OFF)"
@@ -53,8 +56,7 @@ if [ -x "$BUILD/tests/model/decoder_ops_test" ]; then
   log "decoder_ops_test rc $rc: $(grep -cE '^\[       OK' "$OUT/decoder_ops_test.log") ok, $(grep -cE '^\[  SKIPPED \] Dec' "$OUT/decoder_ops_test.log") skipped"
   if [ $rc != 0 ]; then
     log "the fused kernels failed their test: rebuilding without them"
-    EXTRA_CMAKE_ARGS=-DLIP_FUSED_CUDA_KERNELS=OFF bash deploy/gpu/build_nodes.sh "$DEPS" "$BUILD" > "$OUT/build_nofused.log" 2>&1
-    log "build (no fused kernels) rc $?"
+    rebuild_without_fused_kernels build_nofused.log
   fi
 fi
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # On the GPU machine: builds the nodes and tools with gRPC against the machine's CUDA LibTorch
-# (-DLIP_CUDA=ON): lip-registry, lip-receiver, lip-sender, lipctl (with `lipctl bench`), lip-model and
-# demo_models_test, decoder_ops_test (the fused kernels on this GPU), and the bridge tools (lip-train, lip-eval, lip-vector-bridge), so that a training
-# plan on the same machine (deploy/gpu/device_pipeline.sh with PREBUILT_BIN) needs no build of its own. gRPC++, protobuf's runtime, Abseil, re2, c-ares, OpenSSL, zlib, SQLite and the ICU
+# (-DLIP_CUDA=ON): lip-registry, lip-receiver, lip-sender, lipctl (with `lipctl bench`), lip-model,
+# demo_models_test and decoder_ops_test (the fused kernels on this GPU). gRPC++, protobuf's runtime,
+# Abseil, re2, c-ares, OpenSSL, zlib, SQLite and the ICU
 # headers come from the Debian 12 .debs of deploy/gpu/pack_deps.sh, unpacked into a private prefix
 # (deploy/gpu/unpack_deps.sh), never into /; protoc and the protobuf 3.21 headers are the image's.
 #   bash deploy/gpu/build_nodes.sh DEPS_DIR BUILD_DIR
@@ -26,7 +26,7 @@ cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DLIP_CUDA=ON -
   { tail -40 "$BUILD.cmake.log"; exit 1; }
 # -k 0: build every target that can be built, then report the ones that failed.
 ninja -C "$BUILD" -j"${JOBS:-16}" -k 0 lip-model demo_models_test decoder_ops_test lip-registry lip-receiver lip-sender lipctl \
-  lip-train lip-eval lip-vector-bridge > "$BUILD.ninja.log" 2>&1 ||
+  > "$BUILD.ninja.log" 2>&1 ||
   { grep -E "error|FAILED" "$BUILD.ninja.log" | head -40; echo "some targets failed to build" >&2; }
 for b in bridge/lip-model tests/model/demo_models_test server/lip-registry server/lip-receiver \
          server/lip-sender client/lipctl; do

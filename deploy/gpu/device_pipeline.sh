@@ -15,9 +15,7 @@
 # cannot touch it); stage markers in /tmp/lip/stage, logs and measurements in /tmp/lip/out.
 # Environment (set it on device_wait.sh's command line; the pipeline inherits it): SUITE_SCALE
 # (default 3), SUITE_JOBS (12), LIP_THREADS for the suite (1), and run_suite.sh's own overrides
-# (TASKS, SEEDS, MS, PT_MS, TEST_LIMIT, ...); GPU_DEPS (default .device/gpu-deps; the bridge tools need
-# only .device/slim-deps); PREBUILT_BIN, a folder with lip-train, lip-eval and lip-vector-bridge already
-# built on this machine (e.g. /tmp/lip-nodes-build/bridge after benchmarks/gpu_real_scale.sh), skips the build.
+# (TASKS, SEEDS, MS, PT_MS, TEST_LIMIT, ...).
 # Steps whose failure the pipeline records and survives say `|| rc=$?`; anything else failing stops it,
 # and the EXIT trap marks the run failed so that device_wait.sh stops waiting.
 set -euo pipefail
@@ -29,7 +27,7 @@ log() { echo "$(date +%T) $*" >> $R/pipeline.log; }
 log "start in $PWD"
 mkdir -p $R/repo
 tar --exclude=./.device --exclude='./build*' -cf - . | tar xf - -C $R/repo
-cp -r "${GPU_DEPS:-.device/gpu-deps}" $R/gpu-deps && cp -r .device/gpu-data $R/gpu-data || { log "missing ${GPU_DEPS:-.device/gpu-deps} or .device/gpu-data"; touch $R/stage/failed; exit 1; }
+cp -r .device/gpu-deps $R/gpu-deps && cp -r .device/gpu-data $R/gpu-data || { log "missing .device/gpu-deps or gpu-data"; touch $R/stage/failed; exit 1; }
 [ -d .device/demo ] && cp -r .device/demo $R/demo-data
 [ -f .device/parity-texts.jsonl ] && cp .device/parity-texts.jsonl $R/parity-texts.jsonl
 [ -d .device/suite-resume ] && cp -r .device/suite-resume $R/suite-resume
@@ -41,14 +39,10 @@ if [ -d $R/demo-data ]; then
   # The build waits until both models train (their tokenizer and encoding set-up wants the CPUs).
   for i in $(seq 48); do [ -f /tmp/demo/full/ready-sender ] && [ -f /tmp/demo/full/ready-receiver ] && break; sleep 5; done
 fi
-if [ -n "${PREBUILT_BIN:-}" ] && [ -x "$PREBUILT_BIN/lip-train" ] && [ -x "$PREBUILT_BIN/lip-eval" ]; then
-  B=$(cd "$PREBUILT_BIN/.." && pwd); log "build skipped: the tools of $B"; echo 0 > $R/stage/build.rc
-else
-  B=$R/bcuda; log "build starts"
-  rc=0; JOBS=10 LIP_GPU_TEST=0 nice -n 10 bash deploy/gpu/build_bridge_tools.sh $R/gpu-deps $B > $R/out/build.log 2>&1 || rc=$?
-  echo $rc > $R/stage/build.rc; log "build rc $rc"
-  cp $R/bcuda.ninja.log $R/bcuda.cmake.log $R/out/ 2>/dev/null || true
-fi
+log "build starts"
+rc=0; JOBS=10 LIP_GPU_TEST=0 nice -n 10 bash deploy/gpu/build_bridge_tools.sh $R/gpu-deps $R/bcuda > $R/out/build.log 2>&1 || rc=$?
+echo $rc > $R/stage/build.rc; log "build rc $rc"
+cp $R/bcuda.ninja.log $R/bcuda.cmake.log $R/out/ 2>/dev/null || true
 if [ -d $R/demo-data ]; then
   while [ ! -f $R/stage/regen.rc ]; do sleep 5; done
   log "regen rc $(cat $R/stage/regen.rc)"
@@ -60,9 +54,9 @@ if [ -d $R/demo-data ]; then
 fi
 sha256sum demo/models/*/* > $R/out/model_sha256.txt
 export LD_LIBRARY_PATH=/tmp/lip-deps/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}
-rc=0; $B/tests/model/demo_models_test > $R/out/demo_models_test.log 2>&1 || rc=$?; log "demo_models_test rc $rc"
+rc=0; $R/bcuda/tests/model/demo_models_test > $R/out/demo_models_test.log 2>&1 || rc=$?; log "demo_models_test rc $rc"
 if [ -f $R/parity-texts.jsonl ]; then
-  ( rc=0; PYTHONUNBUFFERED=1 nice -n 5 python3 tests/data/models/bf16_parity_demo.py measure $B/bridge/lip-model \
+  ( rc=0; PYTHONUNBUFFERED=1 nice -n 5 python3 tests/data/models/bf16_parity_demo.py measure $R/bcuda/bridge/lip-model \
       $R/parity-texts.jsonl /tmp/parity-demo > $R/out/parity_demo.json 2> $R/out/parity_demo.log || rc=$?
     log "bf16 parity rc $rc" ) &
 fi
@@ -72,10 +66,10 @@ touch $R/stage/suite.started
 rc=0
 if [ -n "${SUITE_PLAN:-}" ]; then
   log "suite start: plan $SUITE_PLAN"
-  LIP_BIN=$B/bridge SUITE_OUT=$R/suite bash "$SUITE_PLAN" > $R/out/suite.log 2>&1 || rc=$?
+  LIP_BIN=$R/bcuda/bridge SUITE_OUT=$R/suite bash "$SUITE_PLAN" > $R/out/suite.log 2>&1 || rc=$?
 else
   log "suite start: scale $SCALE jobs $JOBS"
-  LIP_BIN=$B/bridge LIP_THREADS=${LIP_THREADS:-1} NICE=0 \
+  LIP_BIN=$R/bcuda/bridge LIP_THREADS=${LIP_THREADS:-1} NICE=0 \
     bash bridge/eval/run_suite.sh cuda $JOBS $SCALE $R/suite > $R/out/suite.log 2>&1 || rc=$?
 fi
 echo $rc > $R/stage/suite.rc; log "suite rc $rc"
