@@ -314,6 +314,11 @@ absl::Status DecoderModel::CheckForwardInput(const ForwardInput& in) const {
   return absl::OkStatus();
 }
 
+bool DecoderModel::uses_fused_cuda_kernels() const {
+  return decoder_ops::fused_cuda_kernels_built() && options_.fused_cuda_kernels && options_.fast_runtime &&
+         options_.device.is_cuda();
+}
+
 bool DecoderModel::uses_cuda_graphs() const {
   return LIP_CUDA_GRAPHS && options_.cuda_graphs && options_.fast_runtime && options_.device.is_cuda();
 }

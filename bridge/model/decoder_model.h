@@ -117,6 +117,9 @@ class DecoderModel {
   // of each bucket captures one, and a node should run those forwards before it serves. Forwards of
   // more than kMaxGraphBatch rows or kMaxGraphTokens positions always run eagerly.
   bool uses_cuda_graphs() const;
+  // True when the block's fused CUDA kernels run (LoadOptions::fused_cuda_kernels, the fast runtime
+  // on CUDA, in a build with them: decoder_ops::fused_cuda_kernels_built).
+  bool uses_fused_cuda_kernels() const;
   // Hands the memory LibTorch's caching allocator holds but no tensor uses back to the device (the
   // eager runs of a warm-up leave gigabytes cached); graphs keep theirs. A no-op off CUDA graphs.
   void ReleaseCachedDeviceMemory() const;

@@ -48,7 +48,6 @@
 #include "absl/strings/ascii.h"
 #include "bridge/model/checkpoint_dir.h"
 #include "bridge/model/decoder_model.h"
-#include "bridge/model/decoder_ops.h"
 #include "bridge/model/generation.h"
 #include "bridge/model/label_scorer.h"
 #include "bridge/model/static_decoder.h"
@@ -354,11 +353,6 @@ absl::Status RunGenerate(const Args& args) {
   return absl::OkStatus();
 }
 
-// Whether the fused CUDA kernels ran: built, asked for, and the fast runtime on CUDA.
-bool FusedKernelsRan(const LoadOptions& o) {
-  return decoder_ops::fused_cuda_kernels_built() && o.fused_cuda_kernels && o.fast_runtime && o.device.is_cuda();
-}
-
 // The GPU's name (e.g. "NVIDIA H100 80GB HBM3"), as nvidia-smi reports it; empty when unknown.
 std::string GpuName() {
   std::string name;
@@ -511,7 +505,7 @@ absl::Status RunBench(const Args& args) {
   j["dtype"] = args.Get("dtype", "fp32");
   j["activations"] = args.Get("activations", "fp32");
   j["runtime"] = args.Get("runtime", "fast");
-  j["fused_kernels"] = FusedKernelsRan(*options);
+  j["fused_kernels"] = (*model)->uses_fused_cuda_kernels();
   if (cuda) j["gpu"] = GpuName();
   j["batch"] = *batch;
   j["prompt_len"] = *prompt_len;
@@ -640,7 +634,7 @@ absl::Status RunPaths(const Args& args) {
   j["dtype"] = args.Get("dtype", "fp32");
   j["activations"] = args.Get("activations", "fp32");
   j["runtime"] = args.Get("runtime", "fast");
-  j["fused_kernels"] = FusedKernelsRan(*options);
+  j["fused_kernels"] = (*sender)->uses_fused_cuda_kernels() && (*receiver)->uses_fused_cuda_kernels();
   j["batch"] = B;
   j["message_tokens"] = *message;
   j["source_layer"] = *layer;
