@@ -16,7 +16,10 @@
 # relay), LATENT_PATHS (default
 # latent,direct_text), BENCH_SPECS (model:batch:prompt:new_tokens ...), BATCH_WAIT_MS (0), FUSED_AB (default
 # 1: the graphs runtime's bench also without the fused CUDA kernels, --fused-kernels off), RECEIVER_DEVICE /
-# SENDER_DEVICE (default cuda:0 both; cuda:0 and cuda:1 on a two-GPU machine: the split deployment).
+# SENDER_DEVICE (default cuda:0 both; cuda:0 and cuda:1 on a two-GPU machine: the split deployment),
+# BLOCK_PROFILE (default 1), GEMM_TUNING_AB (default 1), E2E_VARIANTS (default "default"; "default tunableop":
+# the end-to-end run twice, the second with TunableOp in both nodes), TUNED_WARMUP_MAX_BATCH (1), E2E_FLAGS
+# (more flags for both nodes of the "default" variant).
 # `set -u` without -e and pipefail, on purpose: every stage (build, demo_models_test, each lip-model bench,
 # each node run) logs its exit status to progress.log, and a failed stage still leaves the others' results.
 set -u
@@ -27,6 +30,15 @@ log() { echo "$(date +%T) $*" | tee -a "$OUT/progress.log"; }
 export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
 GPU=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)
 log "gpu: $GPU"
+# While the build runs (CPU), the GPU profiles one decoder block at the real shapes in PyTorch
+# (benchmarks/real_shapes/block_profile.py: per-op device time, GEMM bandwidth, GEMM back-ends);
+# BLOCK_PROFILE=0 skips it. It is waited for before anything else uses the GPU.
+profile_pid=
+if [ "${BLOCK_PROFILE:-1}" = 1 ]; then
+  python3 benchmarks/real_shapes/block_profile.py --models "$MODELS" --out "$OUT/block_profile.jsonl" \
+    --tuning-file "$OUT/tunableop_block.csv" > "$OUT/block_profile.log" 2>&1 &
+  profile_pid=$!
+fi
 rebuild_without_fused_kernels() {  # LOG: the fused kernels failed to build or their test
   EXTRA_CMAKE_ARGS=-DLIP_FUSED_CUDA_KERNELS=OFF bash deploy/gpu/build_nodes.sh "$DEPS" "$BUILD" > "$OUT/$1" 2>&1
   rc=$?; log "build (no fused kernels) rc $rc"
@@ -46,6 +58,7 @@ if [ "${SKIP_BUILD:-0}" != 1 ]; then
     log "build (no graphs) rc $?"
   fi
 fi
+if [ -n "$profile_pid" ]; then wait $profile_pid; log "block profile rc $?: $(wc -l < "$OUT/block_profile.jsonl" 2>/dev/null) rows"; fi
 export LD_LIBRARY_PATH=/tmp/lip-deps/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}
 grep -h "decoder block:" "$BUILD.cmake.log" 2>/dev/null | head -1 | sed 's/^-- //' | while read -r l; do log "$l"; done
 
@@ -70,7 +83,14 @@ fi
 
 # 2. Model runtime: eager reference vs fast path vs fast + CUDA graphs (what the nodes run), bf16
 #    weights and activations; then the model compute of the three paths per stage (`lip-model paths`).
+#    GEMM_TUNING_AB (default 1): the graphs runtime also with LibTorch's TunableOp, which times every
+#    cuBLAS/cuBLASLt algorithm per GEMM shape on first use and keeps the fastest (rows tagged
+#    "gemm_tuning": "tunableop"; its choices in OUT_DIR/tunableop_bench.csv).
 LLAMA=$MODELS/llama31-8b/config.json MISTRAL=$MODELS/mistral-7b/config.json
+tuned() { env PYTORCH_TUNABLEOP_ENABLED=1 PYTORCH_TUNABLEOP_TUNING=1 PYTORCH_TUNABLEOP_FILENAME="$OUT/tunableop_bench.csv" "$@"; }
+tag_tuned() { python3 -c 'import json,sys
+for l in sys.stdin:
+  if l.strip(): print(json.dumps(dict(json.loads(l), gemm_tuning="tunableop")))'; }
 : > "$OUT/model_bench.jsonl"; : > "$OUT/model_paths.jsonl"
 for runtime in ${RUNTIMES:-eager fast graphs}; do
   for spec in ${BENCH_SPECS:-llama31-8b:1:64:32 llama31-8b:16:64:32 mistral-7b:1:24:32 mistral-7b:16:24:32}; do
@@ -83,24 +103,37 @@ for runtime in ${RUNTIMES:-eager fast graphs}; do
         --runtime $runtime --fused-kernels off --batch "$2" --prompt-len "$3" --new-tokens "$4" --iters 5 \
         >> "$OUT/model_bench.jsonl" 2>> "$OUT/model_bench.err" || log "bench failed: $runtime (no fused) $spec"
     fi
+    if [ "$runtime" = graphs ] && [ "${GEMM_TUNING_AB:-1}" = 1 ]; then  # A/B: GEMMs tuned by TunableOp
+      tuned "$BUILD/bridge/lip-model" bench --config "$1" --device cuda --dtype bf16 --activations model \
+        --runtime $runtime --batch "$2" --prompt-len "$3" --new-tokens "$4" --iters 5 \
+        2>> "$OUT/model_bench.err" | tag_tuned >> "$OUT/model_bench.jsonl" || log "bench failed: $runtime (tuned) $spec"
+    fi
   done
-  "$BUILD/bridge/lip-model" paths --sender-config "$LLAMA" --receiver-config "$MISTRAL" --device cuda \
-    --dtype bf16 --activations model --runtime $runtime --batch 1 --message-tokens 64 --source-layer 16 \
-    --soft-tokens 8 --frame-tokens 16 --relay-tokens 32 --iters 8 \
-    >> "$OUT/model_paths.jsonl" 2>> "$OUT/model_bench.err" || log "paths failed: $runtime"
+  paths=("$BUILD/bridge/lip-model" paths --sender-config "$LLAMA" --receiver-config "$MISTRAL" --device cuda
+    --dtype bf16 --activations model --runtime $runtime --batch 1 --message-tokens 64 --source-layer 16
+    --soft-tokens 8 --frame-tokens 16 --relay-tokens 32 --iters 8)
+  "${paths[@]}" >> "$OUT/model_paths.jsonl" 2>> "$OUT/model_bench.err" || log "paths failed: $runtime"
+  if [ "$runtime" = graphs ] && [ "${GEMM_TUNING_AB:-1}" = 1 ]; then
+    tuned "${paths[@]}" 2>> "$OUT/model_bench.err" | tag_tuned >> "$OUT/model_paths.jsonl" || log "paths failed: $runtime (tuned)"
+  fi
 done
 log "model bench done: $(wc -l < "$OUT/model_bench.jsonl") rows, paths $(wc -l < "$OUT/model_paths.jsonl") rows"
 
-# 3. End to end through the nodes.
+# 3. End to end through the nodes, once per E2E_VARIANTS entry (default "default"): "default" writes
+#    into OUT_DIR, "tunableop" into OUT_DIR/tunableop with both nodes running LibTorch's TunableOp
+#    (every GEMM shape's cuBLAS/cuBLASLt algorithms timed in the nodes' eager warm-up runs, the fastest
+#    kept; TUNED_WARMUP_MAX_BATCH bounds the warm-up's batches, default 1, since tuning makes it longer).
 W=/tmp/lip-e2e; rm -rf $W; mkdir -p $W
 bash deploy/certs/make_certs.sh $W/certs sender receiver > /dev/null
 tls() { echo "--tls_cert=$W/certs/$1.crt --tls_key=$W/certs/$1.key --tls_ca=$W/certs/ca.crt"; }
-pids=()
 start() {  # NAME BINARY ARGS...: waits for the listening line, sets PORT_<NAME>
   local name=$1 binary=$2; shift 2
-  setsid "$binary" "$@" > $W/$name.out 2> $W/$name.log &
+  local tuning=()  # TUNING_DIR set: LibTorch's TunableOp in this node, its results in TUNING_DIR
+  [ -n "${TUNING_DIR:-}" ] && tuning=(env PYTORCH_TUNABLEOP_ENABLED=1 PYTORCH_TUNABLEOP_TUNING=1
+                                      "PYTORCH_TUNABLEOP_FILENAME=$TUNING_DIR/tunableop_$name.csv")
+  setsid ${tuning[@]+"${tuning[@]}"} "$binary" "$@" > $W/$name.out 2> $W/$name.log &
   pids+=($!)
-  for _ in $(seq 1 1800); do
+  for _ in $(seq 1 3000); do
     if grep -q '"event":"listening"' $W/$name.out 2>/dev/null; then
       printf -v "PORT_$name" '%s' "$(python3 -c 'import json,sys;print(json.loads(open(sys.argv[1]).readline())["port"])' $W/$name.out)"
       return 0
@@ -110,19 +143,7 @@ start() {  # NAME BINARY ARGS...: waits for the listening line, sets PORT_<NAME>
   done
   log "$name did not start"; return 1
 }
-# Both nodes batch (the sender its encodes and relay generations, the receiver its answers).
-# max_batch_wait_ms=0: a lone message is served at once; under load the queue still fills while a
-# batch runs, so batches form without a timed wait.
-# RECEIVER_DEVICE / SENDER_DEVICE: the split deployment on a two-GPU machine (e.g. cuda:0 and cuda:1).
-common="--listen=127.0.0.1:0 --activations=model --random_weights_for_benchmark --bridge_dir=benchmarks/real_shapes"
-if start receiver "$BUILD/server/lip-receiver" $common --device=${RECEIVER_DEVICE:-cuda:0} --model_dir="$MODELS/mistral-7b" --data_dir=$W/r \
-     --max_batch_size=${MAX_BATCH:-64} --max_batch_wait_ms=${BATCH_WAIT_MS:-0} --queue_limit=4096 $(tls receiver) ${RECEIVER_FLAGS:-} &&
-   start sender "$BUILD/server/lip-sender" $common --device=${SENDER_DEVICE:-cuda:0} --model_dir="$MODELS/llama31-8b" --data_dir=$W/s \
-     --max_batch_size=${MAX_BATCH:-64} --max_batch_wait_ms=${BATCH_WAIT_MS:-0} --queue_limit=4096 $(tls sender); then
-  log "nodes up: receiver $PORT_receiver sender $PORT_sender"
-  nvidia-smi --query-compute-apps=pid,process_name,used_memory --format=csv > "$OUT/gpu_memory_idle.csv"
-  echo "receiver_pid=${pids[0]} sender_pid=${pids[1]}" >> "$OUT/gpu_memory_idle.csv"
-  shapes=$(python3 - "$MODELS" <<'PYEOF'
+shapes=$(python3 - "$MODELS" <<'PYEOF'
 import json, sys
 def model(d):
     c = json.load(open(f"{sys.argv[1]}/{d}/config.json"))
@@ -137,27 +158,50 @@ print(json.dumps({"sender": dict(model("llama31-8b"), name="Llama-3.1-8B-Instruc
                   "activations": "bf16"}))
 PYEOF
 )
-  L=("$BUILD/client/lipctl" bench run --sender=127.0.0.1:$PORT_sender --receiver=127.0.0.1:$PORT_receiver
-     --to=127.0.0.1:$PORT_receiver
-     --cert=$W/certs/sender.crt --key=$W/certs/sender.key --ca=$W/certs/ca.crt
-     --messages=benchmarks/real_shapes/messages.jsonl --bridge-json=benchmarks/real_shapes/bridge.json
-     "--device=$GPU" "--models=Llama-3.1-8B shape -> Mistral-7B shape (random bf16 weights, benchmark only)"
-     "--model-shapes=$shapes" --generate-tokens=32 --warmup=4 --rate-fractions=0.5,0.9)
-  # Latent and direct text over a wide sweep; text relay (32 generated tokens, ~1 s a message at c=1)
-  # over fewer levels.
-  "${L[@]}" --paths=${LATENT_PATHS:-latent,direct_text} --concurrency=${LATENT_C:-1,2,4,8,16,32,64,128} --duration-s=$SECS \
-    --json="$OUT/e2e_latent_direct.json" --csv="$OUT/e2e_latent_direct.csv" > "$OUT/e2e_latent_direct.log" 2>&1
-  log "lipctl bench latent,direct_text rc $?"
-  nvidia-smi --query-compute-apps=pid,process_name,used_memory --format=csv > "$OUT/gpu_memory_mid.csv"
-  if [ "${RELAY_C:-}" != none ]; then
-    "${L[@]}" --paths=text_relay --concurrency=${RELAY_C:-1,4,16,64} --duration-s=$SECS \
-      --json="$OUT/e2e_text_relay.json" --csv="$OUT/e2e_text_relay.csv" > "$OUT/e2e_text_relay.log" 2>&1
-    log "lipctl bench text_relay rc $?"
+run_e2e() {  # VARIANT DIR [extra node flags...]
+  local variant=$1 dir=$2; shift 2
+  mkdir -p "$dir"; pids=()
+  # Both nodes batch (the sender its encodes and relay generations, the receiver its answers).
+  # max_batch_wait_ms=0: a lone message is served at once; under load the queue still fills while a
+  # batch runs, so batches form without a timed wait.
+  # RECEIVER_DEVICE / SENDER_DEVICE: the split deployment on a two-GPU machine (e.g. cuda:0 and cuda:1).
+  local common="--listen=127.0.0.1:0 --activations=model --random_weights_for_benchmark --bridge_dir=benchmarks/real_shapes $*"
+  if start receiver "$BUILD/server/lip-receiver" $common --device=${RECEIVER_DEVICE:-cuda:0} --model_dir="$MODELS/mistral-7b" --data_dir=$W/r-$variant \
+       --max_batch_size=${MAX_BATCH:-64} --max_batch_wait_ms=${BATCH_WAIT_MS:-0} --queue_limit=4096 $(tls receiver) ${RECEIVER_FLAGS:-} &&
+     start sender "$BUILD/server/lip-sender" $common --device=${SENDER_DEVICE:-cuda:0} --model_dir="$MODELS/llama31-8b" --data_dir=$W/s-$variant \
+       --max_batch_size=${MAX_BATCH:-64} --max_batch_wait_ms=${BATCH_WAIT_MS:-0} --queue_limit=4096 $(tls sender); then
+    log "nodes up ($variant): receiver $PORT_receiver sender $PORT_sender"
+    nvidia-smi --query-compute-apps=pid,process_name,used_memory --format=csv > "$dir/gpu_memory_idle.csv"
+    echo "receiver_pid=${pids[0]} sender_pid=${pids[1]}" >> "$dir/gpu_memory_idle.csv"
+    local L=("$BUILD/client/lipctl" bench run --sender=127.0.0.1:$PORT_sender --receiver=127.0.0.1:$PORT_receiver
+       --to=127.0.0.1:$PORT_receiver
+       --cert=$W/certs/sender.crt --key=$W/certs/sender.key --ca=$W/certs/ca.crt
+       --messages=benchmarks/real_shapes/messages.jsonl --bridge-json=benchmarks/real_shapes/bridge.json
+       "--device=$GPU" "--models=Llama-3.1-8B shape -> Mistral-7B shape (random bf16 weights, benchmark only)"
+       "--model-shapes=$shapes" --generate-tokens=32 --warmup=4 --rate-fractions=0.5,0.9)
+    # Latent and direct text over a wide sweep; text relay (32 generated tokens, ~1 s a message at c=1)
+    # over fewer levels.
+    "${L[@]}" --paths=${LATENT_PATHS:-latent,direct_text} --concurrency=${LATENT_C:-1,2,4,8,16,32,64,128} --duration-s=$SECS \
+      --json="$dir/e2e_latent_direct.json" --csv="$dir/e2e_latent_direct.csv" > "$dir/e2e_latent_direct.log" 2>&1
+    log "lipctl bench latent,direct_text ($variant) rc $?"
+    nvidia-smi --query-compute-apps=pid,process_name,used_memory --format=csv > "$dir/gpu_memory_mid.csv"
+    if [ "${RELAY_C:-}" != none ]; then
+      "${L[@]}" --paths=text_relay --concurrency=${RELAY_C:-1,4,16,64} --duration-s=$SECS \
+        --json="$dir/e2e_text_relay.json" --csv="$dir/e2e_text_relay.csv" > "$dir/e2e_text_relay.log" 2>&1
+      log "lipctl bench text_relay ($variant) rc $?"
+    fi
+    nvidia-smi --query-compute-apps=pid,process_name,used_memory --format=csv > "$dir/gpu_memory_after.csv"
   fi
-  nvidia-smi --query-compute-apps=pid,process_name,used_memory --format=csv > "$OUT/gpu_memory_after.csv"
-fi
-for p in "${pids[@]}"; do kill -TERM $p 2>/dev/null; done
-sleep 3; for p in "${pids[@]}"; do kill -KILL $p 2>/dev/null; done
-cp $W/*.log "$OUT/" 2>/dev/null
+  for p in "${pids[@]}"; do kill -TERM $p 2>/dev/null; done
+  sleep 3; for p in "${pids[@]}"; do kill -KILL $p 2>/dev/null; done
+  for f in $W/*.log; do cp "$f" "$dir/$(basename "$f")"; done
+}
+for variant in ${E2E_VARIANTS:-default}; do
+  case $variant in
+    default) TUNING_DIR= run_e2e default "$OUT" ${E2E_FLAGS:-} ;;
+    tunableop) TUNING_DIR=$OUT/tunableop run_e2e tunableop "$OUT/tunableop" --graph_warmup_max_batch=${TUNED_WARMUP_MAX_BATCH:-1} ;;
+    *) log "unknown E2E_VARIANTS entry $variant" ;;
+  esac
+done
 log "all done"
 touch "$OUT/DONE"

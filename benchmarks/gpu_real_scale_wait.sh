@@ -33,17 +33,18 @@ echo "=== progress"; cat $R/out/progress.log 2>/dev/null
 (cd $R && tar cJf "$OUT/real_scale.tar.xz" out run.out 2>/dev/null)
 [ -f $R/out/DONE ] && echo "FINISHED" || echo "still running"
 grep -E "error|FAILED" $R/out/build.log 2>/dev/null | head -20
+grep -v "^skip" $R/out/block_profile.log 2>/dev/null | tail -16
 cat $R/out/model_bench.jsonl 2>/dev/null | python3 -c '
 import json,sys
 for l in sys.stdin:
-  j=json.loads(l); print(j["runtime"] + ("" if j.get("fused_kernels", True) else "-nofused"), j["config"].split("/")[-2], "B=%d T=%d prefill %.2f ms (no cache %.2f) decode %.2f ms/step"%(j["batch"],j["prompt_len"],j["prefill_ms_median"],j.get("prefill_nocache_ms_median",-1),j["decode_ms_per_step_median"]))' 2>/dev/null
+  j=json.loads(l); print(j["runtime"] + ("" if j.get("fused_kernels", True) else "-nofused") + ("-" + j["gemm_tuning"] if "gemm_tuning" in j else ""), j["config"].split("/")[-2], "B=%d T=%d prefill %.2f ms (no cache %.2f) decode %.2f ms/step"%(j["batch"],j["prompt_len"],j["prefill_ms_median"],j.get("prefill_nocache_ms_median",-1),j["decode_ms_per_step_median"]))' 2>/dev/null
 cat $R/out/model_paths.jsonl 2>/dev/null | python3 -c '
 import json,sys
 for l in sys.stdin:
-  j=json.loads(l); print(j["runtime"], {k: round(v,2) for k,v in j["median"].items()})' 2>/dev/null
-for f in $R/out/e2e_*.json; do [ -f "$f" ] && python3 -c '
+  j=json.loads(l); print(j["runtime"], j.get("gemm_tuning", ""), {k: round(v,2) for k,v in j["median"].items()})' 2>/dev/null
+for f in $R/out/e2e_*.json $R/out/*/e2e_*.json; do [ -f "$f" ] && python3 -c '
 import json,sys
 d=json.load(open(sys.argv[1]))
 for m in d.get("measurements", []):
-  print(m.get("path"), m.get("mode"), m.get("concurrency"), m.get("rate_msg_s"), m.get("throughput_msg_s"), m.get("p50_ms"), m.get("p99_ms"), m.get("answered_by_status"), m.get("sender_ms_mean"), m.get("receiver_ms_mean"))' "$f"; done
+  print(sys.argv[1].split("/")[-2], m.get("path"), m.get("mode"), m.get("concurrency"), m.get("rate_msg_s"), m.get("throughput_msg_s"), m.get("p50_ms"), m.get("p99_ms"), m.get("answered_by_status"), m.get("sender_ms_mean"), m.get("receiver_ms_mean"), m.get("stages_ms_mean"))' "$f"; done
 true

@@ -485,7 +485,9 @@ ForwardOutput DecoderModel::ForwardEager(const ForwardInput& in) const {
       torch::Tensor probs = torch::softmax(scores, -1, torch::kFloat32).to(q.scalar_type());
       attn = torch::matmul(probs, v);
     }
-    hidden = BlockOutput(l, residual, attn);
+    // From the second block on, the residual is the previous block's output, which nothing else
+    // reads unless the caller collects the hidden states or sees each layer's output.
+    hidden = BlockOutput(l, residual, attn, /*residual_is_scratch=*/i > 0 && !in.output_hidden_states && !in.after_layer);
     if (in.after_layer) hidden = in.after_layer(i, hidden);
     if (in.output_hidden_states && i + 1 < n_layers) out.hidden_states.push_back(hidden);
   }
@@ -554,7 +556,8 @@ std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> DecoderModel::BlockQkv(c
   return {rope(q, cos, sin), rope(k, cos, sin), v};
 }
 
-torch::Tensor DecoderModel::BlockOutput(const Layer& l, const torch::Tensor& residual, const torch::Tensor& attn) const {
+torch::Tensor DecoderModel::BlockOutput(const Layer& l, const torch::Tensor& residual, const torch::Tensor& attn,
+                                        bool residual_is_scratch) const {
   const ModelConfig& c = config_;
   const torch::Dtype act = activation_dtype_;
   const int64_t B = attn.size(0), T = attn.size(2);
@@ -562,13 +565,19 @@ torch::Tensor DecoderModel::BlockOutput(const Layer& l, const torch::Tensor& res
   const bool fused = options_.fast_runtime && act == options_.dtype;
   torch::Tensor hidden;
   if (fused && !l.o_bias.defined() && (residual.is_cuda() || act == torch::kFloat32)) {
-    // The residual add inside the output projection's matmul (beta = 1), out of place: `residual`
-    // may be a hidden state the caller keeps. Not for reduced precision on the CPU, whose bf16 addmm
-    // came out less accurate than the matmul and add (decoder_model_test's bf16 bound); on CUDA it is
-    // one cuBLAS GEMM accumulating in fp32 and rounding once.
-    hidden = torch::addmm(residual.reshape({B * T, residual.size(-1)}), merged.reshape({B * T, merged.size(-1)}),
-                          l.o_proj.t())
-                 .view({B, T, residual.size(-1)});
+    // The residual add inside the output projection's matmul (beta = 1). Not for reduced precision
+    // on the CPU, whose bf16 addmm came out less accurate than the matmul and add (decoder_model_test's
+    // bf16 bound); on CUDA it is one cuBLAS GEMM accumulating in fp32 and rounding once. In place on
+    // a residual nobody else reads (the previous block's output), which saves copying it first;
+    // else out of place: `residual` may be a hidden state the caller keeps.
+    const torch::Tensor merged_rows = merged.reshape({B * T, merged.size(-1)});
+    if (residual_is_scratch && !residual.requires_grad() && residual.is_contiguous()) {
+      hidden = residual;
+      hidden.view({B * T, residual.size(-1)}).addmm_(merged_rows, l.o_proj.t());
+    } else {
+      hidden = torch::addmm(residual.reshape({B * T, residual.size(-1)}), merged_rows, l.o_proj.t())
+                   .view({B, T, residual.size(-1)});
+    }
   } else {
     hidden = residual + project(merged.to(options_.dtype), l.o_proj, l.o_bias, act);
   }

@@ -175,7 +175,10 @@ class DecoderModel {
   std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> BlockQkv(const Layer& l, const torch::Tensor& hidden,
                                                                    const torch::Tensor& cos,
                                                                    const torch::Tensor& sin) const;
-  torch::Tensor BlockOutput(const Layer& l, const torch::Tensor& residual, const torch::Tensor& attn) const;
+  // `residual_is_scratch`: nothing else reads `residual` (the previous block's output), so the block
+  // may write its result into it.
+  torch::Tensor BlockOutput(const Layer& l, const torch::Tensor& residual, const torch::Tensor& attn,
+                            bool residual_is_scratch = false) const;
   // RMSNorm with `weight`: decoder_ops::rms_norm_fused in the fast runtime, rms_norm in the eager one.
   torch::Tensor Norm(const torch::Tensor& x, const torch::Tensor& weight) const;
   torch::Tensor Logits(const torch::Tensor& hidden) const;

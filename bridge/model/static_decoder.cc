@@ -136,7 +136,7 @@ void StaticDecodeSession::RunStep() {
       torch::Tensor scores = torch::matmul(q, keys.transpose(2, 3)) * scaling + additive;
       attn = torch::matmul(torch::softmax(scores, -1, torch::kFloat32).to(q.scalar_type()), values);
     }
-    hidden = model_.BlockOutput(l, hidden, attn);
+    hidden = model_.BlockOutput(l, hidden, attn, /*residual_is_scratch=*/i > 0);  // layer 0's is d.input
   }
   hidden = model_.Norm(hidden, model_.final_norm_);
   d.logits.copy_(model_.Logits(hidden).select(1, 0));
