@@ -18,8 +18,8 @@
 # 1: the graphs runtime's bench also without the fused CUDA kernels, --fused-kernels off), RECEIVER_DEVICE /
 # SENDER_DEVICE (default cuda:0 both; cuda:0 and cuda:1 on a two-GPU machine: the split deployment),
 # BLOCK_PROFILE (default 1), GEMM_TUNING_AB (default 1), E2E_VARIANTS (default "default"; "default tunableop":
-# the end-to-end run twice, the second with TunableOp in both nodes), TUNED_WARMUP_MAX_BATCH (1), E2E_FLAGS
-# (more flags for both nodes of the "default" variant).
+# the end-to-end run twice, the second with TunableOp in both nodes at TUNED_LATENT_C / TUNED_RELAY_C, default
+# 1 / 1), TUNED_WARMUP_MAX_BATCH (1), E2E_FLAGS (more flags for both nodes of the "default" variant).
 # `set -u` without -e and pipefail, on purpose: every stage (build, demo_models_test, each lip-model bench,
 # each node run) logs its exit status to progress.log, and a failed stage still leaves the others' results.
 set -u
@@ -158,8 +158,8 @@ print(json.dumps({"sender": dict(model("llama31-8b"), name="Llama-3.1-8B-Instruc
                   "activations": "bf16"}))
 PYEOF
 )
-run_e2e() {  # VARIANT DIR [extra node flags...]
-  local variant=$1 dir=$2; shift 2
+run_e2e() {  # VARIANT DIR LATENT_LEVELS RELAY_LEVELS [extra node flags...]
+  local variant=$1 dir=$2 latent_c=$3 relay_c=$4; shift 4
   mkdir -p "$dir"; pids=()
   # Both nodes batch (the sender its encodes and relay generations, the receiver its answers).
   # max_batch_wait_ms=0: a lone message is served at once; under load the queue still fills while a
@@ -181,12 +181,12 @@ run_e2e() {  # VARIANT DIR [extra node flags...]
        "--model-shapes=$shapes" --generate-tokens=32 --warmup=4 --rate-fractions=0.5,0.9)
     # Latent and direct text over a wide sweep; text relay (32 generated tokens, ~1 s a message at c=1)
     # over fewer levels.
-    "${L[@]}" --paths=${LATENT_PATHS:-latent,direct_text} --concurrency=${LATENT_C:-1,2,4,8,16,32,64,128} --duration-s=$SECS \
+    "${L[@]}" --paths=${LATENT_PATHS:-latent,direct_text} --concurrency=$latent_c --duration-s=$SECS \
       --json="$dir/e2e_latent_direct.json" --csv="$dir/e2e_latent_direct.csv" > "$dir/e2e_latent_direct.log" 2>&1
     log "lipctl bench latent,direct_text ($variant) rc $?"
     nvidia-smi --query-compute-apps=pid,process_name,used_memory --format=csv > "$dir/gpu_memory_mid.csv"
-    if [ "${RELAY_C:-}" != none ]; then
-      "${L[@]}" --paths=text_relay --concurrency=${RELAY_C:-1,4,16,64} --duration-s=$SECS \
+    if [ "$relay_c" != none ]; then
+      "${L[@]}" --paths=text_relay --concurrency=$relay_c --duration-s=$SECS \
         --json="$dir/e2e_text_relay.json" --csv="$dir/e2e_text_relay.csv" > "$dir/e2e_text_relay.log" 2>&1
       log "lipctl bench text_relay ($variant) rc $?"
     fi
@@ -198,8 +198,9 @@ run_e2e() {  # VARIANT DIR [extra node flags...]
 }
 for variant in ${E2E_VARIANTS:-default}; do
   case $variant in
-    default) TUNING_DIR= run_e2e default "$OUT" ${E2E_FLAGS:-} ;;
-    tunableop) TUNING_DIR=$OUT/tunableop run_e2e tunableop "$OUT/tunableop" --graph_warmup_max_batch=${TUNED_WARMUP_MAX_BATCH:-1} ;;
+    default) TUNING_DIR= run_e2e default "$OUT" "${LATENT_C:-1,2,4,8,16,32,64,128}" "${RELAY_C:-1,4,16,64}" ${E2E_FLAGS:-} ;;
+    tunableop) TUNING_DIR=$OUT/tunableop run_e2e tunableop "$OUT/tunableop" "${TUNED_LATENT_C:-1}" "${TUNED_RELAY_C:-1}" \
+                 --graph_warmup_max_batch=${TUNED_WARMUP_MAX_BATCH:-1} ;;
     *) log "unknown E2E_VARIANTS entry $variant" ;;
   esac
 done
