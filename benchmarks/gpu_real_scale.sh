@@ -136,6 +136,7 @@ start() {  # NAME BINARY ARGS...: waits for the listening line, sets PORT_<NAME>
   for _ in $(seq 1 3000); do
     if grep -q '"event":"listening"' $W/$name.out 2>/dev/null; then
       printf -v "PORT_$name" '%s' "$(python3 -c 'import json,sys;print(json.loads(open(sys.argv[1]).readline())["port"])' $W/$name.out)"
+      printf -v "METRICS_$name" '%s' "$(python3 -c 'import json,sys;print(json.loads(open(sys.argv[1]).readline()).get("metrics_port", 0))' $W/$name.out)"
       return 0
     fi
     kill -0 ${pids[-1]} 2>/dev/null || { log "$name exited: $(tail -3 $W/$name.log)"; return 1; }
@@ -165,7 +166,7 @@ run_e2e() {  # VARIANT DIR LATENT_LEVELS RELAY_LEVELS [extra node flags...]
   # max_batch_wait_ms=0: a lone message is served at once; under load the queue still fills while a
   # batch runs, so batches form without a timed wait.
   # RECEIVER_DEVICE / SENDER_DEVICE: the split deployment on a two-GPU machine (e.g. cuda:0 and cuda:1).
-  local common="--listen=127.0.0.1:0 --activations=model --random_weights_for_benchmark --bridge_dir=benchmarks/real_shapes $*"
+  local common="--listen=127.0.0.1:0 --metrics_listen=127.0.0.1:0 --activations=model --random_weights_for_benchmark --bridge_dir=benchmarks/real_shapes $*"
   if start receiver "$BUILD/server/lip-receiver" $common --device=${RECEIVER_DEVICE:-cuda:0} --model_dir="$MODELS/mistral-7b" --data_dir=$W/r-$variant \
        --max_batch_size=${MAX_BATCH:-64} --max_batch_wait_ms=${BATCH_WAIT_MS:-0} --queue_limit=4096 $(tls receiver) ${RECEIVER_FLAGS:-} &&
      start sender "$BUILD/server/lip-sender" $common --device=${SENDER_DEVICE:-cuda:0} --model_dir="$MODELS/llama31-8b" --data_dir=$W/s-$variant \
@@ -184,6 +185,12 @@ run_e2e() {  # VARIANT DIR LATENT_LEVELS RELAY_LEVELS [extra node flags...]
     "${L[@]}" --paths=${LATENT_PATHS:-latent,direct_text} --concurrency=$latent_c --duration-s=$SECS \
       --json="$dir/e2e_latent_direct.json" --csv="$dir/e2e_latent_direct.csv" > "$dir/e2e_latent_direct.log" 2>&1
     log "lipctl bench latent,direct_text ($variant) rc $?"
+    # Both nodes' Prometheus metrics after the latent sweep (lip_stage_ms: the sender's device part, ...).
+    for node in sender receiver; do
+      local port_var=METRICS_$node
+      python3 -c 'import sys,urllib.request;sys.stdout.write(urllib.request.urlopen("http://127.0.0.1:%s/metrics" % sys.argv[1], timeout=10).read().decode())' \
+        "${!port_var}" > "$dir/metrics_$node.txt" 2>/dev/null || log "no metrics from the $node"
+    done
     nvidia-smi --query-compute-apps=pid,process_name,used_memory --format=csv > "$dir/gpu_memory_mid.csv"
     if [ "$relay_c" != none ]; then
       "${L[@]}" --paths=text_relay --concurrency=$relay_c --duration-s=$SECS \

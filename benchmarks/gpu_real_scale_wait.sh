@@ -47,4 +47,11 @@ import json,sys
 d=json.load(open(sys.argv[1]))
 for m in d.get("measurements", []):
   print(sys.argv[1].split("/")[-2], m.get("path"), m.get("mode"), m.get("concurrency"), m.get("rate_msg_s"), m.get("throughput_msg_s"), m.get("p50_ms"), m.get("p99_ms"), m.get("answered_by_status"), m.get("sender_ms_mean"), m.get("receiver_ms_mean"), m.get("stages_ms_mean"))' "$f"; done
+for f in $R/out/metrics_*.txt $R/out/*/metrics_*.txt; do [ -f "$f" ] && python3 -c '
+import re,sys
+sums, counts = {}, {}
+for l in open(sys.argv[1]):
+  m = re.match(r"lip_stage_ms_(sum|count)\{.*stage=\"([a-z_]+)\".*\} ([0-9.e+-]+)", l)
+  if m: (sums if m.group(1) == "sum" else counts)[m.group(2)] = float(m.group(3))
+print(sys.argv[1].split("/")[-1], {k: round(sums[k] / counts[k], 3) for k in sums if counts.get(k)})' "$f"; done
 true

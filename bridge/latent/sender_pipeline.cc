@@ -191,8 +191,10 @@ absl::StatusOr<std::vector<absl::StatusOr<EncodedText>>> SenderPipeline::EncodeI
       torch::Tensor states = model_->Forward(forward).last_hidden.to(torch::kFloat32);
       return {half_.encoder->forward(states, in[1])};
     };
+    const auto device_start = std::chrono::steady_clock::now();
     torch::Tensor z = encode_graphs_->Run("encode", {id_tensor.to(device), mask.to(device)}, encode)[0];
     z = z.narrow(0, 0, batch).to(torch::kCPU, torch::kFloat32).contiguous();
+    const double device_ms = MillisecondsSince(device_start);
     const double encode_ms = MillisecondsSince(start);
     const int64_t m = z.size(1), width = z.size(2);
     std::vector<absl::StatusOr<EncodedText>> out;
@@ -214,6 +216,7 @@ absl::StatusOr<std::vector<absl::StatusOr<EncodedText>>> SenderPipeline::EncodeI
       e.text_tokens = texts[b].ids.size();
       e.truncated = texts[b].truncated;
       e.encode_ms = encode_ms;
+      e.device_ms = device_ms;
       out.push_back(std::move(e));
     }
     return out;

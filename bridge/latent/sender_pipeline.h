@@ -61,6 +61,10 @@ struct EncodedText {
   int64_t text_tokens = 0;  // tokens the sender read (after truncation)
   bool truncated = false;   // the text was longer than max_text_tokens
   double encode_ms = 0;     // wall time of the batch this text was encoded in
+  // Of encode_ms: the device part (ids to the device, the sender forward, normaliser and resampler
+  // — one CUDA-graph replay where the model uses graphs — and the soft tokens back to the host); the
+  // rest is tokenizing and packing the batch on the host.
+  double device_ms = 0;
 };
 
 // `encoded` addressed to `bridge`, another bridge with the same sender half (one encoder for

@@ -601,7 +601,7 @@ torch::Tensor DecoderModel::BlockOutput(const Layer& l, const torch::Tensor& res
 }
 
 torch::Tensor DecoderModel::Norm(const torch::Tensor& x, const torch::Tensor& weight) const {
-  return options_.fast_runtime ? decoder_ops::rms_norm_fused(x, weight, config_.rms_norm_eps)
+  return options_.fast_runtime ? decoder_ops::rms_norm_fused(x, weight, config_.rms_norm_eps, options_.fused_cuda_kernels)
                                : rms_norm(x, weight, config_.rms_norm_eps);
 }
 

@@ -46,6 +46,29 @@ int64_t BroadcastStride(const torch::Tensor& table, int64_t dim) {
 
 bool fused_cuda_kernels_built() { return LIP_DECODER_OPS_FUSED; }
 
+torch::Tensor rms_norm_fused(const torch::Tensor& x, const torch::Tensor& weight, double eps, bool cuda_kernel) {
+#if LIP_DECODER_OPS_FUSED
+  fused_kernels::ElementType type;
+  if (cuda_kernel && x.dim() >= 1 && KernelMayTake(x, &type) && x.is_contiguous() && weight.dim() == 1 &&
+      weight.size(0) == x.size(-1) && weight.scalar_type() == x.scalar_type() && weight.device() == x.device() &&
+      weight.is_contiguous() && !weight.requires_grad()) {
+    c10::cuda::CUDAGuard device(x.device());
+    torch::Tensor out = torch::empty_like(x);
+    const int64_t width = x.size(-1), rows = width == 0 ? 0 : x.numel() / width;
+    const std::string error = fused_kernels::LaunchRmsNorm(type, x.data_ptr(), weight.data_ptr(), out.data_ptr(), rows,
+                                                           width, static_cast<float>(eps), CurrentStream(x));
+    TORCH_CHECK(error.empty(), "rms_norm_fused: ", error);
+    return out;
+  }
+#else
+  (void)cuda_kernel;
+#endif
+#if LIP_TORCH_RMS_NORM
+  if (x.scalar_type() == weight.scalar_type()) return at::rms_norm(x, {x.size(-1)}, weight, eps);
+#endif
+  return rms_norm(x, weight, eps);
+}
+
 torch::Tensor silu_mul(const torch::Tensor& gate_up, bool cuda_kernel) {
   const int64_t width = gate_up.size(-1) / 2;
 #if LIP_DECODER_OPS_FUSED

@@ -26,14 +26,12 @@ inline torch::Tensor rms_norm(const torch::Tensor& x, const torch::Tensor& weigh
   return weight * x32.to(x.scalar_type());
 }
 
-// rms_norm as one kernel where LibTorch has it (fused on CUDA from 2.8) and the input and weight
-// share a dtype (out = round(x * rsqrt(mean(x^2) + eps) * weight), computed in fp32); else rms_norm.
-inline torch::Tensor rms_norm_fused(const torch::Tensor& x, const torch::Tensor& weight, double eps) {
-#if LIP_TORCH_RMS_NORM
-  if (x.scalar_type() == weight.scalar_type()) return at::rms_norm(x, {x.size(-1)}, weight, eps);
-#endif
-  return rms_norm(x, weight, eps);
-}
+// rms_norm as one kernel where the input and weight share a dtype (out = round(x * rsqrt(mean(x^2) +
+// eps) * weight), computed in fp32): the fused kernel of fused_block_kernels.h where it is built and
+// applies (`cuda_kernel`, x contiguous on CUDA and not requiring grad, a [width] weight on its device),
+// else LibTorch's at::rms_norm (one kernel on CUDA from 2.8, but ~6 us for 1-64 rows of 4096 bf16 values
+// on an H100: benchmarks/real_shapes/block_profile.py); else rms_norm.
+torch::Tensor rms_norm_fused(const torch::Tensor& x, const torch::Tensor& weight, double eps, bool cuda_kernel = true);
 
 inline torch::Tensor linear(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b) {
   return b.defined() ? torch::linear(x, w, b) : torch::linear(x, w);

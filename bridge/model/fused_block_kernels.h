@@ -1,12 +1,13 @@
-// CUDA kernels for the decoder block's elementwise steps that LibTorch runs as several kernels:
-// SwiGLU's silu(gate) * up, and rotary embedding of q and k in place. Built only with
-// LIP_FUSED_CUDA_KERNELS (a CUDA build with nvcc, bridge/CMakeLists.txt); callers go through
-// decoder_ops::silu_mul and decoder_ops::rope_qk_ (decoder_ops.h), which fall back to LibTorch's ops
-// elsewhere. No LibTorch or CUDA header here: tensors arrive as raw pointers with their strides in
-// elements, the stream as a cudaStream_t passed as void*.
+// CUDA kernels for the decoder block's small steps that LibTorch runs as several kernels or as a
+// slower one: RMSNorm, SwiGLU's silu(gate) * up, and rotary embedding of q and k in place. Built
+// only with LIP_FUSED_CUDA_KERNELS (a CUDA build with nvcc, bridge/CMakeLists.txt); callers go
+// through decoder_ops::rms_norm_fused, silu_mul and rope_fused_into (decoder_ops.h), which fall back
+// to LibTorch's ops elsewhere. No LibTorch or CUDA header here: tensors arrive as raw pointers with
+// their strides in elements, the stream as a cudaStream_t passed as void*.
 //
 // Each kernel computes in fp32 and rounds once to the element type; LibTorch's spelling of the same
-// math rounds after each op, so results differ by at most a rounding of the element type.
+// math rounds after each op (RMSNorm: sums in another order), so results differ by at most a
+// rounding of the element type.
 #ifndef LIP_BRIDGE_MODEL_FUSED_BLOCK_KERNELS_H_
 #define LIP_BRIDGE_MODEL_FUSED_BLOCK_KERNELS_H_
 
@@ -17,6 +18,12 @@ namespace lip {
 namespace fused_kernels {
 
 enum class ElementType { kFloat32, kBFloat16, kFloat16 };
+
+// out[r, c] = x[r, c] * rsqrt(mean_c'(x[r, c']^2) + eps) * weight[c] for r < rows, c < width, the mean
+// and product in fp32, rounded once (at::rms_norm's math; the row's sum in another order). x and out
+// are [rows, width] contiguous, weight [width]; rows < 2^31. Returns "" or the CUDA error.
+std::string LaunchRmsNorm(ElementType type, const void* x, const void* weight, void* out, int64_t rows, int64_t width,
+                          float eps, void* stream);
 
 // out[r, c] = silu(gate_up[r, c]) * gate_up[r, width + c] for r < rows, c < width; gate_up is
 // [rows, 2 * width] and out [rows, width], both contiguous. Returns "" or the CUDA error.

@@ -67,7 +67,10 @@ absl::StatusOr<lip::v1::EncodeResponse> SenderService::EncodeText(const lip::v1:
   Batched<EncodedText> encoded = batcher_.Encode(request.text(), deadline, gone);
   if (stages != nullptr) stages->queue_ms = encoded.queue_ms;
   if (!encoded.result.ok()) return encoded.result.status();
-  if (stages != nullptr) stages->pipeline_ms = encoded.result->encode_ms;
+  if (stages != nullptr) {
+    stages->pipeline_ms = encoded.result->encode_ms;
+    stages->device_ms = encoded.result->device_ms;
+  }
   auto packet = PacketFor(*encoded.result, request, pipeline_->bridge());
   if (!packet.ok()) return packet.status();
   lip::v1::EncodeResponse response;
@@ -216,6 +219,7 @@ grpc::Status SenderService::Encode(grpc::ServerContext* context, const lip::v1::
     const auto buckets = metrics::DefaultLatencyBucketsMs();
     stage_ms_.Add({{"stage", "sender_queue"}}, buckets).Observe(stages.queue_ms);
     stage_ms_.Add({{"stage", "sender_pipeline"}}, buckets).Observe(stages.pipeline_ms);
+    stage_ms_.Add({{"stage", "sender_device"}}, buckets).Observe(stages.device_ms);
     stage_ms_.Add({{"stage", "encode"}}, buckets).Observe(response->encode_ms());
     return absl::OkStatus();
   });
@@ -259,6 +263,7 @@ grpc::Status SenderService::Send(grpc::ServerContext* context, const lip::v1::Se
     const auto buckets = metrics::DefaultLatencyBucketsMs();
     stage_ms_.Add({{"stage", "sender_queue"}}, buckets).Observe(stages.queue_ms);
     stage_ms_.Add({{"stage", "sender_pipeline"}}, buckets).Observe(stages.pipeline_ms);
+    stage_ms_.Add({{"stage", "sender_device"}}, buckets).Observe(stages.device_ms);
     stage_ms_.Add({{"stage", "encode"}}, buckets).Observe(timings->encode_ms());
     stage_ms_.Add({{"stage", "wire"}}, buckets).Observe(timings->wire_ms());
     stage_ms_.Add({{"stage", "total"}}, buckets).Observe(timings->total_ms());

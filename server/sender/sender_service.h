@@ -104,11 +104,13 @@ class SenderService final : public lip::v1::Sender::Service {
   grpc::Status SendFanOut(grpc::ServerContext* context, const lip::v1::SendFanOutRequest* request,
                           lip::v1::SendFanOutResponse* response) override;
 
-  // Where an encode's time went: waiting for a batch, then the sender pipeline's run of that batch
-  // (the rest of EncodeResponse::encode_ms builds the packet).
+  // Where an encode's time went: waiting for a batch, then the sender pipeline's run of that batch,
+  // of which device_ms on the device (EncodedText::device_ms); the rest of EncodeResponse::encode_ms
+  // builds the packet.
   struct EncodeStages {
     double queue_ms = 0;
     double pipeline_ms = 0;
+    double device_ms = 0;
   };
   // text -> packet through the batcher, without gRPC (exposed for tests and tools). `gone` as
   // TextBatcher::Encode; `stages` (may be null) gets the encode's stages.

@@ -61,6 +61,9 @@ TEST_F(PipelinesTest, EncodeGivesMByDzPerTextIndependentOfBatchPadding) {
   EXPECT_GT(e.text_tokens, 1);
   EXPECT_FALSE(e.truncated);
   EXPECT_EQ(e.energy_mode, sender->bridge().receiver.energy.mode);
+  // The device part is timed inside the whole encode.
+  EXPECT_GT(e.device_ms, 0);
+  EXPECT_LE(e.device_ms, e.encode_ms);
 
   auto batched = sender->Encode({"a much longer text that needs many more tokens than the first one", "a short text"});
   ASSERT_TRUE(batched.ok()) << batched.status();

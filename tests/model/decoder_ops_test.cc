@@ -1,5 +1,5 @@
-// decoder_ops::silu_mul and rope_fused_into: the same values as LibTorch's spelling of the math
-// (and, for rope, as the transformers form rope/rotate_half) on every device; on a CUDA build with
+// decoder_ops::rms_norm_fused, silu_mul and rope_fused_into: the same values as LibTorch's spelling of
+// the math (for rope, as the transformers form rope/rotate_half; for RMSNorm, as float64) on every device; on a CUDA build with
 // the fused kernels and a GPU, the kernels themselves — fp32 and bf16, strided views of a fused
 // projection written in place, broadcast tables, inside a CUDA graph — with fresh random inputs
 // and poisoned outputs, so that an element left unwritten or written twice shows.
@@ -22,6 +22,7 @@
 namespace lip {
 namespace {
 
+using decoder_ops::rms_norm_fused;
 using decoder_ops::rope;
 using decoder_ops::rope_fused_into;
 using decoder_ops::silu_mul;
@@ -56,6 +57,12 @@ torch::Tensor ReferenceSiluMul(const torch::Tensor& gate_up) {
   return torch::silu(g.narrow(-1, 0, I)) * g.narrow(-1, I, I);
 }
 
+// RMSNorm in float64: x * rsqrt(mean(x^2) + eps) * weight over the last axis.
+torch::Tensor ReferenceRmsNorm(const torch::Tensor& x, const torch::Tensor& weight, double eps) {
+  torch::Tensor x64 = x.to(torch::kCPU, torch::kFloat64);
+  return x64 * torch::rsqrt(x64.pow(2).mean(-1, /*keepdim=*/true) + eps) * weight.to(torch::kCPU, torch::kFloat64);
+}
+
 std::vector<torch::Device> Devices() {
   std::vector<torch::Device> devices{torch::Device(torch::kCPU)};
   if (torch::cuda::is_available()) devices.emplace_back(torch::kCUDA, 0);
@@ -77,6 +84,30 @@ TEST(DecoderOpsTest, SiluMulIsSiluOfTheFirstHalfTimesTheSecond) {
         const double tolerance = dtype == torch::kFloat32 ? 1e-6 : 8e-3;
         EXPECT_LT(RelativeError(out.squeeze(0), ReferenceSiluMul(gate_up)), tolerance)
             << device << " " << dtype << " rows " << rows;
+      }
+    }
+  }
+}
+
+TEST(DecoderOpsTest, RmsNormScalesEveryRowByItsRootMeanSquare) {
+  for (const torch::Device& device : Devices()) {
+    for (torch::Dtype dtype : {torch::kFloat32, torch::kBFloat16}) {
+      if (device.is_cpu() && dtype == torch::kBFloat16) continue;
+      // Rows of the real width and odd ones (a partial last warp); rows of very different scales.
+      for (auto [rows, width] : std::vector<std::pair<int64_t, int64_t>>{{1, 4096}, {24, 4096}, {3, 100}, {5000, 40}}) {
+        torch::manual_seed(rows + width);
+        torch::Tensor x = (torch::randn({rows, width}) * torch::exp(torch::randn({rows, 1}) * 2)).to(device, dtype);
+        torch::Tensor weight = (torch::rand({width}) + 0.5).to(device, dtype);
+        torch::Tensor out = rms_norm_fused(x.view({1, rows, width}), weight, 1e-5);
+        ASSERT_EQ(out.sizes(), (std::vector<int64_t>{1, rows, width}));
+        EXPECT_EQ(out.scalar_type(), dtype);
+        const torch::Tensor expected = ReferenceRmsNorm(x, weight, 1e-5);
+        // Within a rounding of the element type, element by element.
+        const double ulp = dtype == torch::kFloat32 ? 2e-6 : 1.0 / 128;
+        const torch::Tensor error = (out.squeeze(0).to(torch::kCPU, torch::kFloat64) - expected).abs();
+        EXPECT_TRUE((error <= expected.abs() * ulp + 1e-6).all().item<bool>())
+            << device << " " << dtype << " rows " << rows << " width " << width << " max error "
+            << error.max().item<double>();
       }
     }
   }
@@ -138,11 +169,13 @@ TEST(DecoderOpsTest, FusedKernelsRunInsideACudaGraphAndReplayOnNewInputs) {
   const int64_t B = 2, T = 4, H = 3, D = 8, W = 64;
   auto options = torch::TensorOptions().device(torch::kCUDA, 0).dtype(torch::kBFloat16);
   torch::Tensor x = torch::empty({B, T, H, D}, options), gate_up = torch::empty({B, T, 2 * W}, options);
+  torch::Tensor hidden = torch::empty({B, T, W}, options), weight = (torch::rand({W}) + 0.5).to(options);
   auto [cos, signed_sin] = Tables(B, T, D, options);
-  torch::Tensor rotated, product;
+  torch::Tensor rotated, product, normed;
   auto body = [&] {
     rotated = rope_fused_into(x.clone(), cos, signed_sin);
     product = silu_mul(gate_up);
+    normed = rms_norm_fused(hidden, weight, 1e-6);
   };
   torch::NoGradGuard no_grad;
   c10::cuda::CUDAStream stream = c10::cuda::getStreamFromPool();
@@ -151,6 +184,7 @@ TEST(DecoderOpsTest, FusedKernelsRunInsideACudaGraphAndReplayOnNewInputs) {
     c10::cuda::CUDAStreamGuard guard(stream);
     x.normal_();
     gate_up.normal_();
+    hidden.normal_();
     body();  // warm-up outside the capture
     stream.synchronize();
     graph.capture_begin();
@@ -160,12 +194,15 @@ TEST(DecoderOpsTest, FusedKernelsRunInsideACudaGraphAndReplayOnNewInputs) {
   for (int replay = 0; replay < 3; ++replay) {
     x.copy_(torch::randn({B, T, H, D}).to(options));
     gate_up.copy_(torch::randn({B, T, 2 * W}).to(options));
+    hidden.copy_(torch::randn({B, T, W}).to(options));
     rotated.fill_(std::numeric_limits<float>::quiet_NaN());  // poisoned: the replay must write all
     product.fill_(std::numeric_limits<float>::quiet_NaN());
+    normed.fill_(std::numeric_limits<float>::quiet_NaN());
     graph.replay();
     torch::cuda::synchronize();
     EXPECT_LT(RelativeError(rotated, ReferenceRope(x, cos, signed_sin)), 8e-3) << "replay " << replay;
     EXPECT_LT(RelativeError(product, ReferenceSiluMul(gate_up)), 8e-3) << "replay " << replay;
+    EXPECT_LT(RelativeError(normed, ReferenceRmsNorm(hidden, weight, 1e-6)), 8e-3) << "replay " << replay;
   }
 #endif
 }

@@ -1,6 +1,7 @@
-// The kernels of bridge/model/fused_block_kernels.h. Both are memory-bound and small at the sizes a
-// message has (a few thousand to a few million elements): one read and one write of each element,
-// fp32 arithmetic, no shared memory.
+// The kernels of bridge/model/fused_block_kernels.h. All are memory-bound and small at the sizes a
+// message has (a few thousand to a few million elements): one read and one write of each element
+// (RMSNorm reads its row twice, the second time from cache), fp32 arithmetic; only RMSNorm's
+// row sum uses shared memory.
 #include "bridge/model/fused_block_kernels.h"
 
 #include <cuda_bf16.h>
@@ -60,6 +61,40 @@ __global__ void RopeKernel(T* __restrict__ x, const T* __restrict__ cos, const T
   }
 }
 
+// The sum of every thread's `value` in the block, returned to all of them (blockDim.x a multiple of 32).
+__device__ float BlockSum(float value) {
+  __shared__ float warp_sums[32];
+  __shared__ float total;
+  for (int offset = 16; offset > 0; offset >>= 1) value += __shfl_xor_sync(0xffffffffu, value, offset);
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  if (lane == 0) warp_sums[warp] = value;
+  __syncthreads();
+  if (warp == 0) {
+    value = lane < static_cast<int>(blockDim.x / 32) ? warp_sums[lane] : 0.0f;
+    for (int offset = 16; offset > 0; offset >>= 1) value += __shfl_xor_sync(0xffffffffu, value, offset);
+    if (lane == 0) total = value;
+  }
+  __syncthreads();
+  return total;
+}
+
+// One block per row: the row's sum of squares, then every element scaled and weighted.
+template <typename T>
+__global__ void RmsNormKernel(const T* __restrict__ x, const T* __restrict__ weight, T* __restrict__ out, int64_t width,
+                              float eps) {
+  const T* row = x + static_cast<int64_t>(blockIdx.x) * width;
+  T* out_row = out + static_cast<int64_t>(blockIdx.x) * width;
+  float squares = 0.0f;
+  for (int64_t c = threadIdx.x; c < width; c += blockDim.x) {
+    const float v = ToFloat(row[c]);
+    squares += v * v;
+  }
+  const float scale = rsqrtf(BlockSum(squares) / static_cast<float>(width) + eps);
+  for (int64_t c = threadIdx.x; c < width; c += blockDim.x) {
+    out_row[c] = FromFloat<T>(ToFloat(row[c]) * scale * ToFloat(weight[c]));
+  }
+}
+
 std::string LastError() {
   const cudaError_t error = cudaGetLastError();
   return error == cudaSuccess ? std::string() : std::string("CUDA kernel launch failed: ") + cudaGetErrorString(error);
@@ -85,7 +120,30 @@ std::string Rope(void* x, const void* cos, const void* signed_sin, int64_t batch
   return LastError();
 }
 
+template <typename T>
+std::string RmsNorm(const void* x, const void* weight, void* out, int64_t rows, int64_t width, float eps,
+                    cudaStream_t stream) {
+  if (rows == 0 || width == 0) return "";
+  if (rows > 0x7fffffff) return "RmsNorm: more rows than one grid holds";
+  // About eight elements per thread, in whole warps, 32..1024 threads.
+  const int64_t threads = std::min<int64_t>(1024, std::max<int64_t>(32, (width / 8 + 31) / 32 * 32));
+  RmsNormKernel<T><<<static_cast<unsigned>(rows), static_cast<unsigned>(threads), 0, stream>>>(
+      static_cast<const T*>(x), static_cast<const T*>(weight), static_cast<T*>(out), width, eps);
+  return LastError();
+}
+
 }  // namespace
+
+std::string LaunchRmsNorm(ElementType type, const void* x, const void* weight, void* out, int64_t rows, int64_t width,
+                          float eps, void* stream) {
+  cudaStream_t s = static_cast<cudaStream_t>(stream);
+  switch (type) {
+    case ElementType::kFloat32: return RmsNorm<float>(x, weight, out, rows, width, eps, s);
+    case ElementType::kBFloat16: return RmsNorm<__nv_bfloat16>(x, weight, out, rows, width, eps, s);
+    case ElementType::kFloat16: return RmsNorm<__half>(x, weight, out, rows, width, eps, s);
+  }
+  return "LaunchRmsNorm: unknown element type";
+}
 
 std::string LaunchSiluMul(ElementType type, const void* gate_up, void* out, int64_t rows, int64_t width,
                           void* stream) {
