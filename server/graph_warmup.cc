@@ -93,6 +93,7 @@ absl::StatusOr<GraphWarmupReport> WarmUpSenderGraphs(const SenderPipeline& pipel
   LIP_ASSIGN_OR_RETURN(auto relay, pipeline.GenerateText(Words(max_words), 32));
   (void)relay;
   ++report.batches;
+  report.graphs = pipeline.num_encode_graphs();
   pipeline.model().ReleaseCachedDeviceMemory();
   report.elapsed_ms = MillisSince(start);
   return report;

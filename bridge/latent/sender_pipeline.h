@@ -144,6 +144,8 @@ class SenderPipeline {
   const BridgeModelId& model_id() const { return model_id_; }
   const DecoderModel& model() const { return *model_; }
   const Tokenizer& tokenizer() const { return *tokenizer_; }
+  // CUDA graphs the encode path holds (one per batch and token bucket met; 0 off CUDA or without graphs).
+  int num_encode_graphs() const { return encode_graphs_ == nullptr ? 0 : encode_graphs_->num_graphs(); }
 
   // Pads every encode batch to the CUDA graphs' buckets (rows to a power of two, tokens to a
   // multiple of 16), as the pipeline does by itself where the model replays graphs; tests turn it
