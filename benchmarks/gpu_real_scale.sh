@@ -17,7 +17,7 @@
 # latent,direct_text), BENCH_SPECS (model:batch:prompt:new_tokens ...), BATCH_WAIT_MS (0), FUSED_AB (default
 # 1: the graphs runtime's bench also without the fused CUDA kernels, --fused-kernels off), RECEIVER_DEVICE /
 # SENDER_DEVICE (default cuda:0 both; cuda:0 and cuda:1 on a two-GPU machine: the split deployment),
-# BLOCK_PROFILE (default 1), GEMM_TUNING_AB (default 1), E2E_VARIANTS (default "default"; "default tunableop":
+# BLOCK_PROFILE (default 1), GEMM_TUNING_AB (default 1), E2E_VARIANTS (default "default"; "none" skips it; "default tunableop":
 # the end-to-end run twice, the second with TunableOp in both nodes at TUNED_LATENT_C / TUNED_RELAY_C, default
 # 1 / 1), TUNED_WARMUP_MAX_BATCH (1), E2E_FLAGS (more flags for both nodes of the "default" variant).
 # `set -u` without -e and pipefail, on purpose: every stage (build, demo_models_test, each lip-model bench,
@@ -208,6 +208,7 @@ for variant in ${E2E_VARIANTS:-default}; do
     default) TUNING_DIR= run_e2e default "$OUT" "${LATENT_C:-1,2,4,8,16,32,64,128}" "${RELAY_C:-1,4,16,64}" ${E2E_FLAGS:-} ;;
     tunableop) TUNING_DIR=$OUT/tunableop run_e2e tunableop "$OUT/tunableop" "${TUNED_LATENT_C:-1}" "${TUNED_RELAY_C:-1}" \
                  --graph_warmup_max_batch=${TUNED_WARMUP_MAX_BATCH:-1} ;;
+    none) log "no end-to-end run (E2E_VARIANTS=none)" ;;
     *) log "unknown E2E_VARIANTS entry $variant" ;;
   esac
 done
