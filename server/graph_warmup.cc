@@ -10,8 +10,6 @@
 namespace lip {
 namespace {
 
-constexpr int kWordsPerStep = 8;
-
 // max_batch, then the powers of two below it, largest first: graphs share one memory pool, and a
 // capture reuses the blocks an earlier, larger one freed, where smallest-first would have every
 // capture ask the device for larger blocks than the pool holds (measured: 60.7 GiB for the receiver
@@ -25,22 +23,30 @@ std::vector<int> BatchBuckets(int max_batch) {
   return sizes;
 }
 
-std::string Words(int n) {
-  std::string text;
-  for (int i = 0; i < n; ++i) text += i == 0 ? "word" : " word";
-  return text;
-}
-
 // `batch` copies of a text of `words` words, the first one word shorter when batch > 1 (padded).
 std::vector<std::string> PlaceholderTexts(int words, int batch) {
-  std::vector<std::string> texts(static_cast<size_t>(batch), Words(words));
-  if (batch > 1) texts[0] = Words(words - 1);
+  std::vector<std::string> texts(static_cast<size_t>(batch), PlaceholderWords(words));
+  if (batch > 1) texts[0] = PlaceholderWords(words - 1);
   return texts;
 }
 
 double MillisSince(absl::Time start) { return absl::ToDoubleMilliseconds(absl::Now() - start); }
 
 }  // namespace
+
+std::vector<int> WarmupWordCounts(int max_words) {
+  std::vector<int> counts;
+  for (int words = 4; words < max_words; words += words < 32 ? 4 : words < 64 ? 8 : 16) counts.push_back(words);
+  if (max_words >= 1) counts.push_back(max_words);
+  std::reverse(counts.begin(), counts.end());
+  return counts;
+}
+
+std::string PlaceholderWords(int words) {
+  std::string text;
+  for (int i = 0; i < words; ++i) text += i == 0 ? "word" : " word";
+  return text;
+}
 
 absl::StatusOr<GraphWarmupReport> WarmUpReceiverGraphs(const ReceiverPipeline& pipeline, int max_batch) {
   GraphWarmupReport report;
@@ -61,7 +67,7 @@ absl::StatusOr<GraphWarmupReport> WarmUpReceiverGraphs(const ReceiverPipeline& p
   // length the graphs serve, up to the receiver's own text limit.
   const int max_words =
       static_cast<int>(std::min<int64_t>(DecoderModel::kMaxGraphTokens, pipeline.limits().max_text_tokens));
-  for (int words = max_words / kWordsPerStep * kWordsPerStep; words >= kWordsPerStep; words -= kWordsPerStep) {
+  for (int words : WarmupWordCounts(max_words)) {
     for (int batch : BatchBuckets(max_batch)) {  // longest texts and largest batches first (as above)
       std::vector<TextMessage> messages;
       for (std::string& text : PlaceholderTexts(words, batch)) messages.push_back(TextMessage{std::move(text), {}, {}});
@@ -81,7 +87,7 @@ absl::StatusOr<GraphWarmupReport> WarmUpSenderGraphs(const SenderPipeline& pipel
   if (!pipeline.model().uses_cuda_graphs() || max_batch < 1) return report;
   const absl::Time start = absl::Now();
   const int max_words = static_cast<int>(pipeline.bridge().sender.max_text_tokens);
-  for (int words = max_words / kWordsPerStep * kWordsPerStep; words >= kWordsPerStep; words -= kWordsPerStep) {
+  for (int words : WarmupWordCounts(max_words)) {
     for (int batch : BatchBuckets(max_batch)) {  // longest texts and largest batches first (as above)
       LIP_ASSIGN_OR_RETURN(auto encoded, pipeline.Encode(PlaceholderTexts(words, batch)));
       (void)encoded;
@@ -90,7 +96,7 @@ absl::StatusOr<GraphWarmupReport> WarmUpSenderGraphs(const SenderPipeline& pipel
     ++report.text_lengths;
   }
   // Text relay: one generation captures the decode step of its bucket (one row, up to 128 positions).
-  LIP_ASSIGN_OR_RETURN(auto relay, pipeline.GenerateText(Words(max_words), 32));
+  LIP_ASSIGN_OR_RETURN(auto relay, pipeline.GenerateText(PlaceholderWords(max_words), 32));
   (void)relay;
   ++report.batches;
   report.graphs = pipeline.num_encode_graphs();

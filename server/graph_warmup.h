@@ -1,5 +1,5 @@
 // Capturing the CUDA graphs of a model node before it serves. On CUDA the model runtime captures
-// one graph per (batch bucket, 16-token bucket, exit layer, padded or not) on the first forward of
+// one graph per (batch bucket, token bucket, exit layer, padded or not) on the first forward of
 // that bucket (DecoderModel::uses_cuda_graphs); a capture takes tens to hundreds of milliseconds and
 // holds the model's graph lock, so a capture on a served message stalls every message behind it.
 // These functions run the node's own paths on placeholder messages for every batch bucket 1, 2, 4,
@@ -8,7 +8,8 @@
 //
 // Batches of one are unpadded; larger ones are padded (one row a word shorter), as messages of
 // different lengths batch under load. Placeholder text is a repeated word, one or two tokens per
-// word in the tokenizers LIP runs, so steps of 8 words never skip a 16-token bucket.
+// word in the tokenizers LIP runs, so steps of 4 words up to 32 words, 8 up to 64 and 16 beyond never
+// skip a token bucket (GraphTokenBucket: 8 tokens wide up to 64 tokens, 16 up to 128, 32 beyond).
 //
 // They do nothing (and return 0 runs) when the model does not use CUDA graphs or max_batch < 1.
 // Thread-safety: call before serving.
@@ -41,6 +42,12 @@ absl::StatusOr<GraphWarmupReport> WarmUpReceiverGraphs(const ReceiverPipeline& p
 // truncated to max_text_tokens tokens, the full-length bucket), then one 32-token text-relay
 // generation (its static-cache decode step). Errors are the pipeline's.
 absl::StatusOr<GraphWarmupReport> WarmUpSenderGraphs(const SenderPipeline& pipeline, int max_batch);
+
+// The placeholder texts' word counts, longest first: max_words, then counts in steps of 4 words up
+// to 32 words, of 8 up to 64, of 16 beyond (so that they reach every token bucket, as above).
+std::vector<int> WarmupWordCounts(int max_words);
+// A placeholder text: `words` repetitions of "word".
+std::string PlaceholderWords(int words);
 
 }  // namespace lip
 

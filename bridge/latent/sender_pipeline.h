@@ -147,8 +147,8 @@ class SenderPipeline {
   // CUDA graphs the encode path holds (one per batch and token bucket met; 0 off CUDA or without graphs).
   int num_encode_graphs() const { return encode_graphs_ == nullptr ? 0 : encode_graphs_->num_graphs(); }
 
-  // Pads every encode batch to the CUDA graphs' buckets (rows to a power of two, tokens to a
-  // multiple of 16), as the pipeline does by itself where the model replays graphs; tests turn it
+  // Pads every encode batch to the CUDA graphs' buckets (rows to a power of two, tokens to
+  // GraphTokenBucket's buckets), as the pipeline does by itself where the model replays graphs; tests turn it
   // on elsewhere to check that padding changes no soft token.
   void PadToGraphBucketsForTesting() { pad_to_graph_buckets_ = true; }
 
@@ -171,7 +171,8 @@ class SenderPipeline {
   absl::StatusOr<std::vector<absl::StatusOr<EncodedText>>> EncodeIds(
       const std::vector<TextIds>& texts, std::chrono::steady_clock::time_point start) const;
 
-  // Encode graphs kept per node: 7 batch buckets x the 16-token buckets of max_text_tokens.
+  // Encode graphs kept per node: 7 batch buckets x the 8 token buckets of a 64-token limit
+  // (GraphTokenBucket); a longer limit keeps the first 64 buckets it meets and runs the rest eagerly.
   static constexpr int kMaxEncodeGraphs = 64;
 
   std::shared_ptr<const DecoderModel> model_;

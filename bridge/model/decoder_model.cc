@@ -40,7 +40,7 @@ std::string ShapeString(torch::IntArrayRef shape) { return absl::StrCat("[", abs
 // (copy in, replay, copy out) happens under `mutex` and on the caller's current stream, so a later
 // replay never overwrites an output before it has been copied out.
 struct DecoderModel::GraphCache {
-  // Enough for a node's warm-up (server/graph_warmup.h: 7 batch buckets x every 16-token bucket of
+  // Enough for a node's warm-up (server/graph_warmup.h: 7 batch buckets x every token bucket of
   // its messages, ~120 graphs at most); each graph keeps only its output buffer, the rest of the
   // memory is the shared pool's.
   static constexpr int kMaxGraphs = 160;

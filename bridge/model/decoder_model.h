@@ -41,8 +41,8 @@ struct LoadOptions {
   // Fast runtime on CUDA (LibTorch 2.x) only: a forward with no KV cache, no layer hook, no hidden
   // states, no device mask and no autograd — the sender's encoding to its source layer and the
   // receiver's prefill before label scoring — replays a CUDA graph captured on the first use of its
-  // bucket: the batch rounded up to a power of two (at most 64), the tokens right-padded to a
-  // multiple of 16 (at most 256), per exit layer, and whether the batch holds padding (then the
+  // bucket: the batch rounded up to a power of two (at most 64), the tokens right-padded to
+  // GraphTokenBucket's buckets (8 wide up to 64, 16 up to 128, 32 up to 256), per exit layer, and whether the batch holds padding (then the
   // graph reads the mask from a buffer). Causal attention keeps the real positions exact; the
   // padding rows and positions are cut off. One launch instead of ~40 per block: the forward stops
   // being bound by the host. A capture costs a few tens of ms; at most 32 graphs per model. The

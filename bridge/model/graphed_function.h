@@ -57,7 +57,8 @@ class GraphedFunction {
 };
 
 // The bucket a CUDA graph is captured for: batch rows rounded up to a power of two, positions to a
-// multiple of 16 (DecoderModel's graphs use the same buckets, so a node's warm-up covers both).
+// multiple of 8 up to 64, of 16 up to 128 and of 32 beyond (16 buckets up to 256; DecoderModel's
+// graphs use the same buckets, so a node's warm-up covers both).
 int64_t GraphBatchBucket(int64_t batch);
 int64_t GraphTokenBucket(int64_t tokens);
 

@@ -200,7 +200,7 @@ std::vector<LatentMessage> MessagesOf(const std::vector<EncodedText>& encoded) {
 }
 
 // Where the model replays CUDA graphs, batches are padded to the graphs' buckets (3 rows -> 4,
-// tokens to a multiple of 16); the padding must change no soft token and no score.
+// tokens to GraphTokenBucket's buckets); the padding must change no soft token and no score.
 TEST_F(PipelinesTest, GraphBucketPaddingChangesNoSoftTokenAndNoScore) {
   const std::vector<std::string> texts = {"great film", "boring and far too long for what it says", "fine"};
   auto sender = MakeSender(Bridge());

@@ -2,6 +2,8 @@
 // (on a CUDA build with a GPU), and a plain eager call everywhere else.
 #include "bridge/model/graphed_function.h"
 
+#include <set>
+
 #include "gtest/gtest.h"
 
 namespace lip {
@@ -14,13 +16,25 @@ std::vector<torch::Tensor> Body(const std::vector<torch::Tensor>& in, const torc
   return {y, y.sum(-1)};
 }
 
-TEST(GraphedFunctionTest, BucketsRoundBatchesToPowersOfTwoAndTokensToSixteen) {
+TEST(GraphedFunctionTest, BucketsRoundBatchesToPowersOfTwoAndTokensFinestWhereShort) {
   EXPECT_EQ(GraphBatchBucket(1), 1);
   EXPECT_EQ(GraphBatchBucket(3), 4);
   EXPECT_EQ(GraphBatchBucket(64), 64);
-  EXPECT_EQ(GraphTokenBucket(1), 16);
-  EXPECT_EQ(GraphTokenBucket(16), 16);
-  EXPECT_EQ(GraphTokenBucket(17), 32);
+  EXPECT_EQ(GraphTokenBucket(1), 8);
+  EXPECT_EQ(GraphTokenBucket(20), 24);  // the receiver's primed latent message of the real-shape bridge
+  EXPECT_EQ(GraphTokenBucket(64), 64);
+  EXPECT_EQ(GraphTokenBucket(65), 80);
+  EXPECT_EQ(GraphTokenBucket(128), 128);
+  EXPECT_EQ(GraphTokenBucket(129), 160);
+  EXPECT_EQ(GraphTokenBucket(256), 256);
+  std::set<int64_t> buckets;
+  for (int64_t t = 1; t <= 256; ++t) {
+    const int64_t b = GraphTokenBucket(t);
+    EXPECT_GE(b, t);
+    EXPECT_LE(b - t, t <= 64 ? 7 : t <= 128 ? 15 : 31) << t;  // padding under one step
+    buckets.insert(b);
+  }
+  EXPECT_EQ(buckets.size(), 16u);
 }
 
 TEST(GraphedFunctionTest, OffCudaEveryRunIsOneEagerCallOfTheBody) {

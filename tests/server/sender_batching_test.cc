@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <set>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -15,6 +16,8 @@
 #include "bridge/latent/text_relay.h"
 #include "client/lip_client.h"
 #include "common/wire/packet_codec.h"
+#include "bridge/model/graphed_function.h"
+#include "server/graph_warmup.h"
 #include "server/sender/text_batcher.h"
 #include "tests/server/demo_nodes.h"
 #include "tests/server/node_process.h"
@@ -104,6 +107,25 @@ TEST_F(SenderBatchingTest, EncodeEachFailsABadTextAloneAndLeavesTheOthersAsAlone
   auto only_bad = pipeline_->EncodeEach({kInvalidUtf8});
   ASSERT_TRUE(only_bad.ok()) << only_bad.status();  // nothing to run: no model call, no batch failure
   EXPECT_EQ(only_bad->front().status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+// The warm-up's placeholder texts (server/graph_warmup.h) reach every token bucket a message of the
+// bridge can fill, tokenized as the sender tokenizes them, so no bucket is first captured on a message.
+TEST_F(SenderBatchingTest, WarmUpTextsReachEveryTokenBucketOfTheSendersMessages) {
+  const int64_t max_tokens = pipeline_->bridge().sender.max_text_tokens;
+  std::set<int64_t> reached;
+  for (int words : WarmupWordCounts(static_cast<int>(max_tokens))) {
+    for (int row_words : {words, words - 1}) {  // a padded batch's rows (PlaceholderTexts)
+      if (row_words < 1) continue;
+      auto ids = pipeline_->tokenizer().Encode(PlaceholderWords(row_words), /*add_special_tokens=*/true);
+      ASSERT_TRUE(ids.ok()) << ids.status();
+      reached.insert(GraphTokenBucket(std::min<int64_t>(static_cast<int64_t>(ids->size()), max_tokens)));
+    }
+  }
+  for (int64_t tokens = 2; tokens <= max_tokens; ++tokens) {
+    EXPECT_EQ(reached.count(GraphTokenBucket(tokens)), 1u) << "no warm-up text fills the bucket of " << tokens
+                                                           << " tokens";
+  }
 }
 
 TEST_F(SenderBatchingTest, IdleSenderEncodesALoneTextAtOnce) {
