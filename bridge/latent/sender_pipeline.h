@@ -148,8 +148,8 @@ class SenderPipeline {
   int num_encode_graphs() const { return encode_graphs_ == nullptr ? 0 : encode_graphs_->num_graphs(); }
 
   // Pads every encode batch to the CUDA graphs' buckets (rows to a power of two, tokens to
-  // GraphTokenBucket's buckets), as the pipeline does by itself where the model replays graphs; tests turn it
-  // on elsewhere to check that padding changes no soft token.
+  // GraphTokenBucket's buckets), as the pipeline does by itself where the model replays graphs;
+  // tests turn it on elsewhere to check that padding changes no soft token.
   void PadToGraphBucketsForTesting() { pad_to_graph_buckets_ = true; }
 
  private:

@@ -487,7 +487,8 @@ ForwardOutput DecoderModel::ForwardEager(const ForwardInput& in) const {
     }
     // From the second block on, the residual is the previous block's output, which nothing else
     // reads unless the caller collects the hidden states or sees each layer's output.
-    hidden = BlockOutput(l, residual, attn, /*residual_is_scratch=*/i > 0 && !in.output_hidden_states && !in.after_layer);
+    const bool residual_is_scratch = i > 0 && !in.output_hidden_states && !in.after_layer;
+    hidden = BlockOutput(l, residual, attn, residual_is_scratch);
     if (in.after_layer) hidden = in.after_layer(i, hidden);
     if (in.output_hidden_states && i + 1 < n_layers) out.hidden_states.push_back(hidden);
   }
@@ -601,8 +602,8 @@ torch::Tensor DecoderModel::BlockOutput(const Layer& l, const torch::Tensor& res
 }
 
 torch::Tensor DecoderModel::Norm(const torch::Tensor& x, const torch::Tensor& weight) const {
-  return options_.fast_runtime ? decoder_ops::rms_norm_fused(x, weight, config_.rms_norm_eps, options_.fused_cuda_kernels)
-                               : rms_norm(x, weight, config_.rms_norm_eps);
+  if (!options_.fast_runtime) return rms_norm(x, weight, config_.rms_norm_eps);
+  return decoder_ops::rms_norm_fused(x, weight, config_.rms_norm_eps, options_.fused_cuda_kernels);
 }
 
 torch::Tensor DecoderModel::Logits(const torch::Tensor& hidden) const {

@@ -42,10 +42,11 @@ struct LoadOptions {
   // states, no device mask and no autograd — the sender's encoding to its source layer and the
   // receiver's prefill before label scoring — replays a CUDA graph captured on the first use of its
   // bucket: the batch rounded up to a power of two (at most 64), the tokens right-padded to
-  // GraphTokenBucket's buckets (8 wide up to 64, 16 up to 128, 32 up to 256), per exit layer, and whether the batch holds padding (then the
-  // graph reads the mask from a buffer). Causal attention keeps the real positions exact; the
-  // padding rows and positions are cut off. One launch instead of ~40 per block: the forward stops
-  // being bound by the host. A capture costs a few tens of ms; at most 32 graphs per model. The
+  // GraphTokenBucket's buckets (8 wide up to 64, 16 up to 128, 32 up to 256), per exit layer, and
+  // whether the batch holds padding (then the graph reads the mask from a buffer). Causal attention
+  // keeps the real positions exact; the padding rows and positions are cut off. One launch instead
+  // of ~40 per block: the forward stops being bound by the host. A capture costs a few tens of ms;
+  // at most 160 graphs per model (beyond them a bucket runs eagerly). The
   // decode steps of Generate use graphs too (bridge/model/static_decoder.h).
   bool cuda_graphs = true;
   // Fast runtime on CUDA, where the build has them (decoder_ops::fused_cuda_kernels_built): SwiGLU's

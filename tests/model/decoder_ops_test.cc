@@ -1,8 +1,9 @@
 // decoder_ops::rms_norm_fused, silu_mul and rope_fused_into: the same values as LibTorch's spelling of
-// the math (for rope, as the transformers form rope/rotate_half; for RMSNorm, as float64) on every device; on a CUDA build with
-// the fused kernels and a GPU, the kernels themselves — fp32 and bf16, strided views of a fused
-// projection written in place, broadcast tables, inside a CUDA graph — with fresh random inputs
-// and poisoned outputs, so that an element left unwritten or written twice shows.
+// the math (for rope, as the transformers form rope/rotate_half; for RMSNorm, as float64) on every
+// device; on a CUDA build with the fused kernels and a GPU, the kernels themselves — fp32 and bf16,
+// rows of the real width and odd ones, strided views of a fused projection written in place,
+// broadcast tables, inside a CUDA graph — with fresh random inputs and poisoned outputs, so that an
+// element left unwritten or written twice shows.
 #include "bridge/model/decoder_ops.h"
 
 #include <limits>
