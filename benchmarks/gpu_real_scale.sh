@@ -17,7 +17,7 @@
 # latent,direct_text), BENCH_SPECS (model:batch:prompt:new_tokens ...), BATCH_WAIT_MS (0), FUSED_AB (default
 # 1: the graphs runtime's bench also without the fused CUDA kernels, --fused-kernels off), RECEIVER_DEVICE /
 # SENDER_DEVICE (default cuda:0 both; cuda:0 and cuda:1 on a two-GPU machine: the split deployment),
-# BLOCK_PROFILE (default 1), GEMM_TUNING_AB (default 1), E2E_VARIANTS (default "default"; "none" skips it; "default tunableop":
+# BLOCK_PROFILE (default 1), GEMM_TUNING_AB (default 0), E2E_VARIANTS (default "default"; "none" skips it; "default tunableop":
 # the end-to-end run twice, the second with TunableOp in both nodes at TUNED_LATENT_C / TUNED_RELAY_C, default
 # 1 / 1), TUNED_WARMUP_MAX_BATCH (1), E2E_FLAGS (more flags for both nodes of the "default" variant).
 # `set -u` without -e and pipefail, on purpose: every stage (build, demo_models_test, each lip-model bench,
@@ -83,8 +83,9 @@ fi
 
 # 2. Model runtime: eager reference vs fast path vs fast + CUDA graphs (what the nodes run), bf16
 #    weights and activations; then the model compute of the three paths per stage (`lip-model paths`).
-#    GEMM_TUNING_AB (default 1): the graphs runtime also with LibTorch's TunableOp, which times every
-#    cuBLAS/cuBLASLt algorithm per GEMM shape on first use and keeps the fastest (rows tagged
+#    GEMM_TUNING_AB=1 (off by default: run 6 measured no gain): the graphs runtime also with
+#    LibTorch's TunableOp, which times every cuBLAS/cuBLASLt algorithm per GEMM shape on first use
+#    and keeps the fastest (rows tagged
 #    "gemm_tuning": "tunableop"; its choices in OUT_DIR/tunableop_bench.csv).
 LLAMA=$MODELS/llama31-8b/config.json MISTRAL=$MODELS/mistral-7b/config.json
 tuned() { env PYTORCH_TUNABLEOP_ENABLED=1 PYTORCH_TUNABLEOP_TUNING=1 PYTORCH_TUNABLEOP_FILENAME="$OUT/tunableop_bench.csv" "$@"; }
@@ -103,7 +104,7 @@ for runtime in ${RUNTIMES:-eager fast graphs}; do
         --runtime $runtime --fused-kernels off --batch "$2" --prompt-len "$3" --new-tokens "$4" --iters 5 \
         >> "$OUT/model_bench.jsonl" 2>> "$OUT/model_bench.err" || log "bench failed: $runtime (no fused) $spec"
     fi
-    if [ "$runtime" = graphs ] && [ "${GEMM_TUNING_AB:-1}" = 1 ]; then  # A/B: GEMMs tuned by TunableOp
+    if [ "$runtime" = graphs ] && [ "${GEMM_TUNING_AB:-0}" = 1 ]; then  # A/B: GEMMs tuned by TunableOp
       tuned "$BUILD/bridge/lip-model" bench --config "$1" --device cuda --dtype bf16 --activations model \
         --runtime $runtime --batch "$2" --prompt-len "$3" --new-tokens "$4" --iters 5 \
         2>> "$OUT/model_bench.err" | tag_tuned >> "$OUT/model_bench.jsonl" || log "bench failed: $runtime (tuned) $spec"
@@ -113,7 +114,7 @@ for runtime in ${RUNTIMES:-eager fast graphs}; do
     --dtype bf16 --activations model --runtime $runtime --batch 1 --message-tokens 64 --source-layer 16
     --soft-tokens 8 --frame-tokens 16 --relay-tokens 32 --iters 8)
   "${paths[@]}" >> "$OUT/model_paths.jsonl" 2>> "$OUT/model_bench.err" || log "paths failed: $runtime"
-  if [ "$runtime" = graphs ] && [ "${GEMM_TUNING_AB:-1}" = 1 ]; then
+  if [ "$runtime" = graphs ] && [ "${GEMM_TUNING_AB:-0}" = 1 ]; then
     tuned "${paths[@]}" 2>> "$OUT/model_bench.err" | tag_tuned >> "$OUT/model_paths.jsonl" || log "paths failed: $runtime (tuned)"
   fi
 done

@@ -210,17 +210,21 @@ std::vector<lip::v1::LinkStats> SenderService::TakeLinkStats() {
   return out;
 }
 
+void SenderService::ObserveEncodeStages(const EncodeStages& stages, double encode_ms) {
+  const auto buckets = metrics::DefaultLatencyBucketsMs();
+  stage_ms_.Add({{"stage", "sender_queue"}}, buckets).Observe(stages.queue_ms);
+  stage_ms_.Add({{"stage", "sender_pipeline"}}, buckets).Observe(stages.pipeline_ms);
+  stage_ms_.Add({{"stage", "sender_device"}}, buckets).Observe(stages.device_ms);
+  stage_ms_.Add({{"stage", "encode"}}, buckets).Observe(encode_ms);
+}
+
 grpc::Status SenderService::Encode(grpc::ServerContext* context, const lip::v1::EncodeRequest* request,
                                    lip::v1::EncodeResponse* response) {
   return rpc_.Serve(context, "Encode", [&] { return Authorize(context); }, [&]() -> absl::Status {
     EncodeStages stages;
     LIP_ASSIGN_OR_RETURN(*response, EncodeText(*request, DeadlineOf(*context), GoneWith(context), &stages));
     soft_tokens_.Observe(response->packet().soft_token_count());
-    const auto buckets = metrics::DefaultLatencyBucketsMs();
-    stage_ms_.Add({{"stage", "sender_queue"}}, buckets).Observe(stages.queue_ms);
-    stage_ms_.Add({{"stage", "sender_pipeline"}}, buckets).Observe(stages.pipeline_ms);
-    stage_ms_.Add({{"stage", "sender_device"}}, buckets).Observe(stages.device_ms);
-    stage_ms_.Add({{"stage", "encode"}}, buckets).Observe(response->encode_ms());
+    ObserveEncodeStages(stages, response->encode_ms());
     return absl::OkStatus();
   });
 }
@@ -260,11 +264,8 @@ grpc::Status SenderService::Send(grpc::ServerContext* context, const lip::v1::Se
     response->set_wire_bytes(wire_bytes);
     response->set_text_bytes(request->encode().text().size());
     response->set_receiver_address(target.address);
+    ObserveEncodeStages(stages, timings->encode_ms());
     const auto buckets = metrics::DefaultLatencyBucketsMs();
-    stage_ms_.Add({{"stage", "sender_queue"}}, buckets).Observe(stages.queue_ms);
-    stage_ms_.Add({{"stage", "sender_pipeline"}}, buckets).Observe(stages.pipeline_ms);
-    stage_ms_.Add({{"stage", "sender_device"}}, buckets).Observe(stages.device_ms);
-    stage_ms_.Add({{"stage", "encode"}}, buckets).Observe(timings->encode_ms());
     stage_ms_.Add({{"stage", "wire"}}, buckets).Observe(timings->wire_ms());
     stage_ms_.Add({{"stage", "total"}}, buckets).Observe(timings->total_ms());
     return absl::OkStatus();

@@ -155,6 +155,8 @@ class SenderService final : public lip::v1::Sender::Service {
                                                            const ReceiverCall& call, uint64_t* bytes,
                                                            Target* used, double* round_trip_ms);
   void RecordLink(const Target& target, bool ok, uint64_t bytes, double latency_ms);
+  // lip_stage_ms of one encode (Encode and Send): its batch wait, pipeline, device part and whole.
+  void ObserveEncodeStages(const EncodeStages& stages, double encode_ms);
 
   const SenderPipeline* pipeline_;
   RegistryClient* registry_;
