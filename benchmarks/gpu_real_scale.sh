@@ -17,7 +17,7 @@
 # latent,direct_text), BENCH_SPECS (model:batch:prompt:new_tokens ...), BATCH_WAIT_MS (0), FUSED_AB (default
 # 1: the graphs runtime's bench also without the fused CUDA kernels, --fused-kernels off), RECEIVER_DEVICE /
 # SENDER_DEVICE (default cuda:0 both; cuda:0 and cuda:1 on a two-GPU machine: the split deployment),
-# BLOCK_PROFILE (default 1), GEMM_TUNING_AB (default 0), E2E_VARIANTS (default "default"; "none" skips it; "default tunableop":
+# BLOCK_PROFILE (default 1), PIPELINES (default 1: `lip-model pipelines`, the nodes' pipelines beside the models alone), GEMM_TUNING_AB (default 0), E2E_VARIANTS (default "default"; "none" skips it; "default tunableop":
 # the end-to-end run twice, the second with TunableOp in both nodes at TUNED_LATENT_C / TUNED_RELAY_C, default
 # 1 / 1), TUNED_WARMUP_MAX_BATCH (1), E2E_FLAGS (more flags for both nodes of the "default" variant).
 # `set -u` without -e and pipefail, on purpose: every stage (build, demo_models_test, each lip-model bench,
@@ -92,7 +92,7 @@ tuned() { env PYTORCH_TUNABLEOP_ENABLED=1 PYTORCH_TUNABLEOP_TUNING=1 PYTORCH_TUN
 tag_tuned() { python3 -c 'import json,sys
 for l in sys.stdin:
   if l.strip(): print(json.dumps(dict(json.loads(l), gemm_tuning="tunableop")))'; }
-: > "$OUT/model_bench.jsonl"; : > "$OUT/model_paths.jsonl"
+: > "$OUT/model_bench.jsonl"; : > "$OUT/model_paths.jsonl"; : > "$OUT/model_pipelines.jsonl"
 for runtime in ${RUNTIMES:-eager fast graphs}; do
   for spec in ${BENCH_SPECS:-llama31-8b:1:64:32 llama31-8b:16:64:32 mistral-7b:1:24:32 mistral-7b:16:24:32}; do
     IFS=: read -r name b t n <<< "$spec"; set -- "$MODELS/$name/config.json" "$b" "$t" "$n"
@@ -114,11 +114,19 @@ for runtime in ${RUNTIMES:-eager fast graphs}; do
     --dtype bf16 --activations model --runtime $runtime --batch 1 --message-tokens 64 --source-layer 16
     --soft-tokens 8 --frame-tokens 16 --relay-tokens 32 --iters 8)
   "${paths[@]}" >> "$OUT/model_paths.jsonl" 2>> "$OUT/model_bench.err" || log "paths failed: $runtime"
+  # The same latent path through the nodes' pipelines (tokenizer, bridge halves, their graphs) beside
+  # the models alone on the same token counts: what the pipelines add to the model compute.
+  if [ "$runtime" = graphs ] && [ "${PIPELINES:-1}" = 1 ]; then
+    "$BUILD/bridge/lip-model" pipelines --sender-model "$MODELS/llama31-8b" --receiver-model "$MODELS/mistral-7b" \
+      --bridge-dir benchmarks/real_shapes --messages benchmarks/real_shapes/messages.jsonl --device cuda \
+      --dtype bf16 --activations model --runtime $runtime --iters 64 \
+      >> "$OUT/model_pipelines.jsonl" 2>> "$OUT/model_bench.err" || log "pipelines failed: $runtime"
+  fi
   if [ "$runtime" = graphs ] && [ "${GEMM_TUNING_AB:-0}" = 1 ]; then
     tuned "${paths[@]}" 2>> "$OUT/model_bench.err" | tag_tuned >> "$OUT/model_paths.jsonl" || log "paths failed: $runtime (tuned)"
   fi
 done
-log "model bench done: $(wc -l < "$OUT/model_bench.jsonl") rows, paths $(wc -l < "$OUT/model_paths.jsonl") rows"
+log "model bench done: $(wc -l < "$OUT/model_bench.jsonl") rows, paths $(wc -l < "$OUT/model_paths.jsonl") rows, pipelines $(wc -l < "$OUT/model_pipelines.jsonl") rows"
 
 # 3. End to end through the nodes, once per E2E_VARIANTS entry (default "default"): "default" writes
 #    into OUT_DIR, "tunableop" into OUT_DIR/tunableop with both nodes running LibTorch's TunableOp

@@ -42,6 +42,10 @@ cat $R/out/model_paths.jsonl 2>/dev/null | python3 -c '
 import json,sys
 for l in sys.stdin:
   j=json.loads(l); print(j["runtime"], j.get("gemm_tuning", ""), {k: round(v,2) for k,v in j["median"].items()})' 2>/dev/null
+cat $R/out/model_pipelines.jsonl 2>/dev/null | python3 -c '
+import json,sys
+for l in sys.stdin:
+  j=json.loads(l); print("pipelines", j["runtime"], "frame", j["receiver_frame_tokens"], {k: round(v,3) for k,v in j["median"].items()})' 2>/dev/null
 for f in $R/out/e2e_*.json $R/out/*/e2e_*.json; do [ -f "$f" ] && python3 -c '
 import json,sys
 d=json.load(open(sys.argv[1]))

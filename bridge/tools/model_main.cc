@@ -8,6 +8,7 @@
 //                      [--force-static-cache]
 //   lip-model paths    --sender-config A.json --receiver-config B.json [--batch B] [--message-tokens 64]
 //                      [--source-layer 16] [--soft-tokens 8] [--frame-tokens 16] [--relay-tokens 32] [--iters I]
+//   lip-model pipelines --sender-model DIR --receiver-model DIR --bridge-dir DIR --messages FILE [--iters I]
 // `paths` times, with random weights, the model compute of the three message paths as the nodes run
 // them (no tokenizer, no bridge modules, no transport): latent = sender to --source-layer on the
 // message + receiver prefill of frame + soft tokens and label scoring; text relay = sender prefill +
@@ -25,6 +26,13 @@
 // Its decode runs as Generate does (the static-shape cache where the model uses CUDA graphs;
 // --force-static-cache uses it anywhere) and then reports how many of those greedy tokens the
 // growing cache reproduces, teacher-forced on them (decode_tokens_agree_with_growing_cache).
+// `pipelines` times the latent path as the nodes' pipelines run it (SenderPipeline::Encode and
+// ReceiverPipeline::Answer, one message at a time, in benchmark mode: random weights from the model
+// directories' config.json, the real tokenizers, a random bridge of DIR/bridge.json) beside what those
+// pipelines hold in common with `paths` — the sender to its source layer and the receiver's label
+// scoring on the same token counts — and the sender half alone (normaliser + resampler, one CUDA-graph
+// replay where the model uses graphs): per stage, median / p95 / p99 of --iters (default 20) after one
+// warm-up of every message of --messages (JSON lines with a "text").
 // --input FILE reads JSON lines ({"text": ...} or {"ids": [...]}) and prints one result per line.
 // forward prints {"ids", "logits_last" (full vocabulary), "hidden_last" (hidden_states[K] at the
 // last position; K in transformers' output_hidden_states numbering, default the final norm),
@@ -46,7 +54,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/ascii.h"
+#include "bridge/latent/context_primer.h"
+#include "bridge/latent/receiver_pipeline.h"
+#include "bridge/latent/sender_pipeline.h"
 #include "bridge/model/checkpoint_dir.h"
+#include "bridge/model/graphed_function.h"
 #include "bridge/model/decoder_model.h"
 #include "bridge/model/generation.h"
 #include "bridge/model/label_scorer.h"
@@ -77,7 +89,7 @@ struct Args {
 
 absl::StatusOr<Args> ParseArgs(int argc, char** argv) {
   static const std::vector<std::string> kBoolean = {"ignore-eos", "force-static-cache"};
-  if (argc < 2) return absl::InvalidArgumentError("usage: lip-model tokenize|forward|generate|bench --model DIR ...");
+  if (argc < 2) return absl::InvalidArgumentError("usage: lip-model tokenize|forward|generate|bench|paths|pipelines ...");
   Args args;
   args.command = argv[1];
   for (int i = 2; i < argc; ++i) {
@@ -653,6 +665,171 @@ absl::Status RunPaths(const Args& args) {
   return absl::OkStatus();
 }
 
+// The texts of a JSON-lines file ({"text": ...} per line).
+absl::StatusOr<std::vector<std::string>> ReadMessageTexts(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot open --messages ", path));
+  std::vector<std::string> texts;
+  std::string line;
+  for (int number = 1; std::getline(in, line); ++number) {
+    if (absl::StripAsciiWhitespace(line).empty()) continue;
+    Json j = Json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (!j.is_object() || !j.contains("text") || !j["text"].is_string()) {
+      return absl::InvalidArgumentError(absl::StrCat(path, ":", number, ": expected {\"text\": ...}"));
+    }
+    texts.push_back(j["text"].get<std::string>());
+  }
+  if (texts.empty()) return absl::InvalidArgumentError(absl::StrCat(path, " has no messages"));
+  return texts;
+}
+
+absl::Status RunPipelines(const Args& args) {
+#if LIP_MODEL_HAS_TOKENIZER
+  for (const char* name : {"sender-model", "receiver-model", "bridge-dir", "messages"}) {
+    if (!args.Has(name)) return absl::InvalidArgumentError(absl::StrCat("pipelines: --", name, " is required"));
+  }
+  auto options = ParseLoadOptions(args);
+  if (!options.ok()) return options.status();
+  auto iters = IntFlag(args, "iters", 20);
+  if (!iters.ok()) return iters.status();
+  if (*iters <= 0) return absl::InvalidArgumentError("pipelines: --iters must be > 0");
+  auto texts = ReadMessageTexts(args.Get("messages"));
+  if (!texts.ok()) return texts.status();
+  SenderPipelineOptions sender_options;
+  sender_options.bridge_dir = args.Get("bridge-dir");
+  sender_options.model_dir = args.Get("sender-model");
+  sender_options.model_options = *options;
+  sender_options.random_weights_for_benchmark = true;
+  sender_options.random_seed = 1;
+  auto sender = SenderPipeline::Load(sender_options);
+  if (!sender.ok()) return sender.status();
+  ReceiverPipelineOptions receiver_options;
+  receiver_options.bridge_dir = args.Get("bridge-dir");
+  receiver_options.model_dir = args.Get("receiver-model");
+  receiver_options.model_options = *options;
+  receiver_options.random_weights_for_benchmark = true;
+  receiver_options.random_seed = 2;
+  auto receiver = ReceiverPipeline::Load(receiver_options);
+  if (!receiver.ok()) return receiver.status();
+  const BridgeMetadata& bridge = (*sender)->bridge();
+  const DecoderModel& sender_model = (*sender)->model();
+  const DecoderModel& receiver_model = (*receiver)->model();
+  const bool cuda = options->device.is_cuda();
+  auto sync = [&] {
+    if (cuda) torch::cuda::synchronize();
+  };
+  auto now = [] { return std::chrono::steady_clock::now(); };
+  auto ms = [](auto a, auto b) { return std::chrono::duration<double, std::milli>(b - a).count(); };
+  torch::NoGradGuard no_grad;
+
+  // The sender half alone, as the pipeline's encode graph runs it after the model: a second
+  // randomly initialised encoder of the bridge's shape, in a GraphedFunction of its own.
+  SenderEncoder encoder(bridge.sender);
+  encoder->eval();
+  encoder->to(options->device);
+  GraphedFunction encoder_graphs(options->device, sender_model.uses_cuda_graphs(), /*max_graphs=*/16);
+  auto run_encoder = [&](const std::vector<torch::Tensor>& in) -> std::vector<torch::Tensor> {
+    return {encoder->forward(in[0], in[1])};
+  };
+  // The receiver's frame: L = |BOS| + |prefix| + M + |anchor| positions, scored on one-token labels.
+  auto priming = TokenizePriming((*receiver)->tokenizer(), bridge.priming);
+  if (!priming.ok()) return priming.status();
+  const ContextPrimer primer(*priming);
+  const int64_t M = bridge.sender.perceiver.num_queries;
+  const int64_t frame_length = primer.head_length() + M + primer.tail_length();
+  const std::vector<std::vector<int64_t>> labels = {{receiver_model.config().vocab_size / 3},
+                                                    {2 * receiver_model.config().vocab_size / 3}};
+  torch::Tensor frame_embeds =
+      (torch::randn({1, frame_length, receiver_model.hidden_size()}) * 0.02).to(options->device, options->dtype);
+  torch::Tensor frame_mask = torch::ones({1, frame_length}, torch::kInt64);
+
+  std::map<std::string, std::vector<double>> t;
+  int64_t longest_tokens = 0;
+  const int64_t n = static_cast<int64_t>(texts->size());
+  for (int64_t it = -n; it < *iters; ++it) {  // the first n iterations warm up (capture) every length
+    const std::string& text = (*texts)[(it + n) % n];
+    sync();
+    auto t0 = now();
+    auto ids = (*sender)->tokenizer().Encode(text, /*add_special_tokens=*/true);
+    auto t1 = now();
+    if (!ids.ok()) return ids.status();
+    if (int64_t(ids->size()) > bridge.sender.max_text_tokens) ids->resize(bridge.sender.max_text_tokens);
+    auto encoded = (*sender)->Encode({text});
+    auto t2 = now();
+    if (!encoded.ok()) return encoded.status();
+    // The sender model to the source layer on the same ids, padded to the graph's token bucket as
+    // the pipeline pads them (its own graph where the model replays graphs).
+    const int64_t tokens = static_cast<int64_t>(ids->size());
+    const int64_t columns = sender_model.uses_cuda_graphs() ? GraphTokenBucket(tokens) : tokens;
+    torch::Tensor id_tensor = torch::zeros({1, columns}, torch::kInt64);
+    torch::Tensor mask = torch::zeros({1, columns}, torch::kInt64);
+    for (int64_t i = 0; i < tokens; ++i) {
+      id_tensor[0][i] = (*ids)[i];
+      mask[0][i] = 1;
+    }
+    sync();
+    auto t3 = now();
+    ForwardInput in;
+    in.inputs_embeds = sender_model.EmbedTokens(id_tensor.to(options->device));
+    in.stop_after_layer = static_cast<int>(bridge.sender.source_layer);
+    torch::Tensor states = sender_model.Forward(in).last_hidden.to(torch::kFloat32);
+    sync();
+    auto t4 = now();
+    torch::Tensor z = encoder_graphs.Run("encoder", {states, mask.to(options->device)}, run_encoder)[0];
+    z = z.to(torch::kCPU);
+    auto t5 = now();
+    LatentMessage message;
+    message.z = (*encoded)[0].z;
+    message.num_soft_tokens = (*encoded)[0].num_soft_tokens;
+    message.width = (*encoded)[0].width;
+    auto answers = (*receiver)->Answer({message});
+    auto t6 = now();
+    if (!answers.ok()) return answers.status();
+    if (!(*answers)[0].ok()) return (*answers)[0].status();
+    auto scores = ScoreLabels(receiver_model, frame_embeds, frame_mask, labels);
+    if (!scores.ok()) return scores.status();
+    torch::Tensor answer = scores->argmax(-1).cpu();
+    auto t7 = now();
+    if (it < 0) continue;
+    longest_tokens = std::max(longest_tokens, tokens);
+    t["sender.tokenize_ms"].push_back(ms(t0, t1));
+    t["sender.pipeline_encode_ms"].push_back(ms(t1, t2));
+    t["sender.pipeline_encode_device_ms"].push_back((*encoded)[0].device_ms);
+    t["sender.model_to_source_layer_ms"].push_back(ms(t3, t4));
+    t["sender.half_alone_ms"].push_back(ms(t4, t5));
+    t["receiver.pipeline_answer_ms"].push_back(ms(t5, t6));
+    t["receiver.model_classify_ms"].push_back(ms(t6, t7));
+  }
+  Json j;
+  j["sender_model"] = args.Get("sender-model");
+  j["receiver_model"] = args.Get("receiver-model");
+  j["bridge"] = bridge.name;
+  j["device"] = options->device.str();
+  if (cuda) j["gpu"] = GpuName();
+  j["dtype"] = args.Get("dtype", "fp32");
+  j["activations"] = args.Get("activations", "fp32");
+  j["runtime"] = args.Get("runtime", "fast");
+  j["fused_kernels"] = sender_model.uses_fused_cuda_kernels() && receiver_model.uses_fused_cuda_kernels();
+  j["messages"] = n;
+  j["longest_message_tokens"] = longest_tokens;
+  j["receiver_frame_tokens"] = frame_length;
+  j["iters"] = *iters;
+  j["sender_encode_graphs"] = (*sender)->num_encode_graphs();
+  for (const auto& [name, values] : t) {
+    j["median"][name] = Median(values);
+    j["p95"][name] = Percentile(values, 95);
+    j["p99"][name] = Percentile(values, 99);
+  }
+  if (cuda) j["gpu_memory_used_mib_both_pipelines"] = GpuMemoryUsedMiB();
+  j["torch_version"] = TORCH_VERSION;
+  std::cout << j.dump() << "\n";
+  return absl::OkStatus();
+#else
+  (void)args;
+  return absl::UnimplementedError("this lip-model was built without the tokenizer: no pipelines");
+#endif
+}
+
 absl::Status Main(int argc, char** argv) {
   auto args = ParseArgs(argc, argv);
   if (!args.ok()) return args.status();
@@ -662,11 +839,12 @@ absl::Status Main(int argc, char** argv) {
     if (args->command == "generate") return RunGenerate(*args);
     if (args->command == "bench") return RunBench(*args);
     if (args->command == "paths") return RunPaths(*args);
+    if (args->command == "pipelines") return RunPipelines(*args);
   } catch (const c10::Error& e) {
     return absl::InternalError(e.what_without_backtrace());
   }
   return absl::InvalidArgumentError(
-      absl::StrCat("unknown command \"", args->command, "\" (tokenize, forward, generate, bench, paths)"));
+      absl::StrCat("unknown command \"", args->command, "\" (tokenize, forward, generate, bench, paths, pipelines)"));
 }
 
 }  // namespace
