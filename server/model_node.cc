@@ -36,7 +36,7 @@ ABSL_FLAG(bool, cuda_graphs, true,
 ABSL_FLAG(int32_t, graph_warmup_max_batch, 64,
           "on CUDA with --cuda_graphs: before serving, run the node's paths on placeholder messages of every "
           "length a message of the bridge can have, for batches 1, 2, 4, ... up to this size, so their CUDA "
-          "graphs are captured before the first message (server/graph_warmup.h; the receiver caps it at "
+          "graphs are captured before the first message (server/graph_warmup.h; capped at the node's "
           "--max_batch_size); 0 = capture on first use");
 ABSL_FLAG(bool, random_weights_for_benchmark, false,
           "BENCHMARK ONLY: random model weights from --model_dir/config.json and a random bridge half "

@@ -51,8 +51,9 @@ int64_t GraphBatchBucket(int64_t batch) {
 }
 
 int64_t GraphTokenBucket(int64_t tokens) {
-  // Padding positions cost a batch as much compute as real ones, so short inputs (the receiver's
-  // primed latent message is ~20 tokens) get the finest buckets; 16 buckets up to 256 either way.
+  // Padding positions cost a batch as much compute as real ones, so short inputs (a short message
+  // at the sender, a framed text at the receiver) get the finest buckets; 16 buckets up to 256
+  // either way. (The receiver's latent classify graph is keyed by its exact frame length.)
   const int64_t step = tokens <= 64 ? 8 : tokens <= 128 ? 16 : 32;
   return (tokens + step - 1) / step * step;
 }

@@ -99,7 +99,11 @@ int main(int argc, char** argv) {
   auto pipeline = lip::LoadModelPipeline<lip::SenderPipeline, lip::SenderPipelineOptions>(
       kRole, *config, flags, registry->get(), "sender.safetensors");
   if (!pipeline.ok()) return lip::FailStartup(kRole, "cannot load the sender pipeline", pipeline.status());
-  lip::WarmUpModelGraphs(kRole, [&] { return lip::WarmUpSenderGraphs(**pipeline, flags.graph_warmup_max_batch); });
+  // No batch the node forms is larger than --max_batch_size, so no larger bucket is warmed up.
+  lip::WarmUpModelGraphs(kRole, [&] {
+    return lip::WarmUpSenderGraphs(**pipeline,
+                                   std::min(flags.graph_warmup_max_batch, absl::GetFlag(FLAGS_max_batch_size)));
+  });
 
   auto metrics = std::make_shared<lip::metrics::Registry>();
   lip::SenderServiceOptions service_options;
