@@ -20,7 +20,8 @@
 # BLOCK_PROFILE (default 1), PIPELINES (default 1: `lip-model pipelines`, the nodes' pipelines beside the models alone), GEMM_TUNING_AB (default 0), E2E_VARIANTS (default "default"; "none" skips it; "default tunableop":
 # the end-to-end run twice, the second with TunableOp in both nodes at TUNED_LATENT_C / TUNED_RELAY_C, default
 # 1 / 1; "maxbatch:N": the latent sweep again with both nodes' batches capped at N, into OUT_DIR/maxbatch-N;
-# "mps": the latent sweep again with both nodes as clients of one CUDA MPS server, into OUT_DIR/mps),
+# "mps": the latent sweep again with both nodes as clients of one CUDA MPS server, into OUT_DIR/mps; these
+# two sweep VARIANT_LATENT_C, default LATENT_C),
 # TUNED_WARMUP_MAX_BATCH (1), E2E_FLAGS (more flags for both nodes of the "default" and "maxbatch:N" variants).
 # `set -u` without -e and pipefail, on purpose: every stage (build, demo_models_test, each lip-model bench,
 # each node run) logs its exit status to progress.log, and a failed stage still leaves the others' results.
@@ -220,14 +221,14 @@ for variant in ${E2E_VARIANTS:-default}; do
     tunableop) TUNING_DIR=$OUT/tunableop run_e2e tunableop "$OUT/tunableop" "${TUNED_LATENT_C:-1}" "${TUNED_RELAY_C:-1}" \
                  --graph_warmup_max_batch=${TUNED_WARMUP_MAX_BATCH:-1} ;;
     maxbatch:*) MAX_BATCH=${variant#maxbatch:} TUNING_DIR= run_e2e "$variant" "$OUT/maxbatch-${variant#maxbatch:}" \
-                  "${LATENT_C:-1,2,4,8,16,32,64,128}" none ${E2E_FLAGS:-} ;;
+                  "${VARIANT_LATENT_C:-${LATENT_C:-1,2,4,8,16,32,64,128}}" none ${E2E_FLAGS:-} ;;
     mps)  # Both nodes as clients of one CUDA MPS server (a private pipe directory: no other process on
           # the machine joins it), so their kernels may run side by side instead of in time slices.
           if command -v nvidia-cuda-mps-control > /dev/null; then
             export CUDA_MPS_PIPE_DIRECTORY=/tmp/lip-mps/pipe CUDA_MPS_LOG_DIRECTORY=/tmp/lip-mps/log
             mkdir -p $CUDA_MPS_PIPE_DIRECTORY $CUDA_MPS_LOG_DIRECTORY
             nvidia-cuda-mps-control -d && log "MPS server started (private pipe directory)"
-            TUNING_DIR= run_e2e mps "$OUT/mps" "${LATENT_C:-1,2,4,8,16,32,64,128}" none ${E2E_FLAGS:-}
+            TUNING_DIR= run_e2e mps "$OUT/mps" "${VARIANT_LATENT_C:-${LATENT_C:-1,2,4,8,16,32,64,128}}" none ${E2E_FLAGS:-}
             echo quit | nvidia-cuda-mps-control; sleep 1
             cp -r $CUDA_MPS_LOG_DIRECTORY "$OUT/mps/mps-log" 2>/dev/null
             unset CUDA_MPS_PIPE_DIRECTORY CUDA_MPS_LOG_DIRECTORY

@@ -35,6 +35,15 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const torch::Tensor
   torch::Tensor k = split_heads(key_->forward(context), num_keys);
   torch::Tensor v = split_heads(value_->forward(context), num_keys);
 
+#if LIP_TORCH2
+  if (fused_ && x.is_cuda()) {
+    // A boolean mask with true = attend, broadcast over heads and queries; none for all keys.
+    c10::optional<torch::Tensor> attend;
+    if (key_mask.defined()) attend = key_mask.to(torch::kBool).view({batch, 1, 1, num_keys});
+    torch::Tensor attended = at::scaled_dot_product_attention(q, k, v, attend);
+    return output_->forward(attended.transpose(1, 2).reshape({batch, num_queries, num_heads_ * head_dim_}));
+  }
+#endif
   torch::Tensor scores = torch::matmul(q, k.transpose(-2, -1)) / std::sqrt(double(head_dim_));
   if (key_mask.defined()) {
     torch::Tensor masked_out = key_mask.to(torch::kBool).logical_not().view({batch, 1, 1, num_keys});
@@ -79,6 +88,12 @@ PerceiverResamplerImpl::PerceiverResamplerImpl(const PerceiverConfig& config) : 
   output_norm_ = register_module("output_norm", MakeLayerNorm(config.width));
   output_projection_ = register_module("output_projection",
                                        MakeLinear(config.width, config.output_width, true));
+}
+
+void PerceiverResamplerImpl::SetFusedAttention(bool fused) {
+  for (const auto& module : modules(/*include_self=*/false)) {
+    if (auto* attention = module->as<AttentionImpl>()) attention->set_fused(fused);
+  }
 }
 
 torch::Tensor PerceiverResamplerImpl::forward(const torch::Tensor& states,

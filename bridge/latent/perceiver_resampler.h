@@ -32,13 +32,20 @@ class AttentionImpl : public torch::nn::Module {
   AttentionImpl(int64_t width, int64_t num_heads);
 
   // x (B, Q, width), context (B, K, width), key_mask (B, K) with 1 = attend, or undefined for
-  // all keys. Every row of key_mask must have at least one 1 (callers check).
+  // all keys. Every row of key_mask must have at least one 1 (callers check). On CUDA with
+  // LibTorch 2.x the scores, mask, softmax and weighted sum run as one fused kernel
+  // (scaled_dot_product_attention) unless set_fused(false); elsewhere as separate ops. Both are
+  // the same math; they differ by float rounding.
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& context,
                         const torch::Tensor& key_mask = torch::Tensor());
+
+  void set_fused(bool fused) { fused_ = fused; }
+  bool fused() const { return fused_; }
 
  private:
   int64_t num_heads_;
   int64_t head_dim_;
+  bool fused_ = true;
   torch::nn::Linear query_{nullptr}, key_{nullptr}, value_{nullptr}, output_{nullptr};
 };
 TORCH_MODULE(Attention);
@@ -72,6 +79,10 @@ class PerceiverResamplerImpl : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& states, const torch::Tensor& mask);
 
   const PerceiverConfig& config() const { return config_; }
+
+  // Every attention's AttentionImpl::set_fused (default true): false keeps the separate ops on
+  // CUDA too, for A/B timings and parity checks.
+  void SetFusedAttention(bool fused);
 
  private:
   PerceiverConfig config_;

@@ -31,8 +31,9 @@
 // directories' config.json, the real tokenizers, a random bridge of DIR/bridge.json) beside what those
 // pipelines hold in common with `paths` — the sender to its source layer and the receiver's label
 // scoring on the same token counts — and the sender half alone (normaliser + resampler, one CUDA-graph
-// replay where the model uses graphs): per stage, median / p95 / p99 of --iters (default 20) after one
-// warm-up of every message of --messages (JSON lines with a "text").
+// replay where the model uses graphs), with the resampler's attention fused and as separate ops (and
+// the largest difference between their soft tokens): per stage, median / p95 / p99 of --iters
+// (default 20) after one warm-up of every message of --messages (JSON lines with a "text").
 // --input FILE reads JSON lines ({"text": ...} or {"ids": [...]}) and prints one result per line.
 // forward prints {"ids", "logits_last" (full vocabulary), "hidden_last" (hidden_states[K] at the
 // last position; K in transformers' output_hidden_states numbering, default the final norm),
@@ -723,13 +724,20 @@ absl::Status RunPipelines(const Args& args) {
   torch::NoGradGuard no_grad;
 
   // The sender half alone, as the pipeline's encode graph runs it after the model: a second
-  // randomly initialised encoder of the bridge's shape, in a GraphedFunction of its own.
+  // randomly initialised encoder of the bridge's shape, in a GraphedFunction of its own; and the
+  // same with the resampler's attention as separate ops (PerceiverResampler::SetFusedAttention).
   SenderEncoder encoder(bridge.sender);
   encoder->eval();
   encoder->to(options->device);
-  GraphedFunction encoder_graphs(options->device, sender_model.uses_cuda_graphs(), /*max_graphs=*/16);
+  GraphedFunction encoder_graphs(options->device, sender_model.uses_cuda_graphs(), /*max_graphs=*/32);
   auto run_encoder = [&](const std::vector<torch::Tensor>& in) -> std::vector<torch::Tensor> {
     return {encoder->forward(in[0], in[1])};
+  };
+  auto run_encoder_unfused = [&](const std::vector<torch::Tensor>& in) -> std::vector<torch::Tensor> {
+    encoder->perceiver()->SetFusedAttention(false);
+    torch::Tensor z = encoder->forward(in[0], in[1]);
+    encoder->perceiver()->SetFusedAttention(true);
+    return {z};
   };
   // The receiver's frame: L = |BOS| + |prefix| + M + |anchor| positions, scored on one-token labels.
   auto priming = TokenizePriming((*receiver)->tokenizer(), bridge.priming);
@@ -745,6 +753,7 @@ absl::Status RunPipelines(const Args& args) {
 
   std::map<std::string, std::vector<double>> t;
   int64_t longest_tokens = 0;
+  double max_fused_difference = 0;  // |Z fused - Z unfused|, the resampler's attention two ways
   const int64_t n = static_cast<int64_t>(texts->size());
   for (int64_t it = -n; it < *iters; ++it) {  // the first n iterations warm up (capture) every length
     const std::string& text = (*texts)[(it + n) % n];
@@ -778,6 +787,9 @@ absl::Status RunPipelines(const Args& args) {
     torch::Tensor z = encoder_graphs.Run("encoder", {states, mask.to(options->device)}, run_encoder)[0];
     z = z.to(torch::kCPU);
     auto t5 = now();
+    torch::Tensor z_unfused = encoder_graphs.Run("encoder-unfused-attention", {states, mask.to(options->device)},
+                                                 run_encoder_unfused)[0].to(torch::kCPU);
+    auto t5b = now();
     LatentMessage message;
     message.z = (*encoded)[0].z;
     message.num_soft_tokens = (*encoded)[0].num_soft_tokens;
@@ -797,6 +809,8 @@ absl::Status RunPipelines(const Args& args) {
     t["sender.pipeline_encode_device_ms"].push_back((*encoded)[0].device_ms);
     t["sender.model_to_source_layer_ms"].push_back(ms(t3, t4));
     t["sender.half_alone_ms"].push_back(ms(t4, t5));
+    t["sender.half_alone_unfused_attention_ms"].push_back(ms(t5, t5b));
+    max_fused_difference = std::max(max_fused_difference, (z - z_unfused).abs().max().item<double>());
     t["receiver.pipeline_answer_ms"].push_back(ms(t5, t6));
     t["receiver.model_classify_ms"].push_back(ms(t6, t7));
   }
@@ -815,6 +829,7 @@ absl::Status RunPipelines(const Args& args) {
   j["receiver_frame_tokens"] = frame_length;
   j["iters"] = *iters;
   j["sender_encode_graphs"] = (*sender)->num_encode_graphs();
+  j["half_alone_fused_vs_unfused_attention_max_abs_difference"] = max_fused_difference;
   for (const auto& [name, values] : t) {
     j["median"][name] = Median(values);
     j["p95"][name] = Percentile(values, 95);

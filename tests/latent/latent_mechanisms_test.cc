@@ -107,6 +107,35 @@ TEST(PerceiverResamplerTest, GradientsReachQueriesAndInputProjection) {
   EXPECT_GT(perceiver->named_parameters()["queries"].grad().abs().sum().item<float>(), 0.0f);
 }
 
+// The fused attention (one scaled_dot_product_attention kernel, CUDA with LibTorch 2.x) and the
+// separate ops are the same math: with padding masked out, both give the same Z up to float
+// rounding, and the switch reaches every attention of every block. Where no CUDA device is present
+// both settings run the separate ops, so the comparison only checks the switch.
+TEST(PerceiverResamplerTest, FusedAttentionMatchesSeparateOps) {
+  torch::manual_seed(5);
+  PerceiverResampler perceiver(SmallPerceiver());
+  int attentions = 0;
+  perceiver->SetFusedAttention(false);
+  for (const auto& module : perceiver->modules(/*include_self=*/false)) {
+    if (auto* attention = module->as<AttentionImpl>()) {
+      EXPECT_FALSE(attention->fused());
+      ++attentions;
+    }
+  }
+  EXPECT_EQ(attentions, 2 * SmallPerceiver().depth);
+  const torch::Device device = torch::cuda::is_available() ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
+  perceiver->to(device);
+  torch::NoGradGuard no_grad;
+  torch::Tensor states = torch::randn({3, 9, 12}).to(device);
+  torch::Tensor mask = torch::ones({3, 9}, torch::kInt64);
+  mask.index_put_({1, torch::indexing::Slice(5, 9)}, 0);
+  mask = mask.to(device);
+  torch::Tensor separate = perceiver->forward(states, mask);
+  perceiver->SetFusedAttention(true);
+  torch::Tensor fused = perceiver->forward(states, mask);
+  EXPECT_TRUE(torch::allclose(fused, separate, 1e-4, 1e-4)) << (fused - separate).abs().max().item<float>();
+}
+
 TEST(SenderEncoderTest, EncodeChecksShapesAndEmptyTexts) {
   torch::manual_seed(5);
   SenderHalfConfig config;
