@@ -77,6 +77,8 @@ absl::StatusOr<GraphWarmupReport> WarmUpReceiverGraphs(const ReceiverPipeline& p
     }
     ++report.text_lengths;
   }
+  report.pipeline_graphs = pipeline.num_classify_graphs();
+  report.model_graphs = pipeline.model().num_forward_graphs();
   pipeline.model().ReleaseCachedDeviceMemory();
   report.elapsed_ms = MillisSince(start);
   return report;
@@ -99,7 +101,8 @@ absl::StatusOr<GraphWarmupReport> WarmUpSenderGraphs(const SenderPipeline& pipel
   LIP_ASSIGN_OR_RETURN(auto relay, pipeline.GenerateText(PlaceholderWords(max_words), 32));
   (void)relay;
   ++report.batches;
-  report.graphs = pipeline.num_encode_graphs();
+  report.pipeline_graphs = pipeline.num_encode_graphs();
+  report.model_graphs = pipeline.model().num_forward_graphs();
   pipeline.model().ReleaseCachedDeviceMemory();
   report.elapsed_ms = MillisSince(start);
   return report;

@@ -28,7 +28,10 @@ struct GraphWarmupReport {
   int batches = 0;        // placeholder batches run (each a forward, or a generation)
   int text_lengths = 0;   // placeholder text lengths run, each at every batch bucket
   double elapsed_ms = 0;  // wall time of the whole warm-up
-  int graphs = -1;        // the sender's encode graphs held after it (GraphedFunction); -1: not counted
+  // CUDA graphs held after it: the pipeline's own (the sender's encode graphs, the receiver's latent
+  // classify graphs: GraphedFunction) and the model's forward graphs (the text paths' prefills).
+  int pipeline_graphs = 0;
+  int model_graphs = 0;
 };
 
 // The receiver's classify path on zero soft tokens of the bridge's shape (M x d_z) with the

@@ -132,7 +132,8 @@ void WarmUpModelGraphs(const std::string& role, WarmUp warm_up) {
             {{"batches", std::to_string(report->batches)},
              {"text_lengths", std::to_string(report->text_lengths)},
              {"elapsed_ms", std::to_string(report->elapsed_ms)},
-             {"graphs", report->graphs >= 0 ? std::to_string(report->graphs) : "not counted"}});
+             {"pipeline_graphs", std::to_string(report->pipeline_graphs)},
+             {"model_graphs", std::to_string(report->model_graphs)}});
   }
 }
 

@@ -151,6 +151,8 @@ class ReceiverPipeline {
   const Tokenizer& tokenizer() const { return *tokenizer_; }
   const EnergyMatcher& energy_matcher() const { return energy_matcher_; }
   const ReceiverLimits& limits() const { return limits_; }
+  // CUDA graphs of the latent classify path (ClassifyOneTokenLabels) held; 0 off CUDA graphs.
+  int num_classify_graphs() const { return classify_graphs_ == nullptr ? 0 : classify_graphs_->num_graphs(); }
 
   // The adapted, energy-matched soft tokens (B, M, receiver width) for z (B, M, d_z): the
   // receiver half alone, for tests and evaluation. No gradients.

@@ -332,6 +332,13 @@ void DecoderModel::ReleaseCachedDeviceMemory() const {
 #endif
 }
 
+int DecoderModel::num_forward_graphs() const {
+  std::lock_guard<std::mutex> lock(graphs_->mutex);
+  int n = 0;
+  for (const auto& [key, entry] : graphs_->entries) n += entry.failed ? 0 : 1;
+  return n;
+}
+
 ForwardOutput DecoderModel::Forward(const ForwardInput& in) const {
   ForwardOutput out;
   if (ForwardGraphed(in, &out)) return out;

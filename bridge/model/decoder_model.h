@@ -124,6 +124,9 @@ class DecoderModel {
   // Hands the memory LibTorch's caching allocator holds but no tensor uses back to the device (the
   // eager runs of a warm-up leave gigabytes cached); graphs keep theirs. A no-op off CUDA graphs.
   void ReleaseCachedDeviceMemory() const;
+  // The forward graphs this model holds (Forward's own buckets; a caller's graph that contains the
+  // forward, e.g. GraphedFunction, is the caller's); 0 off CUDA graphs.
+  int num_forward_graphs() const;
   static constexpr int64_t kMaxGraphBatch = 64;
   static constexpr int64_t kMaxGraphTokens = 256;
 
