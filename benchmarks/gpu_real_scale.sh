@@ -17,12 +17,13 @@
 # latent,direct_text), BENCH_SPECS (model:batch:prompt:new_tokens ...), BATCH_WAIT_MS (0), FUSED_AB (default
 # 1: the graphs runtime's bench also without the fused CUDA kernels, --fused-kernels off), RECEIVER_DEVICE /
 # SENDER_DEVICE (default cuda:0 both; cuda:0 and cuda:1 on a two-GPU machine: the split deployment),
-# BLOCK_PROFILE (default 1), PIPELINES (default 1: `lip-model pipelines`, the nodes' pipelines beside the models alone), GEMM_TUNING_AB (default 0), E2E_VARIANTS (default "default"; "none" skips it; "default tunableop":
-# the end-to-end run twice, the second with TunableOp in both nodes at TUNED_LATENT_C / TUNED_RELAY_C, default
-# 1 / 1; "maxbatch:N": the latent sweep again with both nodes' batches capped at N, into OUT_DIR/maxbatch-N;
-# "mps": the latent sweep again with both nodes as clients of one CUDA MPS server, into OUT_DIR/mps; these
-# two sweep VARIANT_LATENT_C, default LATENT_C),
-# TUNED_WARMUP_MAX_BATCH (1), E2E_FLAGS (more flags for both nodes of the "default" and "maxbatch:N" variants).
+# BLOCK_PROFILE (default 1), PIPELINES (default 1: `lip-model pipelines`, the nodes' pipelines beside the
+# models alone), GEMM_TUNING_AB (default 0), E2E_VARIANTS (default "default"; "none" skips it; "default
+# tunableop": the end-to-end run twice, the second with TunableOp in both nodes at TUNED_LATENT_C /
+# TUNED_RELAY_C, default 1 / 1; "maxbatch:N": the latent sweep again with both nodes' batches capped at N,
+# into OUT_DIR/maxbatch-N; "mps": the latent sweep again with both nodes as clients of one CUDA MPS server,
+# into OUT_DIR/mps; these two sweep VARIANT_LATENT_C, default LATENT_C), TUNED_WARMUP_MAX_BATCH (1),
+# E2E_FLAGS (more flags for both nodes of every variant but "tunableop").
 # `set -u` without -e and pipefail, on purpose: every stage (build, demo_models_test, each lip-model bench,
 # each node run) logs its exit status to progress.log, and a failed stage still leaves the others' results.
 set -u

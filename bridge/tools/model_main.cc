@@ -811,7 +811,7 @@ absl::Status RunPipelines(const Args& args) {
     t["sender.half_alone_ms"].push_back(ms(t4, t5));
     t["sender.half_alone_unfused_attention_ms"].push_back(ms(t5, t5b));
     max_fused_difference = std::max(max_fused_difference, (z - z_unfused).abs().max().item<double>());
-    t["receiver.pipeline_answer_ms"].push_back(ms(t5, t6));
+    t["receiver.pipeline_answer_ms"].push_back(ms(t5b, t6));
     t["receiver.model_classify_ms"].push_back(ms(t6, t7));
   }
   Json j;
