@@ -548,6 +548,35 @@ double Median(std::vector<double> v) {
   return v.empty() ? 0 : v[v.size() / 2];
 }
 
+// Wall time of the stages `paths` and `pipelines` time, and the wait for the device's queued work
+// before a stage's clock is read.
+using StageClock = std::chrono::steady_clock;
+double MsBetween(StageClock::time_point a, StageClock::time_point b) {
+  return std::chrono::duration<double, std::milli>(b - a).count();
+}
+void WaitForDevice(const torch::Device& device) {
+  if (device.is_cuda()) torch::cuda::synchronize();
+}
+
+// The run's settings that every timing row carries: device (and the GPU's name), dtype, activations,
+// runtime.
+void AddRunSettings(const Args& args, const LoadOptions& options, Json* j) {
+  (*j)["device"] = options.device.str();
+  if (options.device.is_cuda()) (*j)["gpu"] = GpuName();
+  (*j)["dtype"] = args.Get("dtype", "fp32");
+  (*j)["activations"] = args.Get("activations", "fp32");
+  (*j)["runtime"] = args.Get("runtime", "fast");
+}
+
+// Median, p95 and p99 of every stage's sample, as j["median"][stage], j["p95"][stage], j["p99"][stage].
+void AddStageStatistics(const std::map<std::string, std::vector<double>>& samples, Json* j) {
+  for (const auto& [name, values] : samples) {
+    (*j)["median"][name] = Median(values);
+    (*j)["p95"][name] = Percentile(values, 95);
+    (*j)["p99"][name] = Percentile(values, 99);
+  }
+}
+
 absl::Status RunPaths(const Args& args) {
   if (!args.Has("sender-config") || !args.Has("receiver-config")) {
     return absl::InvalidArgumentError("--sender-config and --receiver-config are required");
@@ -574,11 +603,6 @@ absl::Status RunPaths(const Args& args) {
   auto receiver = DecoderModel::RandomInit(*receiver_config, *options, /*seed=*/2);
   if (!receiver.ok()) return receiver.status();
   const bool cuda = options->device.is_cuda();
-  auto sync = [&] {
-    if (cuda) torch::cuda::synchronize();
-  };
-  auto now = [] { return std::chrono::steady_clock::now(); };
-  auto ms = [](auto a, auto b) { return std::chrono::duration<double, std::milli>(b - a).count(); };
   torch::NoGradGuard no_grad;
   const int64_t B = *batch;
   torch::Tensor msg_ids = torch::randint(0, sender_config->vocab_size, {B, *message}, torch::kInt64);
@@ -592,27 +616,27 @@ absl::Status RunPaths(const Args& args) {
   std::map<std::string, std::vector<double>> t;
   for (int64_t it = 0; it <= *iters; ++it) {
     // Latent: sender to the source layer, then the receiver reads frame + soft tokens and scores.
-    sync();
-    auto t0 = now();
+    WaitForDevice(options->device);
+    auto t0 = StageClock::now();
     ForwardInput in;
     in.inputs_embeds = (*sender)->EmbedTokens(msg_ids);
     in.stop_after_layer = static_cast<int>(*layer);
     torch::Tensor states = (*sender)->Forward(in).last_hidden;
-    sync();
-    auto t1 = now();
+    WaitForDevice(options->device);
+    auto t1 = StageClock::now();
     torch::Tensor frame_embeds = (*receiver)->EmbedTokens(frame_ids);
     torch::Tensor primed = torch::cat({frame_embeds.narrow(1, 0, *frame / 2), soft_tokens,
                                        frame_embeds.narrow(1, *frame / 2, *frame - *frame / 2)}, 1);
     auto scores = ScoreLabels(**receiver, primed, torch::ones({B, primed.size(1)}, torch::kInt64), labels);
     if (!scores.ok()) return scores.status();
     torch::Tensor answer = scores->argmax(-1).cpu();
-    auto t2 = now();
+    auto t2 = StageClock::now();
     // Text relay: the sender writes relay tokens, the receiver reads frame + them and scores.
     GenerationOptions gen;
     gen.max_new_tokens = *relay;
     auto written = GenerateFromIds(**sender, msg_ids, torch::ones_like(msg_ids), gen);
     if (!written.ok()) return written.status();
-    auto t3 = now();
+    auto t3 = StageClock::now();
     std::vector<int64_t> relayed;
     for (const auto& row : written->tokens) {
       for (int64_t id : row) relayed.push_back(id % receiver_config->vocab_size);
@@ -623,30 +647,26 @@ absl::Status RunPaths(const Args& args) {
                                     torch::ones({B, relay_ids.size(1)}, torch::kInt64), labels);
     if (!relay_scores.ok()) return relay_scores.status();
     answer = relay_scores->argmax(-1).cpu();
-    auto t4 = now();
+    auto t4 = StageClock::now();
     // Direct text: the receiver reads frame + the message itself.
     auto direct_scores = ScoreLabels(**receiver, (*receiver)->EmbedTokens(direct_ids),
                                      torch::ones({B, direct_ids.size(1)}, torch::kInt64), labels);
     if (!direct_scores.ok()) return direct_scores.status();
     answer = direct_scores->argmax(-1).cpu();
-    auto t5 = now();
+    auto t5 = StageClock::now();
     if (it == 0) continue;
-    t["latent.sender_to_layer_ms"].push_back(ms(t0, t1));
-    t["latent.receiver_classify_ms"].push_back(ms(t1, t2));
-    t["latent.total_ms"].push_back(ms(t0, t2));
-    t["text_relay.sender_generate_ms"].push_back(ms(t2, t3));
-    t["text_relay.receiver_classify_ms"].push_back(ms(t3, t4));
-    t["text_relay.total_ms"].push_back(ms(t2, t4));
-    t["direct_text.receiver_classify_ms"].push_back(ms(t4, t5));
+    t["latent.sender_to_layer_ms"].push_back(MsBetween(t0, t1));
+    t["latent.receiver_classify_ms"].push_back(MsBetween(t1, t2));
+    t["latent.total_ms"].push_back(MsBetween(t0, t2));
+    t["text_relay.sender_generate_ms"].push_back(MsBetween(t2, t3));
+    t["text_relay.receiver_classify_ms"].push_back(MsBetween(t3, t4));
+    t["text_relay.total_ms"].push_back(MsBetween(t2, t4));
+    t["direct_text.receiver_classify_ms"].push_back(MsBetween(t4, t5));
   }
   Json j;
   j["sender_config"] = args.Get("sender-config");
   j["receiver_config"] = args.Get("receiver-config");
-  j["device"] = options->device.str();
-  if (cuda) j["gpu"] = GpuName();
-  j["dtype"] = args.Get("dtype", "fp32");
-  j["activations"] = args.Get("activations", "fp32");
-  j["runtime"] = args.Get("runtime", "fast");
+  AddRunSettings(args, *options, &j);
   j["fused_kernels"] = (*sender)->uses_fused_cuda_kernels() && (*receiver)->uses_fused_cuda_kernels();
   j["batch"] = B;
   j["message_tokens"] = *message;
@@ -655,11 +675,7 @@ absl::Status RunPaths(const Args& args) {
   j["frame_tokens"] = *frame;
   j["relay_tokens"] = *relay;
   j["iters"] = *iters;
-  for (const auto& [name, values] : t) {
-    j["median"][name] = Median(values);
-    j["p95"][name] = Percentile(values, 95);
-    j["p99"][name] = Percentile(values, 99);
-  }
+  AddStageStatistics(t, &j);
   if (cuda) j["gpu_memory_used_mib_both_models"] = GpuMemoryUsedMiB();
   j["torch_version"] = TORCH_VERSION;
   std::cout << j.dump() << "\n";
@@ -684,6 +700,20 @@ absl::StatusOr<std::vector<std::string>> ReadMessageTexts(const std::string& pat
   return texts;
 }
 
+// A pipeline's options in benchmark mode: random weights from --<model_flag>'s config.json and a
+// random bridge half from --bridge-dir's bridge.json.
+template <typename PipelineOptions>
+PipelineOptions BenchmarkPipelineOptions(const Args& args, const std::string& model_flag, const LoadOptions& load,
+                                         uint64_t seed) {
+  PipelineOptions options;
+  options.bridge_dir = args.Get("bridge-dir");
+  options.model_dir = args.Get(model_flag);
+  options.model_options = load;
+  options.random_weights_for_benchmark = true;
+  options.random_seed = seed;
+  return options;
+}
+
 absl::Status RunPipelines(const Args& args) {
 #if LIP_MODEL_HAS_TOKENIZER
   for (const char* name : {"sender-model", "receiver-model", "bridge-dir", "messages"}) {
@@ -696,31 +726,16 @@ absl::Status RunPipelines(const Args& args) {
   if (*iters <= 0) return absl::InvalidArgumentError("pipelines: --iters must be > 0");
   auto texts = ReadMessageTexts(args.Get("messages"));
   if (!texts.ok()) return texts.status();
-  SenderPipelineOptions sender_options;
-  sender_options.bridge_dir = args.Get("bridge-dir");
-  sender_options.model_dir = args.Get("sender-model");
-  sender_options.model_options = *options;
-  sender_options.random_weights_for_benchmark = true;
-  sender_options.random_seed = 1;
-  auto sender = SenderPipeline::Load(sender_options);
+  auto sender = SenderPipeline::Load(
+      BenchmarkPipelineOptions<SenderPipelineOptions>(args, "sender-model", *options, /*seed=*/1));
   if (!sender.ok()) return sender.status();
-  ReceiverPipelineOptions receiver_options;
-  receiver_options.bridge_dir = args.Get("bridge-dir");
-  receiver_options.model_dir = args.Get("receiver-model");
-  receiver_options.model_options = *options;
-  receiver_options.random_weights_for_benchmark = true;
-  receiver_options.random_seed = 2;
-  auto receiver = ReceiverPipeline::Load(receiver_options);
+  auto receiver = ReceiverPipeline::Load(
+      BenchmarkPipelineOptions<ReceiverPipelineOptions>(args, "receiver-model", *options, /*seed=*/2));
   if (!receiver.ok()) return receiver.status();
   const BridgeMetadata& bridge = (*sender)->bridge();
   const DecoderModel& sender_model = (*sender)->model();
   const DecoderModel& receiver_model = (*receiver)->model();
   const bool cuda = options->device.is_cuda();
-  auto sync = [&] {
-    if (cuda) torch::cuda::synchronize();
-  };
-  auto now = [] { return std::chrono::steady_clock::now(); };
-  auto ms = [](auto a, auto b) { return std::chrono::duration<double, std::milli>(b - a).count(); };
   torch::NoGradGuard no_grad;
 
   // The sender half alone, as the pipeline's encode graph runs it after the model: a second
@@ -757,14 +772,14 @@ absl::Status RunPipelines(const Args& args) {
   const int64_t n = static_cast<int64_t>(texts->size());
   for (int64_t it = -n; it < *iters; ++it) {  // the first n iterations warm up (capture) every length
     const std::string& text = (*texts)[(it + n) % n];
-    sync();
-    auto t0 = now();
+    WaitForDevice(options->device);
+    auto t0 = StageClock::now();
     auto ids = (*sender)->tokenizer().Encode(text, /*add_special_tokens=*/true);
-    auto t1 = now();
+    auto t1 = StageClock::now();
     if (!ids.ok()) return ids.status();
     if (int64_t(ids->size()) > bridge.sender.max_text_tokens) ids->resize(bridge.sender.max_text_tokens);
     auto encoded = (*sender)->Encode({text});
-    auto t2 = now();
+    auto t2 = StageClock::now();
     if (!encoded.ok()) return encoded.status();
     // The sender model to the source layer on the same ids, padded to the graph's token bucket as
     // the pipeline pads them (its own graph where the model replays graphs).
@@ -776,53 +791,49 @@ absl::Status RunPipelines(const Args& args) {
       id_tensor[0][i] = (*ids)[i];
       mask[0][i] = 1;
     }
-    sync();
-    auto t3 = now();
+    WaitForDevice(options->device);
+    auto t3 = StageClock::now();
     ForwardInput in;
     in.inputs_embeds = sender_model.EmbedTokens(id_tensor.to(options->device));
     in.stop_after_layer = static_cast<int>(bridge.sender.source_layer);
     torch::Tensor states = sender_model.Forward(in).last_hidden.to(torch::kFloat32);
-    sync();
-    auto t4 = now();
+    WaitForDevice(options->device);
+    auto t4 = StageClock::now();
     torch::Tensor z = encoder_graphs.Run("encoder", {states, mask.to(options->device)}, run_encoder)[0];
     z = z.to(torch::kCPU);
-    auto t5 = now();
+    auto t5 = StageClock::now();
     torch::Tensor z_unfused = encoder_graphs.Run("encoder-unfused-attention", {states, mask.to(options->device)},
                                                  run_encoder_unfused)[0].to(torch::kCPU);
-    auto t5b = now();
+    auto t5b = StageClock::now();
     LatentMessage message;
     message.z = (*encoded)[0].z;
     message.num_soft_tokens = (*encoded)[0].num_soft_tokens;
     message.width = (*encoded)[0].width;
     auto answers = (*receiver)->Answer({message});
-    auto t6 = now();
+    auto t6 = StageClock::now();
     if (!answers.ok()) return answers.status();
     if (!(*answers)[0].ok()) return (*answers)[0].status();
     auto scores = ScoreLabels(receiver_model, frame_embeds, frame_mask, labels);
     if (!scores.ok()) return scores.status();
     torch::Tensor answer = scores->argmax(-1).cpu();
-    auto t7 = now();
+    auto t7 = StageClock::now();
     if (it < 0) continue;
     longest_tokens = std::max(longest_tokens, tokens);
-    t["sender.tokenize_ms"].push_back(ms(t0, t1));
-    t["sender.pipeline_encode_ms"].push_back(ms(t1, t2));
+    t["sender.tokenize_ms"].push_back(MsBetween(t0, t1));
+    t["sender.pipeline_encode_ms"].push_back(MsBetween(t1, t2));
     t["sender.pipeline_encode_device_ms"].push_back((*encoded)[0].device_ms);
-    t["sender.model_to_source_layer_ms"].push_back(ms(t3, t4));
-    t["sender.half_alone_ms"].push_back(ms(t4, t5));
-    t["sender.half_alone_unfused_attention_ms"].push_back(ms(t5, t5b));
+    t["sender.model_to_source_layer_ms"].push_back(MsBetween(t3, t4));
+    t["sender.half_alone_ms"].push_back(MsBetween(t4, t5));
+    t["sender.half_alone_unfused_attention_ms"].push_back(MsBetween(t5, t5b));
     max_fused_difference = std::max(max_fused_difference, (z - z_unfused).abs().max().item<double>());
-    t["receiver.pipeline_answer_ms"].push_back(ms(t5b, t6));
-    t["receiver.model_classify_ms"].push_back(ms(t6, t7));
+    t["receiver.pipeline_answer_ms"].push_back(MsBetween(t5b, t6));
+    t["receiver.model_classify_ms"].push_back(MsBetween(t6, t7));
   }
   Json j;
   j["sender_model"] = args.Get("sender-model");
   j["receiver_model"] = args.Get("receiver-model");
   j["bridge"] = bridge.name;
-  j["device"] = options->device.str();
-  if (cuda) j["gpu"] = GpuName();
-  j["dtype"] = args.Get("dtype", "fp32");
-  j["activations"] = args.Get("activations", "fp32");
-  j["runtime"] = args.Get("runtime", "fast");
+  AddRunSettings(args, *options, &j);
   j["fused_kernels"] = sender_model.uses_fused_cuda_kernels() && receiver_model.uses_fused_cuda_kernels();
   j["messages"] = n;
   j["longest_message_tokens"] = longest_tokens;
@@ -830,11 +841,7 @@ absl::Status RunPipelines(const Args& args) {
   j["iters"] = *iters;
   j["sender_encode_graphs"] = (*sender)->num_encode_graphs();
   j["half_alone_fused_vs_unfused_attention_max_abs_difference"] = max_fused_difference;
-  for (const auto& [name, values] : t) {
-    j["median"][name] = Median(values);
-    j["p95"][name] = Percentile(values, 95);
-    j["p99"][name] = Percentile(values, 99);
-  }
+  AddStageStatistics(t, &j);
   if (cuda) j["gpu_memory_used_mib_both_pipelines"] = GpuMemoryUsedMiB();
   j["torch_version"] = TORCH_VERSION;
   std::cout << j.dump() << "\n";
