@@ -302,9 +302,13 @@ TEST_F(NodesLifecycleTest, SenderPassesItsCallersDeadlineToTheReceiver) {
   lip::v1::SendRequest request;
   request.set_receiver_address(absl::StrCat("127.0.0.1:", receiver_->port()));
   request.mutable_encode()->set_text(kText);
-  request.mutable_encode()->mutable_task()->mutable_generate()->set_max_new_tokens(kSlowTokens);
+  // A generation several times longer than the deadline on any machine the tests run on (128 tokens
+  // of the demo receiver took ~0.5 s on an idle 2-core CI machine, as long as the deadline this test
+  // first had; 384 stay within its 512 positions); the deadline still leaves the sender time to
+  // encode and reach the receiver.
+  request.mutable_encode()->mutable_task()->mutable_generate()->set_max_new_tokens(3 * kSlowTokens);
   grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(500));
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(250));
   lip::v1::SendResponse response;
   EXPECT_EQ(sender->stub()->Send(&context, request, &response).error_code(),
             grpc::StatusCode::DEADLINE_EXCEEDED);
