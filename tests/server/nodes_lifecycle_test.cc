@@ -220,7 +220,9 @@ TEST_F(NodesLifecycleTest, DeadlineThatCannotBeMetIsDeadlineExceededAndServingGo
   const double batches_before = Batches(*receiver_);
   const double exceeded_before = ReceiverMessages(*receiver_, "DEADLINE_EXCEEDED");
   std::atomic<int> slow_ok{0};
-  std::thread slow = StartSlowCall(*receiver_, *client, Packet(kOtherText, kSlowTokens), 1, &slow_ok);
+  // Three times the usual slow generation (~1.5 s on an idle CI machine), so the wait outlasts the
+  // 300 ms deadline on a fast machine too.
+  std::thread slow = StartSlowCall(*receiver_, *client, Packet(kOtherText, 3 * kSlowTokens), 1, &slow_ok);
   {
     grpc::ClientContext context;
     const lip::v1::LipPacket waiting = Packet(kText);
