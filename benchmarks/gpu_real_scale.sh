@@ -122,7 +122,7 @@ for runtime in ${RUNTIMES:-eager fast graphs}; do
   # the models alone on the same token counts: what the pipelines add to the model compute.
   if [ "$runtime" = graphs ] && [ "${PIPELINES:-1}" = 1 ]; then
     "$BUILD/bridge/lip-model" pipelines --sender-model "$MODELS/llama31-8b" --receiver-model "$MODELS/mistral-7b" \
-      --bridge-dir benchmarks/real_shapes --messages benchmarks/real_shapes/messages.jsonl --device cuda \
+      --bridge-dir benchmarks/real_shapes --input benchmarks/real_shapes/messages.jsonl --device cuda \
       --dtype bf16 --activations model --runtime $runtime --iters 64 \
       >> "$OUT/model_pipelines.jsonl" 2>> "$OUT/model_bench.err" || log "pipelines failed: $runtime"
   fi

@@ -8,7 +8,7 @@
 //                      [--force-static-cache]
 //   lip-model paths    --sender-config A.json --receiver-config B.json [--batch B] [--message-tokens 64]
 //                      [--source-layer 16] [--soft-tokens 8] [--frame-tokens 16] [--relay-tokens 32] [--iters I]
-//   lip-model pipelines --sender-model DIR --receiver-model DIR --bridge-dir DIR --messages FILE [--iters I]
+//   lip-model pipelines --sender-model DIR --receiver-model DIR --bridge-dir DIR --input FILE [--iters I]
 // `paths` times, with random weights, the model compute of the three message paths as the nodes run
 // them (no tokenizer, no bridge modules, no transport): latent = sender to --source-layer on the
 // message + receiver prefill of frame + soft tokens and label scoring; text relay = sender prefill +
@@ -33,7 +33,7 @@
 // scoring on the same token counts — and the sender half alone (normaliser + resampler, one CUDA-graph
 // replay where the model uses graphs), with the resampler's attention fused and as separate ops (and
 // the largest difference between their soft tokens): per stage, median / p95 / p99 of --iters
-// (default 20) after one warm-up of every message of --messages (JSON lines with a "text").
+// (default 20) after one warm-up of every message of --input (JSON lines with a "text").
 // --input FILE reads JSON lines ({"text": ...} or {"ids": [...]}) and prints one result per line.
 // forward prints {"ids", "logits_last" (full vocabulary), "hidden_last" (hidden_states[K] at the
 // last position; K in transformers' output_hidden_states numbering, default the final norm),
@@ -682,24 +682,6 @@ absl::Status RunPaths(const Args& args) {
   return absl::OkStatus();
 }
 
-// The texts of a JSON-lines file ({"text": ...} per line).
-absl::StatusOr<std::vector<std::string>> ReadMessageTexts(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot open --messages ", path));
-  std::vector<std::string> texts;
-  std::string line;
-  for (int number = 1; std::getline(in, line); ++number) {
-    if (absl::StripAsciiWhitespace(line).empty()) continue;
-    Json j = Json::parse(line, nullptr, /*allow_exceptions=*/false);
-    if (!j.is_object() || !j.contains("text") || !j["text"].is_string()) {
-      return absl::InvalidArgumentError(absl::StrCat(path, ":", number, ": expected {\"text\": ...}"));
-    }
-    texts.push_back(j["text"].get<std::string>());
-  }
-  if (texts.empty()) return absl::InvalidArgumentError(absl::StrCat(path, " has no messages"));
-  return texts;
-}
-
 // A pipeline's options in benchmark mode: random weights from --<model_flag>'s config.json and a
 // random bridge half from --bridge-dir's bridge.json.
 template <typename PipelineOptions>
@@ -716,7 +698,7 @@ PipelineOptions BenchmarkPipelineOptions(const Args& args, const std::string& mo
 
 absl::Status RunPipelines(const Args& args) {
 #if LIP_MODEL_HAS_TOKENIZER
-  for (const char* name : {"sender-model", "receiver-model", "bridge-dir", "messages"}) {
+  for (const char* name : {"sender-model", "receiver-model", "bridge-dir", "input"}) {
     if (!args.Has(name)) return absl::InvalidArgumentError(absl::StrCat("pipelines: --", name, " is required"));
   }
   auto options = ParseLoadOptions(args);
@@ -724,8 +706,13 @@ absl::Status RunPipelines(const Args& args) {
   auto iters = IntFlag(args, "iters", 20);
   if (!iters.ok()) return iters.status();
   if (*iters <= 0) return absl::InvalidArgumentError("pipelines: --iters must be > 0");
-  auto texts = ReadMessageTexts(args.Get("messages"));
-  if (!texts.ok()) return texts.status();
+  auto requests = ReadRequests(args);
+  if (!requests.ok()) return requests.status();
+  std::vector<std::string> texts;
+  for (const Request& request : *requests) {
+    if (request.has_ids) return absl::InvalidArgumentError("pipelines: --input needs {\"text\": ...} lines");
+    texts.push_back(request.text);
+  }
   auto sender = SenderPipeline::Load(
       BenchmarkPipelineOptions<SenderPipelineOptions>(args, "sender-model", *options, /*seed=*/1));
   if (!sender.ok()) return sender.status();
@@ -769,9 +756,9 @@ absl::Status RunPipelines(const Args& args) {
   std::map<std::string, std::vector<double>> t;
   int64_t longest_tokens = 0;
   double max_fused_difference = 0;  // |Z fused - Z unfused|, the resampler's attention two ways
-  const int64_t n = static_cast<int64_t>(texts->size());
+  const int64_t n = static_cast<int64_t>(texts.size());
   for (int64_t it = -n; it < *iters; ++it) {  // the first n iterations warm up (capture) every length
-    const std::string& text = (*texts)[(it + n) % n];
+    const std::string& text = texts[(it + n) % n];
     WaitForDevice(options->device);
     auto t0 = StageClock::now();
     auto ids = (*sender)->tokenizer().Encode(text, /*add_special_tokens=*/true);
