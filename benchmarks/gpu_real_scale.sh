@@ -15,14 +15,17 @@
 # closed-loop levels of the latent + direct text and the text relay sweeps; RELAY_C=none skips the
 # relay), LATENT_PATHS (default
 # latent,direct_text), BENCH_SPECS (model:batch:prompt:new_tokens ...), BATCH_WAIT_MS (0), FUSED_AB (default
-# 1: the graphs runtime's bench also without the fused CUDA kernels, --fused-kernels off), RECEIVER_DEVICE /
+# 1: the graphs runtime's bench also without the fused CUDA kernels, --fused-kernels off, and bench and
+# paths with cuBLAS for the projections, --few-row-matmul off), RECEIVER_DEVICE /
 # SENDER_DEVICE (default cuda:0 both; cuda:0 and cuda:1 on a two-GPU machine: the split deployment),
 # BLOCK_PROFILE (default 1), PIPELINES (default 1: `lip-model pipelines`, the nodes' pipelines beside the
 # models alone), GEMM_TUNING_AB (default 0), E2E_VARIANTS (default "default"; "none" skips it; "default
 # tunableop": the end-to-end run twice, the second with TunableOp in both nodes at TUNED_LATENT_C /
 # TUNED_RELAY_C, default 1 / 1; "maxbatch:N": the latent sweep again with both nodes' batches capped at N,
 # into OUT_DIR/maxbatch-N; "mps": the latent sweep again with both nodes as clients of one CUDA MPS server,
-# into OUT_DIR/mps; these two sweep VARIANT_LATENT_C, default LATENT_C), TUNED_WARMUP_MAX_BATCH (1),
+# into OUT_DIR/mps; "nofewrow": the latent sweep again with both nodes' projections on cuBLAS
+# (--few_row_matmul=false), into OUT_DIR/nofewrow; these three sweep VARIANT_LATENT_C, default
+# LATENT_C), PROJECTIONS (default 1: `lip-model projections` at both shapes), TUNED_WARMUP_MAX_BATCH (1),
 # E2E_FLAGS (more flags for both nodes of every variant but "tunableop").
 # `set -u` without -e and pipefail, on purpose: every stage (build, demo_models_test, each lip-model bench,
 # each node run) logs its exit status to progress.log, and a failed stage still leaves the others' results.
@@ -71,11 +74,17 @@ grep -h "decoder block:" "$BUILD.cmake.log" 2>/dev/null | head -1 | sed 's/^-- /
 if [ -x "$BUILD/tests/model/decoder_ops_test" ]; then
   "$BUILD/tests/model/decoder_ops_test" > "$OUT/decoder_ops_test.log" 2>&1; rc=$?
   log "decoder_ops_test rc $rc: $(grep -cE '^\[       OK' "$OUT/decoder_ops_test.log") ok, $(grep -cE '^\[  SKIPPED \] Dec' "$OUT/decoder_ops_test.log") skipped"
-  if [ $rc != 0 ]; then
+  if [ $rc != 0 ] && ! grep -E '^\[  FAILED  \] DecoderOpsTest\.' "$OUT/decoder_ops_test.log" | grep -qv FewRow; then
+    # Only the few-row projection kernel's own test failed: keep the other kernels, run without it.
+    log "the few-row projection kernel failed its test: every run below uses cuBLAS for the projections"
+    NO_FEW_ROW=1
+  elif [ $rc != 0 ]; then
     log "the fused kernels failed their test: rebuilding without them"
     rebuild_without_fused_kernels build_nofused.log
   fi
 fi
+few_row_tool=(); few_row_node=()
+[ "${NO_FEW_ROW:-0}" = 1 ] && few_row_tool=(--few-row-matmul off) && few_row_node=(--few_row_matmul=false)
 
 # 1. The CUDA runtime against the transformers goldens of the demo pair (needs demo/models, which a
 #    device call may leave behind for room: then it is skipped and says so).
@@ -92,6 +101,15 @@ fi
 #    and keeps the fastest (rows tagged
 #    "gemm_tuning": "tunableop"; its choices in OUT_DIR/tunableop_bench.csv).
 LLAMA=$MODELS/llama31-8b/config.json MISTRAL=$MODELS/mistral-7b/config.json
+# The block's four projections at both shapes, cuBLAS against the few-row kernel at each split of K
+# (GB/s of weight streamed; both against an fp32 reference). PROJECTIONS=0 skips it.
+if [ "${PROJECTIONS:-1}" = 1 ] && [ "${NO_FEW_ROW:-0}" != 1 ]; then
+  for config in "$LLAMA" "$MISTRAL"; do
+    "$BUILD/bridge/lip-model" projections --config "$config" --device cuda --dtype bf16 --rows 1,8,24,64 --iters 20 \
+      >> "$OUT/projections.jsonl" 2>> "$OUT/model_bench.err" || log "projections failed: $config"
+  done
+  log "projections: $(wc -l < "$OUT/projections.jsonl" 2>/dev/null) rows"
+fi
 tuned() { env PYTORCH_TUNABLEOP_ENABLED=1 PYTORCH_TUNABLEOP_TUNING=1 PYTORCH_TUNABLEOP_FILENAME="$OUT/tunableop_bench.csv" "$@"; }
 tag_tuned() { python3 -c 'import json,sys
 for l in sys.stdin:
@@ -101,8 +119,13 @@ for runtime in ${RUNTIMES:-eager fast graphs}; do
   for spec in ${BENCH_SPECS:-llama31-8b:1:64:32 llama31-8b:16:64:32 mistral-7b:1:24:32 mistral-7b:16:24:32}; do
     IFS=: read -r name b t n <<< "$spec"; set -- "$MODELS/$name/config.json" "$b" "$t" "$n"
     "$BUILD/bridge/lip-model" bench --config "$1" --device cuda --dtype bf16 --activations model \
-      --runtime $runtime --batch "$2" --prompt-len "$3" --new-tokens "$4" --iters 5 \
-      >> "$OUT/model_bench.jsonl" 2>> "$OUT/model_bench.err" || log "bench failed: $runtime $spec"
+      --runtime $runtime ${few_row_tool[@]+"${few_row_tool[@]}"} --batch "$2" --prompt-len "$3" --new-tokens "$4" \
+      --iters 5 >> "$OUT/model_bench.jsonl" 2>> "$OUT/model_bench.err" || log "bench failed: $runtime $spec"
+    if [ "$runtime" = graphs ] && [ "${FUSED_AB:-1}" = 1 ] && [ "${NO_FEW_ROW:-0}" != 1 ]; then  # A/B: cuBLAS projections
+      "$BUILD/bridge/lip-model" bench --config "$1" --device cuda --dtype bf16 --activations model \
+        --runtime $runtime --few-row-matmul off --batch "$2" --prompt-len "$3" --new-tokens "$4" --iters 5 \
+        >> "$OUT/model_bench.jsonl" 2>> "$OUT/model_bench.err" || log "bench failed: $runtime (no few-row) $spec"
+    fi
     if [ "$runtime" = graphs ] && [ "${FUSED_AB:-1}" = 1 ]; then  # A/B: the same without the fused kernels
       "$BUILD/bridge/lip-model" bench --config "$1" --device cuda --dtype bf16 --activations model \
         --runtime $runtime --fused-kernels off --batch "$2" --prompt-len "$3" --new-tokens "$4" --iters 5 \
@@ -115,15 +138,18 @@ for runtime in ${RUNTIMES:-eager fast graphs}; do
     fi
   done
   paths=("$BUILD/bridge/lip-model" paths --sender-config "$LLAMA" --receiver-config "$MISTRAL" --device cuda
-    --dtype bf16 --activations model --runtime $runtime --batch 1 --message-tokens 64 --source-layer 16
+    --dtype bf16 --activations model --runtime $runtime ${few_row_tool[@]+"${few_row_tool[@]}"} --batch 1 --message-tokens 64 --source-layer 16
     --soft-tokens 8 --frame-tokens 16 --relay-tokens 32 --iters 8)
   "${paths[@]}" >> "$OUT/model_paths.jsonl" 2>> "$OUT/model_bench.err" || log "paths failed: $runtime"
+  if [ "$runtime" = graphs ] && [ "${FUSED_AB:-1}" = 1 ] && [ "${NO_FEW_ROW:-0}" != 1 ]; then
+    "${paths[@]}" --few-row-matmul off >> "$OUT/model_paths.jsonl" 2>> "$OUT/model_bench.err" || log "paths failed: $runtime (no few-row)"
+  fi
   # The same latent path through the nodes' pipelines (tokenizer, bridge halves, their graphs) beside
   # the models alone on the same token counts: what the pipelines add to the model compute.
   if [ "$runtime" = graphs ] && [ "${PIPELINES:-1}" = 1 ]; then
     "$BUILD/bridge/lip-model" pipelines --sender-model "$MODELS/llama31-8b" --receiver-model "$MODELS/mistral-7b" \
       --bridge-dir benchmarks/real_shapes --input benchmarks/real_shapes/messages.jsonl --device cuda \
-      --dtype bf16 --activations model --runtime $runtime --iters 64 \
+      --dtype bf16 --activations model --runtime $runtime ${few_row_tool[@]+"${few_row_tool[@]}"} --iters 64 \
       >> "$OUT/model_pipelines.jsonl" 2>> "$OUT/model_bench.err" || log "pipelines failed: $runtime"
   fi
   if [ "$runtime" = graphs ] && [ "${GEMM_TUNING_AB:-0}" = 1 ]; then
@@ -179,7 +205,7 @@ run_e2e() {  # VARIANT DIR LATENT_LEVELS RELAY_LEVELS [extra node flags...]
   # max_batch_wait_ms=0: a lone message is served at once; under load the queue still fills while a
   # batch runs, so batches form without a timed wait.
   # RECEIVER_DEVICE / SENDER_DEVICE: the split deployment on a two-GPU machine (e.g. cuda:0 and cuda:1).
-  local common="--listen=127.0.0.1:0 --metrics_listen=127.0.0.1:0 --activations=model --random_weights_for_benchmark --bridge_dir=benchmarks/real_shapes $*"
+  local common="--listen=127.0.0.1:0 --metrics_listen=127.0.0.1:0 --activations=model --random_weights_for_benchmark --bridge_dir=benchmarks/real_shapes ${few_row_node[*]} $*"
   if start receiver "$BUILD/server/lip-receiver" $common --device=${RECEIVER_DEVICE:-cuda:0} --model_dir="$MODELS/mistral-7b" --data_dir=$W/r-$variant \
        --max_batch_size=${MAX_BATCH:-64} --max_batch_wait_ms=${BATCH_WAIT_MS:-0} --queue_limit=4096 $(tls receiver) ${RECEIVER_FLAGS:-} &&
      start sender "$BUILD/server/lip-sender" $common --device=${SENDER_DEVICE:-cuda:0} --model_dir="$MODELS/llama31-8b" --data_dir=$W/s-$variant \
@@ -236,6 +262,9 @@ for variant in ${E2E_VARIANTS:-default}; do
           else
             log "mps skipped: no nvidia-cuda-mps-control on this machine"
           fi ;;
+    nofewrow)  # both nodes with cuBLAS for the projections (the few-row kernel's A/B end to end)
+          TUNING_DIR= run_e2e nofewrow "$OUT/nofewrow" "${VARIANT_LATENT_C:-${LATENT_C:-1,2,4,8,16,32,64,128}}" none \
+            ${E2E_FLAGS:-} --few_row_matmul=false ;;
     none) log "no end-to-end run (E2E_VARIANTS=none)" ;;
     *) log "unknown E2E_VARIANTS entry $variant" ;;
   esac

@@ -33,15 +33,20 @@ echo "=== progress"; cat $R/out/progress.log 2>/dev/null
 (cd $R && tar cJf "$OUT/real_scale.tar.xz" out run.out 2>/dev/null)
 [ -f $R/out/DONE ] && echo "FINISHED" || echo "still running"
 grep -E "error|FAILED" $R/out/build.log 2>/dev/null | head -20
+grep -E -A3 "Failure|^\[  FAILED" $R/out/decoder_ops_test.log 2>/dev/null | head -30
 grep -v "^skip" $R/out/block_profile.log 2>/dev/null | tail -16
 cat $R/out/model_bench.jsonl 2>/dev/null | python3 -c '
 import json,sys
 for l in sys.stdin:
-  j=json.loads(l); print(j["runtime"] + ("" if j.get("fused_kernels", True) else "-nofused") + ("-" + j["gemm_tuning"] if "gemm_tuning" in j else ""), j["config"].split("/")[-2], "B=%d T=%d prefill %.2f ms (no cache %.2f) decode %.2f ms/step"%(j["batch"],j["prompt_len"],j["prefill_ms_median"],j.get("prefill_nocache_ms_median",-1),j["decode_ms_per_step_median"]))' 2>/dev/null
+  j=json.loads(l); print(j["runtime"] + ("" if j.get("fused_kernels", True) else "-nofused") + ("" if j.get("few_row_matmul", True) else "-nofewrow") + ("-" + j["gemm_tuning"] if "gemm_tuning" in j else ""), j["config"].split("/")[-2], "B=%d T=%d prefill %.2f ms (no cache %.2f) decode %.2f ms/step"%(j["batch"],j["prompt_len"],j["prefill_ms_median"],j.get("prefill_nocache_ms_median",-1),j["decode_ms_per_step_median"]))' 2>/dev/null
+cat $R/out/projections.jsonl 2>/dev/null | python3 -c '
+import json,sys
+for l in sys.stdin:
+  j=json.loads(l); print("proj", j["config"].split("/")[-2], j["projection"], "rows", j["rows"], "cublas %.1f us %.0f GB/s" % (j["cublas_us"], j["cublas_gb_s"]), "kernel", {k: round(v) for k, v in j["kernel_gb_s"].items()}, "auto", j["auto_splits"], "err %.1e/%.1e" % (j["cublas_relative_error"], j["kernel_relative_error"]))' 2>/dev/null
 cat $R/out/model_paths.jsonl 2>/dev/null | python3 -c '
 import json,sys
 for l in sys.stdin:
-  j=json.loads(l); print(j["runtime"], j.get("gemm_tuning", ""), {k: round(v,2) for k,v in j["median"].items()})' 2>/dev/null
+  j=json.loads(l); print(j["runtime"], "few_row" if j.get("few_row_matmul") else "cublas", j.get("gemm_tuning", ""), {k: round(v,2) for k,v in j["median"].items()})' 2>/dev/null
 cat $R/out/model_pipelines.jsonl 2>/dev/null | python3 -c '
 import json,sys
 for l in sys.stdin:

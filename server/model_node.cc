@@ -33,6 +33,9 @@ ABSL_FLAG(int32_t, torch_threads, 0,
 ABSL_FLAG(bool, cuda_graphs, true,
           "on CUDA: replay captured CUDA graphs for the forwards without a KV cache (encode, prefill before "
           "label scoring); false runs every forward eagerly");
+ABSL_FLAG(bool, few_row_matmul, true,
+          "on a CUDA GPU of compute capability 9.0+: the decoder block's projections of up to 64 rows as the "
+          "weight-streaming kernel of bridge/model/few_row_matmul.h; false = cuBLAS");
 ABSL_FLAG(int32_t, graph_warmup_max_batch, 64,
           "on CUDA with --cuda_graphs: before serving, run the node's paths on placeholder messages of every "
           "length a message of the bridge can have, for batches 1, 2, 4, ... up to this size, so their CUDA "
@@ -57,6 +60,7 @@ ModelNodeFlags ModelNodeFlagsFromCommandLine() {
   flags.random_weights_for_benchmark = absl::GetFlag(FLAGS_random_weights_for_benchmark);
   flags.torch_threads = std::max(0, absl::GetFlag(FLAGS_torch_threads));
   flags.cuda_graphs = absl::GetFlag(FLAGS_cuda_graphs);
+  flags.few_row_matmul = absl::GetFlag(FLAGS_few_row_matmul);
   flags.graph_warmup_max_batch = std::max(0, absl::GetFlag(FLAGS_graph_warmup_max_batch));
   return flags;
 }

@@ -7,8 +7,9 @@
 //
 // Flags defined here: --model_dir --bridge_dir --bridge --bridge_version
 // --shutdown_grace_ms --allow_model_mismatch --device --activations
-// --torch_threads --cuda_graphs --graph_warmup_max_batch --random_weights_for_benchmark (the NodeConfig
-// flags are in common/node/node_config.h). Link this only into the node binaries.
+// --torch_threads --cuda_graphs --few_row_matmul --graph_warmup_max_batch
+// --random_weights_for_benchmark (the NodeConfig flags are in common/node/node_config.h). Link this
+// only into the node binaries.
 //
 // Thread-safety: call from main() before serving.
 #ifndef LIP_SERVER_MODEL_NODE_H_
@@ -39,6 +40,7 @@ struct ModelNodeFlags {
   std::string device = "cpu";        // cpu | cuda | cuda:N (bf16 weights on CUDA)
   std::string activations = "fp32";  // fp32 (parity) | model (bf16 activations on CUDA)
   bool cuda_graphs = true;           // on CUDA: LoadOptions::cuda_graphs
+  bool few_row_matmul = true;        // on CUDA: LoadOptions::few_row_matmul
   int graph_warmup_max_batch = 64;   // batches captured before serving (server/graph_warmup.h); 0 = none
   // BENCHMARK ONLY: random model weights from model_dir/config.json and a random bridge half from
   // bridge_dir/bridge.json (see SenderPipelineOptions::random_weights_for_benchmark).
@@ -92,6 +94,7 @@ absl::StatusOr<std::unique_ptr<Pipeline>> LoadModelPipeline(const std::string& r
   if (!model_options.ok()) return model_options.status();
   options.model_options = *model_options;
   options.model_options.cuda_graphs = flags.cuda_graphs;
+  options.model_options.few_row_matmul = flags.few_row_matmul;
   options.random_weights_for_benchmark = flags.random_weights_for_benchmark;
   if (flags.random_weights_for_benchmark) {
     LogWarning(role, "BENCHMARK MODE: random model and bridge weights, answers are meaningless",
@@ -102,7 +105,8 @@ absl::StatusOr<std::unique_ptr<Pipeline>> LoadModelPipeline(const std::string& r
   LogInfo(role, "pipeline loaded",
           {{"bridge", (*pipeline)->bridge().name}, {"model", (*pipeline)->model_id().name},
            {"device", flags.device}, {"activations", flags.activations},
-           {"cuda_graphs", flags.cuda_graphs ? "on" : "off"}});
+           {"cuda_graphs", flags.cuda_graphs ? "on" : "off"},
+           {"few_row_matmul", (*pipeline)->model().uses_few_row_matmul() ? "on" : "off"}});
   return pipeline;
 }
 

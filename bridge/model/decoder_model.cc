@@ -319,6 +319,20 @@ bool DecoderModel::uses_fused_cuda_kernels() const {
          options_.device.is_cuda();
 }
 
+bool DecoderModel::uses_few_row_matmul() const {
+  return uses_fused_cuda_kernels() && options_.few_row_matmul && decoder_ops::few_row_matmul_available(options_.device);
+}
+
+bool DecoderModel::few_row_matmul_asked() const {
+  return options_.fast_runtime && options_.fused_cuda_kernels && options_.few_row_matmul;
+}
+
+torch::Tensor DecoderModel::StackedProjection(const torch::Tensor& x, const torch::Tensor& w,
+                                              const torch::Tensor& b) const {
+  if (b.defined()) return project(x, w, b, activation_dtype_);
+  return decoder_ops::weight_matmul(x, w, few_row_matmul_asked()).to(activation_dtype_);
+}
+
 bool DecoderModel::uses_cuda_graphs() const {
   return LIP_CUDA_GRAPHS && options_.cuda_graphs && options_.fast_runtime && options_.device.is_cuda();
 }
@@ -548,7 +562,7 @@ std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> DecoderModel::BlockQkv(c
   if (l.qkv_proj.defined()) {  // stacked by FinishLoad for the fast runtime on CUDA only
     // One projection, then rope on q and k together in the projection's [B,T,heads,D] layout (cos
     // and sin [B,1,T,D] viewed as [B,T,1,D]); q, k and v stay views of what those two wrote.
-    torch::Tensor qkv = project(x, l.qkv_proj, l.qkv_bias, act);
+    torch::Tensor qkv = StackedProjection(x, l.qkv_proj, l.qkv_bias);
     torch::Tensor qk = qkv.narrow(-1, 0, (n_heads + n_kv) * D).view({B, T, n_heads + n_kv, D});
     qk = decoder_ops::rope_fused_into(qk, cos.transpose(1, 2), sin.transpose(1, 2), options_.fused_cuda_kernels);
     torch::Tensor v = qkv.narrow(-1, (n_heads + n_kv) * D, n_kv * D).view({B, T, n_kv, D});
@@ -575,16 +589,13 @@ torch::Tensor DecoderModel::BlockOutput(const Layer& l, const torch::Tensor& res
   if (fused && !l.o_bias.defined() && (residual.is_cuda() || act == torch::kFloat32)) {
     // The residual add inside the output projection's matmul (beta = 1). Not for reduced precision
     // on the CPU, whose bf16 addmm came out less accurate than the matmul and add (decoder_model_test's
-    // bf16 bound); on CUDA it is one cuBLAS GEMM accumulating in fp32 and rounding once. In place on
-    // a residual nobody else reads (the previous block's output), which saves copying it first;
-    // else out of place: `residual` may be a hidden state the caller keeps.
-    const torch::Tensor merged_rows = merged.reshape({B * T, merged.size(-1)});
+    // bf16 bound); on CUDA it is one kernel accumulating in fp32 and rounding once (cuBLAS, or the
+    // few-row kernel). In place on a residual nobody else reads (the previous block's output), which
+    // saves copying it first; else out of place: `residual` may be a hidden state the caller keeps.
     if (residual_is_scratch && !residual.requires_grad() && residual.is_contiguous()) {
-      hidden = residual;
-      hidden.view({B * T, residual.size(-1)}).addmm_(merged_rows, l.o_proj.t());
+      hidden = decoder_ops::weight_matmul_add_(residual, merged, l.o_proj, few_row_matmul_asked());
     } else {
-      hidden = torch::addmm(residual.reshape({B * T, residual.size(-1)}), merged_rows, l.o_proj.t())
-                   .view({B, T, residual.size(-1)});
+      hidden = decoder_ops::weight_matmul_add(residual, merged, l.o_proj, few_row_matmul_asked());
     }
   } else {
     hidden = residual + project(merged.to(options_.dtype), l.o_proj, l.o_bias, act);
@@ -593,7 +604,7 @@ torch::Tensor DecoderModel::BlockOutput(const Layer& l, const torch::Tensor& res
   torch::Tensor x = Norm(hidden, l.post_attention_layernorm).to(options_.dtype);
   torch::Tensor mlp_in;
   if (l.gate_up_proj.defined()) {  // stacked by FinishLoad for the fast runtime on CUDA only
-    mlp_in = decoder_ops::silu_mul(project(x, l.gate_up_proj, l.gate_up_bias, act), options_.fused_cuda_kernels)
+    mlp_in = decoder_ops::silu_mul(StackedProjection(x, l.gate_up_proj, l.gate_up_bias), options_.fused_cuda_kernels)
                  .to(options_.dtype);
   } else {
     torch::Tensor gate = torch::silu(project(x, l.gate_proj, l.gate_bias, act));
@@ -602,8 +613,7 @@ torch::Tensor DecoderModel::BlockOutput(const Layer& l, const torch::Tensor& res
   if (fused && !l.down_bias.defined() && !hidden.requires_grad()) {
     // The residual add inside the down projection's matmul (beta = 1): `hidden` is this block's
     // own tensor, and nothing (no autograd) saved it.
-    hidden.view({-1, hidden.size(-1)}).addmm_(mlp_in.reshape({-1, mlp_in.size(-1)}), l.down_proj.t());
-    return hidden;
+    return decoder_ops::weight_matmul_add_(hidden, mlp_in, l.down_proj, few_row_matmul_asked());
   }
   return hidden + project(mlp_in, l.down_proj, l.down_bias, act);
 }

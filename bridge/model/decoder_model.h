@@ -54,6 +54,11 @@ struct LoadOptions {
   // LibTorch's two and three, where autograd does not need to see through them. false = LibTorch's
   // ops only (the same math rounded after each op; for comparisons).
   bool fused_cuda_kernels = true;
+  // With fused_cuda_kernels, on a GPU that runs it (decoder_ops::few_row_matmul_available): the
+  // block's four projections of up to 64 rows (a message at batch 1, a decode step) as the
+  // weight-streaming kernel of bridge/model/few_row_matmul.h instead of cuBLAS, the residual adds
+  // inside it as before. false = cuBLAS (for comparisons).
+  bool few_row_matmul = true;
 };
 
 // A hook on the residual stream, for code that steers the model from outside (e.g. the
@@ -121,6 +126,9 @@ class DecoderModel {
   // True when the block's fused CUDA kernels run (LoadOptions::fused_cuda_kernels, the fast runtime
   // on CUDA, in a build with them: decoder_ops::fused_cuda_kernels_built).
   bool uses_fused_cuda_kernels() const;
+  // True when the few-row projection kernel may run (LoadOptions::few_row_matmul with the fused
+  // kernels, on a device that runs it); each projection still checks its own shapes.
+  bool uses_few_row_matmul() const;
   // Hands the memory LibTorch's caching allocator holds but no tensor uses back to the device (the
   // eager runs of a warm-up leave gigabytes cached); graphs keep theirs. A no-op off CUDA graphs.
   void ReleaseCachedDeviceMemory() const;
@@ -183,6 +191,13 @@ class DecoderModel {
   // may write its result into it.
   torch::Tensor BlockOutput(const Layer& l, const torch::Tensor& residual, const torch::Tensor& attn,
                             bool residual_is_scratch = false) const;
+  // A stacked projection (qkv, gate_up) of x in the weight's dtype, returned in the activation dtype:
+  // decoder_ops::weight_matmul without a bias (the few-row kernel where asked and it applies), else
+  // project.
+  torch::Tensor StackedProjection(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b) const;
+  // What the projections pass decoder_ops as few_row_kernel: the fast runtime with the fused kernels
+  // and LoadOptions::few_row_matmul (decoder_ops checks the device and the shapes).
+  bool few_row_matmul_asked() const;
   // RMSNorm with `weight`: decoder_ops::rms_norm_fused in the fast runtime, rms_norm in the eager one.
   torch::Tensor Norm(const torch::Tensor& x, const torch::Tensor& weight) const;
   torch::Tensor Logits(const torch::Tensor& hidden) const;

@@ -1,9 +1,14 @@
 #include "bridge/model/decoder_ops.h"
 
+#include <cstdint>
+#include <string>
+#include <vector>
+
 #if defined(LIP_FUSED_CUDA_KERNELS) && LIP_FUSED_CUDA_KERNELS
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
 
+#include "bridge/model/few_row_matmul.h"
 #include "bridge/model/fused_block_kernels.h"
 #define LIP_DECODER_OPS_FUSED 1
 #else
@@ -40,9 +45,122 @@ void* CurrentStream(const torch::Tensor& x) {
 int64_t BroadcastStride(const torch::Tensor& table, int64_t dim) {
   return table.size(dim) == 1 ? 0 : table.stride(dim);
 }
+
+// Whether the few-row kernel takes out = x · wᵀ (+ other) with x [.., K], w [N, K] and `other` (the
+// residual or the tensor accumulated into; undefined for none) [.., N]; sets *type and *rows.
+bool FewRowMatmulTakes(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& other,
+                       fused_kernels::ElementType* type, int64_t* rows) {
+  if (!KernelMayTake(x, type) || *type == fused_kernels::ElementType::kFloat32) return false;
+  if (w.dim() != 2 || x.dim() < 1 || x.size(-1) != w.size(1) || w.scalar_type() != x.scalar_type() ||
+      w.device() != x.device() || w.requires_grad() || !x.is_contiguous() || !w.is_contiguous()) {
+    return false;
+  }
+  const int64_t n = w.size(0), k = w.size(1);
+  if (k == 0 || n % 16 != 0 || k % 32 != 0) return false;
+  *rows = x.numel() / k;
+  if (*rows < 1 || *rows > fused_kernels::kFewRowMatmulMaxRows) return false;
+  if (reinterpret_cast<uintptr_t>(x.data_ptr()) % 16 != 0 || reinterpret_cast<uintptr_t>(w.data_ptr()) % 16 != 0) {
+    return false;
+  }
+  if (other.defined() && (other.scalar_type() != x.scalar_type() || other.device() != x.device() ||
+                          other.requires_grad() || !other.is_contiguous() || other.dim() < 1 ||
+                          other.size(-1) != n || other.numel() != *rows * n)) {
+    return false;
+  }
+  return fused_kernels::FewRowMatmulSupported(x.device().index());
+}
+
+// out [rows, N] = x · wᵀ (+ residual) by the kernel, on the terms FewRowMatmulTakes checked.
+void LaunchFewRow(fused_kernels::ElementType type, const torch::Tensor& x, const torch::Tensor& w,
+                  const torch::Tensor& residual, const torch::Tensor& out, int64_t rows, int k_splits) {
+  c10::cuda::CUDAGuard device(x.device());
+  const int64_t n = w.size(0), k = w.size(1);
+  const std::string error = fused_kernels::LaunchFewRowMatmul(
+      type, x.data_ptr(), k, w.data_ptr(), residual.defined() ? residual.data_ptr() : nullptr, n, out.data_ptr(), n,
+      rows, n, k, k_splits, CurrentStream(x));
+  TORCH_CHECK(error.empty(), "weight_matmul: ", error);
+}
+
+// x's shape with the last axis n.
+std::vector<int64_t> WithLastAxis(const torch::Tensor& x, int64_t n) {
+  std::vector<int64_t> sizes = x.sizes().vec();
+  sizes.back() = n;
+  return sizes;
+}
 #endif
 
 }  // namespace
+
+bool few_row_matmul_available(const torch::Device& device) {
+#if LIP_DECODER_OPS_FUSED
+  return device.is_cuda() && fused_kernels::FewRowMatmulSupported(device.has_index() ? device.index() : 0);
+#else
+  (void)device;
+  return false;
+#endif
+}
+
+int few_row_matmul_auto_splits(const torch::Device& device, int64_t n, int64_t k) {
+#if LIP_DECODER_OPS_FUSED
+  if (!few_row_matmul_available(device)) return 0;
+  return fused_kernels::FewRowMatmulAutoSplits(device.has_index() ? device.index() : 0, n, k);
+#else
+  (void)device;
+  (void)n;
+  (void)k;
+  return 0;
+#endif
+}
+
+torch::Tensor weight_matmul(const torch::Tensor& x, const torch::Tensor& w, bool few_row_kernel, int k_splits) {
+#if LIP_DECODER_OPS_FUSED
+  fused_kernels::ElementType type;
+  int64_t rows = 0;
+  if (few_row_kernel && FewRowMatmulTakes(x, w, torch::Tensor(), &type, &rows)) {
+    torch::Tensor out = torch::empty(WithLastAxis(x, w.size(0)), x.options());
+    LaunchFewRow(type, x, w, torch::Tensor(), out, rows, k_splits);
+    return out;
+  }
+#else
+  (void)few_row_kernel;
+  (void)k_splits;
+#endif
+  return torch::linear(x, w);
+}
+
+torch::Tensor weight_matmul_add_(const torch::Tensor& into, const torch::Tensor& x, const torch::Tensor& w,
+                                 bool few_row_kernel, int k_splits) {
+#if LIP_DECODER_OPS_FUSED
+  fused_kernels::ElementType type;
+  int64_t rows = 0;
+  if (few_row_kernel && FewRowMatmulTakes(x, w, into, &type, &rows)) {
+    LaunchFewRow(type, x, w, into, into, rows, k_splits);
+    return into;
+  }
+#else
+  (void)few_row_kernel;
+  (void)k_splits;
+#endif
+  into.view({-1, w.size(0)}).addmm_(x.reshape({-1, w.size(1)}), w.t());
+  return into;
+}
+
+torch::Tensor weight_matmul_add(const torch::Tensor& residual, const torch::Tensor& x, const torch::Tensor& w,
+                                bool few_row_kernel, int k_splits) {
+#if LIP_DECODER_OPS_FUSED
+  fused_kernels::ElementType type;
+  int64_t rows = 0;
+  if (few_row_kernel && FewRowMatmulTakes(x, w, residual, &type, &rows)) {
+    torch::Tensor out = torch::empty_like(residual);
+    LaunchFewRow(type, x, w, residual, out, rows, k_splits);
+    return out;
+  }
+#else
+  (void)few_row_kernel;
+  (void)k_splits;
+#endif
+  return torch::addmm(residual.reshape({-1, w.size(0)}), x.reshape({-1, w.size(1)}), w.t()).view(residual.sizes());
+}
 
 bool fused_cuda_kernels_built() { return LIP_DECODER_OPS_FUSED; }
 

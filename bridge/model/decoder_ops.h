@@ -44,6 +44,31 @@ inline torch::Tensor project(const torch::Tensor& x, const torch::Tensor& w, con
   return linear(x, w, b).to(out_dtype);
 }
 
+// x [.., K] · w [N, K]ᵀ -> [.., N] in x's dtype, as LibTorch's linear computes it, or — where
+// `few_row_kernel` asks, the build has the fused kernels and they apply (x and w bf16 or fp16 on a
+// GPU of compute capability 9.0+, x contiguous with at most 64 rows, N a multiple of 16, K of 32,
+// nothing requiring grad) — as one kernel of few_row_matmul.h that streams w once. Both sum in fp32
+// and round once; the order of the sums differs. `k_splits`: the kernel's split of K (0 = its own
+// choice; 1, 2, 4, 8 for benchmarks and tests).
+torch::Tensor weight_matmul(const torch::Tensor& x, const torch::Tensor& w, bool few_row_kernel, int k_splits = 0);
+
+// `into` [.., N] += x [.., K] · w [N, K]ᵀ in place (into contiguous, of x's dtype), as addmm_ or the
+// few-row kernel on the same terms as weight_matmul. Returns `into`.
+torch::Tensor weight_matmul_add_(const torch::Tensor& into, const torch::Tensor& x, const torch::Tensor& w,
+                                 bool few_row_kernel, int k_splits = 0);
+
+// residual [.., N] + x [.., K] · w [N, K]ᵀ as a new tensor of residual's shape, as addmm or the
+// few-row kernel on the same terms as weight_matmul; `residual` is left alone.
+torch::Tensor weight_matmul_add(const torch::Tensor& residual, const torch::Tensor& x, const torch::Tensor& w,
+                                bool few_row_kernel, int k_splits = 0);
+
+// Whether weight_matmul and the _add forms can use the few-row kernel on `device` at all (the build
+// has it and the device runs it); whether a call does depends on its shapes too.
+bool few_row_matmul_available(const torch::Device& device);
+
+// The k_splits the few-row kernel chooses by itself for w [n, k] on `device` (0 where unavailable).
+int few_row_matmul_auto_splits(const torch::Device& device, int64_t n, int64_t k);
+
 // SwiGLU's product for a fused gate/up projection [.., 2I]: silu(gate) * up, [.., I]. One CUDA kernel
 // where the fused kernels are built (fused_block_kernels.h) and autograd need not see through it (the
 // input does not require grad) and `cuda_kernel`; else LibTorch's silu and mul (two kernels).

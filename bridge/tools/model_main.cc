@@ -9,6 +9,7 @@
 //   lip-model paths    --sender-config A.json --receiver-config B.json [--batch B] [--message-tokens 64]
 //                      [--source-layer 16] [--soft-tokens 8] [--frame-tokens 16] [--relay-tokens 32] [--iters I]
 //   lip-model pipelines --sender-model DIR --receiver-model DIR --bridge-dir DIR --input FILE [--iters I]
+//   lip-model projections --config config.json --device cuda --dtype bf16 [--rows 1,8,24,64] [--iters 20]
 // `paths` times, with random weights, the model compute of the three message paths as the nodes run
 // them (no tokenizer, no bridge modules, no transport): latent = sender to --source-layer on the
 // message + receiver prefill of frame + soft tokens and label scoring; text relay = sender prefill +
@@ -21,7 +22,9 @@
 // graphs for the forwards without a KV cache, LoadOptions::cuda_graphs, what the nodes run; eager =
 // the reference path), --fused-kernels on|off (default on: the fast runtime's fused CUDA kernels where
 // the build has them, LoadOptions::fused_cuda_kernels; "fused_kernels" in the output says whether they
-// ran). `bench` also times that cache-free forward (prefill_nocache_ms_median: the
+// ran), --few-row-matmul on|off (default on: with the fused kernels, the projections of up to 64 rows
+// as bridge/model/few_row_matmul.h's kernel, LoadOptions::few_row_matmul; "few_row_matmul" says
+// whether it could run). `bench` also times that cache-free forward (prefill_nocache_ms_median: the
 // prompt's last-position logits, as the receiver's latent path and the sender's encoding run it).
 // Its decode runs as Generate does (the static-shape cache where the model uses CUDA graphs;
 // --force-static-cache uses it anywhere) and then reports how many of those greedy tokens the
@@ -34,6 +37,9 @@
 // replay where the model uses graphs), with the resampler's attention fused and as separate ops (and
 // the largest difference between their soft tokens): per stage, median / p95 / p99 of --iters
 // (default 20) after one warm-up of every message of --input (JSON lines with a "text").
+// `projections` times one block's four projections at the config's shapes, cuBLAS against the few-row
+// kernel at each split of K (bridge/model/projection_benchmark.h: GB/s of weight streamed, and both
+// against an fp32 reference); CUDA only.
 // --input FILE reads JSON lines ({"text": ...} or {"ids": [...]}) and prints one result per line.
 // forward prints {"ids", "logits_last" (full vocabulary), "hidden_last" (hidden_states[K] at the
 // last position; K in transformers' output_hidden_states numbering, default the final norm),
@@ -63,6 +69,7 @@
 #include "bridge/model/decoder_model.h"
 #include "bridge/model/generation.h"
 #include "bridge/model/label_scorer.h"
+#include "bridge/model/projection_benchmark.h"
 #include "bridge/model/static_decoder.h"
 #include "nlohmann/json.hpp"
 
@@ -90,7 +97,7 @@ struct Args {
 
 absl::StatusOr<Args> ParseArgs(int argc, char** argv) {
   static const std::vector<std::string> kBoolean = {"ignore-eos", "force-static-cache"};
-  if (argc < 2) return absl::InvalidArgumentError("usage: lip-model tokenize|forward|generate|bench|paths|pipelines ...");
+  if (argc < 2) return absl::InvalidArgumentError("usage: lip-model tokenize|forward|generate|bench|paths|pipelines|projections ...");
   Args args;
   args.command = argv[1];
   for (int i = 2; i < argc; ++i) {
@@ -154,6 +161,11 @@ absl::StatusOr<LoadOptions> ParseLoadOptions(const Args& args) {
     return absl::InvalidArgumentError(absl::StrCat("--fused-kernels \"", fused, "\": expected on or off"));
   }
   o.fused_cuda_kernels = fused == "on";
+  const std::string few_row = args.Get("few-row-matmul", "on");
+  if (few_row != "on" && few_row != "off") {
+    return absl::InvalidArgumentError(absl::StrCat("--few-row-matmul \"", few_row, "\": expected on or off"));
+  }
+  o.few_row_matmul = few_row == "on";
   return o;
 }
 
@@ -519,6 +531,7 @@ absl::Status RunBench(const Args& args) {
   j["activations"] = args.Get("activations", "fp32");
   j["runtime"] = args.Get("runtime", "fast");
   j["fused_kernels"] = (*model)->uses_fused_cuda_kernels();
+  j["few_row_matmul"] = (*model)->uses_few_row_matmul();
   if (cuda) j["gpu"] = GpuName();
   j["batch"] = *batch;
   j["prompt_len"] = *prompt_len;
@@ -668,6 +681,7 @@ absl::Status RunPaths(const Args& args) {
   j["receiver_config"] = args.Get("receiver-config");
   AddRunSettings(args, *options, &j);
   j["fused_kernels"] = (*sender)->uses_fused_cuda_kernels() && (*receiver)->uses_fused_cuda_kernels();
+  j["few_row_matmul"] = (*sender)->uses_few_row_matmul() && (*receiver)->uses_few_row_matmul();
   j["batch"] = B;
   j["message_tokens"] = *message;
   j["source_layer"] = *layer;
@@ -822,6 +836,7 @@ absl::Status RunPipelines(const Args& args) {
   j["bridge"] = bridge.name;
   AddRunSettings(args, *options, &j);
   j["fused_kernels"] = sender_model.uses_fused_cuda_kernels() && receiver_model.uses_fused_cuda_kernels();
+  j["few_row_matmul"] = sender_model.uses_few_row_matmul() && receiver_model.uses_few_row_matmul();
   j["messages"] = n;
   j["longest_message_tokens"] = longest_tokens;
   j["receiver_frame_tokens"] = frame_length;
@@ -839,6 +854,54 @@ absl::Status RunPipelines(const Args& args) {
 #endif
 }
 
+// The block's projections at a config's shapes, cuBLAS against the few-row kernel (one JSON line
+// per projection and row count).
+absl::Status RunProjections(const Args& args) {
+  if (!args.Has("config")) return absl::InvalidArgumentError("--config config.json is required");
+  auto config = ReadModelConfig(args.Get("config"));
+  if (!config.ok()) return config.status();
+  auto options = ParseLoadOptions(args);
+  if (!options.ok()) return options.status();
+  auto iters = IntFlag(args, "iters", 20);
+  if (!iters.ok()) return iters.status();
+  std::vector<int64_t> rows;
+  for (absl::string_view r : absl::StrSplit(args.Get("rows", "1,8,24,64"), ',')) {
+    int64_t v = 0;
+    if (!absl::SimpleAtoi(r, &v)) return absl::InvalidArgumentError(absl::StrCat("--rows: \"", r, "\" is not an integer"));
+    rows.push_back(v);
+  }
+  auto timings = TimeBlockProjections(*config, options->device, options->dtype, rows, static_cast<int>(*iters));
+  if (!timings.ok()) return timings.status();
+  for (const ProjectionTiming& t : *timings) {
+    Json j;
+    j["device"] = options->device.str();
+    j["config"] = args.Get("config");
+    j["dtype"] = args.Get("dtype", "fp32");
+    j["projection"] = t.projection;
+    j["rows"] = t.rows;
+    j["n"] = t.n;
+    j["k"] = t.k;
+    j["adds_residual"] = t.adds_residual;
+    j["weight_copies"] = t.weight_copies;
+    j["weight_gb"] = t.weight_gb;
+    j["cublas_us"] = t.cublas_us;
+    j["cublas_gb_s"] = t.cublas_us > 0 ? t.weight_gb / (t.cublas_us * 1e-6) : 0.0;
+    j["auto_splits"] = t.auto_splits;
+    Json kernel = Json::object(), kernel_gb_s = Json::object();
+    for (const auto& [splits, us] : t.kernel_us) {
+      const std::string key = splits == 0 ? "auto" : std::to_string(splits);
+      kernel[key] = us;
+      kernel_gb_s[key] = us > 0 ? t.weight_gb / (us * 1e-6) : 0.0;
+    }
+    j["kernel_us"] = kernel;
+    j["kernel_gb_s"] = kernel_gb_s;
+    j["cublas_relative_error"] = t.cublas_relative_error;
+    j["kernel_relative_error"] = t.kernel_relative_error;
+    std::cout << j.dump() << "\n";
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Main(int argc, char** argv) {
   auto args = ParseArgs(argc, argv);
   if (!args.ok()) return args.status();
@@ -849,11 +912,12 @@ absl::Status Main(int argc, char** argv) {
     if (args->command == "bench") return RunBench(*args);
     if (args->command == "paths") return RunPaths(*args);
     if (args->command == "pipelines") return RunPipelines(*args);
+    if (args->command == "projections") return RunProjections(*args);
   } catch (const c10::Error& e) {
     return absl::InternalError(e.what_without_backtrace());
   }
   return absl::InvalidArgumentError(
-      absl::StrCat("unknown command \"", args->command, "\" (tokenize, forward, generate, bench, paths, pipelines)"));
+      absl::StrCat("unknown command \"", args->command, "\" (tokenize, forward, generate, bench, paths, pipelines, projections)"));
 }
 
 }  // namespace

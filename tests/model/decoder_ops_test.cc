@@ -3,10 +3,16 @@
 // device; on a CUDA build with the fused kernels and a GPU, the kernels themselves — fp32 and bf16,
 // rows of the real width and odd ones, strided views of a fused projection written in place,
 // broadcast tables, inside a CUDA graph — with fresh random inputs and poisoned outputs, so that an
-// element left unwritten or written twice shows.
+// element left unwritten or written twice shows. decoder_ops::weight_matmul and its _add forms:
+// LibTorch's linear / addmm on the CPU; on a GPU that runs the few-row kernel, within rounding of
+// float64 for every row count 1-64, every split of K, bf16 and fp16, tiny and real shapes, in place
+// and out of place, and inside the CUDA graph.
 #include "bridge/model/decoder_ops.h"
 
+#include <algorithm>
+#include <cmath>
 #include <limits>
+#include <string>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -160,6 +166,88 @@ TEST(DecoderOpsTest, RopeTablesOfOneRowServeEveryBatchRow) {
   }
 }
 
+// Every element of `out` within rounding of the float64 product `reference`: half a unit in the last
+// place of the element type (2^-8 relative for bf16, 2^-11 for fp16) plus fp32 summation's error,
+// bounded by 2^-20 of Σ|x·w| (`magnitude`).
+void ExpectWithinRounding(const torch::Tensor& out, const torch::Tensor& reference, const torch::Tensor& magnitude,
+                          torch::Dtype dtype, const std::string& what) {
+  const double relative = dtype == torch::kBFloat16 ? std::ldexp(1.0, -8) : std::ldexp(1.0, -11);
+  const torch::Tensor error = (out.to(torch::kFloat64) - reference).abs();
+  const torch::Tensor bound = reference.abs() * relative + magnitude * std::ldexp(1.0, -20) + 1e-30;
+  EXPECT_FALSE(torch::isnan(out).any().item<bool>()) << what;
+  EXPECT_TRUE((error <= bound).all().item<bool>())
+      << what << ": worst error / bound " << (error / bound).max().item<double>();
+}
+
+TEST(DecoderOpsTest, WeightMatmulIsLinearAndAddmmWhereTheFewRowKernelDoesNotRun) {
+  // On the CPU (and for shapes the kernel refuses anywhere) the three forms are LibTorch's own ops.
+  torch::manual_seed(3);
+  const torch::Tensor x = torch::randn({2, 3, 64}), w = torch::randn({32, 64}), residual = torch::randn({2, 3, 32});
+  EXPECT_FALSE(decoder_ops::few_row_matmul_available(torch::Device(torch::kCPU)));
+  EXPECT_TRUE(torch::equal(decoder_ops::weight_matmul(x, w, true), torch::linear(x, w)));
+  const torch::Tensor expected = torch::addmm(residual.view({6, 32}), x.view({6, 64}), w.t()).view({2, 3, 32});
+  const torch::Tensor kept = residual.clone();
+  EXPECT_TRUE(torch::equal(decoder_ops::weight_matmul_add(residual, x, w, true), expected));
+  EXPECT_TRUE(torch::equal(residual, kept)) << "the out-of-place form must leave the residual alone";
+  torch::Tensor into = residual.clone();
+  const torch::Tensor returned = decoder_ops::weight_matmul_add_(into, x, w, true);
+  EXPECT_TRUE(torch::equal(into, expected));
+  EXPECT_EQ(returned.data_ptr(), into.data_ptr());
+}
+
+TEST(DecoderOpsTest, FewRowMatmulMatchesFloat64ForEveryRowCountAndSplitOfK) {
+  const torch::Device cuda(torch::kCUDA, 0);
+  if (!torch::cuda::is_available() || !decoder_ops::few_row_matmul_available(cuda)) {
+    GTEST_SKIP() << "needs a CUDA build with the fused kernels and a GPU of compute capability 9.0+";
+  }
+  struct Shape {
+    int64_t n, k;
+  };
+  // Tiny and odd shapes (one warp's 16 rows; a row block of 64 with a partial tail; K of one step),
+  // and the real ones: Mistral-7B's qkv [6144, 4096] and down [4096, 14336].
+  const std::vector<Shape> shapes = {{16, 32}, {48, 96}, {80, 4096}, {6144, 4096}, {4096, 14336}};
+  torch::NoGradGuard no_grad;
+  for (torch::Dtype dtype : {torch::kBFloat16, torch::kFloat16}) {
+    for (const Shape& shape : shapes) {
+      torch::manual_seed(shape.n + shape.k);
+      const torch::Tensor w = (torch::randn({shape.n, shape.k}) * 0.05).to(cuda, dtype);
+      const torch::Tensor w64 = w.to(torch::kFloat64);
+      for (int64_t rows : {1, 2, 7, 8, 9, 17, 24, 31, 33, 63, 64}) {
+        const torch::Tensor x = torch::randn({rows, shape.k}).to(cuda, dtype);
+        const torch::Tensor residual = torch::randn({rows, shape.n}).to(cuda, dtype);
+        const torch::Tensor product = torch::matmul(x.to(torch::kFloat64), w64.t());
+        const torch::Tensor magnitude = torch::matmul(x.to(torch::kFloat64).abs(), w64.abs().t());
+        const torch::Tensor with_residual = product + residual.to(torch::kFloat64);
+        for (int k_splits : {0, 1, 2, 4, 8}) {
+          if (shape.k % (32 * std::max(k_splits, 1)) != 0) continue;
+          const std::string what = c10::str(dtype, " [", shape.n, ", ", shape.k, "] rows ", rows, " k_splits ", k_splits);
+          const torch::Tensor out = decoder_ops::weight_matmul(x, w, true, k_splits);
+          ASSERT_EQ(out.sizes(), (std::vector<int64_t>{rows, shape.n})) << what;
+          ExpectWithinRounding(out, product, magnitude, dtype, what);
+          const torch::Tensor kept = residual.clone();
+          ExpectWithinRounding(decoder_ops::weight_matmul_add(residual, x, w, true, k_splits), with_residual, magnitude,
+                               dtype, what + " + residual");
+          EXPECT_TRUE(torch::equal(residual, kept)) << what << ": the out-of-place form wrote its residual";
+          // In place: an element the kernel skipped would keep the residual alone.
+          torch::Tensor into = residual.clone();
+          decoder_ops::weight_matmul_add_(into, x, w, true, k_splits);
+          ExpectWithinRounding(into, with_residual, magnitude, dtype, what + " in place");
+        }
+      }
+    }
+  }
+  // Three leading axes and more than 64 rows, a strided x: the same values (the kernel or LibTorch).
+  const torch::Tensor w = (torch::randn({96, 128}) * 0.05).to(cuda, torch::kBFloat16);
+  for (const torch::Tensor& x : {torch::randn({2, 3, 128}).to(cuda, torch::kBFloat16),
+                                 torch::randn({2, 40, 128}).to(cuda, torch::kBFloat16),
+                                 torch::randn({128, 6}).to(cuda, torch::kBFloat16).t().narrow(0, 0, 5)}) {
+    const torch::Tensor x64 = x.to(torch::kFloat64);
+    ExpectWithinRounding(decoder_ops::weight_matmul(x, w, true), torch::matmul(x64, w.to(torch::kFloat64).t()),
+                         torch::matmul(x64.abs(), w.to(torch::kFloat64).abs().t()), torch::kBFloat16,
+                         c10::str("x ", x.sizes()));
+  }
+}
+
 TEST(DecoderOpsTest, FusedKernelsRunInsideACudaGraphAndReplayOnNewInputs) {
 #if !LIP_TEST_CUDA_GRAPHS
   GTEST_SKIP() << "needs a CUDA build (LIP_CUDA) with LibTorch 2";
@@ -172,11 +260,18 @@ TEST(DecoderOpsTest, FusedKernelsRunInsideACudaGraphAndReplayOnNewInputs) {
   torch::Tensor x = torch::empty({B, T, H, D}, options), gate_up = torch::empty({B, T, 2 * W}, options);
   torch::Tensor hidden = torch::empty({B, T, W}, options), weight = (torch::rand({W}) + 0.5).to(options);
   auto [cos, signed_sin] = Tables(B, T, D, options);
-  torch::Tensor rotated, product, normed;
+  // The few-row projection where the GPU runs it (else LibTorch's, still inside the graph).
+  const int64_t N = 48;
+  torch::Tensor projection_weight = (torch::randn({N, W}) * 0.1).to(options);
+  torch::Tensor residual = torch::empty({B, T, N}, options), accumulated = torch::empty({B, T, N}, options);
+  torch::Tensor rotated, product, normed, projected;
   auto body = [&] {
     rotated = rope_fused_into(x.clone(), cos, signed_sin);
     product = silu_mul(gate_up);
     normed = rms_norm_fused(hidden, weight, 1e-6);
+    projected = decoder_ops::weight_matmul(hidden, projection_weight, true);
+    accumulated.copy_(residual);
+    decoder_ops::weight_matmul_add_(accumulated, hidden, projection_weight, true);
   };
   torch::NoGradGuard no_grad;
   c10::cuda::CUDAStream stream = c10::cuda::getStreamFromPool();
@@ -186,6 +281,7 @@ TEST(DecoderOpsTest, FusedKernelsRunInsideACudaGraphAndReplayOnNewInputs) {
     x.normal_();
     gate_up.normal_();
     hidden.normal_();
+    residual.normal_();
     body();  // warm-up outside the capture
     stream.synchronize();
     graph.capture_begin();
@@ -196,6 +292,8 @@ TEST(DecoderOpsTest, FusedKernelsRunInsideACudaGraphAndReplayOnNewInputs) {
     x.copy_(torch::randn({B, T, H, D}).to(options));
     gate_up.copy_(torch::randn({B, T, 2 * W}).to(options));
     hidden.copy_(torch::randn({B, T, W}).to(options));
+    residual.copy_(torch::randn({B, T, N}).to(options));
+    projected.fill_(std::numeric_limits<float>::quiet_NaN());
     rotated.fill_(std::numeric_limits<float>::quiet_NaN());  // poisoned: the replay must write all
     product.fill_(std::numeric_limits<float>::quiet_NaN());
     normed.fill_(std::numeric_limits<float>::quiet_NaN());
@@ -204,6 +302,9 @@ TEST(DecoderOpsTest, FusedKernelsRunInsideACudaGraphAndReplayOnNewInputs) {
     EXPECT_LT(RelativeError(rotated, ReferenceRope(x, cos, signed_sin)), 8e-3) << "replay " << replay;
     EXPECT_LT(RelativeError(product, ReferenceSiluMul(gate_up)), 8e-3) << "replay " << replay;
     EXPECT_LT(RelativeError(normed, ReferenceRmsNorm(hidden, weight, 1e-6)), 8e-3) << "replay " << replay;
+    const torch::Tensor product64 = torch::matmul(hidden.to(torch::kFloat64), projection_weight.to(torch::kFloat64).t());
+    EXPECT_LT(RelativeError(projected, product64), 8e-3) << "replay " << replay;
+    EXPECT_LT(RelativeError(accumulated, product64 + residual.to(torch::kFloat64)), 8e-3) << "replay " << replay;
   }
 #endif
 }
