@@ -603,7 +603,10 @@ torch::Tensor DecoderModel::BlockOutput(const Layer& l, const torch::Tensor& res
   // MLP block (SwiGLU).
   torch::Tensor x = Norm(hidden, l.post_attention_layernorm).to(options_.dtype);
   torch::Tensor mlp_in;
-  if (l.gate_up_proj.defined()) {  // stacked by FinishLoad for the fast runtime on CUDA only
+  if (l.gate_up_proj.defined() && !l.gate_up_bias.defined() && activation_dtype_ == options_.dtype) {
+    // Stacked by FinishLoad for the fast runtime on CUDA only; one kernel where the few-row one applies.
+    mlp_in = decoder_ops::swiglu_matmul(x, l.gate_up_proj, few_row_matmul_asked(), options_.fused_cuda_kernels);
+  } else if (l.gate_up_proj.defined()) {
     mlp_in = decoder_ops::silu_mul(StackedProjection(x, l.gate_up_proj, l.gate_up_bias), options_.fused_cuda_kernels)
                  .to(options_.dtype);
   } else {

@@ -162,6 +162,28 @@ torch::Tensor weight_matmul_add(const torch::Tensor& residual, const torch::Tens
   return torch::addmm(residual.reshape({-1, w.size(0)}), x.reshape({-1, w.size(1)}), w.t()).view(residual.sizes());
 }
 
+torch::Tensor swiglu_matmul(const torch::Tensor& x, const torch::Tensor& gate_up, bool few_row_kernel,
+                            bool fused_kernel, int k_splits) {
+#if LIP_DECODER_OPS_FUSED
+  fused_kernels::ElementType type;
+  int64_t rows = 0;
+  const int64_t intermediate = gate_up.dim() == 2 ? gate_up.size(0) / 2 : 0;
+  if (few_row_kernel && intermediate % 16 == 0 && gate_up.size(0) % 2 == 0 &&
+      FewRowMatmulTakes(x, gate_up, torch::Tensor(), &type, &rows)) {
+    c10::cuda::CUDAGuard device(x.device());
+    torch::Tensor out = torch::empty(WithLastAxis(x, intermediate), x.options());
+    const std::string error =
+        fused_kernels::LaunchFewRowSwiGlu(type, x.data_ptr(), x.size(-1), gate_up.data_ptr(), out.data_ptr(),
+                                          intermediate, rows, intermediate, x.size(-1), k_splits, CurrentStream(x));
+    TORCH_CHECK(error.empty(), "swiglu_matmul: ", error);
+    return out;
+  }
+#else
+  (void)k_splits;
+#endif
+  return silu_mul(weight_matmul(x, gate_up, /*few_row_kernel=*/false), fused_kernel);
+}
+
 bool fused_cuda_kernels_built() { return LIP_DECODER_OPS_FUSED; }
 
 torch::Tensor rms_norm_fused(const torch::Tensor& x, const torch::Tensor& weight, double eps, bool cuda_kernel) {

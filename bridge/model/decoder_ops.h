@@ -62,6 +62,13 @@ torch::Tensor weight_matmul_add_(const torch::Tensor& into, const torch::Tensor&
 torch::Tensor weight_matmul_add(const torch::Tensor& residual, const torch::Tensor& x, const torch::Tensor& w,
                                 bool few_row_kernel, int k_splits = 0);
 
+// SwiGLU's silu(x · gateᵀ) * (x · upᵀ) for the stacked [gate; up] weight [2I, K]: [.., I] in x's dtype.
+// One pass of the few-row kernel (both projections, silu and the product, rounded once) where
+// `few_row_kernel` asks and it applies (as weight_matmul, with I a multiple of 16); else
+// weight_matmul's LibTorch form and silu_mul (its own kernel where `fused_kernel`).
+torch::Tensor swiglu_matmul(const torch::Tensor& x, const torch::Tensor& gate_up, bool few_row_kernel,
+                            bool fused_kernel, int k_splits = 0);
+
 // Whether weight_matmul and the _add forms can use the few-row kernel on `device` at all (the build
 // has it and the device runs it); whether a call does depends on its shapes too.
 bool few_row_matmul_available(const torch::Device& device);

@@ -46,6 +46,15 @@ std::string LaunchFewRowMatmul(ElementType type, const void* x, int64_t x_stride
                                int64_t residual_stride, void* out, int64_t out_stride, int64_t rows, int64_t n_out,
                                int64_t k, int k_splits, void* stream);
 
+// SwiGLU's first half with its product: out[r, i] = silu(Σ_k x[r, k] · gate_up[i, k]) ·
+// Σ_k x[r, k] · gate_up[intermediate + i, k] for r < rows, i < intermediate, where gate_up is the
+// stacked [gate; up] weight [2 * intermediate, k] contiguous; the sums, silu and product in fp32,
+// rounded once (the unfused path rounds the two projections first). The same requirements as
+// LaunchFewRowMatmul with n_out = 2 * intermediate (intermediate % 16 == 0).
+std::string LaunchFewRowSwiGlu(ElementType type, const void* x, int64_t x_stride, const void* gate_up, void* out,
+                               int64_t out_stride, int64_t rows, int64_t intermediate, int64_t k, int k_splits,
+                               void* stream);
+
 // The k_splits LaunchFewRowMatmul chooses for 0 on device `device` (for benchmarks and tests).
 int FewRowMatmulAutoSplits(int device, int64_t n_out, int64_t k);
 

@@ -17,6 +17,7 @@ struct ProjectionShape {
   const char* name;
   int64_t n, k;
   bool adds_residual;
+  bool swiglu;  // gate_up: the projection and SwiGLU's product, as the block runs it
 };
 
 }  // namespace
@@ -42,10 +43,10 @@ absl::StatusOr<std::vector<ProjectionTiming>> TimeBlockProjections(const ModelCo
   }
   const int64_t H = config.hidden_size, D = config.head_dim, I = config.intermediate_size;
   const std::vector<ProjectionShape> shapes = {
-      {"qkv", (config.num_attention_heads + 2 * config.num_key_value_heads) * D, H, false},
-      {"o", H, config.num_attention_heads * D, true},
-      {"gate_up", 2 * I, H, false},
-      {"down", H, I, true},
+      {"qkv", (config.num_attention_heads + 2 * config.num_key_value_heads) * D, H, false, false},
+      {"o", H, config.num_attention_heads * D, true, false},
+      {"gate_up", 2 * I, H, false, true},
+      {"down", H, I, true, false},
   };
   try {
     torch::NoGradGuard no_grad;
@@ -69,6 +70,8 @@ absl::StatusOr<std::vector<ProjectionTiming>> TimeBlockProjections(const ModelCo
             for (int64_t c = 0; c < copies; ++c) {
               if (shape.adds_residual) {
                 decoder_ops::weight_matmul_add_(accumulators[c], x, weights[c], few_row, k_splits);
+              } else if (shape.swiglu) {
+                outputs[c] = decoder_ops::swiglu_matmul(x, weights[c], few_row, /*fused_kernel=*/true, k_splits);
               } else {
                 outputs[c] = decoder_ops::weight_matmul(x, weights[c], few_row, k_splits);
               }
@@ -91,6 +94,7 @@ absl::StatusOr<std::vector<ProjectionTiming>> TimeBlockProjections(const ModelCo
         t.n = shape.n;
         t.k = shape.k;
         t.adds_residual = shape.adds_residual;
+        t.swiglu = shape.swiglu;
         t.weight_copies = copies;
         t.weight_gb = bytes / 1e9;
         t.cublas_us = time(false, 0);
@@ -101,10 +105,12 @@ absl::StatusOr<std::vector<ProjectionTiming>> TimeBlockProjections(const ModelCo
         // Both against fp32 arithmetic on the same rounded inputs.
         torch::Tensor reference = torch::linear(x.to(torch::kFloat32), weights[0].to(torch::kFloat32));
         if (shape.adds_residual) reference = reference + residual.to(torch::kFloat32);
+        if (shape.swiglu) reference = torch::silu(reference.narrow(-1, 0, I)) * reference.narrow(-1, I, I);
         auto relative_error = [&](const torch::Tensor& result) {
           return ((result.to(torch::kFloat32) - reference).norm() / reference.norm()).item<double>();
         };
         auto result = [&](bool few_row) {
+          if (shape.swiglu) return decoder_ops::swiglu_matmul(x, weights[0], few_row, /*fused_kernel=*/true);
           return shape.adds_residual ? decoder_ops::weight_matmul_add(residual, x, weights[0], few_row)
                                      : decoder_ops::weight_matmul(x, weights[0], few_row);
         };

@@ -1,7 +1,8 @@
 // BENCHMARK ONLY: the device time of one decoder block's four projections (qkv, o, gate_up, down) at
-// a model's real shapes, as cuBLAS runs them (the forms DecoderModel uses: linear, and addmm into
-// the residual for o and down) and as the few-row kernel does (bridge/model/few_row_matmul.h) at each
-// split of K, with random weights. It answers "which is faster, by how much, at which row count"
+// a model's real shapes, as cuBLAS runs them (the forms DecoderModel uses: linear; addmm into the
+// residual for o and down; gate_up followed by SwiGLU's product, silu_mul) and as the few-row kernel
+// does (bridge/model/few_row_matmul.h; gate_up with the product in the same kernel) at each split of
+// K, with random weights. It answers "which is faster, by how much, at which row count"
 // for `lip-model projections` on a GPU, and checks both against an fp32 reference at those shapes.
 //
 // Each timing replays one CUDA graph of calls that cycle over distinct copies of the weight, at
@@ -26,6 +27,7 @@ struct ProjectionTiming {
   int64_t rows = 0;               // input rows (tokens × batch)
   int64_t n = 0, k = 0;           // the weight is [n, k]
   bool adds_residual = false;     // o and down: out = residual + x · wᵀ, in place
+  bool swiglu = false;            // gate_up: silu(gate) * up of the two halves
   int64_t weight_copies = 0;      // distinct weights cycled per timing
   double weight_gb = 0;           // one weight's bytes / 1e9
   double cublas_us = 0;           // per call

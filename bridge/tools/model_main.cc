@@ -882,6 +882,7 @@ absl::Status RunProjections(const Args& args) {
     j["n"] = t.n;
     j["k"] = t.k;
     j["adds_residual"] = t.adds_residual;
+    j["swiglu"] = t.swiglu;
     j["weight_copies"] = t.weight_copies;
     j["weight_gb"] = t.weight_gb;
     j["cublas_us"] = t.cublas_us;

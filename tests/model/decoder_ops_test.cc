@@ -6,7 +6,8 @@
 // element left unwritten or written twice shows. decoder_ops::weight_matmul and its _add forms:
 // LibTorch's linear / addmm on the CPU; on a GPU that runs the few-row kernel, within rounding of
 // float64 for every row count 1-64, every split of K, bf16 and fp16, tiny and real shapes, in place
-// and out of place, and inside the CUDA graph.
+// and out of place, and inside the CUDA graph; swiglu_matmul (SwiGLU's projection and product in the
+// same kernel) likewise.
 #include "bridge/model/decoder_ops.h"
 
 #include <algorithm>
@@ -248,6 +249,57 @@ TEST(DecoderOpsTest, FewRowMatmulMatchesFloat64ForEveryRowCountAndSplitOfK) {
   }
 }
 
+TEST(DecoderOpsTest, SwigluMatmulIsSiluMulOfTheProjectionWhereTheFewRowKernelDoesNotRun) {
+  torch::manual_seed(5);
+  const torch::Tensor x = torch::randn({2, 3, 64}), gate_up = torch::randn({64, 64});
+  EXPECT_TRUE(torch::equal(decoder_ops::swiglu_matmul(x, gate_up, true, true), silu_mul(torch::linear(x, gate_up))));
+}
+
+TEST(DecoderOpsTest, FewRowSwigluMatchesFloat64ForEveryRowCountAndSplitOfK) {
+  const torch::Device cuda(torch::kCUDA, 0);
+  if (!torch::cuda::is_available() || !decoder_ops::few_row_matmul_available(cuda)) {
+    GTEST_SKIP() << "needs a CUDA build with the fused kernels and a GPU of compute capability 9.0+";
+  }
+  struct Shape {
+    int64_t intermediate, k;
+  };
+  // One 32-row block with half its rows past the end (48 = 32 + 16), and Mistral-7B's [2 × 14336, 4096].
+  const std::vector<Shape> shapes = {{16, 32}, {48, 128}, {14336, 4096}};
+  torch::NoGradGuard no_grad;
+  for (torch::Dtype dtype : {torch::kBFloat16, torch::kFloat16}) {
+    const double relative = dtype == torch::kBFloat16 ? std::ldexp(1.0, -8) : std::ldexp(1.0, -11);
+    for (const Shape& shape : shapes) {
+      torch::manual_seed(shape.intermediate);
+      const torch::Tensor gate_up = (torch::randn({2 * shape.intermediate, shape.k}) * 0.05).to(cuda, dtype);
+      const torch::Tensor gate = gate_up.narrow(0, 0, shape.intermediate).to(torch::kFloat64);
+      const torch::Tensor up = gate_up.narrow(0, shape.intermediate, shape.intermediate).to(torch::kFloat64);
+      for (int64_t rows : {1, 7, 9, 24, 33, 64}) {
+        const torch::Tensor x = torch::randn({rows, shape.k}).to(cuda, dtype);
+        const torch::Tensor x64 = x.to(torch::kFloat64);
+        const torch::Tensor g = torch::matmul(x64, gate.t()), u = torch::matmul(x64, up.t());
+        const torch::Tensor reference = torch::silu(g) * u;
+        // Rounding once, plus fp32 summation's error in g and u carried through silu(g) * u.
+        const torch::Tensor bound = reference.abs() * relative +
+                                    (torch::matmul(x64.abs(), gate.abs().t()) * u.abs() * 1.1 +
+                                     torch::matmul(x64.abs(), up.abs().t()) * torch::silu(g).abs()) *
+                                        std::ldexp(1.0, -18) +
+                                    1e-30;
+        for (int k_splits : {0, 1, 2, 4, 8}) {
+          if (shape.k % (32 * std::max(k_splits, 1)) != 0) continue;
+          const torch::Tensor out = decoder_ops::swiglu_matmul(x, gate_up, true, true, k_splits);
+          const std::string what = c10::str(dtype, " I ", shape.intermediate, " K ", shape.k, " rows ", rows,
+                                            " k_splits ", k_splits);
+          ASSERT_EQ(out.sizes(), (std::vector<int64_t>{rows, shape.intermediate})) << what;
+          EXPECT_FALSE(torch::isnan(out).any().item<bool>()) << what;
+          const torch::Tensor error = (out.to(torch::kFloat64) - reference).abs();
+          EXPECT_TRUE((error <= bound).all().item<bool>()) << what << ": worst error / bound "
+                                                           << (error / bound).max().item<double>();
+        }
+      }
+    }
+  }
+}
+
 TEST(DecoderOpsTest, FusedKernelsRunInsideACudaGraphAndReplayOnNewInputs) {
 #if !LIP_TEST_CUDA_GRAPHS
   GTEST_SKIP() << "needs a CUDA build (LIP_CUDA) with LibTorch 2";
@@ -264,12 +316,13 @@ TEST(DecoderOpsTest, FusedKernelsRunInsideACudaGraphAndReplayOnNewInputs) {
   const int64_t N = 48;
   torch::Tensor projection_weight = (torch::randn({N, W}) * 0.1).to(options);
   torch::Tensor residual = torch::empty({B, T, N}, options), accumulated = torch::empty({B, T, N}, options);
-  torch::Tensor rotated, product, normed, projected;
+  torch::Tensor rotated, product, normed, projected, swiglu;
   auto body = [&] {
     rotated = rope_fused_into(x.clone(), cos, signed_sin);
     product = silu_mul(gate_up);
     normed = rms_norm_fused(hidden, weight, 1e-6);
     projected = decoder_ops::weight_matmul(hidden, projection_weight, true);
+    swiglu = decoder_ops::swiglu_matmul(hidden, projection_weight.narrow(0, 0, 32), true, true);
     accumulated.copy_(residual);
     decoder_ops::weight_matmul_add_(accumulated, hidden, projection_weight, true);
   };
@@ -294,6 +347,7 @@ TEST(DecoderOpsTest, FusedKernelsRunInsideACudaGraphAndReplayOnNewInputs) {
     hidden.copy_(torch::randn({B, T, W}).to(options));
     residual.copy_(torch::randn({B, T, N}).to(options));
     projected.fill_(std::numeric_limits<float>::quiet_NaN());
+    swiglu.fill_(std::numeric_limits<float>::quiet_NaN());
     rotated.fill_(std::numeric_limits<float>::quiet_NaN());  // poisoned: the replay must write all
     product.fill_(std::numeric_limits<float>::quiet_NaN());
     normed.fill_(std::numeric_limits<float>::quiet_NaN());
@@ -305,6 +359,8 @@ TEST(DecoderOpsTest, FusedKernelsRunInsideACudaGraphAndReplayOnNewInputs) {
     const torch::Tensor product64 = torch::matmul(hidden.to(torch::kFloat64), projection_weight.to(torch::kFloat64).t());
     EXPECT_LT(RelativeError(projected, product64), 8e-3) << "replay " << replay;
     EXPECT_LT(RelativeError(accumulated, product64 + residual.to(torch::kFloat64)), 8e-3) << "replay " << replay;
+    EXPECT_LT(RelativeError(swiglu, torch::silu(product64.narrow(-1, 0, 16)) * product64.narrow(-1, 16, 16)), 8e-3)
+        << "replay " << replay;
   }
 #endif
 }

@@ -86,8 +86,10 @@ __device__ __forceinline__ void Step(float (&acc)[kTiles][4], const uint4& wa, c
 }
 
 // Grid (row blocks, K splits), one cluster of (1, K splits) blocks per row block. kTiles = the input
-// rows rounded up to 8, over 8.
-template <typename T, int kTiles>
+// rows rounded up to 8, over 8. kSwiGlu: w is SwiGLU's stacked [gate; up] (n_out = 2 I rows); a block
+// owns 32 gate rows (warps 0, 1) and the 32 up rows of the same outputs (warps 2, 3) and writes
+// out[r, i] = silu(gate) * up, I wide, instead of the 2 I projections.
+template <typename T, int kTiles, bool kSwiGlu>
 __global__ void __launch_bounds__(kWarps * 32)
     FewRowMatmulKernel(const T* __restrict__ x, int64_t x_stride, const T* __restrict__ w, const T* residual,
                        int64_t residual_stride, T* out, int64_t out_stride, int rows, int n_out, int k,
@@ -97,11 +99,19 @@ __global__ void __launch_bounds__(kWarps * 32)
   // This block's partial sums, [weight row][input row] (+1: fewer bank conflicts when read by column).
   __shared__ float partial[kBlockRows][kInputRows + 1];
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
-  const int row0 = blockIdx.x * kBlockRows + warp * kRowsPerWarp;  // this warp's first weight row
+  // This warp's first weight row, and whether its rows exist (n_out, and I, are multiples of 16:
+  // a warp's rows are all real or all past the end).
+  int row0 = blockIdx.x * kBlockRows + warp * kRowsPerWarp;
+  bool real_rows = row0 < n_out;
+  if constexpr (kSwiGlu) {
+    const int half = n_out / 2, gate_row = blockIdx.x * (kBlockRows / 2) + (warp % 2) * kRowsPerWarp;
+    row0 = gate_row + (warp >= 2 ? half : 0);
+    real_rows = gate_row < half;
+  }
   float acc[kTiles][4];
 #pragma unroll
   for (int j = 0; j < kTiles; ++j) acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.0f;
-  if (row0 < n_out) {  // n_out % 16 == 0: a warp's rows are all real or all past the end
+  if (real_rows) {
     const T* wa_lane = w + static_cast<int64_t>(row0 + g) * k + 8 * t;
     const T* wb_lane = wa_lane + static_cast<int64_t>(8) * k;
     const T* x_lane[kTiles];
@@ -143,14 +153,32 @@ __global__ void __launch_bounds__(kWarps * 32)
   cluster.sync();
   const int splits = static_cast<int>(cluster.num_blocks());
   const int rank = static_cast<int>(cluster.block_rank());
-  for (int e = rank * kWarps * 32 + threadIdx.x; e < rows * kBlockRows; e += splits * kWarps * 32) {
-    const int input_row = e / kBlockRows, local = e % kBlockRows;
-    const int n = blockIdx.x * kBlockRows + local;
-    if (n >= n_out) continue;
-    float sum = 0.0f;
-    for (int q = 0; q < splits; ++q) sum += cluster.map_shared_rank(&partial[0][0], q)[local * (kInputRows + 1) + input_row];
-    if (residual != nullptr) sum += ToFloat(residual[static_cast<int64_t>(input_row) * residual_stride + n]);
-    out[static_cast<int64_t>(input_row) * out_stride + n] = FromFloat<T>(sum);
+  if constexpr (kSwiGlu) {  // outputs e = input row * 32 + gate row of this block
+    constexpr int kOutputs = kBlockRows / 2;
+    for (int e = rank * kWarps * 32 + threadIdx.x; e < rows * kOutputs; e += splits * kWarps * 32) {
+      const int input_row = e / kOutputs, local = e % kOutputs;
+      const int i = blockIdx.x * kOutputs + local;
+      if (i >= n_out / 2) continue;
+      float gate = 0.0f, up = 0.0f;
+      for (int q = 0; q < splits; ++q) {
+        const float* remote = cluster.map_shared_rank(&partial[0][0], q);
+        gate += remote[local * (kInputRows + 1) + input_row];
+        up += remote[(kOutputs + local) * (kInputRows + 1) + input_row];
+      }
+      out[static_cast<int64_t>(input_row) * out_stride + i] = FromFloat<T>(gate / (1.0f + __expf(-gate)) * up);
+    }
+  } else {
+    for (int e = rank * kWarps * 32 + threadIdx.x; e < rows * kBlockRows; e += splits * kWarps * 32) {
+      const int input_row = e / kBlockRows, local = e % kBlockRows;
+      const int n = blockIdx.x * kBlockRows + local;
+      if (n >= n_out) continue;
+      float sum = 0.0f;
+      for (int q = 0; q < splits; ++q) {
+        sum += cluster.map_shared_rank(&partial[0][0], q)[local * (kInputRows + 1) + input_row];
+      }
+      if (residual != nullptr) sum += ToFloat(residual[static_cast<int64_t>(input_row) * residual_stride + n]);
+      out[static_cast<int64_t>(input_row) * out_stride + n] = FromFloat<T>(sum);
+    }
   }
   cluster.sync();  // no block leaves while another still reads its shared memory
 #endif
@@ -175,7 +203,7 @@ DeviceInfo& Info(int device) {
     cudaFuncAttributes attributes{};
     if (cudaDeviceGetAttribute(&info.sms, cudaDevAttrMultiProcessorCount, device) == cudaSuccess &&
         cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) == cudaSuccess &&
-        cudaFuncGetAttributes(&attributes, FewRowMatmulKernel<__nv_bfloat16, 1>) == cudaSuccess) {
+        cudaFuncGetAttributes(&attributes, FewRowMatmulKernel<__nv_bfloat16, 1, false>) == cudaSuccess) {
       info.supported = major >= 9 && attributes.binaryVersion >= 90;
     }
     cudaGetLastError();
@@ -189,11 +217,14 @@ int CurrentDevice() {
   return cudaGetDevice(&device) == cudaSuccess ? device : -1;
 }
 
-template <typename T, int kTiles>
+template <typename T, int kTiles, bool kSwiGlu>
 cudaError_t LaunchTiles(const void* x, int64_t x_stride, const void* w, const void* residual, int64_t residual_stride,
                         void* out, int64_t out_stride, int rows, int n_out, int k, int splits, cudaStream_t stream) {
   cudaLaunchConfig_t config = {};
-  config.gridDim = dim3(static_cast<unsigned>((n_out + kBlockRows - 1) / kBlockRows), static_cast<unsigned>(splits), 1);
+  const int rows_per_block = kSwiGlu ? kBlockRows / 2 : kBlockRows;
+  const int block_rows = kSwiGlu ? n_out / 2 : n_out;
+  config.gridDim = dim3(static_cast<unsigned>((block_rows + rows_per_block - 1) / rows_per_block),
+                        static_cast<unsigned>(splits), 1);
   config.blockDim = dim3(kWarps * 32, 1, 1);
   config.dynamicSmemBytes = 0;
   config.stream = stream;
@@ -204,18 +235,19 @@ cudaError_t LaunchTiles(const void* x, int64_t x_stride, const void* w, const vo
   attribute[0].val.clusterDim.z = 1;
   config.attrs = attribute;
   config.numAttrs = 1;
-  return cudaLaunchKernelEx(&config, FewRowMatmulKernel<T, kTiles>, static_cast<const T*>(x), x_stride,
+  return cudaLaunchKernelEx(&config, FewRowMatmulKernel<T, kTiles, kSwiGlu>, static_cast<const T*>(x), x_stride,
                             static_cast<const T*>(w), static_cast<const T*>(residual), residual_stride,
                             static_cast<T*>(out), out_stride, rows, n_out, k, k / splits);
 }
 
-template <typename T>
+template <typename T, bool kSwiGlu>
 cudaError_t Launch(const void* x, int64_t x_stride, const void* w, const void* residual, int64_t residual_stride,
                    void* out, int64_t out_stride, int rows, int n_out, int k, int splits, cudaStream_t stream) {
   switch ((rows + 7) / 8) {
-#define LIP_FEW_ROW_CASE(tiles) \
-  case tiles:                   \
-    return LaunchTiles<T, tiles>(x, x_stride, w, residual, residual_stride, out, out_stride, rows, n_out, k, splits, stream);
+#define LIP_FEW_ROW_CASE(tiles)                                                                                   \
+  case tiles:                                                                                                     \
+    return LaunchTiles<T, tiles, kSwiGlu>(x, x_stride, w, residual, residual_stride, out, out_stride, rows, n_out, \
+                                          k, splits, stream);
     LIP_FEW_ROW_CASE(1)
     LIP_FEW_ROW_CASE(2)
     LIP_FEW_ROW_CASE(3)
@@ -243,10 +275,14 @@ int FewRowMatmulAutoSplits(int device, int64_t n_out, int64_t k) {
   return splits;
 }
 
-std::string LaunchFewRowMatmul(ElementType type, const void* x, int64_t x_stride, const void* w, const void* residual,
-                               int64_t residual_stride, void* out, int64_t out_stride, int64_t rows, int64_t n_out,
-                               int64_t k, int k_splits, void* stream) {
+namespace {
+
+// LaunchFewRowMatmul (swiglu false) and LaunchFewRowSwiGlu (true, n_out = 2 I).
+std::string LaunchFewRow(bool swiglu, ElementType type, const void* x, int64_t x_stride, const void* w,
+                         const void* residual, int64_t residual_stride, void* out, int64_t out_stride, int64_t rows,
+                         int64_t n_out, int64_t k, int k_splits, void* stream) {
   if (type == ElementType::kFloat32) return "LaunchFewRowMatmul: bf16 or fp16 only";
+  if (swiglu && n_out % 32 != 0) return "LaunchFewRowSwiGlu: the intermediate width is not a multiple of 16";
   if (rows < 1 || rows > kFewRowMatmulMaxRows) return "LaunchFewRowMatmul: rows outside [1, 64]";
   if (n_out < 16 || n_out % 16 != 0 || n_out > 0x7fffffff) return "LaunchFewRowMatmul: n_out is not a multiple of 16";
   if (k < kStepK || k % kStepK != 0 || k > 0x7fffffff) return "LaunchFewRowMatmul: k is not a multiple of 32";
@@ -261,15 +297,37 @@ std::string LaunchFewRowMatmul(ElementType type, const void* x, int64_t x_stride
   }
   cudaStream_t s = static_cast<cudaStream_t>(stream);
   const int r = static_cast<int>(rows), n = static_cast<int>(n_out), kk = static_cast<int>(k);
-  const cudaError_t error =
-      type == ElementType::kBFloat16
-          ? Launch<__nv_bfloat16>(x, x_stride, w, residual, residual_stride, out, out_stride, r, n, kk, splits, s)
-          : Launch<__half>(x, x_stride, w, residual, residual_stride, out, out_stride, r, n, kk, splits, s);
+  cudaError_t error;
+  if (type == ElementType::kBFloat16) {
+    error = swiglu ? Launch<__nv_bfloat16, true>(x, x_stride, w, nullptr, 0, out, out_stride, r, n, kk, splits, s)
+                   : Launch<__nv_bfloat16, false>(x, x_stride, w, residual, residual_stride, out, out_stride, r, n, kk,
+                                                  splits, s);
+  } else {
+    error = swiglu ? Launch<__half, true>(x, x_stride, w, nullptr, 0, out, out_stride, r, n, kk, splits, s)
+                   : Launch<__half, false>(x, x_stride, w, residual, residual_stride, out, out_stride, r, n, kk, splits,
+                                           s);
+  }
   if (error != cudaSuccess) {
     cudaGetLastError();
     return std::string("LaunchFewRowMatmul: ") + cudaGetErrorString(error);
   }
   return "";
+}
+
+}  // namespace
+
+std::string LaunchFewRowMatmul(ElementType type, const void* x, int64_t x_stride, const void* w, const void* residual,
+                               int64_t residual_stride, void* out, int64_t out_stride, int64_t rows, int64_t n_out,
+                               int64_t k, int k_splits, void* stream) {
+  return LaunchFewRow(false, type, x, x_stride, w, residual, residual_stride, out, out_stride, rows, n_out, k, k_splits,
+                      stream);
+}
+
+std::string LaunchFewRowSwiGlu(ElementType type, const void* x, int64_t x_stride, const void* gate_up, void* out,
+                               int64_t out_stride, int64_t rows, int64_t intermediate, int64_t k, int k_splits,
+                               void* stream) {
+  return LaunchFewRow(true, type, x, x_stride, gate_up, nullptr, 0, out, out_stride, rows, 2 * intermediate, k,
+                      k_splits, stream);
 }
 
 }  // namespace fused_kernels
