@@ -25,7 +25,8 @@
 # into OUT_DIR/maxbatch-N; "mps": the latent sweep again with both nodes as clients of one CUDA MPS server,
 # into OUT_DIR/mps; "nofewrow": the latent sweep again with both nodes' projections on cuBLAS
 # (--few_row_matmul=false), into OUT_DIR/nofewrow; these three sweep VARIANT_LATENT_C, default
-# LATENT_C), PROJECTIONS (default 1: `lip-model projections` at both shapes), TUNED_WARMUP_MAX_BATCH (1),
+# LATENT_C), PROJECTIONS (default 1: `lip-model projections` at both shapes), FEW_ROW (default 1: the
+# few-row projection kernel on in every run but the A/Bs; 0 = cuBLAS throughout), TUNED_WARMUP_MAX_BATCH (1),
 # E2E_FLAGS (more flags for both nodes of every variant but "tunableop").
 # `set -u` without -e and pipefail, on purpose: every stage (build, demo_models_test, each lip-model bench,
 # each node run) logs its exit status to progress.log, and a failed stage still leaves the others' results.
@@ -83,8 +84,12 @@ if [ -x "$BUILD/tests/model/decoder_ops_test" ]; then
     rebuild_without_fused_kernels build_nofused.log
   fi
 fi
-few_row_tool=(); few_row_node=()
-[ "${NO_FEW_ROW:-0}" = 1 ] && few_row_tool=(--few-row-matmul off) && few_row_node=(--few_row_matmul=false)
+# The few-row projection kernel (off by default in the nodes and lip-model until measured): on for
+# every run below unless FEW_ROW=0 or its test failed; the A/Bs run without it.
+few_row_tool=(--few-row-matmul on); few_row_node=(--few_row_matmul=true)
+if [ "${FEW_ROW:-1}" != 1 ] || [ "${NO_FEW_ROW:-0}" = 1 ]; then
+  NO_FEW_ROW=1; few_row_tool=(--few-row-matmul off); few_row_node=(--few_row_matmul=false)
+fi
 
 # 1. The CUDA runtime against the transformers goldens of the demo pair (needs demo/models, which a
 #    device call may leave behind for room: then it is skipped and says so).

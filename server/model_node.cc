@@ -33,9 +33,10 @@ ABSL_FLAG(int32_t, torch_threads, 0,
 ABSL_FLAG(bool, cuda_graphs, true,
           "on CUDA: replay captured CUDA graphs for the forwards without a KV cache (encode, prefill before "
           "label scoring); false runs every forward eagerly");
-ABSL_FLAG(bool, few_row_matmul, true,
+ABSL_FLAG(bool, few_row_matmul, false,
           "on a CUDA GPU of compute capability 9.0+: the decoder block's projections of up to 64 rows as the "
-          "weight-streaming kernel of bridge/model/few_row_matmul.h; false = cuBLAS");
+          "weight-streaming kernel of bridge/model/few_row_matmul.h instead of cuBLAS (off by default until a "
+          "GPU run has checked and timed it)");
 ABSL_FLAG(int32_t, graph_warmup_max_batch, 64,
           "on CUDA with --cuda_graphs: before serving, run the node's paths on placeholder messages of every "
           "length a message of the bridge can have, for batches 1, 2, 4, ... up to this size, so their CUDA "

@@ -40,7 +40,7 @@ struct ModelNodeFlags {
   std::string device = "cpu";        // cpu | cuda | cuda:N (bf16 weights on CUDA)
   std::string activations = "fp32";  // fp32 (parity) | model (bf16 activations on CUDA)
   bool cuda_graphs = true;           // on CUDA: LoadOptions::cuda_graphs
-  bool few_row_matmul = true;        // on CUDA: LoadOptions::few_row_matmul
+  bool few_row_matmul = false;       // on CUDA: LoadOptions::few_row_matmul
   int graph_warmup_max_batch = 64;   // batches captured before serving (server/graph_warmup.h); 0 = none
   // BENCHMARK ONLY: random model weights from model_dir/config.json and a random bridge half from
   // bridge_dir/bridge.json (see SenderPipelineOptions::random_weights_for_benchmark).

@@ -56,9 +56,10 @@ struct LoadOptions {
   bool fused_cuda_kernels = true;
   // With fused_cuda_kernels, on a GPU that runs it (decoder_ops::few_row_matmul_available): the
   // block's four projections of up to 64 rows (a message at batch 1, a decode step) as the
-  // weight-streaming kernel of bridge/model/few_row_matmul.h instead of cuBLAS, the residual adds
-  // inside it as before. false = cuBLAS (for comparisons).
-  bool few_row_matmul = true;
+  // weight-streaming kernel of bridge/model/few_row_matmul.h instead of cuBLAS, the residual adds and
+  // SwiGLU's product inside it. Off by default until a GPU run has checked and timed it
+  // (benchmarks/README.md); false = cuBLAS.
+  bool few_row_matmul = false;
 };
 
 // A hook on the residual stream, for code that steers the model from outside (e.g. the

@@ -22,7 +22,7 @@
 // graphs for the forwards without a KV cache, LoadOptions::cuda_graphs, what the nodes run; eager =
 // the reference path), --fused-kernels on|off (default on: the fast runtime's fused CUDA kernels where
 // the build has them, LoadOptions::fused_cuda_kernels; "fused_kernels" in the output says whether they
-// ran), --few-row-matmul on|off (default on: with the fused kernels, the projections of up to 64 rows
+// ran), --few-row-matmul on|off (default off: with the fused kernels, the projections of up to 64 rows
 // as bridge/model/few_row_matmul.h's kernel, LoadOptions::few_row_matmul; "few_row_matmul" says
 // whether it could run). `bench` also times that cache-free forward (prefill_nocache_ms_median: the
 // prompt's last-position logits, as the receiver's latent path and the sender's encoding run it).
@@ -161,7 +161,7 @@ absl::StatusOr<LoadOptions> ParseLoadOptions(const Args& args) {
     return absl::InvalidArgumentError(absl::StrCat("--fused-kernels \"", fused, "\": expected on or off"));
   }
   o.fused_cuda_kernels = fused == "on";
-  const std::string few_row = args.Get("few-row-matmul", "on");
+  const std::string few_row = args.Get("few-row-matmul", "off");
   if (few_row != "on" && few_row != "off") {
     return absl::InvalidArgumentError(absl::StrCat("--few-row-matmul \"", few_row, "\": expected on or off"));
   }
