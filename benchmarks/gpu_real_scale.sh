@@ -25,7 +25,8 @@
 # into OUT_DIR/maxbatch-N; "mps": the latent sweep again with both nodes as clients of one CUDA MPS server,
 # into OUT_DIR/mps; "nofewrow": the latent sweep again with both nodes' projections on cuBLAS
 # (--few_row_matmul=false), into OUT_DIR/nofewrow; these three sweep VARIANT_LATENT_C, default
-# LATENT_C), PROJECTIONS (default 1: `lip-model projections` at both shapes), FEW_ROW (default 1: the
+# LATENT_C), PROJECTIONS (default 1: `lip-model projections` at both shapes), SENDER_HALF_PROFILE
+# (default 1: `lip-model sender-half`, and its kernels under ncu where present), FEW_ROW (default 1: the
 # few-row projection kernel on in every run but the A/Bs; 0 = cuBLAS throughout), TUNED_WARMUP_MAX_BATCH (1),
 # E2E_FLAGS (more flags for both nodes of every variant but "tunableop").
 # `set -u` without -e and pipefail, on purpose: every stage (build, demo_models_test, each lip-model bench,
@@ -161,6 +162,23 @@ for runtime in ${RUNTIMES:-eager fast graphs}; do
     tuned "${paths[@]}" 2>> "$OUT/model_bench.err" | tag_tuned >> "$OUT/model_paths.jsonl" || log "paths failed: $runtime (tuned)"
   fi
 done
+# 2b. The sender's bridge half alone (run 8: 1.08 ms in its graph, where ~95 small kernels should take a
+#     few hundred µs): timed as a graph and op by op, and each kernel's device time under Nsight Compute
+#     where the machine has it (SENDER_HALF_PROFILE=0 skips).
+if [ "${SENDER_HALF_PROFILE:-1}" = 1 ]; then
+  for g in on off; do
+    "$BUILD/bridge/lip-model" sender-half --bridge-dir benchmarks/real_shapes --device cuda --graph $g --iters 50 \
+      >> "$OUT/sender_half.jsonl" 2>> "$OUT/model_bench.err" || log "sender-half failed (graph $g)"
+  done
+  NCU=$(command -v ncu || ls /usr/local/cuda/bin/ncu 2>/dev/null | head -1)
+  if [ -n "$NCU" ]; then
+    timeout 240 "$NCU" --csv --print-units base --metrics gpu__time_duration.sum --launch-count 300 "$BUILD/bridge/lip-model" sender-half \
+      --bridge-dir benchmarks/real_shapes --device cuda --graph off --iters 2 > "$OUT/sender_half_kernels.csv" 2> "$OUT/sender_half_ncu.err"
+    log "sender-half under ncu rc $?: $(grep -c gpu__time_duration "$OUT/sender_half_kernels.csv") kernel rows"
+  else
+    log "no ncu on this machine: the sender half's kernels are not profiled"
+  fi
+fi
 log "model bench done: $(wc -l < "$OUT/model_bench.jsonl") rows, paths $(wc -l < "$OUT/model_paths.jsonl") rows, pipelines $(wc -l < "$OUT/model_pipelines.jsonl") rows"
 
 # 3. End to end through the nodes, once per E2E_VARIANTS entry (default "default"): "default" writes

@@ -43,6 +43,18 @@ cat $R/out/projections.jsonl 2>/dev/null | python3 -c '
 import json,sys
 for l in sys.stdin:
   j=json.loads(l); print("proj", j["config"].split("/")[-2], j["projection"], "rows", j["rows"], "cublas %.1f us %.0f GB/s" % (j["cublas_us"], j["cublas_gb_s"]), "kernel", {k: round(v) for k, v in j["kernel_gb_s"].items()}, "auto", j["auto_splits"], "err %.1e/%.1e" % (j["cublas_relative_error"], j["kernel_relative_error"]))' 2>/dev/null
+cat $R/out/sender_half.jsonl 2>/dev/null
+python3 - $R/out/sender_half_kernels.csv <<'PYEOF' 2>/dev/null
+import csv, sys, collections
+rows = [r for r in csv.reader(open(sys.argv[1])) if len(r) > 12]
+head = rows[0]; name, metric, value = head.index("Kernel Name"), head.index("Metric Name"), head.index("Metric Value")
+total, count = collections.Counter(), collections.Counter()
+for r in rows[1:]:
+  if r[metric] == "gpu__time_duration.sum":
+    k = r[name][:90]; total[k] += float(r[value].replace(",", "")); count[k] += 1
+print("sender half kernels: %d launches, %.1f us in all" % (sum(count.values()), sum(total.values()) / 1e3))
+for k, ns in total.most_common(15): print("  %8.1f us %4d x  %s" % (ns / 1e3, count[k], k))
+PYEOF
 cat $R/out/model_paths.jsonl 2>/dev/null | python3 -c '
 import json,sys
 for l in sys.stdin:

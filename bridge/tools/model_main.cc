@@ -10,6 +10,7 @@
 //                      [--source-layer 16] [--soft-tokens 8] [--frame-tokens 16] [--relay-tokens 32] [--iters I]
 //   lip-model pipelines --sender-model DIR --receiver-model DIR --bridge-dir DIR --input FILE [--iters I]
 //   lip-model projections --config config.json --device cuda --dtype bf16 [--rows 1,8,24,64] [--iters 20]
+//   lip-model sender-half --bridge-dir DIR [--batch 1] [--tokens T] [--graph on|off] [--iters 20]
 // `paths` times, with random weights, the model compute of the three message paths as the nodes run
 // them (no tokenizer, no bridge modules, no transport): latent = sender to --source-layer on the
 // message + receiver prefill of frame + soft tokens and label scoring; text relay = sender prefill +
@@ -61,8 +62,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/ascii.h"
+#include "bridge/latent/bridge_checkpoint.h"
 #include "bridge/latent/context_primer.h"
 #include "bridge/latent/receiver_pipeline.h"
+#include "bridge/latent/sender_encoder.h"
 #include "bridge/latent/sender_pipeline.h"
 #include "bridge/model/checkpoint_dir.h"
 #include "bridge/model/graphed_function.h"
@@ -97,7 +100,7 @@ struct Args {
 
 absl::StatusOr<Args> ParseArgs(int argc, char** argv) {
   static const std::vector<std::string> kBoolean = {"ignore-eos", "force-static-cache"};
-  if (argc < 2) return absl::InvalidArgumentError("usage: lip-model tokenize|forward|generate|bench|paths|pipelines|projections ...");
+  if (argc < 2) return absl::InvalidArgumentError("usage: lip-model tokenize|forward|generate|bench|paths|pipelines|projections|sender-half ...");
   Args args;
   args.command = argv[1];
   for (int i = 2; i < argc; ++i) {
@@ -854,6 +857,64 @@ absl::Status RunPipelines(const Args& args) {
 #endif
 }
 
+// The sender's bridge half alone — the normaliser and Perceiver resampler of --bridge-dir's bridge.json,
+// random weights — on random fp32 states of --batch messages of --tokens tokens (default the bridge's
+// max_text_tokens), as the sender's encode graph runs it after the model: one CUDA-graph replay per
+// call (--graph on, the default on CUDA) or its ops one by one (--graph off: what a kernel profiler such
+// as ncu times kernel by kernel). Prints the median / p95 / p99 of --iters calls (default 20), each from
+// the device's idle state to Z on the device.
+absl::Status RunSenderHalf(const Args& args) {
+  if (!args.Has("bridge-dir")) return absl::InvalidArgumentError("sender-half: --bridge-dir is required");
+  auto bridge = ReadBridgeMetadata(args.Get("bridge-dir"));
+  if (!bridge.ok()) return bridge.status();
+  auto options = ParseLoadOptions(args);
+  if (!options.ok()) return options.status();
+  auto iters = IntFlag(args, "iters", 20);
+  if (!iters.ok()) return iters.status();
+  auto batch = IntFlag(args, "batch", 1);
+  if (!batch.ok()) return batch.status();
+  auto tokens = IntFlag(args, "tokens", bridge->sender.max_text_tokens);
+  if (!tokens.ok()) return tokens.status();
+  if (*iters < 1 || *batch < 1 || *tokens < 1) {
+    return absl::InvalidArgumentError("sender-half: --iters, --batch and --tokens must be positive");
+  }
+  const std::string graph = args.Get("graph", "on");
+  if (graph != "on" && graph != "off") {
+    return absl::InvalidArgumentError(absl::StrCat("--graph \"", graph, "\": expected on or off"));
+  }
+  torch::NoGradGuard no_grad;
+  SenderEncoder encoder(bridge->sender);
+  encoder->eval();
+  encoder->to(options->device);
+  const torch::Tensor states =
+      torch::randn({*batch, *tokens, bridge->sender.perceiver.input_width}).to(options->device);
+  const torch::Tensor mask = torch::ones({*batch, *tokens}, torch::kInt64).to(options->device);
+  GraphedFunction graphs(options->device, graph == "on", /*max_graphs=*/1);
+  auto body = [&](const std::vector<torch::Tensor>& in) -> std::vector<torch::Tensor> {
+    return {encoder->forward(in[0], in[1])};
+  };
+  graphs.Run("half", {states, mask}, body);  // warm-up (and the capture)
+  std::map<std::string, std::vector<double>> t;
+  for (int64_t i = 0; i < *iters; ++i) {
+    WaitForDevice(options->device);
+    const auto start = StageClock::now();
+    graphs.Run("half", {states, mask}, body);
+    WaitForDevice(options->device);
+    t["sender_half_ms"].push_back(MsBetween(start, StageClock::now()));
+  }
+  Json j;
+  AddRunSettings(args, *options, &j);
+  j["bridge"] = bridge->name;
+  j["batch"] = *batch;
+  j["tokens"] = *tokens;
+  j["input_width"] = bridge->sender.perceiver.input_width;
+  j["graph"] = graphs.uses_graphs();
+  j["iters"] = *iters;
+  AddStageStatistics(t, &j);
+  std::cout << j.dump() << "\n";
+  return absl::OkStatus();
+}
+
 // The block's projections at a config's shapes, cuBLAS against the few-row kernel (one JSON line
 // per projection and row count).
 absl::Status RunProjections(const Args& args) {
@@ -874,9 +935,8 @@ absl::Status RunProjections(const Args& args) {
   if (!timings.ok()) return timings.status();
   for (const ProjectionTiming& t : *timings) {
     Json j;
-    j["device"] = options->device.str();
+    AddRunSettings(args, *options, &j);
     j["config"] = args.Get("config");
-    j["dtype"] = args.Get("dtype", "fp32");
     j["projection"] = t.projection;
     j["rows"] = t.rows;
     j["n"] = t.n;
@@ -914,11 +974,12 @@ absl::Status Main(int argc, char** argv) {
     if (args->command == "paths") return RunPaths(*args);
     if (args->command == "pipelines") return RunPipelines(*args);
     if (args->command == "projections") return RunProjections(*args);
+    if (args->command == "sender-half") return RunSenderHalf(*args);
   } catch (const c10::Error& e) {
     return absl::InternalError(e.what_without_backtrace());
   }
   return absl::InvalidArgumentError(
-      absl::StrCat("unknown command \"", args->command, "\" (tokenize, forward, generate, bench, paths, pipelines, projections)"));
+      absl::StrCat("unknown command \"", args->command, "\" (tokenize, forward, generate, bench, paths, pipelines, projections, sender-half)"));
 }
 
 }  // namespace
