@@ -320,7 +320,7 @@ bool DecoderModel::uses_fused_cuda_kernels() const {
 }
 
 bool DecoderModel::uses_few_row_matmul() const {
-  return uses_fused_cuda_kernels() && options_.few_row_matmul && decoder_ops::few_row_matmul_available(options_.device);
+  return uses_fused_cuda_kernels() && few_row_matmul_asked() && decoder_ops::few_row_matmul_available(options_.device);
 }
 
 bool DecoderModel::few_row_matmul_asked() const {

@@ -179,6 +179,7 @@ torch::Tensor swiglu_matmul(const torch::Tensor& x, const torch::Tensor& gate_up
     return out;
   }
 #else
+  (void)few_row_kernel;
   (void)k_splits;
 #endif
   return silu_mul(weight_matmul(x, gate_up, /*few_row_kernel=*/false), fused_kernel);
