@@ -1,8 +1,11 @@
 // A matmul of a few input rows against a weight matrix, out = x · wᵀ (+ residual), as one CUDA
 // kernel that streams the weight from GPU memory once. At 1–64 rows (a message's tokens at batch 1,
-// a decode step's batch) every projection of a decoder block is bound by reading its weight, and
-// cuBLAS reaches 58–87 % of an H100's memory bandwidth on them (benchmarks/README.md, run 6's block
-// profile); this kernel is built for that case only.
+// a decode step's batch) every projection of a decoder block is bound by reading its weight; this
+// kernel is built for that case only. Measured (benchmarks/README.md, run 8, one H100): correct, and
+// slower than cuBLAS — 95–97 % of cuBLAS's bandwidth at one row, 38–82 % at 24–64 rows, where cuBLAS
+// streams the block's projections at 64–87 % of the HBM peak — so DecoderModel uses it only when
+// asked (LoadOptions::few_row_matmul, off by default). A staged version (inputs and weights through
+// shared memory in a multi-stage pipeline) is what would have to beat cuBLAS at 8+ rows.
 //
 // How: each block of 4 warps owns 64 weight rows; each warp's 16 rows are one operand of the
 // tensor cores' 16×8×16 bf16/fp16 product (mma.sync) and 8 input rows at a time the other, every
