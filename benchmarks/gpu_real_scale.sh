@@ -15,8 +15,8 @@
 # closed-loop levels of the latent + direct text and the text relay sweeps; RELAY_C=none skips the
 # relay), LATENT_PATHS (default
 # latent,direct_text), BENCH_SPECS (model:batch:prompt:new_tokens ...), BATCH_WAIT_MS (0), FUSED_AB (default
-# 1: the graphs runtime's bench also without the fused CUDA kernels, --fused-kernels off, and bench and
-# paths with cuBLAS for the projections, --few-row-matmul off), RECEIVER_DEVICE /
+# 1: the graphs runtime's bench also without the fused CUDA kernels, --fused-kernels off, and with
+# FEW_ROW=1 bench and paths with cuBLAS for the projections, --few-row-matmul off), RECEIVER_DEVICE /
 # SENDER_DEVICE (default cuda:0 both; cuda:0 and cuda:1 on a two-GPU machine: the split deployment),
 # BLOCK_PROFILE (default 1), PIPELINES (default 1: `lip-model pipelines`, the nodes' pipelines beside the
 # models alone), GEMM_TUNING_AB (default 0), E2E_VARIANTS (default "default"; "none" skips it; "default
@@ -25,9 +25,10 @@
 # into OUT_DIR/maxbatch-N; "mps": the latent sweep again with both nodes as clients of one CUDA MPS server,
 # into OUT_DIR/mps; "nofewrow": the latent sweep again with both nodes' projections on cuBLAS
 # (--few_row_matmul=false), into OUT_DIR/nofewrow; these three sweep VARIANT_LATENT_C, default
-# LATENT_C), PROJECTIONS (default 1: `lip-model projections` at both shapes), SENDER_HALF_PROFILE
-# (default 1: `lip-model sender-half`, and its kernels under ncu where present), FEW_ROW (default 1: the
-# few-row projection kernel on in every run but the A/Bs; 0 = cuBLAS throughout), TUNED_WARMUP_MAX_BATCH (1),
+# LATENT_C), PROJECTIONS (default 0; 1: `lip-model projections` at both shapes), SENDER_HALF_PROFILE
+# (default 1: `lip-model sender-half`, and its kernels under ncu where present), FEW_ROW (default 0:
+# cuBLAS for the projections, as the nodes ship; 1: the few-row kernel in every run but the A/Bs),
+# TUNED_WARMUP_MAX_BATCH (1),
 # E2E_FLAGS (more flags for both nodes of every variant but "tunableop").
 # `set -u` without -e and pipefail, on purpose: every stage (build, demo_models_test, each lip-model bench,
 # each node run) logs its exit status to progress.log, and a failed stage still leaves the others' results.
@@ -85,11 +86,11 @@ if [ -x "$BUILD/tests/model/decoder_ops_test" ]; then
     rebuild_without_fused_kernels build_nofused.log
   fi
 fi
-# The few-row projection kernel (off by default in the nodes and lip-model until measured): on for
-# every run below unless FEW_ROW=0 or its test failed; the A/Bs run without it.
-few_row_tool=(--few-row-matmul on); few_row_node=(--few_row_matmul=true)
-if [ "${FEW_ROW:-1}" != 1 ] || [ "${NO_FEW_ROW:-0}" = 1 ]; then
-  NO_FEW_ROW=1; few_row_tool=(--few-row-matmul off); few_row_node=(--few_row_matmul=false)
+# The few-row projection kernel: off, as the nodes ship (run 8 measured it slower than cuBLAS); FEW_ROW=1
+# turns it on for every run below (unless its test failed) and A/Bs bench and paths without it.
+few_row_tool=(--few-row-matmul off); few_row_node=(--few_row_matmul=false); USE_FEW_ROW=0
+if [ "${FEW_ROW:-0}" = 1 ] && [ "${NO_FEW_ROW:-0}" != 1 ]; then
+  USE_FEW_ROW=1; few_row_tool=(--few-row-matmul on); few_row_node=(--few_row_matmul=true)
 fi
 
 # 1. The CUDA runtime against the transformers goldens of the demo pair (needs demo/models, which a
@@ -108,8 +109,8 @@ fi
 #    "gemm_tuning": "tunableop"; its choices in OUT_DIR/tunableop_bench.csv).
 LLAMA=$MODELS/llama31-8b/config.json MISTRAL=$MODELS/mistral-7b/config.json
 # The block's four projections at both shapes, cuBLAS against the few-row kernel at each split of K
-# (GB/s of weight streamed; both against an fp32 reference). PROJECTIONS=0 skips it.
-if [ "${PROJECTIONS:-1}" = 1 ] && [ "${NO_FEW_ROW:-0}" != 1 ]; then
+# (GB/s of weight streamed; both against an fp32 reference). PROJECTIONS=1 runs it (run 8 did).
+if [ "${PROJECTIONS:-0}" = 1 ] && [ "${NO_FEW_ROW:-0}" != 1 ]; then
   for config in "$LLAMA" "$MISTRAL"; do
     "$BUILD/bridge/lip-model" projections --config "$config" --device cuda --dtype bf16 --rows 1,8,24,64 --iters 20 \
       >> "$OUT/projections.jsonl" 2>> "$OUT/model_bench.err" || log "projections failed: $config"
@@ -127,7 +128,7 @@ for runtime in ${RUNTIMES:-eager fast graphs}; do
     "$BUILD/bridge/lip-model" bench --config "$1" --device cuda --dtype bf16 --activations model \
       --runtime $runtime ${few_row_tool[@]+"${few_row_tool[@]}"} --batch "$2" --prompt-len "$3" --new-tokens "$4" \
       --iters 5 >> "$OUT/model_bench.jsonl" 2>> "$OUT/model_bench.err" || log "bench failed: $runtime $spec"
-    if [ "$runtime" = graphs ] && [ "${FUSED_AB:-1}" = 1 ] && [ "${NO_FEW_ROW:-0}" != 1 ]; then  # A/B: cuBLAS projections
+    if [ "$runtime" = graphs ] && [ "${FUSED_AB:-1}" = 1 ] && [ "$USE_FEW_ROW" = 1 ]; then  # A/B: cuBLAS projections
       "$BUILD/bridge/lip-model" bench --config "$1" --device cuda --dtype bf16 --activations model \
         --runtime $runtime --few-row-matmul off --batch "$2" --prompt-len "$3" --new-tokens "$4" --iters 5 \
         >> "$OUT/model_bench.jsonl" 2>> "$OUT/model_bench.err" || log "bench failed: $runtime (no few-row) $spec"
@@ -147,7 +148,7 @@ for runtime in ${RUNTIMES:-eager fast graphs}; do
     --dtype bf16 --activations model --runtime $runtime ${few_row_tool[@]+"${few_row_tool[@]}"} --batch 1 --message-tokens 64 --source-layer 16
     --soft-tokens 8 --frame-tokens 16 --relay-tokens 32 --iters 8)
   "${paths[@]}" >> "$OUT/model_paths.jsonl" 2>> "$OUT/model_bench.err" || log "paths failed: $runtime"
-  if [ "$runtime" = graphs ] && [ "${FUSED_AB:-1}" = 1 ] && [ "${NO_FEW_ROW:-0}" != 1 ]; then
+  if [ "$runtime" = graphs ] && [ "${FUSED_AB:-1}" = 1 ] && [ "$USE_FEW_ROW" = 1 ]; then
     "${paths[@]}" --few-row-matmul off >> "$OUT/model_paths.jsonl" 2>> "$OUT/model_bench.err" || log "paths failed: $runtime (no few-row)"
   fi
   # The same latent path through the nodes' pipelines (tokenizer, bridge halves, their graphs) beside
@@ -285,7 +286,7 @@ for variant in ${E2E_VARIANTS:-default}; do
           else
             log "mps skipped: no nvidia-cuda-mps-control on this machine"
           fi ;;
-    nofewrow)  # both nodes with cuBLAS for the projections (the few-row kernel's A/B end to end)
+    nofewrow)  # both nodes with cuBLAS for the projections (with FEW_ROW=1: the kernel's A/B end to end)
           TUNING_DIR= run_e2e nofewrow "$OUT/nofewrow" "${VARIANT_LATENT_C:-${LATENT_C:-1,2,4,8,16,32,64,128}}" none \
             ${E2E_FLAGS:-} --few_row_matmul=false ;;
     none) log "no end-to-end run (E2E_VARIANTS=none)" ;;
