@@ -70,15 +70,20 @@ bool FewRowMatmulTakes(const torch::Tensor& x, const torch::Tensor& w, const tor
   return fused_kernels::FewRowMatmulSupported(x.device().index());
 }
 
-// out [rows, N] = x · wᵀ (+ residual) by the kernel, on the terms FewRowMatmulTakes checked.
+// By the kernel, on the terms FewRowMatmulTakes checked: out [rows, N] = x · wᵀ (+ residual); or with
+// `swiglu`, out [rows, N / 2] = silu(gate) * up of w's two halves (no residual).
 void LaunchFewRow(fused_kernels::ElementType type, const torch::Tensor& x, const torch::Tensor& w,
-                  const torch::Tensor& residual, const torch::Tensor& out, int64_t rows, int k_splits) {
+                  const torch::Tensor& residual, const torch::Tensor& out, int64_t rows, int k_splits,
+                  bool swiglu = false) {
   c10::cuda::CUDAGuard device(x.device());
   const int64_t n = w.size(0), k = w.size(1);
-  const std::string error = fused_kernels::LaunchFewRowMatmul(
-      type, x.data_ptr(), k, w.data_ptr(), residual.defined() ? residual.data_ptr() : nullptr, n, out.data_ptr(), n,
-      rows, n, k, k_splits, CurrentStream(x));
-  TORCH_CHECK(error.empty(), "weight_matmul: ", error);
+  const std::string error =
+      swiglu ? fused_kernels::LaunchFewRowSwiGlu(type, x.data_ptr(), k, w.data_ptr(), out.data_ptr(), n / 2, rows,
+                                                 n / 2, k, k_splits, CurrentStream(x))
+             : fused_kernels::LaunchFewRowMatmul(type, x.data_ptr(), k, w.data_ptr(),
+                                                 residual.defined() ? residual.data_ptr() : nullptr, n, out.data_ptr(),
+                                                 n, rows, n, k, k_splits, CurrentStream(x));
+  TORCH_CHECK(error.empty(), swiglu ? "swiglu_matmul: " : "weight_matmul: ", error);
 }
 
 // x's shape with the last axis n.
@@ -170,12 +175,8 @@ torch::Tensor swiglu_matmul(const torch::Tensor& x, const torch::Tensor& gate_up
   const int64_t intermediate = gate_up.dim() == 2 ? gate_up.size(0) / 2 : 0;
   if (few_row_kernel && intermediate % 16 == 0 && gate_up.size(0) % 2 == 0 &&
       FewRowMatmulTakes(x, gate_up, torch::Tensor(), &type, &rows)) {
-    c10::cuda::CUDAGuard device(x.device());
     torch::Tensor out = torch::empty(WithLastAxis(x, intermediate), x.options());
-    const std::string error =
-        fused_kernels::LaunchFewRowSwiGlu(type, x.data_ptr(), x.size(-1), gate_up.data_ptr(), out.data_ptr(),
-                                          intermediate, rows, intermediate, x.size(-1), k_splits, CurrentStream(x));
-    TORCH_CHECK(error.empty(), "swiglu_matmul: ", error);
+    LaunchFewRow(type, x, gate_up, torch::Tensor(), out, rows, k_splits, /*swiglu=*/true);
     return out;
   }
 #else

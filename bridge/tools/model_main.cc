@@ -129,6 +129,16 @@ absl::StatusOr<int64_t> IntFlag(const Args& args, const std::string& name, int64
   return v;
 }
 
+// --name on|off (absent: `fallback`) as a bool; INVALID_ARGUMENT for anything else.
+absl::StatusOr<bool> OnOffFlag(const Args& args, const std::string& name, bool fallback) {
+  if (!args.Has(name)) return fallback;
+  const std::string value = args.Get(name);
+  if (value != "on" && value != "off") {
+    return absl::InvalidArgumentError(absl::StrCat("--", name, " \"", value, "\": expected on or off"));
+  }
+  return value == "on";
+}
+
 absl::StatusOr<LoadOptions> ParseLoadOptions(const Args& args) {
   LoadOptions o;
   const std::string device = args.Get("device", "cpu");
@@ -159,16 +169,12 @@ absl::StatusOr<LoadOptions> ParseLoadOptions(const Args& args) {
   }
   o.fast_runtime = runtime != "eager";
   o.cuda_graphs = runtime == "graphs";
-  const std::string fused = args.Get("fused-kernels", "on");
-  if (fused != "on" && fused != "off") {
-    return absl::InvalidArgumentError(absl::StrCat("--fused-kernels \"", fused, "\": expected on or off"));
-  }
-  o.fused_cuda_kernels = fused == "on";
-  const std::string few_row = args.Get("few-row-matmul", "off");
-  if (few_row != "on" && few_row != "off") {
-    return absl::InvalidArgumentError(absl::StrCat("--few-row-matmul \"", few_row, "\": expected on or off"));
-  }
-  o.few_row_matmul = few_row == "on";
+  auto fused = OnOffFlag(args, "fused-kernels", true);
+  if (!fused.ok()) return fused.status();
+  o.fused_cuda_kernels = *fused;
+  auto few_row = OnOffFlag(args, "few-row-matmul", false);
+  if (!few_row.ok()) return few_row.status();
+  o.few_row_matmul = *few_row;
   return o;
 }
 
@@ -212,12 +218,13 @@ class TextCodec {
   std::string dir_;
 };
 
-absl::StatusOr<std::vector<int64_t>> ParseIdList(const std::string& text) {
+// A comma-separated list of integers given as --`flag`.
+absl::StatusOr<std::vector<int64_t>> ParseIntList(const std::string& flag, const std::string& text) {
   std::vector<int64_t> ids;
   for (absl::string_view piece : absl::StrSplit(text, ',', absl::SkipWhitespace())) {
     int64_t v = 0;
     if (!absl::SimpleAtoi(piece, &v)) {
-      return absl::InvalidArgumentError(absl::StrCat("--ids: \"", std::string(piece), "\" is not an integer"));
+      return absl::InvalidArgumentError(absl::StrCat("--", flag, ": \"", std::string(piece), "\" is not an integer"));
     }
     ids.push_back(v);
   }
@@ -262,7 +269,7 @@ absl::StatusOr<std::vector<Request>> ReadRequests(const Args& args) {
   }
   Request r;
   if (args.Has("ids")) {
-    auto ids = ParseIdList(args.Get("ids"));
+    auto ids = ParseIntList("ids", args.Get("ids"));
     if (!ids.ok()) return ids.status();
     r.ids = *ids;
     r.has_ids = true;
@@ -878,10 +885,8 @@ absl::Status RunSenderHalf(const Args& args) {
   if (*iters < 1 || *batch < 1 || *tokens < 1) {
     return absl::InvalidArgumentError("sender-half: --iters, --batch and --tokens must be positive");
   }
-  const std::string graph = args.Get("graph", "on");
-  if (graph != "on" && graph != "off") {
-    return absl::InvalidArgumentError(absl::StrCat("--graph \"", graph, "\": expected on or off"));
-  }
+  auto graph = OnOffFlag(args, "graph", true);
+  if (!graph.ok()) return graph.status();
   torch::NoGradGuard no_grad;
   SenderEncoder encoder(bridge->sender);
   encoder->eval();
@@ -889,7 +894,7 @@ absl::Status RunSenderHalf(const Args& args) {
   const torch::Tensor states =
       torch::randn({*batch, *tokens, bridge->sender.perceiver.input_width}).to(options->device);
   const torch::Tensor mask = torch::ones({*batch, *tokens}, torch::kInt64).to(options->device);
-  GraphedFunction graphs(options->device, graph == "on", /*max_graphs=*/1);
+  GraphedFunction graphs(options->device, *graph, /*max_graphs=*/1);
   auto body = [&](const std::vector<torch::Tensor>& in) -> std::vector<torch::Tensor> {
     return {encoder->forward(in[0], in[1])};
   };
@@ -925,13 +930,9 @@ absl::Status RunProjections(const Args& args) {
   if (!options.ok()) return options.status();
   auto iters = IntFlag(args, "iters", 20);
   if (!iters.ok()) return iters.status();
-  std::vector<int64_t> rows;
-  for (absl::string_view r : absl::StrSplit(args.Get("rows", "1,8,24,64"), ',')) {
-    int64_t v = 0;
-    if (!absl::SimpleAtoi(r, &v)) return absl::InvalidArgumentError(absl::StrCat("--rows: \"", r, "\" is not an integer"));
-    rows.push_back(v);
-  }
-  auto timings = TimeBlockProjections(*config, options->device, options->dtype, rows, static_cast<int>(*iters));
+  auto rows = ParseIntList("rows", args.Get("rows", "1,8,24,64"));
+  if (!rows.ok()) return rows.status();
+  auto timings = TimeBlockProjections(*config, options->device, options->dtype, *rows, static_cast<int>(*iters));
   if (!timings.ok()) return timings.status();
   for (const ProjectionTiming& t : *timings) {
     Json j;
